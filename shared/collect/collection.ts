@@ -1,0 +1,78 @@
+import type { Config } from '../config/config.js';
+import { ConfigError } from '../config/config.js';
+import { METRIC_KINDS, type Logger, type MetricKind, type NodeSpec } from '../domain/index.js';
+import { loadInventory } from '../inventory/index.js';
+import { nodeSpec } from '../inventory/nodeSpecs.js';
+import type { Db } from '../store/db.js';
+import { syncNodes, type SyncSummary } from '../store/nodes.js';
+import type { TransportPool } from '../transport/pool.js';
+import type { KindFilters } from './kinds/index.js';
+import { collectRound, type NodeResult, type RoundSummary } from './round.js';
+
+/** Read the inventory into node specs. Throws InventoryError (file and line) on a malformed file: nothing is written. */
+export function inventoryNodes(config: Config): NodeSpec[] {
+  const inv = loadInventory(config.inventory);
+  return [...inv.hosts.values()].map((h) => nodeSpec(h));
+}
+
+/** Bring the nodes table in step with the inventory. */
+export function syncInventory(config: Config, db: Db): { nodes: NodeSpec[]; sync: SyncSummary } {
+  const nodes = inventoryNodes(config);
+  return { nodes, sync: syncNodes(db, nodes, Math.floor(Date.now() / 1000)) };
+}
+
+export function configuredKinds(config: Config): MetricKind[] {
+  for (const k of config.collect.kinds) {
+    if (!(METRIC_KINDS as readonly string[]).includes(k)) throw new ConfigError(`collect.kinds: unknown kind "${k}" (known: ${METRIC_KINDS.join(', ')})`);
+  }
+  return config.collect.kinds as MetricKind[];
+}
+
+function regex(key: string, source: string): RegExp | undefined {
+  if (!source) return undefined;
+  try {
+    return new RegExp(source);
+  } catch (e) {
+    throw new ConfigError(`${key}: not a regular expression: ${(e as Error).message}`);
+  }
+}
+
+export function kindFilters(config: Config): KindFilters {
+  const c = config.collect;
+  return {
+    storageExcludeFsTypes: regex('collect.storageExcludeFsTypes', c.storageExcludeFsTypes),
+    storageExcludeMountPoints: regex('collect.storageExcludeMountPoints', c.storageExcludeMountPoints),
+    networkExcludeInterfaces: regex('collect.networkExcludeInterfaces', c.networkExcludeInterfaces),
+  };
+}
+
+export interface CollectionSummary extends Omit<RoundSummary, 'results'> {
+  sync: SyncSummary;
+  /** Per node: status, error, rows (the readings themselves are in the store). */
+  perNode: Omit<NodeResult, 'readings'>[];
+}
+
+/** Sync the nodes from the inventory, then collect the given kinds from every node once. */
+export async function runCollection(o: {
+  config: Config;
+  db: Db;
+  pool: TransportPool;
+  log: Logger;
+  kinds: readonly MetricKind[];
+  onNode?: (r: NodeResult, done: number, total: number) => void;
+}): Promise<CollectionSummary> {
+  const { nodes, sync } = syncInventory(o.config, o.db);
+  if (sync.added.length || sync.updated.length || sync.removed.length) o.log.info('nodes synced', { ...sync });
+  const { results, ...round } = await collectRound({
+    db: o.db,
+    pool: o.pool,
+    nodes,
+    kinds: o.kinds,
+    concurrency: o.config.collect.concurrency,
+    commandTimeoutMs: o.config.collect.commandTimeoutSeconds * 1000,
+    filters: kindFilters(o.config),
+    log: o.log,
+    onNode: o.onNode,
+  });
+  return { ...round, sync, perNode: results.map(({ readings: _r, ...rest }) => rest) };
+}

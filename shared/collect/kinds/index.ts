@@ -1,0 +1,12 @@
+import type { MetricKind } from '../../domain/index.js';
+import { cpu } from './cpu.js';
+import type { KindCollector } from './kind.js';
+import { memory } from './memory.js';
+import { network } from './network.js';
+import { storage } from './storage.js';
+import { temperature } from './temperature.js';
+
+export * from './kind.js';
+
+/** The registry of collectors: adding a kind means a probe entry, a parser, a table and one line here. */
+export const COLLECTORS: Record<MetricKind, KindCollector> = { temperature, cpu, memory, storage, network };

@@ -1,0 +1,3 @@
+export * from './node.js';
+export * from './readings.js';
+export * from './log.js';

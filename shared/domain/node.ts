@@ -1,0 +1,18 @@
+/** A host from the inventory, as edgefleet reaches it. */
+export interface NodeSpec {
+  /** Inventory hostname. */
+  name: string;
+  /** Groups the host belongs to (direct and inherited), sorted, without `all`. */
+  groups: string[];
+  /** Every var Ansible would give the host (group vars merged, host vars win). */
+  vars: Record<string, unknown>;
+  connection: 'local' | 'ssh' | 'ssm';
+  /** ansible_host, else the name. */
+  host: string;
+  port: number;
+  user?: string;
+  privateKeyFile?: string;
+}
+
+export const NODE_STATUSES = ['unknown', 'up', 'unreachable', 'error', 'removed'] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];

@@ -1,0 +1,88 @@
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../domain/index.js';
+import type { Db } from '../store/db.js';
+import type { TransportPool } from '../transport/pool.js';
+import { HttpError } from './errors.js';
+import { jsonLogger } from './logger.js';
+import { configFromEnv, dbFor, poolFor } from './resources.js';
+
+/** What every edgefleet handler finds on its context, put there by the middlewares. */
+export interface EdgefleetContext extends Context {
+  config: Config;
+  log: Logger;
+  db: Db;
+  pool: TransportPool;
+}
+
+/** An API Gateway HTTP event (payload 2.0) or a REST one (1.0): both carry these. */
+export interface HttpEvent {
+  rawPath?: string;
+  path?: string;
+  queryStringParameters?: Record<string, string | undefined> | null;
+  pathParameters?: Record<string, string | undefined> | null;
+  headers?: Record<string, string | undefined>;
+  body?: string | null;
+  requestContext?: { http?: { method: string } };
+  httpMethod?: string;
+}
+
+export interface HttpResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export function isHttpEvent(event: unknown): event is HttpEvent {
+  return typeof event === 'object' && event !== null && ('requestContext' in event || 'httpMethod' in event) && ('rawPath' in event || 'path' in event);
+}
+
+export function json(statusCode: number, body: unknown): HttpResult {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
+/** Configuration, then logging with the request id, then the store and connection pool. */
+const resources = (name: string): MiddlewareObj<unknown, unknown, Error, EdgefleetContext> => {
+  let startMs = 0;
+  return {
+    before(request) {
+      startMs = performance.now();
+      const ctx = request.context;
+      ctx.log = jsonLogger({ fn: name, requestId: ctx.awsRequestId });
+      ctx.config = configFromEnv();
+      ctx.db = dbFor(ctx.config);
+      ctx.pool = poolFor(ctx.config);
+    },
+    after(request) {
+      request.context.log.debug('done', { durationMs: Math.round(performance.now() - startMs) });
+    },
+    onError(request) {
+      const log = request.context.log ?? jsonLogger({ fn: name, requestId: request.context.awsRequestId });
+      const e = request.error!;
+      const status = e instanceof HttpError ? e.statusCode : 500;
+      log[status < 500 ? 'warn' : 'error']('failed', { error: e.message, name: e.name, durationMs: Math.round(performance.now() - startMs) });
+    },
+  };
+};
+
+/**
+ * Errors become HTTP responses in one place: below 500 they are shown as they are, anything
+ * else is a generic 500 (the detail went to the log). Scheduled events get the error rethrown,
+ * so the scheduler sees the failure.
+ */
+const httpErrors = (): MiddlewareObj<unknown, unknown, Error, EdgefleetContext> => ({
+  onError(request) {
+    if (!isHttpEvent(request.event)) return;
+    const e = request.error!;
+    request.response = e instanceof HttpError && e.statusCode < 500 ? json(e.statusCode, { error: e.message }) : json(500, { error: 'internal error' });
+  },
+});
+
+/** Every handler: `(event, context) => result`, Lambda's signature, with the shared stack. */
+export function makeHandler<E, R>(name: string, fn: (event: E, context: EdgefleetContext) => Promise<R>) {
+  return middy<E, R, Error, EdgefleetContext>()
+    .use(httpErrors() as MiddlewareObj<E, R, Error, EdgefleetContext>)
+    .use(resources(name) as MiddlewareObj<E, R, Error, EdgefleetContext>)
+    .handler(fn);
+}

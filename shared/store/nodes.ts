@@ -1,0 +1,144 @@
+import type { NodeSpec, NodeStatus } from '../domain/index.js';
+import type { Db } from './db.js';
+
+/** A row of the `nodes` table. */
+export interface NodeRow {
+  name: string;
+  host: string;
+  port: number | null;
+  user: string | null;
+  connection: string;
+  groups: string[];
+  vars: Record<string, unknown>;
+  status: NodeStatus;
+  addedUnixSeconds: number;
+  updatedUnixSeconds: number;
+  removedUnixSeconds: number | null;
+  lastSeenUnixSeconds: number | null;
+  lastError: string | null;
+  lastErrorUnixSeconds: number | null;
+  latitude: number | null;
+  longitude: number | null;
+}
+
+export interface SyncSummary {
+  added: string[];
+  updated: string[];
+  removed: string[];
+  unchanged: number;
+}
+
+/**
+ * Keep the nodes table in step with the inventory: add new hosts, update changed ones, mark
+ * hosts gone from the inventory removed (their rows and history stay), bring back a host that
+ * returns. One transaction.
+ */
+export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: number): SyncSummary {
+  const summary: SyncSummary = { added: [], updated: [], removed: [], unchanged: 0 };
+  const existing = new Map(
+    (db.prepare('SELECT name, host, port, user, connection, groups_json, vars_json, removed_unix_seconds FROM nodes').all() as Record<string, unknown>[]).map((r) => [r.name as string, r]),
+  );
+  const insert = db.prepare(
+    `INSERT INTO nodes (name, host, port, user, connection, groups_json, vars_json, status, added_unix_seconds, updated_unix_seconds)
+     VALUES (@name, @host, @port, @user, @connection, @groups, @vars, 'unknown', @now, @now)`,
+  );
+  const update = db.prepare(
+    `UPDATE nodes SET host = @host, port = @port, user = @user, connection = @connection, groups_json = @groups, vars_json = @vars,
+       updated_unix_seconds = @now, removed_unix_seconds = NULL,
+       status = CASE WHEN status = 'removed' THEN 'unknown' ELSE status END
+     WHERE name = @name`,
+  );
+  const remove = db.prepare(`UPDATE nodes SET status = 'removed', removed_unix_seconds = ?, updated_unix_seconds = ? WHERE name = ?`);
+  const clearGroups = db.prepare('DELETE FROM node_groups WHERE node = ?');
+  const addGroup = db.prepare('INSERT INTO node_groups (node, grp) VALUES (?, ?)');
+
+  db.transaction(() => {
+    const seen = new Set<string>();
+    for (const spec of specs) {
+      seen.add(spec.name);
+      const row = {
+        name: spec.name,
+        host: spec.host,
+        port: spec.port,
+        user: spec.user ?? null,
+        connection: spec.connection,
+        groups: JSON.stringify(spec.groups),
+        vars: JSON.stringify(redactVars(spec.vars)),
+        now: nowUnixSeconds,
+      };
+      const old = existing.get(spec.name);
+      if (!old) {
+        insert.run(row);
+        summary.added.push(spec.name);
+      } else if (
+        old.host !== row.host || old.port !== row.port || old.user !== row.user || old.connection !== row.connection ||
+        old.groups_json !== row.groups || old.vars_json !== row.vars || old.removed_unix_seconds !== null
+      ) {
+        update.run(row);
+        summary.updated.push(spec.name);
+      } else {
+        summary.unchanged++;
+        continue;
+      }
+      clearGroups.run(spec.name);
+      for (const g of spec.groups) addGroup.run(spec.name, g);
+    }
+    for (const [name, old] of existing) {
+      if (seen.has(name) || old.removed_unix_seconds !== null) continue;
+      remove.run(nowUnixSeconds, nowUnixSeconds, name);
+      summary.removed.push(name);
+    }
+  })();
+  return summary;
+}
+
+export interface NodeOutcome {
+  name: string;
+  status: Exclude<NodeStatus, 'removed' | 'unknown'>;
+  /** Set when the node answered (even with data we rejected). */
+  seenUnixSeconds?: number;
+  error?: string;
+}
+
+/** Record how each node's collection went. Call inside the round's transaction. */
+export function recordOutcomes(db: Db, outcomes: readonly NodeOutcome[], nowUnixSeconds: number): void {
+  const stmt = db.prepare(
+    `UPDATE nodes SET status = @status,
+       last_seen_unix_seconds = COALESCE(@seen, last_seen_unix_seconds),
+       last_error = CASE WHEN @error IS NULL THEN last_error ELSE @error END,
+       last_error_unix_seconds = CASE WHEN @error IS NULL THEN last_error_unix_seconds ELSE @now END
+     WHERE name = @name AND removed_unix_seconds IS NULL`,
+  );
+  for (const o of outcomes) stmt.run({ name: o.name, status: o.status, seen: o.seenUnixSeconds ?? null, error: o.error ?? null, now: nowUnixSeconds });
+}
+
+export function listNodes(db: Db, opts: { includeRemoved?: boolean } = {}): NodeRow[] {
+  const rows = db
+    .prepare(`SELECT * FROM nodes ${opts.includeRemoved ? '' : 'WHERE removed_unix_seconds IS NULL'} ORDER BY name`)
+    .all() as Record<string, unknown>[];
+  return rows.map((r) => ({
+    name: r.name as string,
+    host: r.host as string,
+    port: r.port as number | null,
+    user: r.user as string | null,
+    connection: r.connection as string,
+    groups: JSON.parse(r.groups_json as string) as string[],
+    vars: JSON.parse(r.vars_json as string) as Record<string, unknown>,
+    status: r.status as NodeStatus,
+    addedUnixSeconds: r.added_unix_seconds as number,
+    updatedUnixSeconds: r.updated_unix_seconds as number,
+    removedUnixSeconds: r.removed_unix_seconds as number | null,
+    lastSeenUnixSeconds: r.last_seen_unix_seconds as number | null,
+    lastError: r.last_error as string | null,
+    lastErrorUnixSeconds: r.last_error_unix_seconds as number | null,
+    latitude: r.latitude as number | null,
+    longitude: r.longitude as number | null,
+  }));
+}
+
+/** Vars whose names say they hold a secret: stored as `<redacted>`, so Grafana and logs never show them. */
+const SECRET_VAR = /(pass(word)?|secret|token|vault|credential)/i;
+
+export function redactVars(vars: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, SECRET_VAR.test(k) ? '<redacted>' : v]));
+}

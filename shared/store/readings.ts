@@ -1,0 +1,114 @@
+import type { CpuUsage, MemorySample, MetricKind, NetDevCounters, NetRates, StorageSample, TemperatureReading } from '../domain/index.js';
+import type { Db } from './db.js';
+
+/** Everything one node gave in one round, ready to store. Absent kinds were not collected or were rejected. */
+export interface NodeReadings {
+  node: string;
+  timeUnixSeconds: number;
+  temperature?: TemperatureReading[];
+  cpu?: CpuUsage[];
+  load?: { load1: number; load5: number; load15: number };
+  memory?: MemorySample;
+  storage?: StorageSample[];
+  network?: { counters: NetDevCounters[]; rates: Map<string, NetRates> };
+}
+
+export interface CollectorRun {
+  node: string;
+  kind: MetricKind;
+  success: boolean;
+  durationMs: number;
+  rows: number;
+  error?: string;
+}
+
+export interface CounterState {
+  node: string;
+  kind: MetricKind;
+  timeMs: number;
+  sample: unknown;
+}
+
+/** Prepared statements for one database, made once per connection. */
+export class ReadingsWriter {
+  readonly #stmts;
+
+  constructor(private readonly db: Db) {
+    const p = (sql: string) => db.prepare(sql);
+    this.#stmts = {
+      temperature: p('INSERT INTO temperature (node, time, sensor, type, source, celsius) VALUES (?, ?, ?, ?, ?, ?)'),
+      cpu: p(
+        `INSERT INTO cpu (node, time, cpu, usage_percent, user_percent, nice_percent, system_percent, iowait_percent, irq_percent,
+           softirq_percent, steal_percent, idle_percent, interval_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      load: p('INSERT INTO load (node, time, load1, load5, load15) VALUES (?, ?, ?, ?, ?)'),
+      memory: p(
+        `INSERT INTO memory (node, time, mem_total_bytes, mem_free_bytes, mem_available_bytes, buffers_bytes, cached_bytes,
+           swap_total_bytes, swap_free_bytes, used_percent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      storage: p(
+        `INSERT INTO storage (node, time, device, mount_point, fs_type, total_bytes, used_bytes, available_bytes, used_percent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      network: p(
+        `INSERT INTO network (node, time, iface, rx_bytes, rx_packets, rx_errors, rx_drops, tx_bytes, tx_packets, tx_errors, tx_drops,
+           rx_bytes_per_second, tx_bytes_per_second, rx_packets_per_second, tx_packets_per_second,
+           rx_errors_per_second, tx_errors_per_second, rx_drops_per_second, tx_drops_per_second)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      counter: p(
+        `INSERT INTO counter_state (node, kind, time_ms, sample_json) VALUES (?, ?, ?, ?)
+         ON CONFLICT (node, kind) DO UPDATE SET time_ms = excluded.time_ms, sample_json = excluded.sample_json`,
+      ),
+      run: p('INSERT INTO collector_runs (node, time, kind, success, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    };
+  }
+
+  /** Rows one node's readings make, per kind (what the summary reports). */
+  static rowCount(r: NodeReadings): number {
+    return (r.temperature?.length ?? 0) + (r.cpu?.length ?? 0) + (r.load ? 1 : 0) + (r.memory ? 1 : 0) + (r.storage?.length ?? 0) + (r.network?.counters.length ?? 0);
+  }
+
+  /** Write a whole round in one transaction: readings, counters and collector runs land together or not at all. */
+  writeRound(readings: readonly NodeReadings[], counters: readonly CounterState[], runs: readonly CollectorRun[], extra?: () => void): void {
+    const s = this.#stmts;
+    this.db.transaction(() => {
+      for (const r of readings) {
+        const t = r.timeUnixSeconds;
+        for (const x of r.temperature ?? []) s.temperature.run(r.node, t, x.sensor, x.type, x.source, x.celsius);
+        for (const c of r.cpu ?? []) {
+          s.cpu.run(r.node, t, c.cpu, c.usagePercent, c.userPercent, c.nicePercent, c.systemPercent, c.iowaitPercent, c.irqPercent, c.softirqPercent, c.stealPercent, c.idlePercent, c.intervalSeconds);
+        }
+        if (r.load) s.load.run(r.node, t, r.load.load1, r.load.load5, r.load.load15);
+        const m = r.memory;
+        if (m) {
+          s.memory.run(r.node, t, m.memTotalBytes, m.memFreeBytes, m.memAvailableBytes ?? null, m.buffersBytes ?? null, m.cachedBytes ?? null, m.swapTotalBytes ?? null, m.swapFreeBytes ?? null, m.usedPercent);
+        }
+        for (const d of r.storage ?? []) s.storage.run(r.node, t, d.device, d.mountPoint, d.fsType, d.totalBytes, d.usedBytes, d.availableBytes, d.usedPercent);
+        for (const n of r.network?.counters ?? []) {
+          const rate = r.network!.rates.get(n.iface);
+          s.network.run(
+            r.node, t, n.iface, n.rxBytes, n.rxPackets, n.rxErrors, n.rxDrops, n.txBytes, n.txPackets, n.txErrors, n.txDrops,
+            rate?.rxBytesPerSecond ?? null, rate?.txBytesPerSecond ?? null, rate?.rxPacketsPerSecond ?? null, rate?.txPacketsPerSecond ?? null,
+            rate?.rxErrorsPerSecond ?? null, rate?.txErrorsPerSecond ?? null, rate?.rxDropsPerSecond ?? null, rate?.txDropsPerSecond ?? null,
+          );
+        }
+      }
+      for (const c of counters) s.counter.run(c.node, c.kind, c.timeMs, JSON.stringify(c.sample));
+      const now = Math.floor(Date.now() / 1000);
+      for (const run of runs) s.run.run(run.node, now, run.kind, run.success ? 1 : 0, run.durationMs, run.rows, run.error ?? null);
+      extra?.();
+    })();
+  }
+}
+
+/** The last raw counters of each node for the kinds given, keyed `node\0kind`. */
+export function loadCounterStates(db: Db, kinds: readonly MetricKind[]): Map<string, { timeMs: number; sample: unknown }> {
+  const out = new Map<string, { timeMs: number; sample: unknown }>();
+  if (kinds.length === 0) return out;
+  const rows = db
+    .prepare(`SELECT node, kind, time_ms, sample_json FROM counter_state WHERE kind IN (${kinds.map(() => '?').join(',')})`)
+    .all(...kinds) as { node: string; kind: string; time_ms: number; sample_json: string }[];
+  for (const r of rows) out.set(`${r.node}\0${r.kind}`, { timeMs: r.time_ms, sample: JSON.parse(r.sample_json) });
+  return out;
+}

@@ -1,0 +1,6 @@
+export * from './transport.js';
+export * from './local.js';
+export * from './ssh.js';
+export * from './pool.js';
+export * from './knownHosts.js';
+export * from './shellQuote.js';

@@ -1,0 +1,138 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { NodeSSH } from 'node-ssh';
+import type { Client, ClientChannel } from 'ssh2';
+import { knownKeys, verifyHostKey } from './knownHosts.js';
+import { TransportError, type ExecResult, type Transport } from './transport.js';
+
+export interface SshOptions {
+  host: string;
+  port: number;
+  user: string;
+  /** A private key file; else the agent; else ~/.ssh/id_ed25519, id_ecdsa, id_rsa. */
+  privateKeyFile?: string;
+  agentSocket?: string;
+  knownHostsFile: string;
+  acceptNewHostKeys: boolean;
+  connectTimeoutMs: number;
+}
+
+// ssh2's own preference, reordered per host so the types known_hosts holds come first (as OpenSSH does).
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const home = process.env.HOME ?? '/root';
+const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => `${home}/.ssh/${k}`);
+
+/**
+ * One persistent SSH connection to a node (node-ssh over ssh2), opened on first use and
+ * reused by every later command; a dropped or timed-out connection is opened again on the
+ * next command. Host keys are checked against known_hosts before any credential is sent.
+ */
+export class SshTransport implements Transport {
+  #ssh?: NodeSSH;
+  #connecting?: Promise<Client>;
+
+  constructor(readonly opts: SshOptions) {}
+
+  async exec(command: string, opts: { timeoutMs: number }): Promise<ExecResult> {
+    const client = await this.#connection();
+    return new Promise((resolve, reject) => {
+      let channel: ClientChannel | undefined;
+      const timer = setTimeout(() => {
+        // A command that overran may mean a wedged link: start afresh next time.
+        channel?.close();
+        this.#drop();
+        reject(new TransportError('timeout', `command timed out after ${opts.timeoutMs} ms on ${this.#where()}`));
+      }, opts.timeoutMs);
+      client.exec(command, (err, ch) => {
+        if (err) {
+          clearTimeout(timer);
+          this.#drop();
+          reject(new TransportError('exec', `cannot run a command on ${this.#where()}: ${err.message}`, { cause: err }));
+          return;
+        }
+        channel = ch;
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        ch.on('data', (b: Buffer) => out.push(b));
+        ch.stderr.on('data', (b: Buffer) => errOut.push(b));
+        ch.on('close', (code: number | null) => {
+          clearTimeout(timer);
+          resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8'), code: code ?? null });
+        });
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#drop();
+  }
+
+  #where(): string {
+    return `${this.opts.user}@${this.opts.host}:${this.opts.port}`;
+  }
+
+  #drop(): void {
+    this.#ssh?.dispose();
+    this.#ssh = undefined;
+    this.#connecting = undefined;
+  }
+
+  #connection(): Promise<Client> {
+    if (this.#ssh?.isConnected() && this.#ssh.connection) return Promise.resolve(this.#ssh.connection);
+    this.#connecting ??= this.#connect().catch((e: unknown) => {
+      this.#connecting = undefined;
+      throw e;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<Client> {
+    const o = this.opts;
+    let hostKeyRefusal: string | undefined;
+    const knownTypes = new Set(knownKeys(o.knownHostsFile, o.host, o.port).map((k) => (k.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [k.keyType])).flat());
+    const serverHostKey = [...HOST_KEY_ALGORITHMS.filter((a) => knownTypes.has(a)), ...HOST_KEY_ALGORITHMS.filter((a) => !knownTypes.has(a))];
+    const ssh = new NodeSSH();
+    try {
+      await ssh.connect({
+        host: o.host,
+        port: o.port,
+        username: o.user,
+        ...this.#credentials(),
+        readyTimeout: o.connectTimeoutMs,
+        keepaliveInterval: 15_000,
+        keepaliveCountMax: 3,
+        algorithms: { serverHostKey: serverHostKey as never },
+        hostVerifier: (key: Buffer) => {
+          const verdict = verifyHostKey(o.knownHostsFile, o.host, o.port, key, o.acceptNewHostKeys);
+          if (!verdict.ok) hostKeyRefusal = verdict.reason;
+          return verdict.ok;
+        },
+      });
+    } catch (e) {
+      ssh.dispose();
+      const msg = hostKeyRefusal ?? (e as Error).message;
+      throw new TransportError('unreachable', `cannot connect to ${this.#where()}: ${msg}`, { cause: e });
+    }
+    ssh.connection!.on('close', () => {
+      if (this.#ssh === ssh) this.#drop();
+    });
+    // Errors after connecting (a reset link) surface as 'close'; without a listener they would crash the process.
+    ssh.connection!.on('error', () => {});
+    this.#ssh = ssh;
+    return ssh.connection!;
+  }
+
+  #credentials(): { privateKey?: string; agent?: string } {
+    const o = this.opts;
+    if (o.privateKeyFile) {
+      try {
+        return { privateKey: readFileSync(o.privateKeyFile, 'utf8'), agent: o.agentSocket || undefined };
+      } catch (e) {
+        throw new TransportError('unreachable', `cannot read private key ${o.privateKeyFile}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    if (o.agentSocket) return { agent: o.agentSocket };
+    const found = DEFAULT_KEYS.find((k) => existsSync(k));
+    if (found) return { privateKey: readFileSync(found, 'utf8') };
+    throw new TransportError('unreachable', `no credentials for ${this.#where()}: set ansible_ssh_private_key_file, ssh.privateKeyFile or an ssh-agent`);
+  }
+}

@@ -1,0 +1,26 @@
+/** How edgefleet reaches a node: run a command and read its output. */
+export interface Transport {
+  exec(command: string, opts: { timeoutMs: number }): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  /** Exit code, or null when the command died by a signal. */
+  code: number | null;
+}
+
+/** `unreachable`: no connection (refused, timed out, host key refused); `timeout`: the command overran; `exec`: the command could not start. */
+export type TransportErrorKind = 'unreachable' | 'timeout' | 'exec';
+
+export class TransportError extends Error {
+  override name = 'TransportError';
+  constructor(
+    readonly kind: TransportErrorKind,
+    message: string,
+    opts?: { cause?: unknown },
+  ) {
+    super(message, opts);
+  }
+}
