@@ -41,15 +41,15 @@ export function schemaVersion(db: Db): number {
 }
 
 /** Bring the schema up to date, one migration per transaction. Returns the versions applied. */
-export function migrate(db: Db): number[] {
+export function migrate(db: Db, migrations: readonly string[] = MIGRATIONS): number[] {
   const applied: number[] = [];
   const current = schemaVersion(db);
-  if (current > MIGRATIONS.length) {
-    throw new StoreError(`database schema version ${current} is newer than this edgefleet knows (${MIGRATIONS.length}): upgrade edgefleet`);
+  if (current > migrations.length) {
+    throw new StoreError(`database schema version ${current} is newer than this edgefleet knows (${migrations.length}): upgrade edgefleet`);
   }
-  for (let v = current + 1; v <= MIGRATIONS.length; v++) {
+  for (let v = current + 1; v <= migrations.length; v++) {
     db.transaction(() => {
-      db.exec(MIGRATIONS[v - 1]!);
+      db.exec(migrations[v - 1]!);
       db.pragma(`user_version = ${v}`);
     }).immediate();
     applied.push(v);

@@ -112,6 +112,8 @@ export class SshTransport implements Transport {
       const msg = hostKeyRefusal ?? (e as Error).message;
       throw new TransportError('unreachable', `cannot connect to ${this.#where()}: ${msg}`, { cause: e });
     }
+    // Without it every command after the first waits ~40 ms for Nagle's algorithm and delayed ACKs.
+    ssh.connection!.setNoDelay(true);
     ssh.connection!.on('close', () => {
       if (this.#ssh === ssh) this.#drop();
     });
