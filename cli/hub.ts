@@ -99,7 +99,14 @@ export async function runHub(): Promise<number> {
       res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'internal error' }));
     }
   }
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(config.hub.port, config.hub.host, resolve));
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(config.hub.port, config.hub.host, resolve));
+  } catch (e) {
+    // e.g. EADDRINUSE: stop the schedules too, or their timers keep the process alive forever.
+    for (const t of timers) clearInterval(t);
+    await Promise.allSettled([...running]);
+    throw e;
+  }
   log.info('serving', { url: `http://${config.hub.host}:${config.hub.port}`, routes: routes.map((r) => `${r.method} ${r.path}`) });
 
   await new Promise<void>((resolve) => {

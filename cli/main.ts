@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { CollectionSummary } from '../shared/collect/collection.js';
-import { syncInventory } from '../shared/collect/collection.js';
+import { inventoryNodes, syncInventory } from '../shared/collect/collection.js';
 import { loadConfig } from '../shared/config/config.js';
 import { loadInventory, toAnsibleList } from '../shared/inventory/index.js';
 import { jsonLogger } from '../shared/handler/logger.js';
@@ -120,6 +120,9 @@ async function run(asJson: boolean): Promise<number> {
   const onNode = (_fn: string, r: { node: string; status: string }, done: number, total: number) => {
     if (tty) process.stderr.write(`\r\x1b[Kcollecting ${done}/${total} nodes (${r.node}: ${r.status})`);
   };
+  // Read the inventory before the handler opens (and creates) the database: a malformed file
+  // is exit 1 with its file and line, and nothing is written.
+  inventoryNodes(loadConfig());
   progress.on('node', onNode);
   let summary: CollectionSummary;
   try {
