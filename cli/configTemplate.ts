@@ -19,3 +19,11 @@ export const CONFIG_TEMPLATE = (() => {
   }
   return lines.join('\n') + '\n';
 })();
+
+/** The inventory `edgefleet init` writes when the configured one does not exist yet. */
+export const LOCAL_INVENTORY = `# The hub itself. Add your nodes as in any Ansible inventory, e.g.
+#   [jetsons]
+#   jetson-[01:04] ansible_host=192.0.2.[11:14] ansible_user=nvidia
+[hub]
+localhost ansible_connection=local
+`;

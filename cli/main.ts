@@ -1,16 +1,17 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CollectionSummary } from '../shared/collect/collection.js';
-import { inventoryNodes, syncInventory } from '../shared/collect/collection.js';
+import { inventoryNodes } from '../shared/collect/collection.js';
 import { loadConfig } from '../shared/config/config.js';
 import { loadInventory, toAnsibleList } from '../shared/inventory/index.js';
 import { jsonLogger } from '../shared/handler/logger.js';
 import { progress } from '../shared/handler/progress.js';
 import { closeResources, dbFor } from '../shared/handler/resources.js';
-import { latestReadings, listNodes } from '../shared/store/index.js';
+import { latestReadings, listNodes, syncNodes } from '../shared/store/index.js';
 import { runHub } from './hub.js';
 import { lambdaContext } from './lambdaContext.js';
-import { CONFIG_TEMPLATE } from './configTemplate.js';
+import { CONFIG_TEMPLATE, LOCAL_INVENTORY } from './configTemplate.js';
 import { loadHandler, readServerless } from './serverlessFunctions.js';
 import { ago, bytes, fmt, table } from './table.js';
 
@@ -169,8 +170,9 @@ async function run(asJson: boolean): Promise<number> {
 
 function nodes(asJson: boolean): number {
   const config = loadConfig();
+  const specs = inventoryNodes(config);
   const db = dbFor(config);
-  syncInventory(config, db);
+  syncNodes(db, specs, Math.floor(Date.now() / 1000));
   const all = listNodes(db);
   if (asJson) {
     process.stdout.write(JSON.stringify(all.map(({ vars: _v, ...n }) => n), null, 2) + '\n');
@@ -225,8 +227,14 @@ function init(force: boolean): number {
     process.stdout.write(`${file} exists (--force to overwrite)\n`);
   }
   const config = loadConfig();
-  const db = dbFor(config);
-  const { sync } = syncInventory(config, db);
+  if (!existsSync(config.inventory)) {
+    // A first inventory to start from: the hub itself.
+    mkdirSync(dirname(config.inventory), { recursive: true });
+    writeFileSync(config.inventory, LOCAL_INVENTORY);
+    process.stdout.write(`wrote ${config.inventory} (this machine; add your nodes to it)\n`);
+  }
+  const specs = inventoryNodes(config);
+  const sync = syncNodes(dbFor(config), specs, Math.floor(Date.now() / 1000));
   jsonLogger({ fn: 'init' }).info('nodes synced', { ...sync });
   process.stdout.write(`database ${config.db} ready; nodes: ${sync.added.length} added, ${sync.updated.length} updated, ${sync.removed.length} removed, ${sync.unchanged} unchanged\n`);
   return 0;

@@ -42,13 +42,13 @@ describe('database', () => {
     const path = join(dir, 'old.db');
     const v1 = openDb(path);
     syncNodes(v1, [spec('pi-01')], 100);
-    v1.prepare('INSERT INTO memory (node, time, mem_total_bytes, mem_free_bytes, used_percent) VALUES (?, ?, ?, ?, ?)').run('pi-01', 100, 4096, 1024, 75);
+    v1.prepare('INSERT INTO memory (node_id, time, mem_total_bytes, mem_free_bytes, used_percent) VALUES (1, ?, ?, ?, ?)').run(100, 4096, 1024, 75);
     v1.close();
     const db = new Database(path);
     const applied = migrate(db, [...MIGRATIONS, 'ALTER TABLE memory ADD COLUMN shmem_bytes INTEGER;']);
     assert.deepEqual(applied, [MIGRATIONS.length + 1]);
     assert.equal(schemaVersion(db), MIGRATIONS.length + 1);
-    assert.deepEqual(db.prepare('SELECT node, time, used_percent, shmem_bytes FROM memory').all(), [{ node: 'pi-01', time: 100, used_percent: 75, shmem_bytes: null }]);
+    assert.deepEqual(db.prepare('SELECT n.name AS node, time, used_percent, shmem_bytes FROM memory JOIN nodes n ON n.id = node_id').all(), [{ node: 'pi-01', time: 100, used_percent: 75, shmem_bytes: null }]);
     assert.equal(listNodes(db).length, 1);
     db.close();
   });
@@ -80,7 +80,7 @@ describe('nodes table', () => {
     s = syncNodes(db, [spec('a'), spec('b', { port: 2222, groups: ['jetsons'] })], 200);
     assert.deepEqual([s.added, s.updated, s.removed, s.unchanged], [[], ['b'], [], 1]);
     assert.equal(listNodes(db).find((n) => n.name === 'b')!.port, 2222);
-    assert.deepEqual(db.prepare("SELECT grp FROM node_groups WHERE node = 'b'").all(), [{ grp: 'jetsons' }]);
+    assert.deepEqual(db.prepare("SELECT grp FROM node_groups JOIN nodes ON id = node_id WHERE name = 'b'").all(), [{ grp: 'jetsons' }]);
 
     recordOutcomes(db, [{ name: 'a', status: 'up', seenUnixSeconds: 250 }], 250);
     s = syncNodes(db, [spec('b', { port: 2222, groups: ['jetsons'] })], 300);

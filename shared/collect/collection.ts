@@ -15,11 +15,6 @@ export function inventoryNodes(config: Config): NodeSpec[] {
   return [...inv.hosts.values()].map((h) => nodeSpec(h));
 }
 
-/** Bring the nodes table in step with the inventory. */
-export function syncInventory(config: Config, db: Db): { nodes: NodeSpec[]; sync: SyncSummary } {
-  const nodes = inventoryNodes(config);
-  return { nodes, sync: syncNodes(db, nodes, Math.floor(Date.now() / 1000)) };
-}
 
 export function configuredKinds(config: Config): MetricKind[] {
   for (const k of config.collect.kinds) {
@@ -52,16 +47,19 @@ export interface CollectionSummary extends Omit<RoundSummary, 'results'> {
   perNode: Omit<NodeResult, 'readings'>[];
 }
 
-/** Sync the nodes from the inventory, then collect the given kinds from every node once. */
+/** Sync the nodes table to the inventory's nodes, then collect the given kinds from every node once. */
 export async function runCollection(o: {
   config: Config;
+  /** From inventoryNodes(), read before the database is touched. */
+  nodes: readonly NodeSpec[];
   db: Db;
   pool: TransportPool;
   log: Logger;
   kinds: readonly MetricKind[];
   onNode?: (r: NodeResult, done: number, total: number) => void;
 }): Promise<CollectionSummary> {
-  const { nodes, sync } = syncInventory(o.config, o.db);
+  const nodes = o.nodes;
+  const sync = syncNodes(o.db, nodes, Math.floor(Date.now() / 1000));
   if (sync.added.length || sync.updated.length || sync.removed.length) o.log.info('nodes synced', { ...sync });
   const { results, ...round } = await collectRound({
     db: o.db,

@@ -2,7 +2,7 @@ import type { Logger, MetricKind, NodeSpec } from '../domain/index.js';
 import { splitProbeOutput } from '../parse/probeOutput.js';
 import type { Db } from '../store/db.js';
 import { recordOutcomes, type NodeOutcome } from '../store/nodes.js';
-import { loadCounterStates, ReadingsWriter, type CollectorRun, type CounterState, type NodeReadings } from '../store/readings.js';
+import { loadCounterStates, readingsWriter, type CollectorRun, type CounterState, type NodeReadings } from '../store/readings.js';
 import { TransportError, type TransportPool } from '../transport/index.js';
 import { COLLECTORS, type KindFilters } from './kinds/index.js';
 import { mapLimit } from './limit.js';
@@ -117,7 +117,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     seenUnixSeconds: r.status === 'unreachable' ? undefined : time,
     error: r.error,
   }));
-  new ReadingsWriter(o.db).writeRound(
+  readingsWriter(o.db).writeRound(
     results.flatMap((r) => (r.readings ? [r.readings] : [])),
     counters,
     runs,

@@ -50,9 +50,10 @@ const resources = (name: string): MiddlewareObj<unknown, unknown, Error, Edgefle
       startMs = performance.now();
       const ctx = request.context;
       ctx.log = jsonLogger({ fn: name, requestId: ctx.awsRequestId });
-      ctx.config = configFromEnv();
-      ctx.db = dbFor(ctx.config);
-      ctx.pool = poolFor(ctx.config);
+      const config = (ctx.config = configFromEnv());
+      // Opened on first use, so a handler that fails on its input first creates no database.
+      Object.defineProperty(ctx, 'db', { get: () => dbFor(config), configurable: true });
+      ctx.pool = poolFor(config);
     },
     after(request) {
       request.context.log.debug('done', { durationMs: Math.round(performance.now() - startMs) });

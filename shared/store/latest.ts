@@ -26,9 +26,10 @@ export function latestReadings(db: Db): Map<string, LatestReadings> {
   const latest = (table: string, select: string, where = '') =>
     db
       .prepare(
-        `SELECT t.node AS node, ${select} FROM ${table} t
-         JOIN (SELECT node, MAX(time) AS time FROM ${table} GROUP BY node) m ON m.node = t.node AND m.time = t.time
-         ${where} GROUP BY t.node`,
+        `SELECT n.name AS node, ${select} FROM ${table} t
+         JOIN (SELECT node_id, MAX(time) AS time FROM ${table} GROUP BY node_id) m ON m.node_id = t.node_id AND m.time = t.time
+         JOIN nodes n ON n.id = t.node_id
+         ${where} GROUP BY t.node_id`,
       )
       .all() as Record<string, number | string | null>[];
   for (const r of latest('temperature', 'MAX(celsius) AS v')) row(r.node as string).maxCelsius = r.v as number;

@@ -3,6 +3,8 @@ import type { Db } from './db.js';
 
 /** A row of the `nodes` table. */
 export interface NodeRow {
+  /** Stable id, what the metric tables store (`node_id`). */
+  id: number;
   name: string;
   host: string;
   port: number | null;
@@ -36,7 +38,7 @@ export interface SyncSummary {
 export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: number): SyncSummary {
   const summary: SyncSummary = { added: [], updated: [], removed: [], unchanged: 0 };
   const existing = new Map(
-    (db.prepare('SELECT name, host, port, user, connection, groups_json, vars_json, removed_unix_seconds FROM nodes').all() as Record<string, unknown>[]).map((r) => [r.name as string, r]),
+    (db.prepare('SELECT id, name, host, port, user, connection, groups_json, vars_json, removed_unix_seconds FROM nodes').all() as Record<string, unknown>[]).map((r) => [r.name as string, r]),
   );
   const insert = db.prepare(
     `INSERT INTO nodes (name, host, port, user, connection, groups_json, vars_json, status, added_unix_seconds, updated_unix_seconds)
@@ -49,8 +51,8 @@ export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: nu
      WHERE name = @name`,
   );
   const remove = db.prepare(`UPDATE nodes SET status = 'removed', removed_unix_seconds = ?, updated_unix_seconds = ? WHERE name = ?`);
-  const clearGroups = db.prepare('DELETE FROM node_groups WHERE node = ?');
-  const addGroup = db.prepare('INSERT INTO node_groups (node, grp) VALUES (?, ?)');
+  const clearGroups = db.prepare('DELETE FROM node_groups WHERE node_id = (SELECT id FROM nodes WHERE name = ?)');
+  const addGroup = db.prepare('INSERT INTO node_groups (node_id, grp) SELECT id, ? FROM nodes WHERE name = ?');
 
   db.transaction(() => {
     const seen = new Set<string>();
@@ -81,7 +83,7 @@ export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: nu
         continue;
       }
       clearGroups.run(spec.name);
-      for (const g of spec.groups) addGroup.run(spec.name, g);
+      for (const g of spec.groups) addGroup.run(g, spec.name);
     }
     for (const [name, old] of existing) {
       if (seen.has(name) || old.removed_unix_seconds !== null) continue;
@@ -117,6 +119,7 @@ export function listNodes(db: Db, opts: { includeRemoved?: boolean } = {}): Node
     .prepare(`SELECT * FROM nodes ${opts.includeRemoved ? '' : 'WHERE removed_unix_seconds IS NULL'} ORDER BY name`)
     .all() as Record<string, unknown>[];
   return rows.map((r) => ({
+    id: r.id as number,
     name: r.name as string,
     host: r.host as string,
     port: r.port as number | null,
@@ -141,4 +144,9 @@ const SECRET_VAR = /(pass(word)?|secret|token|vault|credential)/i;
 
 export function redactVars(vars: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, SECRET_VAR.test(k) ? '<redacted>' : v]));
+}
+
+/** name → id of every node, removed ones included (their history keeps its id). */
+export function nodeIds(db: Db): Map<string, number> {
+  return new Map((db.prepare('SELECT name, id FROM nodes').all() as { name: string; id: number }[]).map((r) => [r.name, r.id]));
 }

@@ -35,32 +35,45 @@ export class ReadingsWriter {
 
   constructor(private readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
+    // OR REPLACE: two rounds in the same second (a CLI run beside the hub) keep the later one
+    // instead of failing the whole round on the primary key.
     this.#stmts = {
-      temperature: p('INSERT INTO temperature (node, time, sensor, type, source, celsius) VALUES (?, ?, ?, ?, ?, ?)'),
+      sensor: p(
+        `INSERT INTO temperature_sensors (node_id, sensor, type, source) VALUES (?, ?, ?, ?)
+         ON CONFLICT (node_id, sensor) DO UPDATE SET type = excluded.type, source = excluded.source
+         WHERE type <> excluded.type OR source <> excluded.source`,
+      ),
+      temperature: p('INSERT OR REPLACE INTO temperature (node_id, time, sensor, celsius) VALUES (?, ?, ?, ?)'),
       cpu: p(
-        `INSERT INTO cpu (node, time, cpu, usage_percent, user_percent, nice_percent, system_percent, iowait_percent, irq_percent,
+        `INSERT OR REPLACE INTO cpu (node_id, time, cpu, usage_percent, user_percent, nice_percent, system_percent, iowait_percent, irq_percent,
            softirq_percent, steal_percent, idle_percent, interval_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      load: p('INSERT INTO load (node, time, load1, load5, load15) VALUES (?, ?, ?, ?, ?)'),
+      load: p('INSERT OR REPLACE INTO load (node_id, time, load1, load5, load15) VALUES (?, ?, ?, ?, ?)'),
       memory: p(
-        `INSERT INTO memory (node, time, mem_total_bytes, mem_free_bytes, mem_available_bytes, buffers_bytes, cached_bytes,
+        `INSERT OR REPLACE INTO memory (node_id, time, mem_total_bytes, mem_free_bytes, mem_available_bytes, buffers_bytes, cached_bytes,
            swap_total_bytes, swap_free_bytes, used_percent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      mount: p(
+        `INSERT INTO mounts (node_id, mount_point, device, fs_type) VALUES (?, ?, ?, ?)
+         ON CONFLICT (node_id, mount_point) DO UPDATE SET device = excluded.device, fs_type = excluded.fs_type
+         WHERE device <> excluded.device OR fs_type <> excluded.fs_type`,
+      ),
       storage: p(
-        `INSERT INTO storage (node, time, device, mount_point, fs_type, total_bytes, used_bytes, available_bytes, used_percent)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO storage (node_id, time, mount_point, total_bytes, used_bytes, available_bytes, used_percent)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       network: p(
-        `INSERT INTO network (node, time, iface, rx_bytes, rx_packets, rx_errors, rx_drops, tx_bytes, tx_packets, tx_errors, tx_drops,
+        `INSERT OR REPLACE INTO network (node_id, time, iface, rx_bytes, rx_packets, rx_errors, rx_drops, tx_bytes, tx_packets, tx_errors, tx_drops,
            rx_bytes_per_second, tx_bytes_per_second, rx_packets_per_second, tx_packets_per_second,
            rx_errors_per_second, tx_errors_per_second, rx_drops_per_second, tx_drops_per_second)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       counter: p(
-        `INSERT INTO counter_state (node, kind, time_ms, sample_json) VALUES (?, ?, ?, ?)
-         ON CONFLICT (node, kind) DO UPDATE SET time_ms = excluded.time_ms, sample_json = excluded.sample_json`,
+        `INSERT INTO counter_state (node_id, kind, time_ms, sample_json) VALUES (?, ?, ?, ?)
+         ON CONFLICT (node_id, kind) DO UPDATE SET time_ms = excluded.time_ms, sample_json = excluded.sample_json`,
       ),
-      run: p('INSERT INTO collector_runs (node, time, kind, success, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      run: p('INSERT OR REPLACE INTO collector_runs (node_id, time, kind, success, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      nodeIds: p('SELECT name, id FROM nodes'),
     };
   }
 
@@ -73,33 +86,54 @@ export class ReadingsWriter {
   writeRound(readings: readonly NodeReadings[], counters: readonly CounterState[], runs: readonly CollectorRun[], extra?: () => void): void {
     const s = this.#stmts;
     this.db.transaction(() => {
+      const ids = new Map((s.nodeIds.all() as { name: string; id: number }[]).map((r) => [r.name, r.id]));
+      const idOf = (name: string) => {
+        const id = ids.get(name);
+        if (id === undefined) throw new Error(`node ${name} is not in the nodes table: sync the inventory first`);
+        return id;
+      };
       for (const r of readings) {
+        const n = idOf(r.node);
         const t = r.timeUnixSeconds;
-        for (const x of r.temperature ?? []) s.temperature.run(r.node, t, x.sensor, x.type, x.source, x.celsius);
-        for (const c of r.cpu ?? []) {
-          s.cpu.run(r.node, t, c.cpu, c.usagePercent, c.userPercent, c.nicePercent, c.systemPercent, c.iowaitPercent, c.irqPercent, c.softirqPercent, c.stealPercent, c.idlePercent, c.intervalSeconds);
+        for (const x of r.temperature ?? []) {
+          s.sensor.run(n, x.sensor, x.type, x.source);
+          s.temperature.run(n, t, x.sensor, x.celsius);
         }
-        if (r.load) s.load.run(r.node, t, r.load.load1, r.load.load5, r.load.load15);
+        for (const c of r.cpu ?? []) {
+          s.cpu.run(n, t, c.cpu, c.usagePercent, c.userPercent, c.nicePercent, c.systemPercent, c.iowaitPercent, c.irqPercent, c.softirqPercent, c.stealPercent, c.idlePercent, c.intervalSeconds);
+        }
+        if (r.load) s.load.run(n, t, r.load.load1, r.load.load5, r.load.load15);
         const m = r.memory;
         if (m) {
-          s.memory.run(r.node, t, m.memTotalBytes, m.memFreeBytes, m.memAvailableBytes ?? null, m.buffersBytes ?? null, m.cachedBytes ?? null, m.swapTotalBytes ?? null, m.swapFreeBytes ?? null, m.usedPercent);
+          s.memory.run(n, t, m.memTotalBytes, m.memFreeBytes, m.memAvailableBytes ?? null, m.buffersBytes ?? null, m.cachedBytes ?? null, m.swapTotalBytes ?? null, m.swapFreeBytes ?? null, m.usedPercent);
         }
-        for (const d of r.storage ?? []) s.storage.run(r.node, t, d.device, d.mountPoint, d.fsType, d.totalBytes, d.usedBytes, d.availableBytes, d.usedPercent);
-        for (const n of r.network?.counters ?? []) {
-          const rate = r.network!.rates.get(n.iface);
+        for (const d of r.storage ?? []) {
+          s.mount.run(n, d.mountPoint, d.device, d.fsType);
+          s.storage.run(n, t, d.mountPoint, d.totalBytes, d.usedBytes, d.availableBytes, d.usedPercent);
+        }
+        for (const c of r.network?.counters ?? []) {
+          const rate = r.network!.rates.get(c.iface);
           s.network.run(
-            r.node, t, n.iface, n.rxBytes, n.rxPackets, n.rxErrors, n.rxDrops, n.txBytes, n.txPackets, n.txErrors, n.txDrops,
+            n, t, c.iface, c.rxBytes, c.rxPackets, c.rxErrors, c.rxDrops, c.txBytes, c.txPackets, c.txErrors, c.txDrops,
             rate?.rxBytesPerSecond ?? null, rate?.txBytesPerSecond ?? null, rate?.rxPacketsPerSecond ?? null, rate?.txPacketsPerSecond ?? null,
             rate?.rxErrorsPerSecond ?? null, rate?.txErrorsPerSecond ?? null, rate?.rxDropsPerSecond ?? null, rate?.txDropsPerSecond ?? null,
           );
         }
       }
-      for (const c of counters) s.counter.run(c.node, c.kind, c.timeMs, JSON.stringify(c.sample));
+      for (const c of counters) s.counter.run(idOf(c.node), c.kind, c.timeMs, JSON.stringify(c.sample));
       const now = Math.floor(Date.now() / 1000);
-      for (const run of runs) s.run.run(run.node, now, run.kind, run.success ? 1 : 0, run.durationMs, run.rows, run.error ?? null);
+      for (const run of runs) s.run.run(idOf(run.node), now, run.kind, run.success ? 1 : 0, run.durationMs, run.rows, run.error ?? null);
       extra?.();
     })();
   }
+}
+
+/** One writer (its prepared statements) per open database. */
+const writers = new WeakMap<Db, ReadingsWriter>();
+export function readingsWriter(db: Db): ReadingsWriter {
+  let w = writers.get(db);
+  if (!w) writers.set(db, (w = new ReadingsWriter(db)));
+  return w;
 }
 
 /** The last raw counters of each node for the kinds given, keyed `node\0kind`. */
@@ -107,7 +141,7 @@ export function loadCounterStates(db: Db, kinds: readonly MetricKind[]): Map<str
   const out = new Map<string, { timeMs: number; sample: unknown }>();
   if (kinds.length === 0) return out;
   const rows = db
-    .prepare(`SELECT node, kind, time_ms, sample_json FROM counter_state WHERE kind IN (${kinds.map(() => '?').join(',')})`)
+    .prepare(`SELECT n.name AS node, kind, time_ms, sample_json FROM counter_state c JOIN nodes n ON n.id = c.node_id WHERE kind IN (${kinds.map(() => '?').join(',')})`)
     .all(...kinds) as { node: string; kind: string; time_ms: number; sample_json: string }[];
   for (const r of rows) out.set(`${r.node}\0${r.kind}`, { timeMs: r.time_ms, sample: JSON.parse(r.sample_json) });
   return out;

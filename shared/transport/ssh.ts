@@ -90,13 +90,14 @@ export class SshTransport implements Transport {
     let hostKeyRefusal: string | undefined;
     const knownTypes = new Set(knownKeys(o.knownHostsFile, o.host, o.port).map((k) => (k.keyType === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [k.keyType])).flat());
     const serverHostKey = [...HOST_KEY_ALGORITHMS.filter((a) => knownTypes.has(a)), ...HOST_KEY_ALGORITHMS.filter((a) => !knownTypes.has(a))];
+    const credentials = this.#credentials();
     const ssh = new NodeSSH();
     try {
       await ssh.connect({
         host: o.host,
         port: o.port,
         username: o.user,
-        ...this.#credentials(),
+        ...credentials,
         readyTimeout: o.connectTimeoutMs,
         keepaliveInterval: 15_000,
         keepaliveCountMax: 3,
@@ -129,12 +130,13 @@ export class SshTransport implements Transport {
       try {
         return { privateKey: readFileSync(o.privateKeyFile, 'utf8'), agent: o.agentSocket || undefined };
       } catch (e) {
-        throw new TransportError('unreachable', `cannot read private key ${o.privateKeyFile}: ${(e as Error).message}`, { cause: e });
+        throw new TransportError('exec', `cannot read private key ${o.privateKeyFile}: ${(e as Error).message}`, { cause: e });
       }
     }
     if (o.agentSocket) return { agent: o.agentSocket };
     const found = DEFAULT_KEYS.find((k) => existsSync(k));
     if (found) return { privateKey: readFileSync(found, 'utf8') };
-    throw new TransportError('unreachable', `no credentials for ${this.#where()}: set ansible_ssh_private_key_file, ssh.privateKeyFile or an ssh-agent`);
+    // Nothing to try with is a setup error (status error), not a network one.
+    throw new TransportError('exec', `no credentials for ${this.#where()}: set ansible_ssh_private_key_file, ssh.privateKeyFile or an ssh-agent`);
   }
 }
