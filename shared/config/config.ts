@@ -43,6 +43,14 @@ export interface Config {
     /** Default remote user when the inventory names none (ansible_user). */
     user: string;
   };
+  retention: {
+    /** Days of raw samples kept (0: forever). Dashboards read rollups beyond a few hours. */
+    rawDays: number;
+    /** Days of 1-minute rollups kept (0: forever). */
+    rollup1mDays: number;
+    /** Days of 1-hour rollups kept (0: forever). */
+    rollup1hDays: number;
+  };
   hub: {
     /** Seconds between collectAll rounds under `edgefleet hub` (may be below AWS's one minute). */
     intervalSeconds: number;
@@ -74,6 +82,7 @@ export const DEFAULT_CONFIG: Config = {
     agentSocket: process.env.SSH_AUTH_SOCK ?? '',
     user: process.env.USER ?? 'root',
   },
+  retention: { rawDays: 7, rollup1mDays: 30, rollup1hDays: 400 },
   hub: { intervalSeconds: 10, host: '127.0.0.1', port: 3000 },
 };
 

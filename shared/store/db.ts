@@ -31,6 +31,12 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
     // NORMAL is durable across an application crash in WAL mode and much cheaper than FULL.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
+    // Rounds append at the end of every node's range in every table: a few thousand hot pages.
+    // The default 2 MB cache thrashes on them once the file outgrows it.
+    db.pragma('cache_size = -65536');
+    // Each round rewrites those hot pages; checkpointing every 1000 pages (the default) copies
+    // and fsyncs them back almost every round. 10000 pages (40 MB of WAL) halves the write cost.
+    if (opts.journalMode !== 'DELETE') db.pragma('wal_autocheckpoint = 10000');
     migrate(db);
   }
   return db;

@@ -153,4 +153,35 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX collector_runs_time ON collector_runs (time);
   `,
+  // 2: rollups for long ranges. One row per node, series, label and bucket (1 minute, 1 hour),
+  // maintained incrementally by the rollup handler up to rollup_state's watermark.
+  `
+  CREATE TABLE rollup_1m (
+    node_id INTEGER NOT NULL,
+    series TEXT NOT NULL,
+    label TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    min REAL NOT NULL,
+    avg REAL NOT NULL,
+    max REAL NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (node_id, series, time, label)
+  ) WITHOUT ROWID;
+  CREATE TABLE rollup_1h (
+    node_id INTEGER NOT NULL,
+    series TEXT NOT NULL,
+    label TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    min REAL NOT NULL,
+    avg REAL NOT NULL,
+    max REAL NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (node_id, series, time, label)
+  ) WITHOUT ROWID;
+  -- Per level: every bucket that starts before done_until_unix_seconds is final.
+  CREATE TABLE rollup_state (
+    level TEXT PRIMARY KEY,
+    done_until_unix_seconds INTEGER NOT NULL
+  );
+  `,
 ];

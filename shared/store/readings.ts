@@ -32,6 +32,8 @@ export interface CounterState {
 /** Prepared statements for one database, made once per connection. */
 export class ReadingsWriter {
   readonly #stmts;
+  /** Dimension rows (sensor types, mount devices) this writer has written: skip rewriting them every round. */
+  readonly #written = new Set<string>();
 
   constructor(private readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
@@ -83,9 +85,15 @@ export class ReadingsWriter {
   }
 
   /** Write a whole round in one transaction: readings, counters and collector runs land together or not at all. */
+  #once(key: string, write: () => unknown): void {
+    if (this.#written.has(key)) return;
+    write();
+    this.#written.add(key);
+  }
+
   writeRound(readings: readonly NodeReadings[], counters: readonly CounterState[], runs: readonly CollectorRun[], extra?: () => void): void {
     const s = this.#stmts;
-    this.db.transaction(() => {
+    const run = this.db.transaction(() => {
       const ids = new Map((s.nodeIds.all() as { name: string; id: number }[]).map((r) => [r.name, r.id]));
       const idOf = (name: string) => {
         const id = ids.get(name);
@@ -96,7 +104,7 @@ export class ReadingsWriter {
         const n = idOf(r.node);
         const t = r.timeUnixSeconds;
         for (const x of r.temperature ?? []) {
-          s.sensor.run(n, x.sensor, x.type, x.source);
+          this.#once(`t\0${n}\0${x.sensor}\0${x.type}\0${x.source}`, () => s.sensor.run(n, x.sensor, x.type, x.source));
           s.temperature.run(n, t, x.sensor, x.celsius);
         }
         for (const c of r.cpu ?? []) {
@@ -108,7 +116,7 @@ export class ReadingsWriter {
           s.memory.run(n, t, m.memTotalBytes, m.memFreeBytes, m.memAvailableBytes ?? null, m.buffersBytes ?? null, m.cachedBytes ?? null, m.swapTotalBytes ?? null, m.swapFreeBytes ?? null, m.usedPercent);
         }
         for (const d of r.storage ?? []) {
-          s.mount.run(n, d.mountPoint, d.device, d.fsType);
+          this.#once(`m\0${n}\0${d.mountPoint}\0${d.device}\0${d.fsType}`, () => s.mount.run(n, d.mountPoint, d.device, d.fsType));
           s.storage.run(n, t, d.mountPoint, d.totalBytes, d.usedBytes, d.availableBytes, d.usedPercent);
         }
         for (const c of r.network?.counters ?? []) {
@@ -124,7 +132,14 @@ export class ReadingsWriter {
       const now = Math.floor(Date.now() / 1000);
       for (const run of runs) s.run.run(idOf(run.node), now, run.kind, run.success ? 1 : 0, run.durationMs, run.rows, run.error ?? null);
       extra?.();
-    })();
+    });
+    try {
+      run();
+    } catch (e) {
+      // Rolled back: what #once remembers of this round may not be in the table.
+      this.#written.clear();
+      throw e;
+    }
   }
 }
 

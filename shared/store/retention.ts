@@ -1,0 +1,51 @@
+import type { Db } from './db.js';
+import { ROLLUP_SERIES } from './rollups.js';
+
+export interface RetentionDays {
+  /** Raw samples (every metric table); 0 keeps them forever. */
+  rawDays: number;
+  rollup1mDays: number;
+  rollup1hDays: number;
+}
+
+const RAW_TABLES = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'collector_runs'] as const;
+/** One DELETE covers at most this much time of one node: a few hundred rows, a millisecond or two. */
+const BATCH_SECONDS = 3600;
+
+const yieldToCollections = () => new Promise((r) => setImmediate(r));
+
+/**
+ * Delete what is older than each table's retention, node by node and an hour at a time, each
+ * batch its own short transaction with a yield between: the collector's writes interleave and
+ * are never held up by more than one batch.
+ */
+export async function applyRetention(db: Db, days: RetentionDays, nowUnixSeconds: number): Promise<Record<string, number>> {
+  const plan: [string, number][] = [
+    ...RAW_TABLES.map((t) => [t, days.rawDays] as [string, number]),
+    ['rollup_1m', days.rollup1mDays],
+    ['rollup_1h', days.rollup1hDays],
+  ];
+  const deleted: Record<string, number> = {};
+  const nodeIds = (db.prepare('SELECT id FROM nodes').all() as { id: number }[]).map((r) => r.id);
+  for (const [table, keepDays] of plan) {
+    deleted[table] = 0;
+    if (!(keepDays > 0)) continue;
+    const cutoff = nowUnixSeconds - keepDays * 86400;
+    // Rollup tables lead with (node_id, series) before time: one range per node and series.
+    const rollup = table.startsWith('rollup_');
+    const key = rollup ? 'node_id = @node AND series = @series' : 'node_id = @node';
+    const oldest = db.prepare(`SELECT MIN(time) AS t FROM ${table} WHERE ${key}`);
+    const del = db.prepare(`DELETE FROM ${table} WHERE ${key} AND time >= @from AND time < @to`);
+    for (const node of nodeIds) {
+      for (const series of rollup ? ROLLUP_SERIES.map((r) => r.series) : [undefined]) {
+        const first = (oldest.get({ node, series }) as { t: number | null }).t;
+        if (first === null) continue;
+        for (let from = first; from < cutoff; from += BATCH_SECONDS) {
+          deleted[table] += del.run({ node, series, from, to: Math.min(cutoff, from + BATCH_SECONDS) }).changes;
+          await yieldToCollections();
+        }
+      }
+    }
+  }
+  return deleted;
+}
