@@ -1,4 +1,5 @@
 import type { CpuSample, CpuTimes, CpuUsage } from '../domain/index.js';
+import { CPU_MODES } from './procStat.js';
 
 /**
  * CPU usage from two /proc/stat samples, Telegraf-style: percentages of the time that passed
@@ -25,16 +26,7 @@ export interface CpuUsageResult {
 }
 
 /** The modes that add up to a cpu's time. Guest and guest_nice are already in user and nice. */
-const MODES = [
-  'userSeconds',
-  'niceSeconds',
-  'systemSeconds',
-  'idleSeconds',
-  'iowaitSeconds',
-  'irqSeconds',
-  'softirqSeconds',
-  'stealSeconds',
-] as const;
+const MODES = CPU_MODES;
 type Mode = (typeof MODES)[number];
 
 /**

@@ -23,7 +23,8 @@ export interface ProcStat {
   cpus: CpuTimes[];
 }
 
-const CPU_FIELDS = [
+/** The modes that add up to a cpu's time, in /proc/stat's column order. */
+export const CPU_MODES = [
   'userSeconds',
   'niceSeconds',
   'systemSeconds',
@@ -32,9 +33,9 @@ const CPU_FIELDS = [
   'irqSeconds',
   'softirqSeconds',
   'stealSeconds',
-  'guestSeconds',
-  'guestNiceSeconds',
 ] as const;
+/** Guest and guest_nice follow; the kernel already counts them inside user and nice. */
+const CPU_FIELDS = [...CPU_MODES, 'guestSeconds', 'guestNiceSeconds'] as const;
 const CPU_MIN_COLUMNS = 4;
 
 /** A /proc/stat line: a lower-case key (`cpu3`, `intr`, `procs_running`) then unsigned integers. */
