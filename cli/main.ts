@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CollectionSummary } from '../shared/collect/collection.js';
 import { inventoryNodes } from '../shared/collect/collection.js';
+import { geolocate, type AddressProgress, type GeolocateSummary } from '../shared/collect/geolocate.js';
 import { loadConfig } from '../shared/config/config.js';
 import { loadInventory, toAnsibleList } from '../shared/inventory/index.js';
 import { jsonLogger } from '../shared/handler/logger.js';
@@ -21,7 +22,9 @@ Usage: edgefleet COMMAND [options]
 
 Commands:
   run                      collect every kind from every node once; a table per node
-  nodes                    sync the nodes from the inventory and list them
+  nodes                    sync the nodes from the inventory and list them (with location and its source)
+  geolocate [--refresh]    locate the nodes from their inventory address or latitude/longitude
+                           (cached; --refresh looks every address up again)
   hub                      run the scheduled handlers and HTTP routes of serverless.yml until SIGTERM
   invoke FUNCTION          run one handler of serverless.yml once (--event FILE: its JSON event)
   inventory --list         print the inventory as ansible-inventory --list does
@@ -59,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
         port: { type: 'string' },
         host: { type: 'string' },
         force: { type: 'boolean' },
+        refresh: { type: 'boolean' },
       },
     });
   } catch (e) {
@@ -86,7 +90,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'run':
         return await run(o.json ?? false);
       case 'nodes':
-        return nodes(o.json ?? false);
+        return await nodes(o.json ?? false);
+      case 'geolocate':
+        return await geolocateCommand(o.json ?? false, o.refresh ?? false);
       case 'hub':
         return await runHub();
       case 'invoke':
@@ -168,11 +174,13 @@ async function run(asJson: boolean): Promise<number> {
   return 0;
 }
 
-function nodes(asJson: boolean): number {
+async function nodes(asJson: boolean): Promise<number> {
   const config = loadConfig();
   const specs = inventoryNodes(config);
   const db = dbFor(config);
   syncNodes(db, specs, Math.floor(Date.now() / 1000));
+  // Inventory coordinates and cached addresses, without the network (`geolocate` looks the rest up).
+  await geolocate({ db, nodes: specs, config, log: jsonLogger({ fn: 'nodes' }), maxLookups: 0 });
   const all = listNodes(db);
   if (asJson) {
     process.stdout.write(JSON.stringify(all.map(({ vars: _v, ...n }) => n), null, 2) + '\n');
@@ -180,7 +188,7 @@ function nodes(asJson: boolean): number {
   }
   process.stdout.write(
     table(
-      ['NODE', 'GROUPS', 'HOST', 'CONNECTION', 'STATUS', 'LAST SEEN', 'LOCATION', 'LAST ERROR'],
+      ['NODE', 'GROUPS', 'HOST', 'CONNECTION', 'STATUS', 'LAST SEEN', 'LOCATION', 'SOURCE', 'LAST ERROR'],
       all.map((n) => [
         n.name,
         n.groups.join(',') || '-',
@@ -188,10 +196,45 @@ function nodes(asJson: boolean): number {
         n.connection,
         n.status,
         ago(n.lastSeenUnixSeconds),
-        n.latitude !== null && n.longitude !== null ? `${n.latitude.toFixed(5)},${n.longitude.toFixed(5)}` : null,
+        location(n.latitude, n.longitude),
+        n.locationSource,
         n.lastError ?? '',
       ]),
     ) + '\n',
+  );
+  return 0;
+}
+
+const location = (lat: number | null, lon: number | null) => (lat !== null && lon !== null ? `${lat.toFixed(5)},${lon.toFixed(5)}` : null);
+
+async function geolocateCommand(asJson: boolean, refresh: boolean): Promise<number> {
+  const tty = process.stderr.isTTY && !asJson;
+  const onAddress = (_fn: string, p: AddressProgress, done: number, total: number) => {
+    if (tty) process.stderr.write(`\r\x1b[Kgeocoding ${done}/${total} addresses (${p.address.slice(0, 40)}: ${p.status}${p.precision ? ' ' + p.precision : ''})`);
+  };
+  inventoryNodes(loadConfig());
+  progress.on('address', onAddress);
+  let summary: GeolocateSummary;
+  try {
+    summary = (await invokeByName('geolocate', { refresh })) as GeolocateSummary;
+  } finally {
+    progress.off('address', onAddress);
+    if (tty) process.stderr.write('\r\x1b[K');
+  }
+  if (asJson) {
+    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    return 0;
+  }
+  process.stdout.write(
+    table(
+      ['NODE', 'ADDRESS', 'LOCATION', 'SOURCE', 'PRECISION', 'PLACE OR ERROR'],
+      summary.perNode.map((n) => [n.node, n.address, location(n.latitude, n.longitude), n.source, n.precision, n.error ?? n.displayName ?? '']),
+    ) + '\n',
+  );
+  const b = summary.bySource;
+  process.stdout.write(
+    `\n${summary.located}/${summary.nodes} nodes located (inventory ${b.inventory}, geocoded ${b.geocoded}, cached ${b.cached}, pending ${b.pending}, failed ${b.failed}); ` +
+      `${summary.lookups} addresses looked up in ${summary.requests} requests${summary.deferred ? `, ${summary.deferred} left for the next run` : ''}\n`,
   );
   return 0;
 }

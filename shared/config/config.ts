@@ -51,6 +51,25 @@ export interface Config {
     /** Days of 1-hour rollups kept (0: forever). */
     rollup1hDays: number;
   };
+  geocoder: {
+    /** Nominatim server (its `/search` JSON API); the public one allows one request per second. */
+    url: string;
+    /** User-Agent identifying edgefleet to the server (Nominatim refuses stock library agents). */
+    userAgent: string;
+    /** Contact e-mail sent with each request (Nominatim's `email` parameter); empty for none. */
+    email: string;
+    /** Milliseconds between requests (at least 1000 for the public Nominatim, whatever is set). */
+    minIntervalMs: number;
+    /** A request that takes longer is abandoned and retried later. */
+    timeoutSeconds: number;
+    /** Addresses collectAll looks up per round at most (0: none); the daily geolocate handler does the rest. */
+    perRoundLimit: number;
+    /** Backoff after a failed lookup: retryBaseSeconds × 2^(attempts−1), at most retryMaxSeconds. */
+    retryBaseSeconds: number;
+    retryMaxSeconds: number;
+    /** Preferred languages of the place names (Accept-Language). */
+    language: string;
+  };
   hub: {
     /** Seconds between collectAll rounds under `edgefleet hub` (may be below AWS's one minute). */
     intervalSeconds: number;
@@ -83,6 +102,17 @@ export const DEFAULT_CONFIG: Config = {
     user: process.env.USER ?? 'root',
   },
   retention: { rawDays: 7, rollup1mDays: 30, rollup1hDays: 400 },
+  geocoder: {
+    url: 'https://nominatim.openstreetmap.org',
+    userAgent: 'edgefleet/0.1.0 (edge fleet monitoring; node-geocoder)',
+    email: '',
+    minIntervalMs: 1000,
+    timeoutSeconds: 10,
+    perRoundLimit: 1,
+    retryBaseSeconds: 300,
+    retryMaxSeconds: 86400,
+    language: 'ko,en',
+  },
   hub: { intervalSeconds: 10, host: '127.0.0.1', port: 3000 },
 };
 

@@ -1,3 +1,4 @@
 export * from './node.js';
 export * from './readings.js';
 export * from './log.js';
+export * from './location.js';

@@ -4,3 +4,4 @@ export * from './readings.js';
 export * from './latest.js';
 export * from './rollups.js';
 export * from './retention.js';
+export * from './geocode.js';

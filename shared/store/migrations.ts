@@ -184,4 +184,37 @@ export const MIGRATIONS: readonly string[] = [
     done_until_unix_seconds INTEGER NOT NULL
   );
   `,
+  // 3: geolocation. Every address looked up once, by its normalized text; nodes remember their
+  // address and where their location came from. geocoder_servers spaces requests to a geocoding
+  // server across processes (Nominatim: one per second) and backs off from one that is down.
+  `
+  CREATE TABLE geocode_cache (
+    address TEXT PRIMARY KEY,
+    query TEXT,
+    latitude REAL,
+    longitude REAL,
+    display_name TEXT,
+    precision TEXT,
+    provider TEXT,
+    server TEXT,
+    looked_up_unix_seconds INTEGER,
+    status TEXT NOT NULL,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_attempt_unix_seconds INTEGER,
+    next_retry_unix_seconds INTEGER
+  );
+  CREATE TABLE geocoder_servers (
+    server TEXT PRIMARY KEY,
+    next_request_unix_ms INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    retry_after_unix_seconds INTEGER,
+    last_error TEXT
+  );
+  ALTER TABLE nodes ADD COLUMN address TEXT;
+  ALTER TABLE nodes ADD COLUMN location_source TEXT;
+  ALTER TABLE nodes ADD COLUMN location_precision TEXT;
+  ALTER TABLE nodes ADD COLUMN location_unix_seconds INTEGER;
+  ALTER TABLE nodes ADD COLUMN location_error TEXT;
+  `,
 ];

@@ -1,4 +1,4 @@
-import type { NodeSpec, NodeStatus } from '../domain/index.js';
+import type { GeoPrecision, LocationSource, NodeSpec, NodeStatus } from '../domain/index.js';
 import type { Db } from './db.js';
 
 /** A row of the `nodes` table. */
@@ -21,6 +21,16 @@ export interface NodeRow {
   lastErrorUnixSeconds: number | null;
   latitude: number | null;
   longitude: number | null;
+  /** The inventory's `address` (normalized), NULL without one. */
+  address: string | null;
+  /** Where latitude/longitude came from; NULL for a node with no address and no coordinates. */
+  locationSource: LocationSource | null;
+  /** How precise a geocoded location is. */
+  locationPrecision: GeoPrecision | null;
+  /** Why the last lookup failed (or what is wrong with the inventory's location vars). */
+  locationError: string | null;
+  /** When the location was last set. */
+  locationUnixSeconds: number | null;
 }
 
 export interface SyncSummary {
@@ -136,6 +146,11 @@ export function listNodes(db: Db, opts: { includeRemoved?: boolean } = {}): Node
     lastErrorUnixSeconds: r.last_error_unix_seconds as number | null,
     latitude: r.latitude as number | null,
     longitude: r.longitude as number | null,
+    address: (r.address as string | null | undefined) ?? null,
+    locationSource: (r.location_source as LocationSource | null | undefined) ?? null,
+    locationPrecision: (r.location_precision as GeoPrecision | null | undefined) ?? null,
+    locationError: (r.location_error as string | null | undefined) ?? null,
+    locationUnixSeconds: (r.location_unix_seconds as number | null | undefined) ?? null,
   }));
 }
 

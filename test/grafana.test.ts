@@ -1,0 +1,348 @@
+/**
+ * The Grafana provisioning and dashboards: static checks on the JSON, then every SQL target,
+ * expanded exactly as Grafana + frser-sqlite-datasource would (test/grafana/expand.ts), run
+ * against a database filled by a real collection over a small sshd fleet, at a raw (1 h), a
+ * 1-minute-rollup (24 h) and a 1-hour-rollup (7 d) range.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { buildDashboards, DATASOURCE, serialize } from './grafana/build.js';
+import { allPanels, dashboardQueries, loadDashboards, type DashboardQuery } from './grafana/dashboards.js';
+import { expandQuery, grafanaIntervalMs, interpolateVariables, applyPluginMacros, variableReferences, type ExpandContext } from './grafana/expand.js';
+import { collectFleetDb, DOWN_NODE, FLEET_MACHINES, type FleetDb } from './grafana/fleetDb.js';
+
+const GRAFANA = join(import.meta.dirname, '..', 'grafana');
+const METRIC_TABLES = new Set(['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'rollup_1m', 'rollup_1h', 'collector_runs']);
+const DASHBOARD_VARIABLES = new Set(['node', 'group']);
+const loaded = loadDashboards();
+const queries = dashboardQueries(loaded);
+const HOUR = 3600_000;
+const RANGES = [
+  { name: '1h (raw)', ms: HOUR, table: 'raw' },
+  { name: '24h (rollup_1m)', ms: 24 * HOUR, table: 'rollup_1m' },
+  { name: '7d (rollup_1h)', ms: 7 * 24 * HOUR, table: 'rollup_1h' },
+] as const;
+
+type Row = Record<string, unknown>;
+
+describe('expansion rules (Grafana templateSrv, then the plugin backend)', () => {
+  const ctx: ExpandContext = {
+    fromMs: 1_700_000_000_123,
+    toMs: 1_700_003_600_456,
+    intervalMs: 15_000,
+    variables: { node: ["o'brien", 'b'], group: '$__all', one: 'x' },
+    options: { group: ['edge', 'pis'] },
+  };
+  it('formats multi-value variables: sqlstring doubles quotes, singlequote backslashes, no format is a glob', () => {
+    assert.equal(interpolateVariables('IN (${node:sqlstring})', ctx), "IN ('o''brien','b')");
+    assert.equal(interpolateVariables('IN (${node:singlequote})', ctx), "IN ('o\\'brien','b')");
+    assert.equal(interpolateVariables('IN ($node)', ctx), "IN ({o'brien,b})");
+    assert.equal(interpolateVariables('${one:sqlstring} $one [[one]]', ctx), "'x' x x");
+  });
+  it('expands All to every option of the variable, or to a custom all value verbatim', () => {
+    assert.equal(interpolateVariables('IN (${group:sqlstring})', ctx), "IN ('edge','pis')");
+    assert.equal(interpolateVariables('IN (${group:sqlstring})', { ...ctx, allValues: { group: '%' } }), 'IN (%)');
+  });
+  it('gives $__from/$__to in ms, ${__interval_ms:date:seconds} in whole seconds; there is no $__interval_s', () => {
+    assert.equal(interpolateVariables('$__from $__to ${__from:date:seconds} $__interval $__interval_ms ${__interval_ms:date:seconds}', ctx), '1700000000123 1700003600456 1700000000 15s 15000 15');
+    assert.equal(interpolateVariables('$__interval_s $__unixEpochGroupSeconds(time, 5) $nope', ctx), '$__interval_s $__unixEpochGroupSeconds(time, 5) $nope');
+    assert.throws(() => expandQuery('SELECT $__unixEpochGroupSeconds(time, $__interval_s) AS time', ctx), /could not convert ' \$__interval_s'/);
+  });
+  it('applies the plugin macro after interpolation: cast((col / n) as int) * n', () => {
+    assert.deepEqual(expandQuery('SELECT $__unixEpochGroupSeconds(t.time, ${__interval_ms:date:seconds}) AS time', ctx), { sql: 'SELECT cast((t.time / 15) as int) * 15 AS time', gapFill: false, fillIntervalSeconds: 15 });
+    assert.equal(expandQuery('$__unixEpochGroupSeconds(time, 60, NULL)', ctx).gapFill, true);
+    assert.equal(applyPluginMacros('$__timeFilter(time) $__from', { fromMs: 1_000_999, toMs: 0 }).sql, '$__timeFilter(time) 1000000');
+  });
+  it('computes the panel interval as Grafana does, never below the min interval', () => {
+    assert.equal(grafanaIntervalMs(0, HOUR, 1000), 5000); // 3.6 s → 5 s
+    assert.equal(grafanaIntervalMs(0, HOUR, 1000, '10s'), 10_000);
+    assert.equal(grafanaIntervalMs(0, 7 * 24 * HOUR, 1000), 600_000);
+  });
+});
+
+describe('provisioning and dashboards', () => {
+  it('provisions the datasource with a stable uid and the mounted database path', () => {
+    const ds = parseYaml(readFileSync(join(GRAFANA, 'provisioning', 'datasources', 'edgefleet.yaml'), 'utf8'));
+    assert.equal(ds.datasources.length, 1);
+    assert.equal(ds.datasources[0].type, 'frser-sqlite-datasource');
+    assert.equal(ds.datasources[0].uid, 'edgefleet-sqlite');
+    assert.equal(ds.datasources[0].jsonData.path, '/var/lib/edgefleet/edgefleet.db');
+  });
+
+  it('provisions the dashboards folder where docker-compose mounts it, and mounts the database folder writable', () => {
+    const prov = parseYaml(readFileSync(join(GRAFANA, 'provisioning', 'dashboards', 'edgefleet.yaml'), 'utf8'));
+    assert.equal(prov.providers[0].type, 'file');
+    const compose = parseYaml(readFileSync(join(GRAFANA, 'docker-compose.yml'), 'utf8'));
+    const svc = compose.services.grafana;
+    assert.match(svc.image, /^grafana\/grafana-oss(:|$)/);
+    assert.equal(svc.environment.GF_INSTALL_PLUGINS, 'frser-sqlite-datasource');
+    const volumes = svc.volumes as string[];
+    assert.ok(volumes.includes(`./dashboards:${prov.providers[0].options.path}:ro`), 'dashboards mounted at the provider path, read-only');
+    assert.ok(volumes.includes('./provisioning/datasources:/etc/grafana/provisioning/datasources:ro'));
+    assert.ok(volumes.includes('./provisioning/dashboards:/etc/grafana/provisioning/dashboards:ro'));
+    assert.ok(volumes.includes('${EDGEFLEET_DATA_DIR:-../data}:/var/lib/edgefleet'), 'the database folder, writable (WAL -shm)');
+  });
+
+  it('has stable uids, a current schema, and the JSON the generator writes', () => {
+    assert.deepEqual(loaded.map((l) => [l.file, l.dashboard.uid]), [['fleet-overview.json', 'edgefleet-fleet'], ['node-detail.json', 'edgefleet-node']]);
+    const built = buildDashboards();
+    for (const l of loaded) {
+      assert.ok(l.dashboard.schemaVersion >= 39, l.file);
+      assert.equal(l.text, serialize(built[l.file]!), `${l.file} differs from test/grafana/build.ts: run node --import tsx test/grafana/build.ts`);
+    }
+  });
+
+  it('refers to the datasource by uid only, everywhere', () => {
+    const walk = (v: unknown, path: string): void => {
+      if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${path}[${i}]`));
+      if (!v || typeof v !== 'object') return;
+      for (const [k, x] of Object.entries(v)) {
+        if (k === 'datasource') assert.deepEqual(x, DATASOURCE, `${path}.datasource`);
+        walk(x, `${path}.${k}`);
+      }
+    };
+    for (const l of loaded) {
+      walk(l.dashboard, l.file);
+      for (const p of allPanels(l.dashboard)) assert.deepEqual(p.datasource, DATASOURCE, `${l.file} ${p.title}`);
+    }
+  });
+
+  it('names no node', () => {
+    for (const l of loaded) {
+      for (const name of FLEET_MACHINES) assert.ok(!l.text.includes(name), `${l.file} names ${name}`);
+      assert.ok(!l.text.includes(`'${DOWN_NODE}'`), l.file);
+      for (const v of l.dashboard.templating.list) {
+        const current = JSON.stringify(v.current ?? {});
+        assert.ok(current === '{}' || current.includes('$__all'), `${l.file} ${v.name} has a saved value`);
+      }
+    }
+  });
+
+  it('has the variables: group and node (multi, All) on the overview, node (single) on the detail', () => {
+    const vars = Object.fromEntries(loaded.map((l) => [l.dashboard.uid, Object.fromEntries(l.dashboard.templating.list.map((v) => [v.name, v]))]));
+    const fleet = vars['edgefleet-fleet']!;
+    assert.equal(fleet.group!.query, 'SELECT DISTINCT grp FROM node_groups ORDER BY grp');
+    for (const n of ['group', 'node']) assert.ok(fleet[n]!.multi && fleet[n]!.includeAll && !fleet[n]!.allValue, n);
+    assert.match(String(fleet.node!.query), /\$\{group:sqlstring\}/);
+    assert.ok(!vars['edgefleet-node']!.node!.multi && !vars['edgefleet-node']!.node!.includeAll);
+  });
+
+  it('follows the plugin rules in every query', () => {
+    for (const q of queries) {
+      const what = `${q.file} ${q.title}`;
+      for (const ref of variableReferences(q.rawSql)) {
+        if (DASHBOARD_VARIABLES.has(ref.name)) assert.equal(ref.format, 'sqlstring', `${what}: ${ref.text} must be \${${ref.name}:sqlstring}`);
+        else assert.ok(['__from', '__to', '__interval_ms', '__unixEpochGroupSeconds'].includes(ref.name), `${what}: unexpected ${ref.text}`);
+      }
+      assert.doesNotMatch(q.rawSql, /\$__interval_s|\$__timeFilter/, what);
+      if (q.kind === 'panel') assert.match(q.rawSql, /n\.name IN \(\$\{node:sqlstring\}\)/, `${what}: filtered by $node`);
+      if (q.panelType !== 'timeseries') continue;
+      assert.equal(q.queryType, 'time series', what);
+      assert.ok(q.timeColumns.includes('time'), what);
+      assert.ok(q.minInterval && grafanaIntervalMs(0, 1, 1, q.minInterval) >= 1000, `${what}: a min interval of at least 1 s (no 0 s bucket)`);
+      assert.match(q.rawSql, /ORDER BY time ASC/, what);
+      const selects = q.rawSql.split('UNION ALL');
+      for (const s of selects) {
+        assert.match(s, /\$__unixEpochGroupSeconds\((\w+)\.time, \$\{__interval_ms:date:seconds\}\) AS time/, what);
+        assert.match(s, /(\w+)\.time >= \$__from \/ 1000 AND \1\.time < \$__to \/ 1000/, what);
+      }
+      if (selects.length > 1) {
+        assert.equal(selects.length, 3, what);
+        assert.match(selects[0]!, /\(\$__to - \$__from\) <= 21600000/, what);
+        assert.match(selects[1]!, /JOIN rollup_1m r .*\n?[\s\S]*\(\$__to - \$__from\) > 21600000 AND \(\$__to - \$__from\) <= 259200000/, what);
+        assert.match(selects[2]!, /JOIN rollup_1h r [\s\S]*\(\$__to - \$__from\) > 259200000/, what);
+      } else {
+        assert.equal(q.file, 'node-detail.json', `${what}: every overview series has rollups`);
+      }
+    }
+    const overview = queries.filter((q) => q.file === 'fleet-overview.json' && q.panelType === 'timeseries').map((q) => q.title);
+    assert.deepEqual(overview, ['Temperature per zone', 'CPU usage', 'Memory used', 'Disk used per mount', 'Network per interface']);
+  });
+});
+
+describe('every dashboard query against a collected database', () => {
+  let f: FleetDb;
+  let toMs: number;
+  /** Every node has a location but the down node and x86-hub (a map must skip NULLs). */
+  const LOCATED = ['jetson-orin', 'rpi4', 'x86-node-exporter'];
+
+  before(async () => {
+    f = await collectFleetDb();
+    toMs = (f.collectedAt + 60) * 1000;
+    const set = f.db.prepare('UPDATE nodes SET latitude = ?, longitude = ? WHERE name = ?');
+    LOCATED.forEach((n, i) => set.run(48.1 + i, 11.5 + i, n));
+  });
+  after(async () => {
+    await f?.close();
+  });
+
+  const run = (sql: string): Row[] => f.db.prepare(sql).all() as Row[];
+  const columns = (sql: string): string[] => f.db.prepare(sql).columns().map((c) => c.name);
+
+  /** Options and "All" of each variable, resolved as Grafana does: group first, node from it. */
+  function variableContext(q: DashboardQuery, group: string | string[], node: string | string[]): Pick<ExpandContext, 'variables' | 'options'> {
+    const base: ExpandContext = { fromMs: toMs - HOUR, toMs, intervalMs: 10_000 };
+    const groupOptions = run(expandQuery(queries.find((v) => v.file === q.file && v.title === 'group')?.rawSql ?? 'SELECT DISTINCT grp FROM node_groups', base).sql).map((r) => Object.values(r)[0] as string);
+    const nodeVar = queries.find((v) => v.file === q.file && v.kind === 'variable' && v.title === 'node')!;
+    const nodeOptions = run(expandQuery(nodeVar.rawSql, { ...base, variables: { group }, options: { group: groupOptions } }).sql).map((r) => Object.values(r)[0] as string);
+    return { variables: { group, node }, options: { group: groupOptions, node: nodeOptions } };
+  }
+
+  function expandFor(q: DashboardQuery, rangeMs: number, node: string | string[]) {
+    const fromMs = toMs - rangeMs;
+    const intervalMs = grafanaIntervalMs(fromMs, toMs, 1000, q.minInterval);
+    return { intervalMs, ...expandQuery(q.rawSql, { fromMs, toMs, intervalMs, ...variableContext(q, '$__all', node) }) };
+  }
+
+  it('resolves the variables: groups, nodes filtered by group, All covering every node', () => {
+    const base = { fromMs: toMs - HOUR, toMs, intervalMs: 10_000 };
+    const fleetVars = queries.filter((q) => q.file === 'fleet-overview.json' && q.kind === 'variable');
+    const groupSql = fleetVars.find((q) => q.title === 'group')!.rawSql;
+    const nodeSql = fleetVars.find((q) => q.title === 'node')!.rawSql;
+    assert.deepEqual(run(groupSql).map((r) => r.grp), ['edge', 'jetsons', 'pis']);
+    const nodesFor = (group: string | string[]) =>
+      run(expandQuery(nodeSql, { ...base, variables: { group }, options: { group: ['edge', 'jetsons', 'pis'] } }).sql).map((r) => r.name);
+    assert.deepEqual(nodesFor('$__all'), [...f.nodes].sort());
+    assert.deepEqual(nodesFor(['pis']), ['rpi4']);
+    assert.deepEqual(nodesFor(['pis', 'jetsons']), ['jetson-orin', 'rpi4']);
+    const detailSql = queries.find((q) => q.file === 'node-detail.json' && q.kind === 'variable')!.rawSql;
+    assert.deepEqual(run(detailSql).map((r) => r.name), [...f.nodes].sort());
+  });
+
+  for (const range of RANGES) {
+    it(`runs every panel query over ${range.name}: time series sorted, numeric, not empty`, () => {
+      for (const q of queries.filter((x) => x.kind === 'panel')) {
+        const what = `${q.file} ${q.title} @ ${range.name}`;
+        // The overview with All; the detail for each node in turn (a panel may be empty on some).
+        const nodes: (string | string[])[] = q.file === 'fleet-overview.json' ? [['$__all']] : f.nodes;
+        let total = 0;
+        for (const node of nodes) {
+          const { sql, intervalMs } = expandFor(q, range.ms, node);
+          const cols = columns(sql);
+          const rows = run(sql);
+          total += rows.length;
+          if (q.panelType === 'timeseries') checkTimeSeries(what, cols, rows, Math.round(intervalMs / 1000));
+          else if (q.panelType === 'table') checkTable(what, q, cols, rows);
+          else if (q.panelType === 'geomap') checkGeomap(what, cols, rows);
+          else if (q.panelType === 'stat') checkStat(what, q, cols, rows);
+          else assert.fail(`${what}: unexpected panel type ${q.panelType}`);
+        }
+        if (q.panelType !== 'geomap') assert.ok(total > 0, `${what}: no rows`);
+      }
+    });
+  }
+
+  function checkTimeSeries(what: string, cols: string[], rows: Row[], bucketSeconds: number) {
+    assert.equal(cols[0], 'time', what);
+    const labels = cols.filter((c) => c === 'metric');
+    const values = cols.filter((c) => c !== 'time' && c !== 'metric');
+    assert.ok(values.length > 0, what);
+    let prev = -Infinity;
+    const seen = new Set<string>();
+    for (const r of rows) {
+      assert.ok(Number.isInteger(r.time), `${what}: time ${r.time} is not integer unix seconds`);
+      const t = r.time as number;
+      assert.ok(t >= prev, `${what}: not sorted by time ascending`);
+      assert.equal(t % bucketSeconds, 0, `${what}: time ${t} not bucketed to ${bucketSeconds} s`);
+      prev = t;
+      for (const v of values) assert.ok(r[v] === null || typeof r[v] === 'number', `${what}: ${v}=${String(r[v])} is not numeric`);
+      assert.ok(values.some((v) => typeof r[v] === 'number'), `${what}: a row without any value`);
+      if (labels.length) {
+        assert.equal(typeof r.metric, 'string', what);
+        const key = `${t}\0${r.metric}`;
+        assert.ok(!seen.has(key), `${what}: two rows for ${r.metric} at ${t} (long → wide keeps one)`);
+        seen.add(key);
+      }
+    }
+  }
+
+  function checkTable(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {
+    assert.deepEqual(cols, ['name', 'groups', 'host', 'status', 'last_seen', 'temperature', 'cpu', 'memory', 'disk'], what);
+    assert.deepEqual(q.timeColumns, ['last_seen']);
+    const panel = allPanels(loaded.find((l) => l.file === q.file)!.dashboard).find((p) => p.id === q.panelId)!;
+    const overrides = ((panel.fieldConfig as { overrides: { matcher: { id: string; options: string } }[] }).overrides);
+    for (const o of overrides) assert.ok(cols.includes(o.matcher.options), `${what}: override for missing column ${o.matcher.options}`);
+    const by = Object.fromEntries(rows.map((r) => [r.name, r]));
+    assert.deepEqual(Object.keys(by).sort(), [...f.nodes].sort(), what);
+    assert.equal(by[DOWN_NODE]!.status, 'unreachable');
+    assert.equal(by[DOWN_NODE]!.last_seen, null);
+    assert.equal(by[DOWN_NODE]!.cpu, null);
+    const rpi = by.rpi4!;
+    assert.equal(rpi.status, 'up');
+    assert.equal(rpi.groups, 'edge, pis');
+    for (const c of ['last_seen', 'temperature', 'cpu', 'memory', 'disk']) assert.equal(typeof rpi[c], 'number', `${what}: rpi4 ${c}`);
+    const hottest = f.db.prepare("SELECT MAX(celsius) AS c FROM temperature WHERE node_id = (SELECT id FROM nodes WHERE name = 'rpi4') AND time = (SELECT MAX(time) FROM temperature WHERE node_id = (SELECT id FROM nodes WHERE name = 'rpi4'))").get() as { c: number };
+    assert.equal(rpi.temperature, hottest.c);
+    // Every status the store writes has a colour.
+    const mapped = Object.keys(((overrides.find((o) => o.matcher.options === 'status') as unknown as { properties: { id: string; value: { options: Record<string, unknown> }[] }[] }).properties[0]!.value)[0]!.options);
+    for (const s of ['unknown', 'up', 'unreachable', 'error', 'removed']) assert.ok(mapped.includes(s), `status ${s} is not mapped`);
+  }
+
+  function checkGeomap(what: string, cols: string[], rows: Row[]) {
+    for (const c of ['latitude', 'longitude', 'name', 'status']) assert.ok(cols.includes(c), `${what}: ${c}`);
+    assert.deepEqual(rows.map((r) => r.name), LOCATED, what);
+    for (const r of rows) assert.ok(typeof r.latitude === 'number' && typeof r.longitude === 'number', what);
+  }
+
+  function checkStat(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {
+    assert.equal(rows.length, 1, what);
+    assert.equal(cols.length, 1, what);
+    for (const t of q.timeColumns) assert.ok(cols.includes(t), what);
+  }
+
+  it('picks raw data up to 6 h, rollup_1m up to 3 days, rollup_1h beyond, in one query', () => {
+    // A value only one source holds, per source, for rpi4's memory: the panel must show exactly
+    // the one of the source its range selects.
+    const q = queries.find((x) => x.file === 'fleet-overview.json' && x.title === 'Memory used')!;
+    const id = (f.db.prepare("SELECT id FROM nodes WHERE name = 'rpi4'").get() as { id: number }).id;
+    const at = f.collectedAt - 2 * 3600;
+    f.db.exec('SAVEPOINT gates');
+    try {
+      f.db.prepare('INSERT INTO memory (node_id, time, mem_total_bytes, mem_free_bytes, used_percent) VALUES (?, ?, 100, 90, 11.0)').run(id, at);
+      f.db.prepare("INSERT INTO rollup_1m (node_id, series, label, time, min, avg, max, count) VALUES (?, 'memory.used_percent', '', ?, 22, 22, 22, 1)").run(id, Math.floor(at / 60) * 60);
+      f.db.prepare("INSERT INTO rollup_1h (node_id, series, label, time, min, avg, max, count) VALUES (?, 'memory.used_percent', '', ?, 33, 33, 33, 1)").run(id, Math.floor(at / 3600) * 3600 - 3600);
+      const valuesAt = (rangeMs: number) => run(expandFor(q, rangeMs, ['$__all']).sql).filter((r) => r.metric === 'rpi4' && (r.time as number) < f.collectedAt - 3600).map((r) => r.value);
+      assert.deepEqual(valuesAt(6 * HOUR), [11]);
+      assert.deepEqual(valuesAt(6 * HOUR + 1000), [22]);
+      assert.deepEqual(valuesAt(3 * 24 * HOUR), [22]);
+      assert.deepEqual(valuesAt(3 * 24 * HOUR + 1000), [33]);
+    } finally {
+      f.db.exec('ROLLBACK TO gates; RELEASE gates');
+    }
+  });
+
+  /** The plan lines that SCAN a metric table (aliases resolved), and the whole plan. */
+  function metricScans(sql: string): { scans: string[]; plan: string[] } {
+    const aliases = new Map<string, Set<string>>();
+    for (const m of sql.matchAll(/\b(?:FROM|JOIN)\s+(\w+)(?:\s+(?:AS\s+)?(\w+))?/gi)) {
+      const alias = m[2] && !/^(ON|WHERE|JOIN|LEFT|INNER|CROSS|GROUP|ORDER|USING|UNION)$/i.test(m[2]) ? m[2] : m[1]!;
+      if (!aliases.has(alias)) aliases.set(alias, new Set());
+      aliases.get(alias)!.add(m[1]!);
+    }
+    const plan = (f.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail);
+    const scans = plan.filter((line) => {
+      const scan = /^SCAN (\w+)/.exec(line);
+      if (!scan) return false;
+      const tables = aliases.get(scan[1]!) ?? new Set([scan[1]!]);
+      return [...tables].some((t) => METRIC_TABLES.has(t));
+    });
+    return { scans, plan };
+  }
+
+  it('seeks every metric table by (node_id, time): EXPLAIN QUERY PLAN has no SCAN of one', () => {
+    // The check itself sees a scan.
+    assert.equal(metricScans('SELECT * FROM cpu c WHERE c.time > 0').scans.length, 1);
+    assert.equal(metricScans("SELECT * FROM nodes n JOIN rollup_1h r ON r.node_id = n.id WHERE n.name = 'x' AND r.series = 'y'").scans.length, 0);
+    for (const q of queries) {
+      for (const range of RANGES) {
+        const { sql } = expandFor(q, range.ms, q.file === 'fleet-overview.json' ? ['$__all'] : 'rpi4');
+        const { scans, plan } = metricScans(sql);
+        assert.deepEqual(scans, [], `${q.file} ${q.title} @ ${range.name}:\n${plan.join('\n')}`);
+        if (q.panelType === 'timeseries') assert.ok(plan.some((l) => /^SEARCH \w+ USING PRIMARY KEY \(node_id=\? AND (series=\? AND )?time>\? AND time<\?\)/.test(l)), `${q.title}: ${plan.join('\n')}`);
+      }
+    }
+  });
+});

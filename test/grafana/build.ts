@@ -1,0 +1,508 @@
+/**
+ * The source of grafana/dashboards/*.json. The SQL of every time-series panel has the same
+ * shape (three range-gated branches over raw data and the two rollup levels), so it is written
+ * once here rather than by hand in twenty panels. Regenerate after editing:
+ *
+ *   node --import tsx test/grafana/build.ts
+ *
+ * test/grafana.test.ts fails when the JSON files and this file disagree.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const DATASOURCE = { type: 'frser-sqlite-datasource', uid: 'edgefleet-sqlite' } as const;
+export const DASHBOARDS_DIR = join(import.meta.dirname, '..', '..', 'grafana', 'dashboards');
+
+// Grafana variable references, kept out of JS template literals.
+const NODES = '${node:sqlstring}';
+const GROUPS = '${group:sqlstring}';
+/** The panel interval in whole seconds (Grafana has no $__interval_s; see docs/grafana.md). */
+const INTERVAL_S = '${__interval_ms:date:seconds}';
+/** Every time-series panel's min interval: the hub's default round, and never a 0 s bucket. */
+export const MIN_INTERVAL = '10s';
+
+/** Range gates, in ms (`$__to - $__from`): raw up to 6 h, 1-minute rollups up to 3 days, then 1-hour. */
+export const RAW_MAX_MS = 6 * 3600 * 1000;
+export const ROLLUP_1M_MAX_MS = 3 * 86400 * 1000;
+const RANGE = '($__to - $__from)';
+const GATE = {
+  raw: `${RANGE} <= ${RAW_MAX_MS}`,
+  m1: `${RANGE} > ${RAW_MAX_MS} AND ${RANGE} <= ${ROLLUP_1M_MAX_MS}`,
+  h1: `${RANGE} > ${ROLLUP_1M_MAX_MS}`,
+};
+const timeFilter = (a: string) => `${a}.time >= $__from / 1000 AND ${a}.time < $__to / 1000`;
+const bucket = (a: string) => `$__unixEpochGroupSeconds(${a}.time, ${INTERVAL_S})`;
+const nodeFilter = `n.name IN (${NODES})`;
+
+/** One SELECT of a time-series query, without its range gate. */
+interface Branch {
+  select: string[];
+  from: string;
+  where: string[];
+  groupBy: string;
+}
+
+const branchSql = (b: Branch, gate?: string) =>
+  [
+    `SELECT ${b.select.join(',\n       ')}`,
+    `FROM ${b.from}`,
+    `WHERE ${[...(gate ? [gate] : []), nodeFilter, ...b.where].join('\n  AND ')}`,
+    `GROUP BY ${b.groupBy}`,
+  ].join('\n');
+
+/**
+ * The query of a time-series panel: the raw branch alone when no rollup holds the series, else
+ * raw / rollup_1m / rollup_1h gated by the range, one UNION ALL; always sorted by time.
+ */
+function timeSeries(raw: Branch, rollup?: (table: 'rollup_1m' | 'rollup_1h') => Branch, long = false): string {
+  const order = `ORDER BY time ASC${long ? ', metric ASC' : ''}`;
+  if (!rollup) return `${branchSql(raw)}\n${order}`;
+  return [branchSql(raw, GATE.raw), branchSql(rollup('rollup_1m'), GATE.m1), branchSql(rollup('rollup_1h'), GATE.h1)].join('\nUNION ALL\n') + `\n${order}`;
+}
+
+/** A rollup row's average over a bucket of rows: weighted by their sample counts. */
+const wavg = (series: string, r = 'r') => `SUM(CASE WHEN ${r}.series = '${series}' THEN ${r}.avg * ${r}.count END) / SUM(CASE WHEN ${r}.series = '${series}' THEN ${r}.count END)`;
+const rollupFrom = (table: string, series: string[], extra = '') =>
+  `nodes n\n  JOIN ${table} r ON r.node_id = n.id AND r.series ${series.length === 1 ? `= '${series[0]}'` : `IN (${series.map((s) => `'${s}'`).join(', ')})`}${extra}`;
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/** Sensor legend: its type, and its id when the node has two sensors of that type. */
+const sensorLabel = (s: string) =>
+  `${s}.type || CASE WHEN (SELECT COUNT(*) FROM temperature_sensors d WHERE d.node_id = ${s}.node_id AND d.type = ${s}.type) > 1 THEN ' ' || ${s}.sensor ELSE '' END`;
+
+function temperatureQuery(withNode: boolean): string {
+  const metric = (s: string) => `${withNode ? "n.name || ' ' || " : ''}${sensorLabel(s)} AS metric`;
+  return timeSeries(
+    {
+      select: [`${bucket('t')} AS time`, metric('s'), 'AVG(t.celsius) AS avg', 'MAX(t.celsius) AS max'],
+      from: 'nodes n\n  JOIN temperature t ON t.node_id = n.id\n  JOIN temperature_sensors s ON s.node_id = t.node_id AND s.sensor = t.sensor',
+      where: [timeFilter('t')],
+      groupBy: '1, t.node_id, t.sensor',
+    },
+    (table) => ({
+      select: [`${bucket('r')} AS time`, metric('s'), 'SUM(r.avg * r.count) / SUM(r.count) AS avg', 'MAX(r.max) AS max'],
+      from: rollupFrom(table, ['temperature.celsius']) + '\n  JOIN temperature_sensors s ON s.node_id = r.node_id AND s.sensor = r.label',
+      where: [timeFilter('r')],
+      groupBy: '1, r.node_id, r.label',
+    }),
+    true,
+  );
+}
+
+/** One value per node (and label): raw column `col` of `table`, or rollup `series`. */
+function simpleSeries(o: { table: string; col: string; series: string; metric: (a: string) => string; rawWhere?: string[]; rollupWhere?: string[]; labelCol?: string }): string {
+  const label = o.labelCol ? `, x.${o.labelCol}` : '';
+  return timeSeries(
+    {
+      select: [`${bucket('x')} AS time`, `${o.metric('x')} AS metric`, `AVG(x.${o.col}) AS value`],
+      from: `nodes n\n  JOIN ${o.table} x ON x.node_id = n.id`,
+      where: [timeFilter('x'), ...(o.rawWhere ?? [])],
+      groupBy: `1, x.node_id${label}`,
+    },
+    (table) => ({
+      select: [`${bucket('r')} AS time`, `${o.metric('r')} AS metric`, `${wavg(o.series)} AS value`],
+      from: rollupFrom(table, [o.series]),
+      where: [timeFilter('r'), ...(o.rollupWhere ?? [])],
+      groupBy: `1, r.node_id${o.labelCol ? ', r.label' : ''}`,
+    }),
+    true,
+  );
+}
+
+function networkBytesQuery(withNode: boolean): string {
+  const metric = (a: string) => `${withNode ? "n.name || ' ' || " : ''}${a}`;
+  return timeSeries(
+    {
+      select: [`${bucket('x')} AS time`, `${metric('x.iface')} AS metric`, 'AVG(x.rx_bytes_per_second) AS rx', 'AVG(x.tx_bytes_per_second) AS tx'],
+      from: 'nodes n\n  JOIN network x ON x.node_id = n.id',
+      where: [timeFilter('x'), '(x.rx_bytes_per_second IS NOT NULL OR x.tx_bytes_per_second IS NOT NULL)'],
+      groupBy: '1, x.node_id, x.iface',
+    },
+    (table) => ({
+      select: [`${bucket('r')} AS time`, `${metric('r.label')} AS metric`, `${wavg('network.rx_bytes_per_second')} AS rx`, `${wavg('network.tx_bytes_per_second')} AS tx`],
+      from: rollupFrom(table, ['network.rx_bytes_per_second', 'network.tx_bytes_per_second']),
+      where: [timeFilter('r')],
+      groupBy: '1, r.node_id, r.label',
+    }),
+    true,
+  );
+}
+
+/** Network rates without rollups (packets, errors, drops): raw at every range. */
+function networkRawQuery(kind: 'packets' | 'errors' | 'drops'): string {
+  return timeSeries(
+    {
+      select: [`${bucket('x')} AS time`, 'x.iface AS metric', `AVG(x.rx_${kind}_per_second) AS rx`, `AVG(x.tx_${kind}_per_second) AS tx`],
+      from: 'nodes n\n  JOIN network x ON x.node_id = n.id',
+      where: [timeFilter('x'), `(x.rx_${kind}_per_second IS NOT NULL OR x.tx_${kind}_per_second IS NOT NULL)`],
+      groupBy: '1, x.node_id, x.iface',
+    },
+    undefined,
+    true,
+  );
+}
+
+function cpuModesQuery(): string {
+  const modes = ['user', 'nice', 'system', 'iowait', 'irq', 'softirq', 'steal'];
+  const rolled = new Set(['user', 'system', 'iowait']);
+  return timeSeries(
+    {
+      select: [`${bucket('x')} AS time`, ...modes.map((m) => `AVG(x.${m}_percent) AS ${m}`)],
+      from: 'nodes n\n  JOIN cpu x ON x.node_id = n.id',
+      where: [timeFilter('x'), "x.cpu = 'all'"],
+      groupBy: '1, x.node_id',
+    },
+    (table) => ({
+      select: [`${bucket('r')} AS time`, ...modes.map((m) => (rolled.has(m) ? `${wavg(`cpu.${m}_percent`)} AS ${m}` : `NULL AS ${m}`))],
+      from: rollupFrom(table, [...rolled].map((m) => `cpu.${m}_percent`)),
+      where: [timeFilter('r'), "r.label = 'all'"],
+      groupBy: '1, r.node_id',
+    }),
+  );
+}
+
+function loadQuery(): string {
+  return timeSeries(
+    {
+      select: [`${bucket('x')} AS time`, 'AVG(x.load1) AS load1', 'AVG(x.load5) AS load5', 'AVG(x.load15) AS load15'],
+      from: 'nodes n\n  JOIN load x ON x.node_id = n.id',
+      where: [timeFilter('x')],
+      groupBy: '1, x.node_id',
+    },
+    (table) => ({
+      select: [`${bucket('r')} AS time`, `${wavg('load.load1')} AS load1`, 'NULL AS load5', 'NULL AS load15'],
+      from: rollupFrom(table, ['load.load1']),
+      where: [timeFilter('r')],
+      groupBy: '1, r.node_id',
+    }),
+  );
+}
+
+function memoryBytesQuery(): string {
+  const used = 'x.mem_total_bytes - COALESCE(x.mem_available_bytes, x.mem_free_bytes + COALESCE(x.buffers_bytes, 0) + COALESCE(x.cached_bytes, 0))';
+  return timeSeries({
+    select: [
+      `${bucket('x')} AS time`,
+      `AVG(${used}) AS used`,
+      'AVG(x.mem_available_bytes) AS available',
+      'AVG(x.cached_bytes) AS cached',
+      'AVG(x.buffers_bytes) AS buffers',
+      'AVG(x.mem_free_bytes) AS free',
+      'AVG(x.mem_total_bytes) AS total',
+    ],
+    from: 'nodes n\n  JOIN memory x ON x.node_id = n.id',
+    where: [timeFilter('x')],
+    groupBy: '1, x.node_id',
+  });
+}
+
+function swapQuery(): string {
+  return timeSeries({
+    select: [`${bucket('x')} AS time`, 'AVG(x.swap_total_bytes - x.swap_free_bytes) AS used', 'AVG(x.swap_total_bytes) AS total'],
+    from: 'nodes n\n  JOIN memory x ON x.node_id = n.id',
+    where: [timeFilter('x'), 'x.swap_total_bytes IS NOT NULL'],
+    groupBy: '1, x.node_id',
+  });
+}
+
+function diskBytesQuery(): string {
+  return timeSeries(
+    {
+      select: [`${bucket('x')} AS time`, 'x.mount_point AS metric', 'AVG(x.used_bytes) AS used', 'AVG(x.total_bytes) AS size'],
+      from: 'nodes n\n  JOIN storage x ON x.node_id = n.id',
+      where: [timeFilter('x')],
+      groupBy: '1, x.node_id, x.mount_point',
+    },
+    undefined,
+    true,
+  );
+}
+
+/** Latest reading of one node per kind: index seeks on (node_id, time), newest first. */
+const FLEET_TABLE_SQL = `SELECT n.name AS name,
+       (SELECT group_concat(g.value, ', ') FROM json_each(n.groups_json) g) AS groups,
+       n.host AS host,
+       n.status AS status,
+       n.last_seen_unix_seconds AS last_seen,
+       (SELECT MAX(t.celsius) FROM temperature t
+         WHERE t.node_id = n.id AND t.time = (SELECT MAX(t2.time) FROM temperature t2 WHERE t2.node_id = n.id)) AS temperature,
+       (SELECT c.usage_percent FROM cpu c WHERE c.node_id = n.id AND c.cpu = 'all' ORDER BY c.time DESC LIMIT 1) AS cpu,
+       (SELECT m.used_percent FROM memory m WHERE m.node_id = n.id ORDER BY m.time DESC LIMIT 1) AS memory,
+       (SELECT MAX(s.used_percent) FROM storage s
+         WHERE s.node_id = n.id AND s.time = (SELECT MAX(s2.time) FROM storage s2 WHERE s2.node_id = n.id)) AS disk
+FROM nodes n
+WHERE ${nodeFilter}
+ORDER BY n.name ASC`;
+
+const GEOMAP_SQL = `SELECT n.name AS name, n.status AS status, n.host AS host, n.latitude AS latitude, n.longitude AS longitude
+FROM nodes n
+WHERE ${nodeFilter}
+  AND n.latitude IS NOT NULL AND n.longitude IS NOT NULL
+ORDER BY n.name ASC`;
+
+const nodeStat = (select: string) => `SELECT ${select}\nFROM nodes n\nWHERE ${nodeFilter}`;
+
+// ---------------------------------------------------------------------------------------------
+// Panels
+
+type Json = Record<string, unknown>;
+
+const STATUS_MAPPINGS = [
+  {
+    type: 'value',
+    options: {
+      up: { text: 'up', color: 'green', index: 0 },
+      unreachable: { text: 'unreachable', color: 'red', index: 1 },
+      error: { text: 'error', color: 'orange', index: 2 },
+      unknown: { text: 'unknown', color: 'text', index: 3 },
+      removed: { text: 'removed', color: 'text', index: 4 },
+    },
+  },
+];
+
+function target(sql: string, queryType: 'time series' | 'table', timeColumns: string[]): Json {
+  return { refId: 'A', datasource: DATASOURCE, queryType, rawQueryText: sql, queryText: sql, timeColumns };
+}
+
+let nextId = 1;
+function panel(type: string, title: string, gridPos: { x: number; y: number; w: number; h: number }, rest: Json): Json {
+  return { id: nextId++, type, title, datasource: DATASOURCE, gridPos, ...rest };
+}
+
+interface TsOptions {
+  unit: string;
+  /** Legend: the long format's `metric` label, then the value column's name when there are several. */
+  displayName?: string;
+  min?: number;
+  max?: number;
+  stack?: boolean;
+  description?: string;
+  overrides?: Json[];
+}
+
+function tsPanel(title: string, gridPos: { x: number; y: number; w: number; h: number }, sql: string, o: TsOptions): Json {
+  return panel('timeseries', title, gridPos, {
+    ...(o.description ? { description: o.description } : {}),
+    interval: MIN_INTERVAL,
+    targets: [target(sql, 'time series', ['time'])],
+    fieldConfig: {
+      defaults: {
+        unit: o.unit,
+        ...(o.min === undefined ? {} : { min: o.min }),
+        ...(o.max === undefined ? {} : { max: o.max }),
+        ...(o.displayName ? { displayName: o.displayName } : {}),
+        custom: {
+          drawStyle: 'line',
+          lineWidth: 1,
+          fillOpacity: o.stack ? 30 : 0,
+          spanNulls: false,
+          showPoints: 'auto',
+          stacking: { mode: o.stack ? 'normal' : 'none', group: 'A' },
+        },
+      },
+      overrides: o.overrides ?? [],
+    },
+    options: { legend: { displayMode: 'table', placement: 'right', calcs: ['lastNotNull', 'max'], showLegend: true }, tooltip: { mode: 'multi', sort: 'desc' } },
+  });
+}
+
+const dashedMax: Json = {
+  matcher: { id: 'byRegexp', options: '.* max$' },
+  properties: [{ id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } }],
+};
+const txBelow: Json = {
+  matcher: { id: 'byRegexp', options: '.* tx$' },
+  properties: [{ id: 'custom.transform', value: 'negative-Y' }],
+};
+
+function variable(name: string, label: string, query: string, multi: boolean): Json {
+  return {
+    type: 'query',
+    name,
+    label,
+    datasource: DATASOURCE,
+    query,
+    definition: query,
+    refresh: 1,
+    sort: 1,
+    multi,
+    includeAll: multi,
+    current: multi ? { selected: true, text: ['All'], value: ['$__all'] } : {},
+    options: [],
+    hide: 0,
+    skipUrlSync: false,
+    regex: '',
+  };
+}
+
+function dashboard(uid: string, title: string, description: string, variables: Json[], panels: Json[]): Json {
+  return {
+    uid,
+    title,
+    description,
+    tags: ['edgefleet'],
+    editable: true,
+    graphTooltip: 1,
+    schemaVersion: 39,
+    version: 1,
+    refresh: '30s',
+    time: { from: 'now-6h', to: 'now' },
+    timepicker: {},
+    timezone: 'browser',
+    fiscalYearStartMonth: 0,
+    liveNow: false,
+    weekStart: '',
+    annotations: { list: [] },
+    links: [{ type: 'dashboards', tags: ['edgefleet'], asDropdown: false, title: 'edgefleet', includeVars: false, keepTime: true }],
+    templating: { list: variables },
+    panels,
+  };
+}
+
+export const FLEET_VARIABLE_SQL = {
+  group: 'SELECT DISTINCT grp FROM node_groups ORDER BY grp',
+  node: `SELECT n.name FROM nodes n\nWHERE n.removed_unix_seconds IS NULL\n  AND n.id IN (SELECT g.node_id FROM node_groups g WHERE g.grp IN (${GROUPS}))\nORDER BY n.name`,
+};
+export const NODE_VARIABLE_SQL = 'SELECT name FROM nodes ORDER BY name';
+
+function fleetOverview(): Json {
+  nextId = 1;
+  const pct = { unit: 'percent', min: 0, max: 100, displayName: '${__field.labels.metric}' };
+  const tableFields = (name: string, props: Json[]) => ({ matcher: { id: 'byName', options: name }, properties: props });
+  return dashboard(
+    'edgefleet-fleet',
+    'edgefleet / Fleet overview',
+    'Every node of the edgefleet database: status, latest readings, location, and history. Long ranges read the rollups.',
+    [variable('group', 'Group', FLEET_VARIABLE_SQL.group, true), variable('node', 'Node', FLEET_VARIABLE_SQL.node, true)],
+    [
+      panel('table', 'Nodes', { x: 0, y: 0, w: 15, h: 9 }, {
+        targets: [target(FLEET_TABLE_SQL, 'table', ['last_seen'])],
+        fieldConfig: {
+          defaults: { custom: { align: 'auto', cellOptions: { type: 'auto' }, filterable: true } },
+          overrides: [
+            tableFields('status', [
+              { id: 'mappings', value: STATUS_MAPPINGS },
+              { id: 'custom.cellOptions', value: { type: 'color-background', mode: 'basic' } },
+            ]),
+            tableFields('last_seen', [{ id: 'displayName', value: 'last seen' }, { id: 'unit', value: 'dateTimeFromNow' }]),
+            tableFields('temperature', [{ id: 'unit', value: 'celsius' }, { id: 'decimals', value: 1 }, { id: 'displayName', value: 'temperature (max)' }]),
+            tableFields('cpu', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 1 }, { id: 'displayName', value: 'CPU' }]),
+            tableFields('memory', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 1 }]),
+            tableFields('disk', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 1 }, { id: 'displayName', value: 'fullest disk' }]),
+            tableFields('name', [
+              { id: 'links', value: [{ title: 'Node detail', url: '/d/edgefleet-node/edgefleet-node-detail?var-node=${__value.raw}&${__url_time_range}' }] },
+            ]),
+          ],
+        },
+        options: { showHeader: true, cellHeight: 'sm', sortBy: [{ displayName: 'name', desc: false }] },
+      }),
+      panel('geomap', 'Locations', { x: 15, y: 0, w: 9, h: 9 }, {
+        description: 'Nodes with nodes.latitude / nodes.longitude set; marker colour is the status.',
+        targets: [target(GEOMAP_SQL, 'table', [])],
+        fieldConfig: {
+          defaults: { color: { mode: 'thresholds' }, thresholds: { mode: 'absolute', steps: [{ color: 'text', value: null }] } },
+          overrides: [tableFields('status', [{ id: 'mappings', value: STATUS_MAPPINGS }])],
+        },
+        options: {
+          view: { id: 'fit', lat: 0, lon: 0, zoom: 1, allLayers: true },
+          controls: { showZoom: true, mouseWheelZoom: true, showAttribution: true },
+          basemap: { type: 'default', name: 'Basemap' },
+          tooltip: { mode: 'details' },
+          layers: [
+            {
+              type: 'markers',
+              name: 'Nodes',
+              tooltip: true,
+              location: { mode: 'coords', latitude: 'latitude', longitude: 'longitude' },
+              config: {
+                showLegend: true,
+                style: {
+                  size: { fixed: 8 },
+                  color: { field: 'status', fixed: 'dark-green' },
+                  opacity: 0.8,
+                  symbol: { mode: 'fixed', fixed: 'img/icons/marker/circle.svg' },
+                  text: { mode: 'field', field: 'name' },
+                  textConfig: { fontSize: 11, offsetY: -12, textAlign: 'center', textBaseline: 'bottom' },
+                },
+              },
+            },
+          ],
+        },
+      }),
+      tsPanel('Temperature per zone', { x: 0, y: 9, w: 24, h: 9 }, temperatureQuery(true), {
+        unit: 'celsius',
+        displayName: '${__field.labels.metric} ${__field.name}',
+        description: 'Average per interval, and the maximum (dashed).',
+        overrides: [dashedMax],
+      }),
+      tsPanel('CPU usage', { x: 0, y: 18, w: 12, h: 8 }, simpleSeries({ table: 'cpu', col: 'usage_percent', series: 'cpu.usage_percent', metric: () => 'n.name', rawWhere: ["x.cpu = 'all'"], rollupWhere: ["r.label = 'all'"] }), pct),
+      tsPanel('Memory used', { x: 12, y: 18, w: 12, h: 8 }, simpleSeries({ table: 'memory', col: 'used_percent', series: 'memory.used_percent', metric: () => 'n.name' }), pct),
+      tsPanel('Disk used per mount', { x: 0, y: 26, w: 12, h: 8 }, simpleSeries({ table: 'storage', col: 'used_percent', series: 'storage.used_percent', labelCol: 'mount_point', metric: (a) => (a === 'x' ? "n.name || ' ' || x.mount_point" : "n.name || ' ' || r.label") }), pct),
+      tsPanel('Network per interface', { x: 12, y: 26, w: 12, h: 8 }, networkBytesQuery(true), {
+        unit: 'Bps',
+        displayName: '${__field.labels.metric} ${__field.name}',
+        description: 'Received (up) and transmitted (down) bytes per second.',
+        overrides: [txBelow],
+      }),
+    ],
+  );
+}
+
+function nodeDetail(): Json {
+  nextId = 1;
+  const byName = (name: string) => ({ matcher: { id: 'byName', options: name }, properties: [{ id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } }, { id: 'custom.stacking', value: { mode: 'none', group: 'A' } }, { id: 'custom.fillOpacity', value: 0 }] });
+  const stat = (title: string, x: number, w: number, sql: string, timeColumns: string[], extra: Json = {}) =>
+    panel('stat', title, { x, y: 0, w, h: 4 }, {
+      targets: [target(sql, 'table', timeColumns)],
+      fieldConfig: { defaults: { color: { mode: 'thresholds' }, thresholds: { mode: 'absolute', steps: [{ color: 'text', value: null }] }, ...extra }, overrides: [] },
+      options: { reduceOptions: { values: false, calcs: ['lastNotNull'], fields: '/.*/' }, colorMode: 'value', graphMode: 'none', textMode: 'value', justifyMode: 'auto', orientation: 'auto' },
+    });
+  const wide = (unit: string, extra: Partial<TsOptions> = {}): TsOptions => ({ unit, ...extra });
+  const long = (unit: string, extra: Partial<TsOptions> = {}): TsOptions => ({ unit, displayName: '${__field.labels.metric}', ...extra });
+  const rxtx = (unit: string, description: string): TsOptions => ({ unit, displayName: '${__field.labels.metric} ${__field.name}', overrides: [txBelow], description });
+  const rawOnly = 'Read from the raw table at every range: the rollups do not hold this series.';
+  return dashboard(
+    'edgefleet-node',
+    'edgefleet / Node detail',
+    'Every metric edgefleet collects for one node. Long ranges read the rollups where they exist.',
+    [variable('node', 'Node', NODE_VARIABLE_SQL, false)],
+    [
+      stat('Status', 0, 4, nodeStat('n.status AS status'), [], { mappings: STATUS_MAPPINGS }),
+      stat('Last seen', 4, 5, nodeStat('n.last_seen_unix_seconds AS last_seen'), ['last_seen'], { unit: 'dateTimeFromNow' }),
+      stat('Last error', 9, 11, nodeStat("COALESCE(n.last_error, 'none') AS last_error"), []),
+      stat('Last error at', 20, 4, nodeStat('n.last_error_unix_seconds AS last_error_at'), ['last_error_at'], { unit: 'dateTimeAsIso', noValue: 'never' }),
+      tsPanel('Temperature per sensor', { x: 0, y: 4, w: 24, h: 8 }, temperatureQuery(false), {
+        unit: 'celsius',
+        displayName: '${__field.labels.metric} ${__field.name}',
+        description: 'Average per interval, and the maximum (dashed).',
+        overrides: [dashedMax],
+      }),
+      tsPanel('CPU per mode', { x: 0, y: 12, w: 12, h: 8 }, cpuModesQuery(), wide('percent', { min: 0, max: 100, stack: true, description: 'Rollups hold user, system and iowait only: nice, irq, softirq and steal are empty beyond 6 hours.' })),
+      tsPanel('CPU per core', { x: 12, y: 12, w: 12, h: 8 }, simpleSeries({ table: 'cpu', col: 'usage_percent', series: 'cpu.usage_percent', labelCol: 'cpu', metric: (a) => (a === 'x' ? "'cpu' || x.cpu" : "'cpu' || r.label"), rawWhere: ["x.cpu <> 'all'"], rollupWhere: ["r.label <> 'all'"] }), long('percent', { min: 0, max: 100 })),
+      tsPanel('Load', { x: 0, y: 20, w: 8, h: 8 }, loadQuery(), wide('short', { description: 'Rollups hold load1 only: load5 and load15 are empty beyond 6 hours.' })),
+      tsPanel('Memory', { x: 8, y: 20, w: 8, h: 8 }, memoryBytesQuery(), wide('bytes', { min: 0, description: rawOnly, overrides: [byName('total'), byName('available')], stack: false })),
+      tsPanel('Memory used', { x: 16, y: 20, w: 8, h: 8 }, simpleSeries({ table: 'memory', col: 'used_percent', series: 'memory.used_percent', metric: () => "'used'" }), long('percent', { min: 0, max: 100 })),
+      tsPanel('Swap', { x: 0, y: 28, w: 8, h: 8 }, swapQuery(), wide('bytes', { min: 0, description: rawOnly, overrides: [byName('total')] })),
+      tsPanel('Disk used per mount', { x: 8, y: 28, w: 8, h: 8 }, simpleSeries({ table: 'storage', col: 'used_percent', series: 'storage.used_percent', labelCol: 'mount_point', metric: (a) => (a === 'x' ? 'x.mount_point' : 'r.label') }), long('percent', { min: 0, max: 100 })),
+      tsPanel('Disk space per mount', { x: 16, y: 28, w: 8, h: 8 }, diskBytesQuery(), { unit: 'bytes', min: 0, displayName: '${__field.labels.metric} ${__field.name}', description: rawOnly }),
+      tsPanel('Network bytes', { x: 0, y: 36, w: 12, h: 8 }, networkBytesQuery(false), rxtx('Bps', 'Received (up) and transmitted (down) bytes per second, per interface.')),
+      tsPanel('Network packets', { x: 12, y: 36, w: 12, h: 8 }, networkRawQuery('packets'), rxtx('pps', `Packets per second, per interface. ${rawOnly}`)),
+      tsPanel('Network errors', { x: 0, y: 44, w: 12, h: 8 }, networkRawQuery('errors'), rxtx('short', `Errors per second, per interface. ${rawOnly}`)),
+      tsPanel('Network drops', { x: 12, y: 44, w: 12, h: 8 }, networkRawQuery('drops'), rxtx('short', `Drops per second, per interface. ${rawOnly}`)),
+    ],
+  );
+}
+
+/** File name → dashboard JSON. */
+export function buildDashboards(): Record<string, Json> {
+  return { 'fleet-overview.json': fleetOverview(), 'node-detail.json': nodeDetail() };
+}
+
+export const serialize = (d: Json) => JSON.stringify(d, null, 2) + '\n';
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  for (const [file, d] of Object.entries(buildDashboards())) writeFileSync(join(DASHBOARDS_DIR, file), serialize(d));
+}
