@@ -62,7 +62,7 @@ try {
   const bytes = statSync(path).size;
   const bytesPerSample = bytes / values;
   console.log(
-    `ingest: ${NODES} nodes × ${rounds} rounds in ${ingestSeconds.toFixed(0)} s (round write median ${median(roundMs ?? [0]).toFixed(2)} ms, p95 ${p95(roundMs.length ? roundMs : [0]).toFixed(2)} ms); ` +
+    `ingest: ${NODES} nodes × ${rounds} rounds in ${ingestSeconds.toFixed(0)} s (round write median ${median(roundMs.length ? roundMs : [0]).toFixed(2)} ms, p95 ${p95(roundMs.length ? roundMs : [0]).toFixed(2)} ms); ` +
       `${(bytes / 2 ** 20).toFixed(0)} MiB for ${values} samples = ${bytesPerSample.toFixed(2)} bytes/sample (rollups included)`,
   );
 

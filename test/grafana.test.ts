@@ -9,13 +9,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { buildDashboards, DATASOURCE, serialize } from './grafana/build.js';
+import { buildDashboards, DATASOURCE, GATE, RAW_MAX_NODE_SECONDS, ROLLUP_1H_MAX_NODE_SECONDS, ROLLUP_1M_MAX_NODE_SECONDS, serialize } from './grafana/build.js';
 import { allPanels, dashboardQueries, loadDashboards, type DashboardQuery } from './grafana/dashboards.js';
 import { expandQuery, grafanaIntervalMs, interpolateVariables, applyPluginMacros, variableReferences, type ExpandContext } from './grafana/expand.js';
 import { collectFleetDb, DOWN_NODE, FLEET_MACHINES, type FleetDb } from './grafana/fleetDb.js';
 
 const GRAFANA = join(import.meta.dirname, '..', 'grafana');
-const METRIC_TABLES = new Set(['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'rollup_1m', 'rollup_1h', 'collector_runs']);
+const METRIC_TABLES = new Set(['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'rollup_1m', 'rollup_1h', 'rollup_6h', 'collector_runs']);
 const DASHBOARD_VARIABLES = new Set(['node', 'group']);
 const loaded = loadDashboards();
 const queries = dashboardQueries(loaded);
@@ -149,14 +149,12 @@ describe('provisioning and dashboards', () => {
         assert.match(s, /\$__unixEpochGroupSeconds\((\w+)\.time, \$\{__interval_ms:date:seconds\}\) AS time/, what);
         assert.match(s, /(\w+)\.time >= \$__from \/ 1000 AND \1\.time < \$__to \/ 1000/, what);
       }
-      if (selects.length > 1) {
-        assert.equal(selects.length, 3, what);
-        assert.match(selects[0]!, /\(\$__to - \$__from\) <= 21600000/, what);
-        assert.match(selects[1]!, /JOIN rollup_1m r .*\n?[\s\S]*\(\$__to - \$__from\) > 21600000 AND \(\$__to - \$__from\) <= 259200000/, what);
-        assert.match(selects[2]!, /JOIN rollup_1h r [\s\S]*\(\$__to - \$__from\) > 259200000/, what);
-      } else {
-        assert.equal(q.file, 'node-detail.json', `${what}: every overview series has rollups`);
-      }
+      // Every series has rollups: raw, rollup_1m, rollup_1h and rollup_6h branches, gated by range × nodes.
+      assert.equal(selects.length, 4, what);
+      assert.ok(selects[0]!.includes(GATE.raw) && !/JOIN rollup_/.test(selects[0]!), what);
+      assert.ok(selects[1]!.includes(GATE.m1) && selects[1]!.includes('JOIN rollup_1m r'), what);
+      assert.ok(selects[2]!.includes(GATE.h1) && selects[2]!.includes('JOIN rollup_1h r'), what);
+      assert.ok(selects[3]!.includes(GATE.h6) && selects[3]!.includes('JOIN rollup_6h r'), what);
     }
     const overview = queries.filter((q) => q.file === 'fleet-overview.json' && q.panelType === 'timeseries').map((q) => q.title);
     assert.deepEqual(overview, ['Temperature per zone', 'CPU usage', 'Memory used', 'Disk used per mount', 'Network per interface']);
@@ -293,7 +291,7 @@ describe('every dashboard query against a collected database', () => {
     for (const t of q.timeColumns) assert.ok(cols.includes(t), what);
   }
 
-  it('picks raw data up to 6 h, rollup_1m up to 3 days, rollup_1h beyond, in one query', () => {
+  it('picks raw data or a rollup level by range × selected nodes, in one query', () => {
     // A value only one source holds, per source, for rpi4's memory: the panel must show exactly
     // the one of the source its range selects.
     const q = queries.find((x) => x.file === 'fleet-overview.json' && x.title === 'Memory used')!;
@@ -304,11 +302,21 @@ describe('every dashboard query against a collected database', () => {
       f.db.prepare('INSERT INTO memory (node_id, time, mem_total_bytes, mem_free_bytes, used_percent) VALUES (?, ?, 100, 90, 11.0)').run(id, at);
       f.db.prepare("INSERT INTO rollup_1m (node_id, series, label, time, min, avg, max, count) VALUES (?, 'memory.used_percent', '', ?, 22, 22, 22, 1)").run(id, Math.floor(at / 60) * 60);
       f.db.prepare("INSERT INTO rollup_1h (node_id, series, label, time, min, avg, max, count) VALUES (?, 'memory.used_percent', '', ?, 33, 33, 33, 1)").run(id, Math.floor(at / 3600) * 3600 - 3600);
+      f.db.prepare("INSERT INTO rollup_6h (node_id, series, label, time, min, avg, max, count) VALUES (?, 'memory.used_percent', '', ?, 44, 44, 44, 1)").run(id, Math.floor(at / 21600) * 21600 - 21600);
       const valuesAt = (rangeMs: number) => run(expandFor(q, rangeMs, ['$__all']).sql).filter((r) => r.metric === 'rpi4' && (r.time as number) < f.collectedAt - 3600).map((r) => r.value);
-      assert.deepEqual(valuesAt(6 * HOUR), [11]);
-      assert.deepEqual(valuesAt(6 * HOUR + 1000), [22]);
-      assert.deepEqual(valuesAt(3 * 24 * HOUR), [22]);
-      assert.deepEqual(valuesAt(3 * 24 * HOUR + 1000), [33]);
+      // "All" selects every node: the gates scale down by their number (SQLite divides ms by 1000 as integers).
+      const nodes = f.nodes.length;
+      const rawMaxS = Math.floor(RAW_MAX_NODE_SECONDS / nodes);
+      const m1MaxS = Math.floor(ROLLUP_1M_MAX_NODE_SECONDS / nodes);
+      assert.ok(rawMaxS * 1000 > 2 * HOUR, 'the planted sample is inside the raw range');
+      assert.deepEqual(valuesAt(rawMaxS * 1000), [11]);
+      assert.deepEqual(valuesAt((rawMaxS + 1) * 1000), [22]);
+      assert.deepEqual(valuesAt(m1MaxS * 1000), [22]);
+      assert.deepEqual(valuesAt((m1MaxS + 1) * 1000), [33]);
+      const h1MaxS = Math.floor(ROLLUP_1H_MAX_NODE_SECONDS / nodes);
+      assert.deepEqual(valuesAt(h1MaxS * 1000), [33]);
+      // The collected data has a 6-hour bucket of its own after the planted one.
+      assert.equal(valuesAt((h1MaxS + 1) * 1000)[0], 44);
     } finally {
       f.db.exec('ROLLBACK TO gates; RELEASE gates');
     }

@@ -26,7 +26,7 @@ describe('rollups', () => {
     syncNodes(db, [spec('a'), spec('b')], T0);
     fill(db, ['a', 'b'], T0, 7200 + 120); // two hours and two minutes
     const now = T0 + 7200 + 120; // the last two minutes are not final yet (LATE_SECONDS)
-    const [m, h] = await updateRollups(db, now);
+    const [m, h, h6] = await updateRollups(db, now);
     assert.equal(m!.level, '1m');
     const rows = db.prepare("SELECT time, min, avg, max, count FROM rollup_1m WHERE series = 'memory.used_percent' AND node_id = (SELECT id FROM nodes WHERE name = 'b') ORDER BY time").all() as Record<string, number>[];
     assert.equal(rows.length, 121, 'minutes up to now − 60 s, rounded down');
@@ -38,6 +38,8 @@ describe('rollups', () => {
       { time: T0 + 3600, min: 0, avg: 2.5, max: 5, count: 360 },
     ]);
     assert.equal(h!.level, '1h');
+    assert.equal(h6!.level, '6h');
+    assert.equal(h6!.buckets, 0, 'no 6-hour bucket is final yet');
     const temps = db.prepare("SELECT DISTINCT label, avg FROM rollup_1h WHERE series = 'temperature.celsius' ORDER BY avg").all();
     assert.deepEqual(temps, [{ label: 'thermal_zone0', avg: 40 }, { label: 'thermal_zone0', avg: 41 }]);
   });
@@ -54,7 +56,7 @@ describe('rollups', () => {
     assert.equal(m!.fromUnixSeconds, T0 + 600);
     assert.equal(m!.buckets, 10);
     const after = db.prepare('SELECT COUNT(*) AS n FROM rollup_1m').get() as { n: number };
-    assert.equal(after.n, first.n + 10 * 2, 'ten more minutes, two series');
+    assert.equal(after.n, 2 * first.n, 'ten more minutes, the same series');
   });
 });
 
@@ -65,7 +67,7 @@ describe('retention', () => {
     fill(db, ['a', 'b'], T0, 3 * 3600);
     await updateRollups(db, T0 + 3 * 3600 + 60);
     const now = T0 + 86400 + 3600 + 600; // one day after the second hour ended, plus change
-    const deleted = await applyRetention(db, { rawDays: 1, rollup1mDays: 1, rollup1hDays: 0 }, now);
+    const deleted = await applyRetention(db, { rawDays: 1, rollup1mDays: 1, rollup1hDays: 0, rollup6hDays: 0 }, now);
     const cutoff = now - 86400;
     assert.ok(deleted.memory! > 0);
     const oldest = db.prepare('SELECT MIN(time) AS t FROM memory').get() as { t: number };
@@ -73,6 +75,7 @@ describe('retention', () => {
     assert.equal((db.prepare('SELECT COUNT(*) AS n FROM memory WHERE time >= ?').get(cutoff) as { n: number }).n, 2 * ((T0 + 3 * 3600 - cutoff) / 10));
     assert.equal((db.prepare('SELECT MIN(time) AS t FROM rollup_1m').get() as { t: number }).t >= cutoff - 60, true);
     assert.equal(deleted.rollup_1h, 0, 'rollup1hDays 0 keeps them forever');
-    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM rollup_1h').get() as { n: number }).n, 2 * 2 * 3);
+    // Two nodes × three hours × the five series the test data fills (temperature, four of memory).
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM rollup_1h').get() as { n: number }).n, 2 * 3 * 5);
   });
 });

@@ -50,6 +50,8 @@ export interface Config {
     rollup1mDays: number;
     /** Days of 1-hour rollups kept (0: forever). */
     rollup1hDays: number;
+    /** Days of 6-hour rollups kept (0: forever). */
+    rollup6hDays: number;
   };
   geocoder: {
     /** Nominatim server (its `/search` JSON API); the public one allows one request per second. */
@@ -101,7 +103,7 @@ export const DEFAULT_CONFIG: Config = {
     agentSocket: process.env.SSH_AUTH_SOCK ?? '',
     user: process.env.USER ?? 'root',
   },
-  retention: { rawDays: 7, rollup1mDays: 30, rollup1hDays: 400 },
+  retention: { rawDays: 7, rollup1mDays: 30, rollup1hDays: 400, rollup6hDays: 0 },
   geocoder: {
     url: 'https://nominatim.openstreetmap.org',
     userAgent: 'edgefleet/0.1.0 (edge fleet monitoring; node-geocoder)',

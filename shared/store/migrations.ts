@@ -153,7 +153,7 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX collector_runs_time ON collector_runs (time);
   `,
-  // 2: rollups for long ranges. One row per node, series, label and bucket (1 minute, 1 hour),
+  // 2: rollups for long ranges. One row per node, series, label and bucket (1 minute, 1 hour, 6 hours),
   // maintained incrementally by the rollup handler up to rollup_state's watermark.
   `
   CREATE TABLE rollup_1m (
@@ -168,6 +168,17 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (node_id, series, time, label)
   ) WITHOUT ROWID;
   CREATE TABLE rollup_1h (
+    node_id INTEGER NOT NULL,
+    series TEXT NOT NULL,
+    label TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    min REAL NOT NULL,
+    avg REAL NOT NULL,
+    max REAL NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (node_id, series, time, label)
+  ) WITHOUT ROWID;
+  CREATE TABLE rollup_6h (
     node_id INTEGER NOT NULL,
     series TEXT NOT NULL,
     label TEXT NOT NULL,

@@ -6,6 +6,7 @@ export interface RetentionDays {
   rawDays: number;
   rollup1mDays: number;
   rollup1hDays: number;
+  rollup6hDays: number;
 }
 
 const RAW_TABLES = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'collector_runs'] as const;
@@ -24,6 +25,7 @@ export async function applyRetention(db: Db, days: RetentionDays, nowUnixSeconds
     ...RAW_TABLES.map((t) => [t, days.rawDays] as [string, number]),
     ['rollup_1m', days.rollup1mDays],
     ['rollup_1h', days.rollup1hDays],
+    ['rollup_6h', days.rollup6hDays],
   ];
   const deleted: Record<string, number> = {};
   const nodeIds = (db.prepare('SELECT id FROM nodes').all() as { id: number }[]).map((r) => r.id);

@@ -1,25 +1,53 @@
 import type { Db } from './db.js';
 
 /**
- * The series kept as rollups: what the dashboards draw over long ranges. Each is one value
- * column of a raw table, labelled by that table's series column (sensor, cpu, mount, iface).
+ * The series kept as rollups: every value the dashboards draw, so that a long range reads
+ * rollups only. Each is one value (a column or an expression) of a raw table, labelled by that
+ * table's series column (sensor, cpu, mount point, interface) or '' for one per node.
  */
-export const ROLLUP_SERIES = [
+interface RollupSeries {
+  series: string;
+  table: string;
+  /** SQL of the label: a column of `table`, or `''`. */
+  label: string;
+  /** SQL of the value over `table`'s columns. */
+  value: string;
+  where?: string;
+}
+
+const cpuModes = ['user', 'nice', 'system', 'iowait', 'irq', 'softirq', 'steal'].map(
+  (m): RollupSeries => ({ series: `cpu.${m}_percent`, table: 'cpu', label: 'cpu', value: `${m}_percent`, where: "cpu = 'all'" }),
+);
+const memory = (name: string, value: string): RollupSeries => ({ series: `memory.${name}`, table: 'memory', label: "''", value });
+const network = ['bytes', 'packets', 'errors', 'drops'].flatMap((k) =>
+  ['rx', 'tx'].map((d): RollupSeries => ({ series: `network.${d}_${k}_per_second`, table: 'network', label: 'iface', value: `${d}_${k}_per_second` })),
+);
+
+export const ROLLUP_SERIES: readonly RollupSeries[] = [
   { series: 'temperature.celsius', table: 'temperature', label: 'sensor', value: 'celsius' },
   { series: 'cpu.usage_percent', table: 'cpu', label: 'cpu', value: 'usage_percent' },
-  { series: 'cpu.user_percent', table: 'cpu', label: 'cpu', value: 'user_percent', where: "cpu = 'all'" },
-  { series: 'cpu.system_percent', table: 'cpu', label: 'cpu', value: 'system_percent', where: "cpu = 'all'" },
-  { series: 'cpu.iowait_percent', table: 'cpu', label: 'cpu', value: 'iowait_percent', where: "cpu = 'all'" },
-  { series: 'load.load1', table: 'load', label: "''", value: 'load1' },
-  { series: 'memory.used_percent', table: 'memory', label: "''", value: 'used_percent' },
-  { series: 'storage.used_percent', table: 'storage', label: 'mount_point', value: 'used_percent' },
-  { series: 'network.rx_bytes_per_second', table: 'network', label: 'iface', value: 'rx_bytes_per_second' },
-  { series: 'network.tx_bytes_per_second', table: 'network', label: 'iface', value: 'tx_bytes_per_second' },
-] as const;
+  ...cpuModes,
+  ...['load1', 'load5', 'load15'].map((l): RollupSeries => ({ series: `load.${l}`, table: 'load', label: "''", value: l })),
+  memory('used_percent', 'used_percent'),
+  // What the kernel cannot reclaim: MemAvailable when the kernel has it, else free + buffers + cached.
+  memory('used_bytes', 'mem_total_bytes - COALESCE(mem_available_bytes, mem_free_bytes + COALESCE(buffers_bytes, 0) + COALESCE(cached_bytes, 0))'),
+  memory('available_bytes', 'mem_available_bytes'),
+  memory('cached_bytes', 'cached_bytes'),
+  memory('buffers_bytes', 'buffers_bytes'),
+  memory('free_bytes', 'mem_free_bytes'),
+  memory('total_bytes', 'mem_total_bytes'),
+  memory('swap_used_bytes', 'swap_total_bytes - swap_free_bytes'),
+  memory('swap_total_bytes', 'swap_total_bytes'),
+  ...['used_percent', 'used_bytes', 'total_bytes'].map((c): RollupSeries => ({ series: `storage.${c}`, table: 'storage', label: 'mount_point', value: c })),
+  ...network,
+];
 
 export const ROLLUP_LEVELS = [
   { level: '1m', table: 'rollup_1m', bucketSeconds: 60 },
   { level: '1h', table: 'rollup_1h', bucketSeconds: 3600 },
+  // For fleet-wide charts over weeks: hundreds of series × hourly points is more than a chart
+  // can show or SQLite can hand over in a dashboard's time.
+  { level: '6h', table: 'rollup_6h', bucketSeconds: 21600 },
 ] as const;
 
 /** A sample may land this long after its round's time (a slow node, a command timeout). */
@@ -52,8 +80,8 @@ function oldestRaw(db: Db): number | undefined {
 }
 
 /**
- * Bring both rollup levels up to date: 1-minute buckets from raw samples, 1-hour buckets from
- * the 1-minute ones, each only for buckets that can no longer change (older than LATE_SECONDS).
+ * Bring every rollup level up to date: 1-minute buckets from raw samples, each coarser level from
+ * the one below it, each only for buckets that can no longer change (older than LATE_SECONDS).
  * Incremental: each level resumes from its watermark; a bucket is written once, replaced only if
  * the work is re-run. Yields between chunks so collections keep running in the same process.
  */
@@ -63,13 +91,14 @@ export async function updateRollups(db: Db, nowUnixSeconds: number): Promise<Rol
   let doneBelow = nowUnixSeconds - LATE_SECONDS;
   for (const lvl of ROLLUP_LEVELS) {
     const end = Math.floor(doneBelow / lvl.bucketSeconds) * lvl.bucketSeconds;
-    const startRaw = watermark(db, lvl.level) ?? (lvl.level === '1m' ? oldestRaw(db) : oldestBucket(db, 'rollup_1m'));
+    const below = ROLLUP_LEVELS[ROLLUP_LEVELS.indexOf(lvl) - 1];
+    const startRaw = watermark(db, lvl.level) ?? (below ? oldestBucket(db, below.table) : oldestRaw(db));
     const summary: RollupSummary = { level: lvl.level, fromUnixSeconds: 0, toUnixSeconds: 0, buckets: 0, rows: 0 };
     if (startRaw !== undefined) {
       const start = Math.floor(startRaw / lvl.bucketSeconds) * lvl.bucketSeconds;
       summary.fromUnixSeconds = start;
       summary.toUnixSeconds = Math.max(start, end);
-      const statements = lvl.level === '1m' ? rawStatements(db, lvl.bucketSeconds) : rollupStatements(db, lvl.bucketSeconds);
+      const statements = below ? rollupStatements(db, below.table, lvl.table, lvl.bucketSeconds) : rawStatements(db, lvl.table, lvl.bucketSeconds);
       const setMark = db.prepare('INSERT INTO rollup_state (level, done_until_unix_seconds) VALUES (?, ?) ON CONFLICT (level) DO UPDATE SET done_until_unix_seconds = excluded.done_until_unix_seconds');
       for (let from = start; from < end; from += CHUNK_SECONDS) {
         const to = Math.min(end, from + CHUNK_SECONDS);
@@ -95,24 +124,24 @@ function oldestBucket(db: Db, table: string): number | undefined {
 // `node_id IN (SELECT id FROM nodes)` lets SQLite seek each node's (node_id, time) range
 // instead of scanning the table, which has no index on time alone.
 // The bucket is written into the SQL: a bound JS number is a REAL, and time / 60.0 buckets nothing.
-function rawStatements(db: Db, bucket: number) {
+function rawStatements(db: Db, target: string, bucket: number) {
   return ROLLUP_SERIES.map((s) =>
     db.prepare(
-      `INSERT OR REPLACE INTO rollup_1m (node_id, series, time, label, min, avg, max, count)
+      `INSERT OR REPLACE INTO ${target} (node_id, series, time, label, min, avg, max, count)
        SELECT node_id, '${s.series}', (time / ${bucket}) * ${bucket}, ${s.label}, MIN(${s.value}), AVG(${s.value}), MAX(${s.value}), COUNT(${s.value})
        FROM ${s.table}
-       WHERE node_id IN (SELECT id FROM nodes) AND time >= @from AND time < @to AND ${s.value} IS NOT NULL ${'where' in s ? `AND ${s.where}` : ''}
+       WHERE node_id IN (SELECT id FROM nodes) AND time >= @from AND time < @to AND (${s.value}) IS NOT NULL ${s.where ? `AND ${s.where}` : ''}
        GROUP BY node_id, ${s.label}, time / ${bucket}`,
     ),
   );
 }
 
-function rollupStatements(db: Db, bucket: number) {
+function rollupStatements(db: Db, source: string, target: string, bucket: number) {
   return ROLLUP_SERIES.map((s) =>
     db.prepare(
-      `INSERT OR REPLACE INTO rollup_1h (node_id, series, time, label, min, avg, max, count)
+      `INSERT OR REPLACE INTO ${target} (node_id, series, time, label, min, avg, max, count)
        SELECT node_id, series, (time / ${bucket}) * ${bucket}, label, MIN(min), SUM(avg * count) / SUM(count), MAX(max), SUM(count)
-       FROM rollup_1m
+       FROM ${source}
        WHERE node_id IN (SELECT id FROM nodes) AND series = '${s.series}' AND time >= @from AND time < @to
        GROUP BY node_id, label, time / ${bucket}`,
     ),

@@ -3,6 +3,7 @@
  * frser-sqlite-datasource would for a range and a set of nodes.
  */
 import { dashboardQueries, type DashboardQuery } from './dashboards.js';
+import { GATE } from './build.js';
 import { expandQuery, grafanaIntervalMs } from './expand.js';
 
 export interface BenchTarget extends DashboardQuery {
@@ -21,10 +22,7 @@ export function dashboardTargets(): BenchTarget[] {
 
 /** Force the raw branch of a range-gated query whatever the range: the anchor of the benchmark. */
 export function rawOnlySql(rawSql: string): string {
-  return rawSql
-    .replace(/\(\$__to - \$__from\) > \d+ AND \(\$__to - \$__from\) <= \d+/g, '0 = 1')
-    .replace(/\(\$__to - \$__from\) > \d+/g, '0 = 1')
-    .replace(/\(\$__to - \$__from\) <= \d+/g, '1 = 1');
+  return rawSql.replaceAll(GATE.m1, '0 = 1').replaceAll(GATE.h1, '0 = 1').replaceAll(GATE.h6, '0 = 1').replaceAll(GATE.raw, '1 = 1');
 }
 
 /**

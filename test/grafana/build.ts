@@ -22,14 +22,23 @@ const INTERVAL_S = '${__interval_ms:date:seconds}';
 /** Every time-series panel's min interval: the hub's default round, and never a 0 s bucket. */
 export const MIN_INTERVAL = '10s';
 
-/** Range gates, in ms (`$__to - $__from`): raw up to 6 h, 1-minute rollups up to 3 days, then 1-hour. */
-export const RAW_MAX_MS = 6 * 3600 * 1000;
-export const ROLLUP_1M_MAX_MS = 3 * 86400 * 1000;
-const RANGE = '($__to - $__from)';
-const GATE = {
-  raw: `${RANGE} <= ${RAW_MAX_MS}`,
-  m1: `${RANGE} > ${RAW_MAX_MS} AND ${RANGE} <= ${ROLLUP_1M_MAX_MS}`,
-  h1: `${RANGE} > ${ROLLUP_1M_MAX_MS}`,
+/**
+ * Which table a panel reads depends on how many rows it would touch: range × selected nodes.
+ * Up to RAW_MAX_NODE_SECONDS the raw table (one node: 27 h; 100 nodes: 16 min), up to
+ * ROLLUP_1M_MAX_NODE_SECONDS the 1-minute rollups (one node: 7 days; 100 nodes: 100 min), up to
+ * ROLLUP_1H_MAX_NODE_SECONDS the 1-hour rollups (one node: 115 days; 100 nodes: 27 h), then the
+ * 6-hour rollups. So one node's detail stays at full resolution for a day, and "All" of a
+ * large fleet still answers in tens of milliseconds. SQLite computes the gate once per query.
+ */
+export const RAW_MAX_NODE_SECONDS = 100_000;
+export const ROLLUP_1M_MAX_NODE_SECONDS = 600_000;
+export const ROLLUP_1H_MAX_NODE_SECONDS = 10_000_000;
+export const NODE_SECONDS = `(($__to - $__from) / 1000 * (SELECT COUNT(*) FROM nodes WHERE name IN (\${node:sqlstring})))`;
+export const GATE = {
+  raw: `${NODE_SECONDS} <= ${RAW_MAX_NODE_SECONDS}`,
+  m1: `${NODE_SECONDS} > ${RAW_MAX_NODE_SECONDS} AND ${NODE_SECONDS} <= ${ROLLUP_1M_MAX_NODE_SECONDS}`,
+  h1: `${NODE_SECONDS} > ${ROLLUP_1M_MAX_NODE_SECONDS} AND ${NODE_SECONDS} <= ${ROLLUP_1H_MAX_NODE_SECONDS}`,
+  h6: `${NODE_SECONDS} > ${ROLLUP_1H_MAX_NODE_SECONDS}`,
 };
 const timeFilter = (a: string) => `${a}.time >= $__from / 1000 AND ${a}.time < $__to / 1000`;
 const bucket = (a: string) => `$__unixEpochGroupSeconds(${a}.time, ${INTERVAL_S})`;
@@ -55,170 +64,154 @@ const branchSql = (b: Branch, gate?: string) =>
  * The query of a time-series panel: the raw branch alone when no rollup holds the series, else
  * raw / rollup_1m / rollup_1h gated by the range, one UNION ALL; always sorted by time.
  */
-function timeSeries(raw: Branch, rollup?: (table: 'rollup_1m' | 'rollup_1h') => Branch, long = false): string {
+function timeSeries(raw: Branch, rollup?: (table: 'rollup_1m' | 'rollup_1h' | 'rollup_6h') => Branch, long = false): string {
   const order = `ORDER BY time ASC${long ? ', metric ASC' : ''}`;
   if (!rollup) return `${branchSql(raw)}\n${order}`;
-  return [branchSql(raw, GATE.raw), branchSql(rollup('rollup_1m'), GATE.m1), branchSql(rollup('rollup_1h'), GATE.h1)].join('\nUNION ALL\n') + `\n${order}`;
+  return [branchSql(raw, GATE.raw), branchSql(rollup('rollup_1m'), GATE.m1), branchSql(rollup('rollup_1h'), GATE.h1), branchSql(rollup('rollup_6h'), GATE.h6)].join('\nUNION ALL\n') + `\n${order}`;
 }
 
 /** A rollup row's average over a bucket of rows: weighted by their sample counts. */
 const wavg = (series: string, r = 'r') => `SUM(CASE WHEN ${r}.series = '${series}' THEN ${r}.avg * ${r}.count END) / SUM(CASE WHEN ${r}.series = '${series}' THEN ${r}.count END)`;
-const rollupFrom = (table: string, series: string[], extra = '') =>
-  `nodes n\n  JOIN ${table} r ON r.node_id = n.id AND r.series ${series.length === 1 ? `= '${series[0]}'` : `IN (${series.map((s) => `'${s}'`).join(', ')})`}${extra}`;
+const rmax = (series: string, r = 'r') => `MAX(CASE WHEN ${r}.series = '${series}' THEN ${r}.max END)`;
+const rollupFrom = (table: string, series: string[]) =>
+  `nodes n\n  JOIN ${table} r ON r.node_id = n.id AND r.series ${series.length === 1 ? `= '${series[0]}'` : `IN (${series.map((x) => `'${x}'`).join(', ')})`}`;
 
 // ---------------------------------------------------------------------------------------------
 // Queries
 
-/** Sensor legend: its type, and its id when the node has two sensors of that type. */
-const sensorLabel = (s: string) =>
-  `${s}.type || CASE WHEN (SELECT COUNT(*) FROM temperature_sensors d WHERE d.node_id = ${s}.node_id AND d.type = ${s}.type) > 1 THEN ' ' || ${s}.sensor ELSE '' END`;
+/** One value column of a panel: its raw expression (over alias x) and the rollup series that holds it. */
+interface Col {
+  name: string;
+  raw: string;
+  series: string;
+  /** `max` reads the rollup's max (and MAX of raw) instead of the weighted average. */
+  agg?: 'max';
+}
 
-function temperatureQuery(withNode: boolean): string {
-  const metric = (s: string) => `${withNode ? "n.name || ' ' || " : ''}${sensorLabel(s)} AS metric`;
+interface SeriesQuery {
+  table: string;
+  cols: Col[];
+  /** The raw table's label column (sensor, cpu, mount_point, iface); rollups hold it as r.label. */
+  labelCol?: string;
+  /** SQL of the legend, from the SQL of the label (x.<labelCol> or r.label). */
+  metric?: (label: string) => string;
+  rawWhere?: string[];
+  rollupWhere?: string[];
+  /** Extra joins for the legend, from the SQL of the label. */
+  join?: (label: string, alias: string) => string;
+}
+
+/**
+ * A time-series panel's query over a raw table and its rollups: AVG (or MAX) of each column per
+ * bucket, one series per node (and label), in three range-gated branches.
+ */
+function series(q: SeriesQuery): string {
+  const rawLabel = q.labelCol ? `x.${q.labelCol}` : "''";
+  const metricSel = (label: string) => (q.metric ? [`${q.metric(label)} AS metric`] : []);
+  const groupLabel = (label: string) => (q.labelCol ? `, ${label}` : '');
+  const seriesList = [...new Set(q.cols.map((c) => c.series))];
   return timeSeries(
     {
-      select: [`${bucket('t')} AS time`, metric('s'), 'AVG(t.celsius) AS avg', 'MAX(t.celsius) AS max'],
-      from: 'nodes n\n  JOIN temperature t ON t.node_id = n.id\n  JOIN temperature_sensors s ON s.node_id = t.node_id AND s.sensor = t.sensor',
-      where: [timeFilter('t')],
-      groupBy: '1, t.node_id, t.sensor',
+      select: [`${bucket('x')} AS time`, ...metricSel(rawLabel), ...q.cols.map((c) => `${c.agg === 'max' ? 'MAX' : 'AVG'}(${c.raw}) AS ${c.name}`)],
+      from: `nodes n\n  JOIN ${q.table} x ON x.node_id = n.id${q.join ? q.join(rawLabel, 'x') : ''}`,
+      where: [timeFilter('x'), ...(q.rawWhere ?? [])],
+      groupBy: `1, x.node_id${groupLabel(rawLabel)}`,
     },
     (table) => ({
-      select: [`${bucket('r')} AS time`, metric('s'), 'SUM(r.avg * r.count) / SUM(r.count) AS avg', 'MAX(r.max) AS max'],
-      from: rollupFrom(table, ['temperature.celsius']) + '\n  JOIN temperature_sensors s ON s.node_id = r.node_id AND s.sensor = r.label',
-      where: [timeFilter('r')],
-      groupBy: '1, r.node_id, r.label',
+      select: [`${bucket('r')} AS time`, ...metricSel('r.label'), ...q.cols.map((c) => `${c.agg === 'max' ? rmax(c.series) : wavg(c.series)} AS ${c.name}`)],
+      from: rollupFrom(table, seriesList) + (q.join ? q.join('r.label', 'r') : ''),
+      where: [timeFilter('r'), ...(q.rollupWhere ?? [])],
+      groupBy: `1, r.node_id${groupLabel('r.label')}`,
     }),
-    true,
+    q.metric !== undefined,
   );
+}
+
+/**
+ * Sensor legends, computed once per query over the few sensor rows: the type, and the sensor id
+ * too when the node has two sensors of that type.
+ */
+const SENSOR_LABELS = `(SELECT node_id, sensor, type || CASE WHEN COUNT(*) OVER (PARTITION BY node_id, type) > 1 THEN ' ' || sensor ELSE '' END AS label FROM temperature_sensors)`;
+
+function temperatureQuery(withNode: boolean): string {
+  return series({
+    table: 'temperature',
+    labelCol: 'sensor',
+    cols: [
+      { name: 'avg', raw: 'x.celsius', series: 'temperature.celsius' },
+      { name: 'max', raw: 'x.celsius', series: 'temperature.celsius', agg: 'max' },
+    ],
+    join: (label, a) => `\n  JOIN ${SENSOR_LABELS} s ON s.node_id = ${a}.node_id AND s.sensor = ${label}`,
+    metric: () => `${withNode ? "n.name || ' ' || " : ''}s.label`,
+  });
 }
 
 /** One value per node (and label): raw column `col` of `table`, or rollup `series`. */
-function simpleSeries(o: { table: string; col: string; series: string; metric: (a: string) => string; rawWhere?: string[]; rollupWhere?: string[]; labelCol?: string }): string {
-  const label = o.labelCol ? `, x.${o.labelCol}` : '';
-  return timeSeries(
-    {
-      select: [`${bucket('x')} AS time`, `${o.metric('x')} AS metric`, `AVG(x.${o.col}) AS value`],
-      from: `nodes n\n  JOIN ${o.table} x ON x.node_id = n.id`,
-      where: [timeFilter('x'), ...(o.rawWhere ?? [])],
-      groupBy: `1, x.node_id${label}`,
-    },
-    (table) => ({
-      select: [`${bucket('r')} AS time`, `${o.metric('r')} AS metric`, `${wavg(o.series)} AS value`],
-      from: rollupFrom(table, [o.series]),
-      where: [timeFilter('r'), ...(o.rollupWhere ?? [])],
-      groupBy: `1, r.node_id${o.labelCol ? ', r.label' : ''}`,
-    }),
-    true,
-  );
+function simpleSeries(o: { table: string; col: string; series: string; metric: (label: string) => string; rawWhere?: string[]; rollupWhere?: string[]; labelCol?: string }): string {
+  return series({ table: o.table, labelCol: o.labelCol, cols: [{ name: 'value', raw: `x.${o.col}`, series: o.series }], metric: o.metric, rawWhere: o.rawWhere, rollupWhere: o.rollupWhere });
 }
 
-function networkBytesQuery(withNode: boolean): string {
-  const metric = (a: string) => `${withNode ? "n.name || ' ' || " : ''}${a}`;
-  return timeSeries(
-    {
-      select: [`${bucket('x')} AS time`, `${metric('x.iface')} AS metric`, 'AVG(x.rx_bytes_per_second) AS rx', 'AVG(x.tx_bytes_per_second) AS tx'],
-      from: 'nodes n\n  JOIN network x ON x.node_id = n.id',
-      where: [timeFilter('x'), '(x.rx_bytes_per_second IS NOT NULL OR x.tx_bytes_per_second IS NOT NULL)'],
-      groupBy: '1, x.node_id, x.iface',
-    },
-    (table) => ({
-      select: [`${bucket('r')} AS time`, `${metric('r.label')} AS metric`, `${wavg('network.rx_bytes_per_second')} AS rx`, `${wavg('network.tx_bytes_per_second')} AS tx`],
-      from: rollupFrom(table, ['network.rx_bytes_per_second', 'network.tx_bytes_per_second']),
-      where: [timeFilter('r')],
-      groupBy: '1, r.node_id, r.label',
-    }),
-    true,
-  );
-}
-
-/** Network rates without rollups (packets, errors, drops): raw at every range. */
-function networkRawQuery(kind: 'packets' | 'errors' | 'drops'): string {
-  return timeSeries(
-    {
-      select: [`${bucket('x')} AS time`, 'x.iface AS metric', `AVG(x.rx_${kind}_per_second) AS rx`, `AVG(x.tx_${kind}_per_second) AS tx`],
-      from: 'nodes n\n  JOIN network x ON x.node_id = n.id',
-      where: [timeFilter('x'), `(x.rx_${kind}_per_second IS NOT NULL OR x.tx_${kind}_per_second IS NOT NULL)`],
-      groupBy: '1, x.node_id, x.iface',
-    },
-    undefined,
-    true,
-  );
+function networkQuery(kind: 'bytes' | 'packets' | 'errors' | 'drops', withNode: boolean): string {
+  return series({
+    table: 'network',
+    labelCol: 'iface',
+    cols: ['rx', 'tx'].map((d) => ({ name: d, raw: `x.${d}_${kind}_per_second`, series: `network.${d}_${kind}_per_second` })),
+    metric: (label) => `${withNode ? "n.name || ' ' || " : ''}${label}`,
+    rawWhere: [`(x.rx_${kind}_per_second IS NOT NULL OR x.tx_${kind}_per_second IS NOT NULL)`],
+  });
 }
 
 function cpuModesQuery(): string {
   const modes = ['user', 'nice', 'system', 'iowait', 'irq', 'softirq', 'steal'];
-  const rolled = new Set(['user', 'system', 'iowait']);
-  return timeSeries(
-    {
-      select: [`${bucket('x')} AS time`, ...modes.map((m) => `AVG(x.${m}_percent) AS ${m}`)],
-      from: 'nodes n\n  JOIN cpu x ON x.node_id = n.id',
-      where: [timeFilter('x'), "x.cpu = 'all'"],
-      groupBy: '1, x.node_id',
-    },
-    (table) => ({
-      select: [`${bucket('r')} AS time`, ...modes.map((m) => (rolled.has(m) ? `${wavg(`cpu.${m}_percent`)} AS ${m}` : `NULL AS ${m}`))],
-      from: rollupFrom(table, [...rolled].map((m) => `cpu.${m}_percent`)),
-      where: [timeFilter('r'), "r.label = 'all'"],
-      groupBy: '1, r.node_id',
-    }),
-  );
+  return series({
+    table: 'cpu',
+    cols: modes.map((m) => ({ name: m, raw: `x.${m}_percent`, series: `cpu.${m}_percent` })),
+    rawWhere: ["x.cpu = 'all'"],
+    rollupWhere: ["r.label = 'all'"],
+  });
 }
 
 function loadQuery(): string {
-  return timeSeries(
-    {
-      select: [`${bucket('x')} AS time`, 'AVG(x.load1) AS load1', 'AVG(x.load5) AS load5', 'AVG(x.load15) AS load15'],
-      from: 'nodes n\n  JOIN load x ON x.node_id = n.id',
-      where: [timeFilter('x')],
-      groupBy: '1, x.node_id',
-    },
-    (table) => ({
-      select: [`${bucket('r')} AS time`, `${wavg('load.load1')} AS load1`, 'NULL AS load5', 'NULL AS load15'],
-      from: rollupFrom(table, ['load.load1']),
-      where: [timeFilter('r')],
-      groupBy: '1, r.node_id',
-    }),
-  );
+  return series({ table: 'load', cols: ['load1', 'load5', 'load15'].map((l) => ({ name: l, raw: `x.${l}`, series: `load.${l}` })) });
 }
 
+/** Memory in bytes; "used" is what the kernel cannot reclaim (see shared/store/rollups.ts). */
 function memoryBytesQuery(): string {
   const used = 'x.mem_total_bytes - COALESCE(x.mem_available_bytes, x.mem_free_bytes + COALESCE(x.buffers_bytes, 0) + COALESCE(x.cached_bytes, 0))';
-  return timeSeries({
-    select: [
-      `${bucket('x')} AS time`,
-      `AVG(${used}) AS used`,
-      'AVG(x.mem_available_bytes) AS available',
-      'AVG(x.cached_bytes) AS cached',
-      'AVG(x.buffers_bytes) AS buffers',
-      'AVG(x.mem_free_bytes) AS free',
-      'AVG(x.mem_total_bytes) AS total',
+  return series({
+    table: 'memory',
+    cols: [
+      { name: 'used', raw: used, series: 'memory.used_bytes' },
+      { name: 'available', raw: 'x.mem_available_bytes', series: 'memory.available_bytes' },
+      { name: 'cached', raw: 'x.cached_bytes', series: 'memory.cached_bytes' },
+      { name: 'buffers', raw: 'x.buffers_bytes', series: 'memory.buffers_bytes' },
+      { name: 'free', raw: 'x.mem_free_bytes', series: 'memory.free_bytes' },
+      { name: 'total', raw: 'x.mem_total_bytes', series: 'memory.total_bytes' },
     ],
-    from: 'nodes n\n  JOIN memory x ON x.node_id = n.id',
-    where: [timeFilter('x')],
-    groupBy: '1, x.node_id',
   });
 }
 
 function swapQuery(): string {
-  return timeSeries({
-    select: [`${bucket('x')} AS time`, 'AVG(x.swap_total_bytes - x.swap_free_bytes) AS used', 'AVG(x.swap_total_bytes) AS total'],
-    from: 'nodes n\n  JOIN memory x ON x.node_id = n.id',
-    where: [timeFilter('x'), 'x.swap_total_bytes IS NOT NULL'],
-    groupBy: '1, x.node_id',
+  return series({
+    table: 'memory',
+    cols: [
+      { name: 'used', raw: 'x.swap_total_bytes - x.swap_free_bytes', series: 'memory.swap_used_bytes' },
+      { name: 'total', raw: 'x.swap_total_bytes', series: 'memory.swap_total_bytes' },
+    ],
+    rawWhere: ['x.swap_total_bytes IS NOT NULL'],
   });
 }
 
 function diskBytesQuery(): string {
-  return timeSeries(
-    {
-      select: [`${bucket('x')} AS time`, 'x.mount_point AS metric', 'AVG(x.used_bytes) AS used', 'AVG(x.total_bytes) AS size'],
-      from: 'nodes n\n  JOIN storage x ON x.node_id = n.id',
-      where: [timeFilter('x')],
-      groupBy: '1, x.node_id, x.mount_point',
-    },
-    undefined,
-    true,
-  );
+  return series({
+    table: 'storage',
+    labelCol: 'mount_point',
+    cols: [
+      { name: 'used', raw: 'x.used_bytes', series: 'storage.used_bytes' },
+      { name: 'size', raw: 'x.total_bytes', series: 'storage.total_bytes' },
+    ],
+    metric: (label) => label,
+  });
 }
 
 /** Latest reading of one node per kind: index seeks on (node_id, time), newest first. */
@@ -440,8 +433,8 @@ function fleetOverview(): Json {
       }),
       tsPanel('CPU usage', { x: 0, y: 18, w: 12, h: 8 }, simpleSeries({ table: 'cpu', col: 'usage_percent', series: 'cpu.usage_percent', metric: () => 'n.name', rawWhere: ["x.cpu = 'all'"], rollupWhere: ["r.label = 'all'"] }), pct),
       tsPanel('Memory used', { x: 12, y: 18, w: 12, h: 8 }, simpleSeries({ table: 'memory', col: 'used_percent', series: 'memory.used_percent', metric: () => 'n.name' }), pct),
-      tsPanel('Disk used per mount', { x: 0, y: 26, w: 12, h: 8 }, simpleSeries({ table: 'storage', col: 'used_percent', series: 'storage.used_percent', labelCol: 'mount_point', metric: (a) => (a === 'x' ? "n.name || ' ' || x.mount_point" : "n.name || ' ' || r.label") }), pct),
-      tsPanel('Network per interface', { x: 12, y: 26, w: 12, h: 8 }, networkBytesQuery(true), {
+      tsPanel('Disk used per mount', { x: 0, y: 26, w: 12, h: 8 }, simpleSeries({ table: 'storage', col: 'used_percent', series: 'storage.used_percent', labelCol: 'mount_point', metric: (label) => `n.name || ' ' || ${label}` }), pct),
+      tsPanel('Network per interface', { x: 12, y: 26, w: 12, h: 8 }, networkQuery('bytes', true), {
         unit: 'Bps',
         displayName: '${__field.labels.metric} ${__field.name}',
         description: 'Received (up) and transmitted (down) bytes per second.',
@@ -463,7 +456,6 @@ function nodeDetail(): Json {
   const wide = (unit: string, extra: Partial<TsOptions> = {}): TsOptions => ({ unit, ...extra });
   const long = (unit: string, extra: Partial<TsOptions> = {}): TsOptions => ({ unit, displayName: '${__field.labels.metric}', ...extra });
   const rxtx = (unit: string, description: string): TsOptions => ({ unit, displayName: '${__field.labels.metric} ${__field.name}', overrides: [txBelow], description });
-  const rawOnly = 'Read from the raw table at every range: the rollups do not hold this series.';
   return dashboard(
     'edgefleet-node',
     'edgefleet / Node detail',
@@ -480,18 +472,18 @@ function nodeDetail(): Json {
         description: 'Average per interval, and the maximum (dashed).',
         overrides: [dashedMax],
       }),
-      tsPanel('CPU per mode', { x: 0, y: 12, w: 12, h: 8 }, cpuModesQuery(), wide('percent', { min: 0, max: 100, stack: true, description: 'Rollups hold user, system and iowait only: nice, irq, softirq and steal are empty beyond 6 hours.' })),
-      tsPanel('CPU per core', { x: 12, y: 12, w: 12, h: 8 }, simpleSeries({ table: 'cpu', col: 'usage_percent', series: 'cpu.usage_percent', labelCol: 'cpu', metric: (a) => (a === 'x' ? "'cpu' || x.cpu" : "'cpu' || r.label"), rawWhere: ["x.cpu <> 'all'"], rollupWhere: ["r.label <> 'all'"] }), long('percent', { min: 0, max: 100 })),
-      tsPanel('Load', { x: 0, y: 20, w: 8, h: 8 }, loadQuery(), wide('short', { description: 'Rollups hold load1 only: load5 and load15 are empty beyond 6 hours.' })),
-      tsPanel('Memory', { x: 8, y: 20, w: 8, h: 8 }, memoryBytesQuery(), wide('bytes', { min: 0, description: rawOnly, overrides: [byName('total'), byName('available')], stack: false })),
+      tsPanel('CPU per mode', { x: 0, y: 12, w: 12, h: 8 }, cpuModesQuery(), wide('percent', { min: 0, max: 100, stack: true })),
+      tsPanel('CPU per core', { x: 12, y: 12, w: 12, h: 8 }, simpleSeries({ table: 'cpu', col: 'usage_percent', series: 'cpu.usage_percent', labelCol: 'cpu', metric: (label) => `'cpu' || ${label}`, rawWhere: ["x.cpu <> 'all'"], rollupWhere: ["r.label <> 'all'"] }), long('percent', { min: 0, max: 100 })),
+      tsPanel('Load', { x: 0, y: 20, w: 8, h: 8 }, loadQuery(), wide('short', {})),
+      tsPanel('Memory', { x: 8, y: 20, w: 8, h: 8 }, memoryBytesQuery(), wide('bytes', { min: 0, overrides: [byName('total'), byName('available')], stack: false })),
       tsPanel('Memory used', { x: 16, y: 20, w: 8, h: 8 }, simpleSeries({ table: 'memory', col: 'used_percent', series: 'memory.used_percent', metric: () => "'used'" }), long('percent', { min: 0, max: 100 })),
-      tsPanel('Swap', { x: 0, y: 28, w: 8, h: 8 }, swapQuery(), wide('bytes', { min: 0, description: rawOnly, overrides: [byName('total')] })),
-      tsPanel('Disk used per mount', { x: 8, y: 28, w: 8, h: 8 }, simpleSeries({ table: 'storage', col: 'used_percent', series: 'storage.used_percent', labelCol: 'mount_point', metric: (a) => (a === 'x' ? 'x.mount_point' : 'r.label') }), long('percent', { min: 0, max: 100 })),
-      tsPanel('Disk space per mount', { x: 16, y: 28, w: 8, h: 8 }, diskBytesQuery(), { unit: 'bytes', min: 0, displayName: '${__field.labels.metric} ${__field.name}', description: rawOnly }),
-      tsPanel('Network bytes', { x: 0, y: 36, w: 12, h: 8 }, networkBytesQuery(false), rxtx('Bps', 'Received (up) and transmitted (down) bytes per second, per interface.')),
-      tsPanel('Network packets', { x: 12, y: 36, w: 12, h: 8 }, networkRawQuery('packets'), rxtx('pps', `Packets per second, per interface. ${rawOnly}`)),
-      tsPanel('Network errors', { x: 0, y: 44, w: 12, h: 8 }, networkRawQuery('errors'), rxtx('short', `Errors per second, per interface. ${rawOnly}`)),
-      tsPanel('Network drops', { x: 12, y: 44, w: 12, h: 8 }, networkRawQuery('drops'), rxtx('short', `Drops per second, per interface. ${rawOnly}`)),
+      tsPanel('Swap', { x: 0, y: 28, w: 8, h: 8 }, swapQuery(), wide('bytes', { min: 0, overrides: [byName('total')] })),
+      tsPanel('Disk used per mount', { x: 8, y: 28, w: 8, h: 8 }, simpleSeries({ table: 'storage', col: 'used_percent', series: 'storage.used_percent', labelCol: 'mount_point', metric: (label) => label }), long('percent', { min: 0, max: 100 })),
+      tsPanel('Disk space per mount', { x: 16, y: 28, w: 8, h: 8 }, diskBytesQuery(), { unit: 'bytes', min: 0, displayName: '${__field.labels.metric} ${__field.name}' }),
+      tsPanel('Network bytes', { x: 0, y: 36, w: 12, h: 8 }, networkQuery('bytes', false), rxtx('Bps', 'Received (up) and transmitted (down) bytes per second, per interface.')),
+      tsPanel('Network packets', { x: 12, y: 36, w: 12, h: 8 }, networkQuery('packets', false), rxtx('pps', 'Packets per second, per interface.')),
+      tsPanel('Network errors', { x: 0, y: 44, w: 12, h: 8 }, networkQuery('errors', false), rxtx('short', 'Errors per second, per interface.')),
+      tsPanel('Network drops', { x: 12, y: 44, w: 12, h: 8 }, networkQuery('drops', false), rxtx('short', 'Drops per second, per interface.')),
     ],
   );
 }
