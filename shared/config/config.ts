@@ -115,7 +115,7 @@ export const DEFAULT_CONFIG: Config = {
     retryMaxSeconds: 86400,
     language: 'ko,en',
   },
-  hub: { intervalSeconds: 10, host: '127.0.0.1', port: 3000 },
+  hub: { intervalSeconds: 10, host: '127.0.0.1', port: 8070 },
 };
 
 /** Keys that hold a file path: resolved against the config file's folder. */
