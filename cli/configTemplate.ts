@@ -1,10 +1,25 @@
-import { DEFAULT_CONFIG, envName, leaves } from '../shared/config/config.js';
+import { DEFAULT_CONFIG, envName, leaves, LIST_KEYS } from '../shared/config/config.js';
+
+/** `registries:` is a list: shown as a commented example (docs/models.md). */
+const REGISTRIES_EXAMPLE = [
+  '# Container registries holding the lab’s models (docs/models.md). One registry can also be',
+  '# given by EDGEFLEET_REGISTRY_URL, _USERNAME, _PASSWORD, _INSECURE, _CA_FILE, _NAMESPACES.',
+  '# registries:',
+  '#   - name: lab',
+  '#     url: https://registry.lab:5000',
+  '#     username: edgefleet',
+  '#     password: secret          # better: EDGEFLEET_REGISTRY_PASSWORD',
+  '#     caFile: certs/lab-ca.pem  # the CA that signed the registry’s certificate',
+  '#     insecure: false           # true: plain HTTP, no certificate check',
+  '#     namespaces: [models]      # only these; all when empty',
+];
 
 /** edgefleet.yaml as `edgefleet init` writes it: every key, its default, and its environment variable. */
 export const CONFIG_TEMPLATE = (() => {
   const lines = ['# edgefleet configuration. Every key can be overridden by the environment variable beside it.', ''];
   let section = '';
   for (const [key, value] of leaves(DEFAULT_CONFIG as unknown as Record<string, unknown>)) {
+    if (LIST_KEYS.includes(key)) continue;
     const parts = key.split('.');
     const top = parts.length > 1 ? parts[0]! : '';
     if (top !== section) {
@@ -17,8 +32,10 @@ export const CONFIG_TEMPLATE = (() => {
     const yamlValue = shown === undefined ? null : JSON.stringify(shown);
     lines.push(`${indent}${shown === undefined ? '# ' : ''}${parts.at(-1)}: ${yamlValue ?? ''}${' '.repeat(2)}# ${envName(key)}`);
   }
+  lines.push(...REGISTRIES_EXAMPLE);
   return lines.join('\n') + '\n';
 })();
+
 
 /** The inventory `edgefleet init` writes when the configured one does not exist yet. */
 export const LOCAL_INVENTORY = `# The hub itself. Add your nodes as in any Ansible inventory, e.g.

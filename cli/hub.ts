@@ -123,8 +123,11 @@ export async function runHub(): Promise<number> {
   return 0;
 }
 
-/** `/nodes/{name}` → a RegExp with named groups. */
+/** `/nodes/{name}` → a RegExp with named groups; `{name+}` (API Gateway's greedy variable) spans slashes. */
 function routePattern(path: string): RegExp {
-  const src = path.replace(/[.+*?^$()[\]\\|]/g, '\\$&').replace(/\{(\w+)\+?\}/g, '(?<$1>[^/]+)');
+  const src = path
+    .replace(/[.+*?^$()[\]\\|]/g, '\\$&')
+    .replace(/\{(\w+)\\\+\}/g, '(?<$1>.+)')
+    .replace(/\{(\w+)\}/g, '(?<$1>[^/]+)');
   return new RegExp(`^${src}/?$`);
 }

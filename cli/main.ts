@@ -9,7 +9,11 @@ import { loadInventory, toAnsibleList } from '../shared/inventory/index.js';
 import { jsonLogger } from '../shared/handler/logger.js';
 import { progress } from '../shared/handler/progress.js';
 import { closeResources, dbFor } from '../shared/handler/resources.js';
-import { latestReadings, listNodes, syncNodes } from '../shared/store/index.js';
+import { latestReadings, listModels, listNodes, modelRegistries, setModelDescription, syncNodes, type ModelRow } from '../shared/store/index.js';
+import type { ModelSyncSummary } from '../shared/collect/models.js';
+import { parseModelReference } from '../shared/parse/registry.js';
+import { parseSince } from '../shared/detect/since.js';
+import { listAnomalies } from '../shared/store/anomalies.js';
 import { runHub } from './hub.js';
 import { lambdaContext } from './lambdaContext.js';
 import { CONFIG_TEMPLATE, LOCAL_INVENTORY } from './configTemplate.js';
@@ -28,6 +32,13 @@ Commands:
   hub                      run the scheduled handlers and HTTP routes of serverless.yml until SIGTERM
   invoke FUNCTION          run one handler of serverless.yml once (--event FILE: its JSON event)
   inventory --list         print the inventory as ansible-inventory --list does
+  models [list]            the model catalog of the configured registries (from the database; no network)
+  models sync              read every configured registry into the catalog now
+  models describe NAME[:TAG] [--set TEXT] [--registry R]
+                           one model's tags, platforms, sizes, labels; --set writes a person's description
+                           (kept apart from the image's own label; --set '' removes it)
+  anomalies [--since D]    anomalous episodes (detector and rules), newest first; --since 30m, 6h, 7d or a time
+                           (default 24h; open episodes always shown); --open: only open ones; --node NAME
   init                     write edgefleet.yaml (when missing), create or upgrade the database, sync the nodes
 
 Options (every command):
@@ -63,6 +74,11 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         force: { type: 'boolean' },
         refresh: { type: 'boolean' },
+        since: { type: 'string' },
+        open: { type: 'boolean' },
+        node: { type: 'string' },
+        set: { type: 'string' },
+        registry: { type: 'string' },
       },
     });
   } catch (e) {
@@ -101,6 +117,10 @@ export async function main(argv: string[]): Promise<number> {
         return inventory(o.list ?? false);
       case 'init':
         return init(o.force ?? false);
+      case 'anomalies':
+        return anomaliesCommand(o.json ?? false, o.since, o.open ?? false, o.node);
+      case 'models':
+        return await modelsCommand(rest, o.json ?? false, o.set, o.registry);
       default:
         throw new UsageError(`unknown command "${command}"; see edgefleet --help`);
     }
@@ -282,3 +302,134 @@ function init(force: boolean): number {
   process.stdout.write(`database ${config.db} ready; nodes: ${sync.added.length} added, ${sync.updated.length} updated, ${sync.removed.length} removed, ${sync.unchanged} unchanged\n`);
   return 0;
 }
+
+const REGISTRY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** `edgefleet models [list|sync|describe NAME[:TAG] [--set TEXT]]`. */
+async function modelsCommand(args: string[], asJson: boolean, set: string | undefined, registry: string | undefined): Promise<number> {
+  const [sub = 'list', name, ...extra] = args;
+  if (extra.length) throw new UsageError(`models ${sub}: unexpected ${JSON.stringify(extra.join(' '))}`);
+  if (registry !== undefined && !REGISTRY_NAME.test(registry)) throw new UsageError(`--registry must match ${REGISTRY_NAME}`);
+  if (set !== undefined && sub !== 'describe') throw new UsageError('--set goes with models describe NAME[:TAG]');
+  if (sub === 'sync') return modelsSync(asJson);
+  const config = loadConfig();
+  const db = dbFor(config);
+  if (sub === 'list') {
+    if (name !== undefined) throw new UsageError(`models list takes no NAME (models describe ${name})`);
+    const models = listModels(db, registry !== undefined ? { registry } : {});
+    if (asJson) {
+      process.stdout.write(JSON.stringify(models, null, 2) + '\n');
+      return 0;
+    }
+    process.stdout.write(
+      table(
+        ['MODEL', 'PLATFORMS', 'SIZE', 'CREATED', 'TASK', 'FRAMEWORK', 'DESCRIPTION', 'REGISTRY', 'ERROR'],
+        models.map((m) => [`${m.repository}:${m.tag}`, m.platforms.map((p) => p.platform).join(',') || null, bytes(m.sizeBytes), day(m.createdUnixSeconds), m.task, m.framework, short(m.description, 60), m.registry, short(m.error, 60)]),
+      ) + '\n',
+    );
+    if (models.length === 0) process.stdout.write(config.registries.length ? '\nno models yet: edgefleet models sync reads the registries\n' : '\nno registries configured: registries: in edgefleet.yaml, or EDGEFLEET_REGISTRY_URL\n');
+    return 0;
+  }
+  if (sub !== 'describe') throw new UsageError(`unknown models command "${sub}" (list, sync, describe)`);
+  if (!name) throw new UsageError('models describe needs NAME[:TAG]');
+  let ref;
+  try {
+    ref = parseModelReference(name);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const filter = { repository: ref.repository, ...(ref.tag !== undefined ? { tag: ref.tag } : {}), ...(registry !== undefined ? { registry } : {}), includeRemoved: true };
+  if (listModels(db, filter).length === 0) throw new UsageError(`no model ${name}${registry ? ` in registry ${registry}` : ''} in the catalog (edgefleet models sync reads the registries)`);
+  if (set !== undefined) {
+    const registries = registry !== undefined ? [registry] : modelRegistries(db, ref.repository, ref.tag);
+    if (registries.length > 1) throw new UsageError(`${name} is in several registries (${registries.join(', ')}): name one with --registry`);
+    setModelDescription(db, registries[0]!, ref.repository, ref.tag, set, Math.floor(Date.now() / 1000));
+  }
+  const models = listModels(db, filter);
+  if (asJson) {
+    process.stdout.write(JSON.stringify(models, null, 2) + '\n');
+    return 0;
+  }
+  process.stdout.write(models.map(describeModel).join('\n') + '\n');
+  return 0;
+}
+
+function describeModel(m: ModelRow): string {
+  const lines: [string, string | number | null | undefined][] = [
+    ['model', `${m.repository}:${m.tag}`],
+    ['registry', m.registry],
+    ['status', m.removedUnixSeconds !== null ? `removed ${ago(m.removedUnixSeconds)}` : m.error ? 'error' : 'ok'],
+    ['title', m.title],
+    ['description', m.description],
+    ['  by a person', m.personDescription ? `${m.personDescription.text}${m.personDescription.tag === null ? ' (every tag)' : ''}` : null],
+    ['  image label', m.labelDescription],
+    ['version', m.version],
+    ['task', m.task],
+    ['framework', m.framework],
+    ['input', m.input],
+    ['output', m.output],
+    ['created', m.createdUnixSeconds !== null ? new Date(m.createdUnixSeconds * 1000).toISOString() : null],
+    ['digest', m.digest],
+    ['size', m.sizeBytes !== null ? `${bytes(m.sizeBytes)} (largest platform: layers + config)` : null],
+    ...m.platforms.map((p): [string, string] => ['platform', `${p.platform}  ${bytes(p.sizeBytes)}  ${p.digest}`]),
+    ['first seen', ago(m.firstSeenUnixSeconds)],
+    ['last seen', ago(m.lastSeenUnixSeconds)],
+    ['error', m.error],
+  ];
+  const labels = Object.entries(m.labels).map(([k, v]): [string, string] => [`label ${k}`, v]);
+  return [...lines, ...labels].filter(([, v]) => v !== null && v !== undefined && v !== '').map(([k, v]) => `${(k + ':').padEnd(14)} ${v}`).join('\n') + '\n';
+}
+
+async function modelsSync(asJson: boolean): Promise<number> {
+  const config = loadConfig();
+  if (config.registries.length === 0) throw new UsageError('no registries configured: registries: in edgefleet.yaml, or EDGEFLEET_REGISTRY_URL');
+  const summary = (await invokeByName('collectModels', {})) as ModelSyncSummary;
+  if (asJson) {
+    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+  } else {
+    process.stdout.write(
+      table(
+        ['REGISTRY', 'URL', 'STATUS', 'REPOS', 'TAGS', 'READ', 'UNCHANGED', 'FAILED', 'REMOVED', 'MS'],
+        summary.registries.map((r) => [r.registry, r.url, r.status, r.repositories, r.tags, r.read, r.unchanged, r.failed, r.removed, r.durationMs]),
+      ) + '\n',
+    );
+    for (const r of summary.registries) {
+      if (r.error) process.stderr.write(`edgefleet: ${r.error}\n`);
+      for (const e of r.errors) process.stderr.write(`edgefleet: ${e.repository}${e.tag ? ':' + e.tag : ''}: ${e.error}\n`);
+    }
+  }
+  const failed = summary.registries.filter((r) => r.status === 'failed');
+  if (failed.some((r) => r.errorKind === 'auth' || r.errorKind === 'config')) return 1;
+  if (failed.length) return 4;
+  if (summary.registries.some((r) => r.failed > 0)) return 2;
+  return 0;
+}
+
+const short = (s: string | null, n: number) => (s === null ? null : s.length > n ? s.slice(0, n - 1) + '…' : s);
+const day = (unixSeconds: number | null) => (unixSeconds === null ? null : new Date(unixSeconds * 1000).toISOString().slice(0, 10));
+
+/** `edgefleet anomalies [--since D] [--open] [--node N] [--json]`: from the database, no network. */
+function anomaliesCommand(asJson: boolean, since: string | undefined, openOnly: boolean, node: string | undefined): number {
+  const now = Math.floor(Date.now() / 1000);
+  let sinceUnixSeconds: number;
+  try {
+    sinceUnixSeconds = parseSince(since ?? '24h', now);
+  } catch (e) {
+    throw new UsageError(`--since: ${(e as Error).message}`);
+  }
+  const rows = listAnomalies(dbFor(loadConfig()), { sinceUnixSeconds, open: openOnly, ...(node !== undefined ? { node } : {}) });
+  if (asJson) {
+    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    return 0;
+  }
+  const when = (t: number | null) => (t === null ? null : new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19));
+  process.stdout.write(
+    table(
+      ['NODE', 'SERIES', 'LABEL', 'DETECTOR', 'KIND', 'START', 'END', 'SAMPLES', 'PEAK', 'MESSAGE'],
+      rows.map((a) => [a.node, a.series, a.label || null, a.detector, a.kind, when(a.startUnixSeconds), a.endUnixSeconds === null ? 'open' : when(a.endUnixSeconds), a.samples, a.peakScore.toFixed(3), a.message]),
+    ) + '\n',
+  );
+  if (rows.length === 0) process.stdout.write(`\nno anomalies since ${when(sinceUnixSeconds)} UTC\n`);
+  return 0;
+}
+

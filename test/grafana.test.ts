@@ -13,10 +13,32 @@ import { buildDashboards, DATASOURCE, GATE, RAW_MAX_NODE_SECONDS, ROLLUP_1H_MAX_
 import { allPanels, dashboardQueries, loadDashboards, type DashboardQuery } from './grafana/dashboards.js';
 import { expandQuery, grafanaIntervalMs, interpolateVariables, applyPluginMacros, variableReferences, type ExpandContext } from './grafana/expand.js';
 import { collectFleetDb, DOWN_NODE, FLEET_MACHINES, type FleetDb } from './grafana/fleetDb.js';
+import { saveRepositorySync, setModelDescription } from '../shared/store/index.js';
+import { detectAnomalies } from '../shared/detect/anomalies.js';
+import { ANOMALY_ANNOTATION_SQL } from './grafana/build.js';
+import type { ModelImage } from '../shared/domain/index.js';
+
+const MODEL: ModelImage = {
+  repository: 'models/yolo',
+  tag: 'v8',
+  digest: 'sha256:' + 'a'.repeat(64),
+  mediaType: 'application/vnd.oci.image.index.v1+json',
+  platforms: [
+    { platform: 'linux/amd64', os: 'linux', architecture: 'amd64', digest: 'sha256:' + 'b'.repeat(64), sizeBytes: 4100 },
+    { platform: 'linux/arm64', os: 'linux', architecture: 'arm64', digest: 'sha256:' + 'c'.repeat(64), sizeBytes: 4200 },
+  ],
+  sizeBytes: 4200,
+  createdUnixSeconds: 1717198200,
+  description: 'Real-time object detection',
+  task: 'object-detection',
+  labels: {},
+};
 
 const GRAFANA = join(import.meta.dirname, '..', 'grafana');
 const METRIC_TABLES = new Set(['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'rollup_1m', 'rollup_1h', 'rollup_6h', 'collector_runs']);
 const DASHBOARD_VARIABLES = new Set(['node', 'group']);
+/** Fleet-wide panels that read no node's data, so $node does not filter them: the model catalog. */
+const CATALOG_PANELS = new Set(['Models']);
 const loaded = loadDashboards();
 const queries = dashboardQueries(loaded);
 const HOUR = 3600_000;
@@ -138,7 +160,7 @@ describe('provisioning and dashboards', () => {
         else assert.ok(['__from', '__to', '__interval_ms', '__unixEpochGroupSeconds'].includes(ref.name), `${what}: unexpected ${ref.text}`);
       }
       assert.doesNotMatch(q.rawSql, /\$__interval_s|\$__timeFilter/, what);
-      if (q.kind === 'panel') assert.match(q.rawSql, /n\.name IN \(\$\{node:sqlstring\}\)/, `${what}: filtered by $node`);
+      if (q.kind === 'panel' && !CATALOG_PANELS.has(q.title)) assert.match(q.rawSql, /n\.name IN \(\$\{node:sqlstring\}\)/, `${what}: filtered by $node`);
       if (q.panelType !== 'timeseries') continue;
       assert.equal(q.queryType, 'time series', what);
       assert.ok(q.timeColumns.includes('time'), what);
@@ -172,6 +194,11 @@ describe('every dashboard query against a collected database', () => {
     toMs = (f.collectedAt + 60) * 1000;
     const set = f.db.prepare('UPDATE nodes SET latitude = ?, longitude = ? WHERE name = ?');
     LOCATED.forEach((n, i) => set.run(48.1 + i, 11.5 + i, n));
+    // The catalog as collectModels writes it: one model, described by its label and by a person.
+    saveRepositorySync(f.db, 'lab', { repository: 'models/yolo', images: [MODEL], unchanged: [], errors: new Map([['broken', 'not JSON']]), tagsComplete: true, tags: ['v8', 'broken'] }, f.collectedAt);
+    setModelDescription(f.db, 'lab', 'models/yolo', 'v8', 'Counts people at the gate', f.collectedAt);
+    // Anomalies as detectAnomalies writes them: at least the down node's "unreachable" episode.
+    await detectAnomalies({ db: f.db, nowUnixSeconds: f.collectedAt });
   });
   after(async () => {
     await f?.close();
@@ -223,6 +250,8 @@ describe('every dashboard query against a collected database', () => {
           const rows = run(sql);
           total += rows.length;
           if (q.panelType === 'timeseries') checkTimeSeries(what, cols, rows, Math.round(intervalMs / 1000));
+          else if (q.panelType === 'table' && CATALOG_PANELS.has(q.title)) checkModelsTable(what, q, cols, rows);
+          else if (q.panelType === 'table' && q.title === 'Anomalies') checkAnomaliesTable(what, q, cols, rows);
           else if (q.panelType === 'table') checkTable(what, q, cols, rows);
           else if (q.panelType === 'geomap') checkGeomap(what, cols, rows);
           else if (q.panelType === 'stat') checkStat(what, q, cols, rows);
@@ -278,6 +307,41 @@ describe('every dashboard query against a collected database', () => {
     const mapped = Object.keys(((overrides.find((o) => o.matcher.options === 'status') as unknown as { properties: { id: string; value: { options: Record<string, unknown> }[] }[] }).properties[0]!.value)[0]!.options);
     for (const s of ['unknown', 'up', 'unreachable', 'error', 'removed']) assert.ok(mapped.includes(s), `status ${s} is not mapped`);
   }
+
+  function checkModelsTable(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {
+    assert.deepEqual(cols, ['model', 'platforms', 'size', 'created', 'task', 'framework', 'description', 'registry', 'last_seen', 'error'], what);
+    for (const t of q.timeColumns) assert.ok(cols.includes(t), what);
+    assert.deepEqual(rows.map((r) => [r.model, r.platforms, r.size, r.description, r.error]), [
+      ['models/yolo:broken', null, null, null, 'not JSON'],
+      ['models/yolo:v8', 'linux/amd64, linux/arm64', 4200, 'Counts people at the gate', null],
+    ], what);
+  }
+
+  function checkAnomaliesTable(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {
+    assert.deepEqual(cols, ['node', 'series', 'label', 'detector', 'kind', 'start', 'end', 'samples', 'score', 'message'], what);
+    for (const t of q.timeColumns) assert.ok(cols.includes(t), what);
+    const down = rows.find((r) => r.node === DOWN_NODE && r.kind === 'unreachable');
+    assert.ok(down && down.end === null && down.detector === 'rule', `${what}: the down node's open episode`);
+    assert.equal(rows[0]!.end, null, `${what}: open episodes first`);
+  }
+
+  it('annotates the time-series panels with the anomalous episodes of the selected nodes', () => {
+    for (const l of loaded) {
+      const list = (l.dashboard as unknown as { annotations: { list: { datasource: unknown; target: { rawQueryText: string; timeColumns: string[] } }[] } }).annotations.list;
+      const a = list.find((x) => x.target?.rawQueryText === ANOMALY_ANNOTATION_SQL)!;
+      assert.ok(a, `${l.file}: the anomalies annotation`);
+      assert.deepEqual(a.datasource, DATASOURCE);
+      assert.deepEqual(a.target.timeColumns, ['time', 'timeEnd']);
+    }
+    assert.match(ANOMALY_ANNOTATION_SQL, /n\.name IN \(\$\{node:sqlstring\}\)/);
+    assert.match(ANOMALY_ANNOTATION_SQL, /ORDER BY time ASC/);
+    const q = { rawSql: ANOMALY_ANNOTATION_SQL, file: 'fleet-overview.json' } as DashboardQuery;
+    const all = run(expandFor(q, HOUR, '$__all').sql);
+    assert.deepEqual(Object.keys(all[0] ?? {}), ['time', 'timeEnd', 'text', 'tags']);
+    assert.ok(all.some((r) => String(r.text).startsWith(DOWN_NODE) && String(r.tags).includes('unreachable')), JSON.stringify(all));
+    const others = run(expandFor(q, HOUR, f.nodes.filter((n) => n !== DOWN_NODE)).sql);
+    assert.ok(!others.some((r) => String(r.text).startsWith(DOWN_NODE + ' ')), 'filtered by $node');
+  });
 
   function checkGeomap(what: string, cols: string[], rows: Row[]) {
     for (const c of ['latitude', 'longitude', 'name', 'status']) assert.ok(cols.includes(c), `${what}: ${c}`);

@@ -72,6 +72,20 @@ export interface Config {
     /** Preferred languages of the place names (Accept-Language). */
     language: string;
   };
+  models: {
+    /** collectAll syncs the model catalog at most this often (0: every round); the collectModels schedule syncs it in full. */
+    syncIntervalSeconds: number;
+    /** How long collectAll may spend on the catalog per round; what is left waits for the next sync. */
+    perRoundSeconds: number;
+    /** One registry HTTP request, connect to last byte. */
+    timeoutSeconds: number;
+    /** Entries asked for per catalog or tag-list page. */
+    pageSize: number;
+    /** Tags read at once per registry. */
+    concurrency: number;
+  };
+  /** Container registries holding the lab's models (a list; one also by EDGEFLEET_REGISTRY_*). */
+  registries: RegistryConfig[];
   hub: {
     /** Seconds between collectAll rounds under `edgefleet hub` (may be below AWS's one minute). */
     intervalSeconds: number;
@@ -79,6 +93,20 @@ export interface Config {
     host: string;
     port: number;
   };
+}
+
+/** One entry of `registries:`. The password is never logged nor stored. */
+export interface RegistryConfig {
+  name: string;
+  url: string;
+  username: string;
+  password: string;
+  /** Plain HTTP allowed and TLS certificates not verified, for this registry only. */
+  insecure: boolean;
+  /** PEM file of the CA that signed the registry's certificate. */
+  caFile: string;
+  /** Only repositories in these namespaces; empty for all. */
+  namespaces: string[];
 }
 
 const home = process.env.HOME ?? '/root';
@@ -115,8 +143,14 @@ export const DEFAULT_CONFIG: Config = {
     retryMaxSeconds: 86400,
     language: 'ko,en',
   },
+  models: { syncIntervalSeconds: 300, perRoundSeconds: 10, timeoutSeconds: 10, pageSize: 100, concurrency: 4 },
+  registries: [],
   hub: { intervalSeconds: 10, host: '127.0.0.1', port: 8070 },
 };
+
+/** Keys that are not scalars and have their own reader (and no EDGEFLEET_<KEY> variable). */
+export const LIST_KEYS = ['registries'];
+const REGISTRY_KEYS = ['name', 'url', 'username', 'password', 'insecure', 'caFile', 'namespaces'] as const;
 
 /** Keys that hold a file path: resolved against the config file's folder. */
 const PATH_KEYS = ['inventory', 'db', 'ssh.knownHostsFile', 'ssh.privateKeyFile'];
@@ -150,23 +184,81 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       throw new ConfigError(`${path}: ${(e as Error).message}`, { cause: e });
     }
     if (parsed != null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new ConfigError(`${path}: expected a mapping of keys`);
-    merge(config, (parsed ?? {}) as Record<string, unknown>, path, '');
+    const { registries, ...rest } = (parsed ?? {}) as Record<string, unknown>;
+    merge(config, rest, path, '');
     base = dirname(path);
+    config.registries = registriesFrom(registries, path, base);
   }
   for (const key of PATH_KEYS) setKey(config, key, resolvePath(getKey(config, key), base));
 
   for (const [key, value] of leaves(DEFAULT_CONFIG as unknown as Record<string, unknown>)) {
+    if (LIST_KEYS.includes(key)) continue;
     const name = envName(key);
     const raw = env[name];
     if (raw === undefined) continue;
     const typed = coerce(raw, value, name);
     setKey(config, key, PATH_KEYS.includes(key) ? resolvePath(typed, cwd) : typed);
   }
+  config.registries = registryFromEnv(config.registries as RegistryConfig[], env, cwd);
   for (const [key, value] of Object.entries(sources.overrides ?? {})) {
     if (value === undefined) continue;
     setKey(config, key, PATH_KEYS.includes(key) ? resolvePath(value, cwd) : value);
   }
   return config as unknown as Config;
+}
+
+/** `registries:` from the file: a list of mappings with known keys; caFile relative to the file. */
+function registriesFrom(raw: unknown, file: string, base: string): RegistryConfig[] {
+  if (raw == null) return [];
+  if (!Array.isArray(raw)) throw new ConfigError(`${file}: "registries" must be a list`);
+  const out = raw.map((r, i) => {
+    const where = `${file}: "registries[${i}]`;
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new ConfigError(`${where}" must be a mapping`);
+    const entry: RegistryConfig = { name: '', url: '', username: '', password: '', insecure: false, caFile: '', namespaces: [] };
+    for (const [k, v] of Object.entries(r as Record<string, unknown>)) {
+      if (!(REGISTRY_KEYS as readonly string[]).includes(k)) throw new ConfigError(`${where}": unknown key "${k}" (known: ${REGISTRY_KEYS.join(', ')})`);
+      if (k === 'namespaces') entry.namespaces = namespacesFrom(v, `${where}.namespaces"`);
+      else if (k === 'insecure') entry.insecure = coerce(v, false, `${where}.insecure"`) as boolean;
+      else (entry as unknown as Record<string, unknown>)[k] = coerce(v, '', `${where}.${k}"`);
+    }
+    if (!entry.name) throw new ConfigError(`${where}": a name is needed`);
+    if (!entry.url) throw new ConfigError(`${where}": a url is needed`);
+    entry.caFile = resolvePath(entry.caFile, base);
+    return entry;
+  });
+  const names = out.map((r) => r.name);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new ConfigError(`${file}: two registries named "${dup}"`);
+  return out;
+}
+
+function namespacesFrom(v: unknown, where: string): string[] {
+  if (v == null) return [];
+  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v.map((x) => x.trim()).filter(Boolean);
+  throw new ConfigError(`${where}: expected a list of namespaces`);
+}
+
+/**
+ * One registry from EDGEFLEET_REGISTRY_URL, _USERNAME, _PASSWORD, _INSECURE, _CA_FILE,
+ * _NAMESPACES (and _NAME, default `default`, or the file's only registry): it overrides the
+ * file's registry of that name, or is added.
+ */
+function registryFromEnv(registries: RegistryConfig[], env: NodeJS.ProcessEnv, cwd: string): RegistryConfig[] {
+  const v = (k: string) => env[`EDGEFLEET_REGISTRY_${k}`];
+  const keys = ['NAME', 'URL', 'USERNAME', 'PASSWORD', 'INSECURE', 'CA_FILE', 'NAMESPACES'];
+  if (keys.every((k) => v(k) === undefined)) return registries;
+  const name = v('NAME') || (registries.length === 1 ? registries[0]!.name : 'default');
+  const old = registries.find((r) => r.name === name);
+  const entry: RegistryConfig = old ? { ...old } : { name, url: '', username: '', password: '', insecure: false, caFile: '', namespaces: [] };
+  if (v('URL') !== undefined) entry.url = v('URL')!;
+  if (v('USERNAME') !== undefined) entry.username = v('USERNAME')!;
+  if (v('PASSWORD') !== undefined) entry.password = v('PASSWORD')!;
+  if (v('INSECURE') !== undefined) entry.insecure = coerce(v('INSECURE'), false, 'EDGEFLEET_REGISTRY_INSECURE') as boolean;
+  if (v('CA_FILE') !== undefined) entry.caFile = resolvePath(v('CA_FILE'), cwd);
+  if (v('NAMESPACES') !== undefined) entry.namespaces = namespacesFrom(v('NAMESPACES'), 'EDGEFLEET_REGISTRY_NAMESPACES');
+  if (!entry.url) throw new ConfigError(`EDGEFLEET_REGISTRY_URL is needed for registry "${name}"`);
+  return old ? registries.map((r) => (r === old ? entry : r)) : [...registries, entry];
 }
 
 /** `collect.commandTimeoutSeconds` → `EDGEFLEET_COLLECT_COMMAND_TIMEOUT_SECONDS`. */

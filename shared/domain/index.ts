@@ -2,3 +2,4 @@ export * from './node.js';
 export * from './readings.js';
 export * from './log.js';
 export * from './location.js';
+export * from './model.js';

@@ -1,12 +1,13 @@
 import type { MetricKind } from '../domain/index.js';
 import { configuredKinds, inventoryNodes, runCollection, type CollectionSummary } from '../collect/collection.js';
 import { geolocate, type GeolocateSummary } from '../collect/geolocate.js';
+import { syncModels, type ModelSyncSummary } from '../collect/models.js';
 import { makeHandler } from './middleware.js';
 import { progress } from './progress.js';
 
 /** A scheduled collector: sync the nodes, collect `kinds` (all configured kinds when absent) once. */
 export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
-  return makeHandler<unknown, CollectionSummary & { geolocation?: Omit<GeolocateSummary, 'perNode'> | { error: string } }>(name, async (_event, ctx) => {
+  return makeHandler<unknown, CollectionSummary & { geolocation?: Omit<GeolocateSummary, 'perNode'> | { error: string }; models?: ModelSyncSummary | { error: string } }>(name, async (_event, ctx) => {
     // The inventory first: a malformed one fails the run before the database is opened or created.
     const nodes = inventoryNodes(ctx.config);
     const summary = await runCollection({
@@ -23,13 +24,25 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
     // collectAll also puts the nodes on the map, after the round and bounded: inventory coordinates
     // and cached addresses cost nothing; at most geocoder.perRoundLimit addresses are looked up
     // (the daily geolocate handler does the rest), and a failure never fails the collection.
+    let geolocation: Omit<GeolocateSummary, 'perNode'> | { error: string };
     try {
-      const { perNode: _perNode, ...geolocation } = await geolocate({ db: ctx.db, nodes, config: ctx.config, log: ctx.log, maxLookups: Math.max(0, ctx.config.geocoder.perRoundLimit) });
-      if (geolocation.lookups) ctx.log.info('geolocation', geolocation);
-      return { ...summary, geolocation };
+      const { perNode: _perNode, ...located } = await geolocate({ db: ctx.db, nodes, config: ctx.config, log: ctx.log, maxLookups: Math.max(0, ctx.config.geocoder.perRoundLimit) });
+      if (located.lookups) ctx.log.info('geolocation', located);
+      geolocation = located;
     } catch (e) {
       ctx.log.warn('geolocation failed', { error: (e as Error).message });
-      return { ...summary, geolocation: { error: (e as Error).message } };
+      geolocation = { error: (e as Error).message };
+    }
+    // Then the model catalog, bounded by models.perRoundSeconds and at most every
+    // models.syncIntervalSeconds per registry (the collectModels schedule syncs it in full);
+    // a registry that fails never fails the collection.
+    if (ctx.config.registries.length === 0) return { ...summary, geolocation };
+    try {
+      const models = await syncModels({ db: ctx.db, config: ctx.config, log: ctx.log, onlyDue: true, deadlineMs: Date.now() + Math.max(0, ctx.config.models.perRoundSeconds) * 1000 });
+      return { ...summary, geolocation, models };
+    } catch (e) {
+      ctx.log.warn('model sync failed', { error: (e as Error).message });
+      return { ...summary, geolocation, models: { error: (e as Error).message } };
     }
   });
 }

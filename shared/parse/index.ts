@@ -8,3 +8,4 @@ export * from './procNetDev.js';
 export * from './thermal.js';
 export * from './mounts.js';
 export * from './df.js';
+export * from './registry.js';

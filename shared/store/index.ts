@@ -5,3 +5,5 @@ export * from './latest.js';
 export * from './rollups.js';
 export * from './retention.js';
 export * from './geocode.js';
+export * from './models.js';
+export * from './anomalies.js';

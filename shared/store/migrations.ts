@@ -228,4 +228,94 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE nodes ADD COLUMN location_unix_seconds INTEGER;
   ALTER TABLE nodes ADD COLUMN location_error TEXT;
   `,
+  // 4: the model catalog. One row per registry, repository and tag ever seen (removed when the
+  // tag disappears); its platforms as rows; people's descriptions apart from the image's own
+  // label, so a sync never overwrites them; per registry, when it was last synced and why not.
+  `
+  CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    registry TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    digest TEXT,
+    media_type TEXT,
+    platforms TEXT,
+    size_bytes INTEGER,
+    created_unix_seconds INTEGER,
+    title TEXT,
+    description TEXT,
+    version TEXT,
+    task TEXT,
+    framework TEXT,
+    input TEXT,
+    output TEXT,
+    labels_json TEXT NOT NULL DEFAULT '{}',
+    first_seen_unix_seconds INTEGER NOT NULL,
+    last_seen_unix_seconds INTEGER NOT NULL,
+    updated_unix_seconds INTEGER NOT NULL,
+    removed_unix_seconds INTEGER,
+    error TEXT,
+    error_unix_seconds INTEGER,
+    UNIQUE (registry, repository, tag)
+  );
+  CREATE TABLE model_platforms (
+    model_id INTEGER NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+    platform TEXT NOT NULL,
+    os TEXT NOT NULL,
+    architecture TEXT NOT NULL,
+    variant TEXT,
+    digest TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    PRIMARY KEY (model_id, platform)
+  ) WITHOUT ROWID;
+  CREATE TABLE model_descriptions (
+    registry TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    description TEXT NOT NULL,
+    updated_unix_seconds INTEGER NOT NULL,
+    PRIMARY KEY (registry, repository, tag)
+  ) WITHOUT ROWID;
+  CREATE TABLE model_registries (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    last_attempt_unix_seconds INTEGER,
+    last_sync_unix_seconds INTEGER,
+    last_error TEXT,
+    last_error_unix_seconds INTEGER
+  );
+  `,
+  // 5: anomalies: episodes found by the online detector (shared/detect/) and by the fixed rules
+  // (unreachable, disk full, too hot), one row per episode; detector_state keeps each series'
+  // detector state and its cursor, so a restarted hub goes on where it stopped.
+  `
+  CREATE TABLE anomalies (
+    id INTEGER PRIMARY KEY,
+    node_id INTEGER NOT NULL,
+    series TEXT NOT NULL,
+    label TEXT NOT NULL,
+    detector TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    start_unix_seconds INTEGER NOT NULL,
+    end_unix_seconds INTEGER,
+    last_unix_seconds INTEGER NOT NULL,
+    peak_score REAL NOT NULL,
+    peak_value REAL,
+    peak_unix_seconds INTEGER NOT NULL,
+    samples INTEGER NOT NULL DEFAULT 1,
+    message TEXT NOT NULL
+  );
+  CREATE INDEX anomalies_node_start ON anomalies (node_id, start_unix_seconds);
+  CREATE INDEX anomalies_start ON anomalies (start_unix_seconds);
+  CREATE INDEX anomalies_open ON anomalies (node_id, series, label, detector, kind) WHERE end_unix_seconds IS NULL;
+  CREATE TABLE detector_state (
+    node_id INTEGER NOT NULL,
+    series TEXT NOT NULL,
+    label TEXT NOT NULL,
+    detector TEXT NOT NULL,
+    cursor_unix_seconds INTEGER NOT NULL,
+    state_json TEXT NOT NULL,
+    PRIMARY KEY (node_id, series, label)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -331,7 +331,7 @@ function variable(name: string, label: string, query: string, multi: boolean): J
   };
 }
 
-function dashboard(uid: string, title: string, description: string, variables: Json[], panels: Json[]): Json {
+function dashboard(uid: string, title: string, description: string, variables: Json[], panels: Json[], annotations: Json[] = [ANOMALY_ANNOTATION]): Json {
   return {
     uid,
     title,
@@ -348,11 +348,58 @@ function dashboard(uid: string, title: string, description: string, variables: J
     fiscalYearStartMonth: 0,
     liveNow: false,
     weekStart: '',
-    annotations: { list: [] },
+    annotations: { list: annotations },
     links: [{ type: 'dashboards', tags: ['edgefleet'], asDropdown: false, title: 'edgefleet', includeVars: false, keepTime: true }],
     templating: { list: variables },
     panels,
   };
+}
+
+/**
+ * Anomalous episodes (the anomalies table: detectAnomalies' detector and rules) of the selected
+ * nodes that overlap the time range, as Grafana annotations on every time-series panel: a region
+ * from start to end (to the last anomalous sample while open).
+ */
+export const ANOMALY_ANNOTATION_SQL = `SELECT a.start_unix_seconds AS time, COALESCE(a.end_unix_seconds, a.last_unix_seconds) AS timeEnd,
+  n.name || ' ' || a.message AS text, a.detector || ',' || a.kind || ',' || a.series AS tags
+FROM anomalies a JOIN nodes n ON n.id = a.node_id
+WHERE ${nodeFilter}
+  AND a.start_unix_seconds < $__to / 1000 AND COALESCE(a.end_unix_seconds, a.last_unix_seconds) >= $__from / 1000
+ORDER BY time ASC`;
+
+export const ANOMALY_ANNOTATION: Json = {
+  name: 'Anomalies',
+  datasource: DATASOURCE,
+  enable: true,
+  hide: false,
+  iconColor: 'red',
+  target: { refId: 'Anomalies', datasource: DATASOURCE, queryType: 'table', rawQueryText: ANOMALY_ANNOTATION_SQL, queryText: ANOMALY_ANNOTATION_SQL, timeColumns: ['time', 'timeEnd'] },
+};
+
+/** Open episodes first, then the most recent ones that overlap the time range. */
+export const ANOMALIES_TABLE_SQL = `SELECT n.name AS node, a.series AS series, a.label AS label, a.detector AS detector, a.kind AS kind,
+  a.start_unix_seconds AS start, a.end_unix_seconds AS end, a.samples AS samples, a.peak_score AS score, a.message AS message
+FROM anomalies a JOIN nodes n ON n.id = a.node_id
+WHERE ${nodeFilter}
+  AND a.start_unix_seconds < $__to / 1000 AND (a.end_unix_seconds IS NULL OR a.end_unix_seconds >= $__from / 1000)
+ORDER BY (a.end_unix_seconds IS NULL) DESC, a.start_unix_seconds DESC
+LIMIT 200`;
+
+function anomaliesPanel(gridPos: { x: number; y: number; w: number; h: number }): Json {
+  const field = (name: string, props: Json[]) => ({ matcher: { id: 'byName', options: name }, properties: props });
+  return panel('table', 'Anomalies', gridPos, {
+    description: 'Open and recent anomalous episodes (docs/anomalies.md): the online detector (score in [0, 1]) and the rules (unreachable, disk over 90 %, temperature over edgefleet_temp_max_celsius). An empty end is an open episode.',
+    targets: [target(ANOMALIES_TABLE_SQL, 'table', ['start', 'end'])],
+    fieldConfig: {
+      defaults: { custom: { align: 'auto', cellOptions: { type: 'auto' }, filterable: true } },
+      overrides: [
+        field('start', [{ id: 'unit', value: 'dateTimeAsIso' }]),
+        field('end', [{ id: 'unit', value: 'dateTimeAsIso' }, { id: 'noValue', value: 'open' }]),
+        field('score', [{ id: 'decimals', value: 3 }]),
+      ],
+    },
+    options: { showHeader: true, cellHeight: 'sm' },
+  });
 }
 
 export const FLEET_VARIABLE_SQL = {
@@ -440,8 +487,41 @@ function fleetOverview(): Json {
         description: 'Received (up) and transmitted (down) bytes per second.',
         overrides: [txBelow],
       }),
+      modelsPanel({ x: 0, y: 34, w: 24, h: 8 }),
+      anomaliesPanel({ x: 0, y: 42, w: 24, h: 8 }),
     ],
   );
+}
+
+/**
+ * The model catalog (the models table, collectModels): every tag in the registries, with a
+ * person's description over the image's own label. Fleet-wide: not filtered by $node.
+ */
+export const MODELS_TABLE_SQL = `SELECT m.repository || ':' || m.tag AS model, m.platforms AS platforms, m.size_bytes AS size,
+  m.created_unix_seconds AS created, m.task AS task, m.framework AS framework,
+  COALESCE(dt.description, dr.description, m.description) AS description,
+  m.registry AS registry, m.last_seen_unix_seconds AS last_seen, m.error AS error
+FROM models m
+  LEFT JOIN model_descriptions dt ON dt.registry = m.registry AND dt.repository = m.repository AND dt.tag = m.tag
+  LEFT JOIN model_descriptions dr ON dr.registry = m.registry AND dr.repository = m.repository AND dr.tag = ''
+WHERE m.removed_unix_seconds IS NULL
+ORDER BY m.repository, m.tag`;
+
+function modelsPanel(gridPos: { x: number; y: number; w: number; h: number }): Json {
+  const field = (name: string, props: Json[]) => ({ matcher: { id: 'byName', options: name }, properties: props });
+  return panel('table', 'Models', gridPos, {
+    description: 'Every model in the configured registries (docs/models.md): platforms it runs on, the largest platform\'s size, and its description (a person\'s, else the image label).',
+    targets: [target(MODELS_TABLE_SQL, 'table', ['created', 'last_seen'])],
+    fieldConfig: {
+      defaults: { custom: { align: 'auto', cellOptions: { type: 'auto' }, filterable: true } },
+      overrides: [
+        field('size', [{ id: 'unit', value: 'bytes' }]),
+        field('created', [{ id: 'unit', value: 'dateTimeAsIso' }]),
+        field('last_seen', [{ id: 'displayName', value: 'last seen' }, { id: 'unit', value: 'dateTimeFromNow' }]),
+      ],
+    },
+    options: { showHeader: true, cellHeight: 'sm', sortBy: [{ displayName: 'model', desc: false }] },
+  });
 }
 
 function nodeDetail(): Json {

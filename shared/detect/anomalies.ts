@@ -1,0 +1,194 @@
+/**
+ * The anomaly use case: every series of every node, scored sample by sample since its cursor by
+ * the online detector, plus the fixed rules a lab expects (unreachable, disk over 90 %, too hot);
+ * consecutive anomalous samples merge into one episode. Per node: one range seek per raw table,
+ * then states, cursors and episodes written in one transaction.
+ */
+import type { Logger } from '../domain/index.js';
+import {
+  anomalyStore,
+  episodeKey,
+  listNodes,
+  readNewSamples,
+  ROLLUP_SERIES,
+  seriesKey,
+  type Db,
+  type EpisodeWrite,
+  type StoredDetectorState,
+} from '../store/index.js';
+import { DEFAULT_DETECTOR_CONFIG, DETECTOR_NAME, detect, isDetectorState, newDetectorState, type DetectorConfig, type DetectorState } from './detector.js';
+
+/**
+ * A series the detector watches: a value of a raw table (SQL over its columns), labelled by the
+ * table's series column, optionally filtered. Today exactly the rollup series (same tables,
+ * labels, values); the inference-latency series (another issue) will be appended here as
+ * `{ series: 'inference.latency_ms', table: 'inference_events', label: 'model', value: 'latency_ms' }`
+ * — any table whose primary key starts with (node_id, time) works unchanged.
+ */
+export interface DetectSeries {
+  series: string;
+  table: string;
+  label: string;
+  value: string;
+  where?: string;
+}
+
+export const DETECT_SERIES: readonly DetectSeries[] = [...ROLLUP_SERIES];
+
+/** Rules: fixed thresholds, as episodes with detector = 'rule'. */
+export const RULES = {
+  diskFullPercent: 90,
+  /** Default of the `edgefleet_temp_max_celsius` host var. */
+  tempMaxCelsius: 85,
+} as const;
+
+export const RULE_DETECTOR = 'rule';
+
+export interface DetectOptions {
+  db: Db;
+  nowUnixSeconds: number;
+  log?: Logger;
+  config?: Readonly<DetectorConfig>;
+  /** A series never seen before starts this far back (the raw history may be days long). */
+  backlogSeconds?: number;
+  series?: readonly DetectSeries[];
+}
+
+export interface DetectSummary {
+  nodes: number;
+  series: number;
+  samples: number;
+  flagged: number;
+  opened: number;
+  closed: number;
+  open: number;
+  durationMs: number;
+}
+
+interface SeriesRun {
+  def: DetectSeries;
+  label: string;
+  state: DetectorState;
+  cursor: number;
+  touched: boolean;
+}
+
+const DEFAULT_BACKLOG_SECONDS = 86400;
+
+/** One node's host var `edgefleet_temp_max_celsius` (a number or numeric string), else the default. */
+export function tempMaxCelsius(vars: Record<string, unknown>): number {
+  const v = vars.edgefleet_temp_max_celsius;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  return Number.isFinite(n) ? n : RULES.tempMaxCelsius;
+}
+
+export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> {
+  const t0 = performance.now();
+  const config = o.config ?? DEFAULT_DETECTOR_CONFIG;
+  const defs = o.series ?? DETECT_SERIES;
+  const store = anomalyStore(o.db);
+  const sum: DetectSummary = { nodes: 0, series: 0, samples: 0, flagged: 0, opened: 0, closed: 0, open: 0, durationMs: 0 };
+  const byTable = new Map<string, DetectSeries[]>();
+  for (const d of defs) byTable.set(d.table, [...(byTable.get(d.table) ?? []), d]);
+
+  for (const node of listNodes(o.db)) {
+    sum.nodes++;
+    const stored = store.detectorStates(node.id);
+    const open = store.openEpisodes(node.id);
+    const changed = new Map<string, EpisodeWrite>();
+    const runs = new Map<string, SeriesRun>();
+    const tempMax = tempMaxCelsius(node.vars);
+
+    /** A sample of one series is (or is not) part of an episode of `detector`/`kind`. */
+    const episode = (series: string, label: string, detector: string, kind: string, t: number, anomalous: boolean, score: number, value: number | null, message: () => string, startUnixSeconds = t) => {
+      const key = episodeKey(series, label, detector, kind);
+      const e = changed.get(key) ?? open.get(key);
+      if (anomalous) {
+        if (!e || e.endUnixSeconds !== null) {
+          const fresh: EpisodeWrite = {
+            nodeId: node.id, series, label, detector, kind, startUnixSeconds: Math.min(startUnixSeconds, t), endUnixSeconds: null, lastUnixSeconds: t,
+            peakScore: score, peakValue: value, peakUnixSeconds: t, samples: 1, message: message(),
+          };
+          // A closed episode written this run stays in `changed` under its own id.
+          if (e) changed.set(`${key}\0${e.id ?? changed.size}`, e);
+          changed.set(key, fresh);
+          sum.opened++;
+        } else {
+          e.lastUnixSeconds = Math.max(e.lastUnixSeconds, t);
+          e.samples++;
+          if (score > e.peakScore || (score === e.peakScore && detector === RULE_DETECTOR && value !== null && e.peakValue !== null && Math.abs(value) > Math.abs(e.peakValue))) {
+            e.peakScore = score;
+            e.peakValue = value;
+            e.peakUnixSeconds = t;
+            e.message = message();
+          }
+          changed.set(key, e);
+        }
+      } else if (e && e.endUnixSeconds === null && t > e.lastUnixSeconds) {
+        e.endUnixSeconds = e.lastUnixSeconds;
+        changed.set(key, e);
+        sum.closed++;
+      }
+    };
+
+    for (const [table, tableDefs] of byTable) {
+      // Where this table's series stand: the oldest cursor among them; a node new to the detector
+      // starts `backlogSeconds` back.
+      const cursors = [...stored.entries()].filter(([k]) => tableDefs.some((d) => k.startsWith(d.series + '\0'))).map(([, s]) => s.cursorUnixSeconds);
+      const floor = o.nowUnixSeconds - (o.backlogSeconds ?? DEFAULT_BACKLOG_SECONDS);
+      const after = cursors.length ? Math.max(floor, Math.min(...cursors)) : floor;
+      const label = tableDefs[0]!.label;
+      const columns = [label, ...tableDefs.map((d) => (d.where ? `CASE WHEN ${d.where} THEN (${d.value}) END` : `(${d.value})`))];
+      const rows = readNewSamples(o.db, table, columns, node.id, after, o.nowUnixSeconds);
+      for (const row of rows) {
+        const t = row[0] as number;
+        const lbl = String(row[1] ?? '');
+        for (let j = 0; j < tableDefs.length; j++) {
+          const raw = row[j + 2];
+          if (raw === null || raw === undefined) continue;
+          const value = Number(raw);
+          if (!Number.isFinite(value)) continue;
+          const def = tableDefs[j]!;
+          const key = seriesKey(def.series, lbl);
+          let run = runs.get(key);
+          if (!run) {
+            const s: StoredDetectorState | undefined = stored.get(key);
+            const state = s && s.detector === DETECTOR_NAME && isDetectorState(s.state) ? s.state : newDetectorState();
+            run = { def, label: lbl, state, cursor: s?.cursorUnixSeconds ?? -Infinity, touched: false };
+            runs.set(key, run);
+          }
+          if (t <= run.cursor) continue;
+          run.cursor = t;
+          run.touched = true;
+          sum.samples++;
+          const d = detect(run.state, value, config);
+          if (d.flagged) sum.flagged++;
+          episode(def.series, lbl, DETECTOR_NAME, 'score', t, d.anomalous, d.score, value, () => `${def.series}${lbl ? ` (${lbl})` : ''} = ${round(value)}: anomaly score ${d.score.toFixed(3)}`);
+          if (def.series === 'storage.used_percent') {
+            episode(def.series, lbl, RULE_DETECTOR, 'disk_full', t, value > RULES.diskFullPercent, 1, value, () => `disk ${lbl} ${round(value)} % used (over ${RULES.diskFullPercent} %)`);
+          } else if (def.series === 'temperature.celsius') {
+            episode(def.series, lbl, RULE_DETECTOR, 'temperature_high', t, value > tempMax, 1, value, () => `${lbl} at ${round(value)} °C (over ${tempMax} °C, edgefleet_temp_max_celsius)`);
+          }
+        }
+      }
+    }
+
+    // Unreachable: the node's status, as of now.
+    const unreachable = node.status === 'unreachable';
+    episode('node.status', '', RULE_DETECTOR, 'unreachable', o.nowUnixSeconds, unreachable, 1, null, () => `unreachable: ${node.lastError ?? 'no connection'}`, node.lastErrorUnixSeconds ?? o.nowUnixSeconds);
+
+    const states = [...runs.values()]
+      .filter((r) => r.touched)
+      .map((r) => ({ series: r.def.series, label: r.label, detector: DETECTOR_NAME, cursorUnixSeconds: r.cursor, state: r.state }));
+    if (states.length || changed.size) store.save(node.id, states, [...changed.values()]);
+    sum.series += runs.size;
+    sum.open += new Set([...open.values(), ...changed.values()].filter((e) => e.endUnixSeconds === null)).size;
+    // Let collections in the same process (the hub) run between nodes.
+    await new Promise((r) => setImmediate(r));
+  }
+  sum.durationMs = Math.round(performance.now() - t0);
+  o.log?.debug('anomalies', { ...sum });
+  return sum;
+}
+
+const round = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));

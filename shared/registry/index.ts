@@ -1,0 +1,3 @@
+export * from './settings.js';
+export * from './http.js';
+export * from './client.js';

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { detectorScores, loadNab } from '../bench/nab.js';
+import { detectAnomalies, tempMaxCelsius } from '../shared/detect/anomalies.js';
+import { DEFAULT_DETECTOR_CONFIG, detect, isDetectorState, newDetectorState, type DetectorState } from '../shared/detect/detector.js';
+import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, probationaryRows, scaledSigmoid, scoreFile, scoreNab, windowRows, type NabFile } from '../shared/detect/nab.js';
+import { parseSince } from '../shared/detect/since.js';
+import type { NodeSpec } from '../shared/domain/index.js';
+import { listAnomalies, openDb, readingsWriter, recordOutcomes, syncNodes, type Db } from '../shared/store/index.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/nab', import.meta.url));
+const [standard, lowFp, lowFn] = NAB_PROFILES;
+const near = (a: number, b: number, eps = 1e-6) => assert.ok(Math.abs(a - b) < eps, `${a} ≠ ${b}`);
+
+describe('NAB scoring (hand-worked)', () => {
+  it('scaled sigmoid and probation', () => {
+    near(scaledSigmoid(-1), 0.9866142981514305);
+    near(scaledSigmoid(0), 0);
+    near(scaledSigmoid(3), -0.9999994);
+    assert.equal(scaledSigmoid(3.01), -1);
+    assert.equal(probationaryRows(100), 15);
+    assert.equal(probationaryRows(4032), 604);
+    assert.equal(probationaryRows(22695), 750);
+  });
+
+  // 100 rows (rows 0-14 probationary), one window [40, 49]. Detections: 5 (probation: ignored),
+  // 20 (before the window: −A_FP), 44 and 47 (in it: the earlier counts, σ(−0.6)/σ(−1)),
+  // 60 (after it: A_FP·σ(11/9)), 90 (far after: y = 41/9 > 3, −A_FP).
+  const scores = new Float64Array(100);
+  for (const i of [5, 20, 44, 47, 60, 90]) scores[i] = 1;
+  const file: NabFile = { name: 'hand', scores, windows: [[40, 49]] };
+  it('one file, three profiles (values worked out by hand)', () => {
+    const s = scoreFile(file, 0.5, standard);
+    near(s.score, -0.11 + 0.9174286804284079 - 0.10951310130369775 - 0.11);
+    assert.deepEqual([s.truePositives, s.falseNegatives, s.falsePositives], [1, 0, 3]);
+    near(normalizeNab(s.score, [file], standard), 79.3957789562355);
+    near(normalizeNab(scoreFile(file, 0.5, lowFp).score, [file], lowFp), 62.920123891050615);
+    near(normalizeNab(scoreFile(file, 0.5, lowFn).score, [file], lowFn), 86.26385263749034);
+  });
+  it('a detection on the last row of a window is worth σ(−1/w)/σ(−1)', () => {
+    const late = new Float64Array(100);
+    late[49] = 1;
+    near(scoreFile({ name: 'late', scores: late, windows: [[40, 49]] }, 0.5, standard).score, 0.24824154977542992);
+  });
+  it('perfect = 100, null = 0, and the threshold sweep finds the best cut', () => {
+    const perfect = new Float64Array(100);
+    perfect[40] = 1;
+    assert.equal(scoreNab([{ name: 'p', scores: perfect, windows: [[40, 49]] }], standard).normalized, 100);
+    assert.equal(scoreNab([{ name: 'n', scores: new Float64Array(100), windows: [[40, 49]] }], standard).normalized, 0);
+    // 0.9 in the window, 0.95 and 0.8 outside: the best threshold is 0.9 (window found, the 0.95 FP paid).
+    const s = new Float64Array(100);
+    s[45] = 0.9;
+    s[30] = 0.95;
+    s[70] = 0.8;
+    const f = { name: 's', scores: s, windows: [[40, 49]] as [number, number][] };
+    assert.equal(optimizeThreshold([f], standard).threshold, 0.9);
+    // Missing the window costs more than 2 FPs under low-FN too; with no window, never firing wins.
+    assert.equal(optimizeThreshold([{ ...f, windows: [] }], standard).threshold > 0.95, true);
+  });
+  it('reads NAB CSVs and maps windows to rows', () => {
+    const { timestamps, values } = parseNabCsv('timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2.5\n2014-01-01 00:10:00,3\n');
+    assert.deepEqual([...values], [1, 2.5, 3]);
+    assert.deepEqual(windowRows(timestamps, [['2014-01-01 00:05:00.000000', '2014-01-01 00:10:00.000000']]), [[1, 2]]);
+    assert.throws(() => parseNabCsv('time,value\n'), /expected header/);
+    assert.throws(() => parseNabCsv('timestamp,value\n2014-01-01 00:00:00,x\n', 'f.csv'), /f\.csv:2/);
+    assert.throws(() => windowRows(timestamps, [['2015-01-01 00:00:00', '2015-01-02 00:00:00']]), /not a row/);
+  });
+});
+
+describe('detector', () => {
+  const series = loadNab(FIXTURE);
+  it('scores in [0, 1], learns before scoring, and is online (a prefix scores the same)', () => {
+    const v = series[0]!.values;
+    const all = detectorScores(v);
+    const prefix = detectorScores(v.slice(0, 2000));
+    assert.deepEqual([...prefix], [...all.slice(0, 2000)]);
+    assert.ok(all.every((s) => s >= 0 && s <= 1));
+    assert.ok(all.slice(0, DEFAULT_DETECTOR_CONFIG.warmupSamples).every((s) => s === 0));
+  });
+  it('state through JSON at any point gives the same scores (a restarted hub is not cold)', () => {
+    const v = series[1]!.values;
+    const all = detectorScores(v);
+    let st: DetectorState = newDetectorState();
+    const out: number[] = [];
+    for (let i = 0; i < v.length; i++) {
+      if (i % 7 === 3) {
+        const parsed: unknown = JSON.parse(JSON.stringify(st));
+        assert.ok(isDetectorState(parsed));
+        st = parsed;
+      }
+      out.push(detect(st, v[i]!).score);
+    }
+    assert.deepEqual(out, [...all]);
+    assert.ok(JSON.stringify(st).length < 4000);
+  });
+  // A record-breaking detector raises a false alarm now and then on pure noise (a record decays):
+  // about one per 600 samples here, before the threshold is raised (docs/anomalies.md).
+  it('flags a level shift; few alarms on steady noise', () => {
+    const st = newDetectorState();
+    let rng = 7;
+    const noise = () => ((rng = (rng * 16807) % 2147483647) / 2147483647 - 0.5) * 2;
+    const flags: number[] = [];
+    for (let i = 0; i < 3000; i++) if (detect(st, 50 + noise() + (i >= 2500 ? 20 : 0)).flagged) flags.push(i);
+    assert.ok(flags.includes(2500) || flags.includes(2501), `flags: ${flags}`);
+    assert.ok(flags.filter((i) => i < 2500).length <= 5, `false alarms: ${flags}`);
+  });
+  it('ignores non-finite values; a foreign state is rejected', () => {
+    const st = newDetectorState();
+    assert.deepEqual(detect(st, NaN), { score: 0, flagged: false, anomalous: false });
+    assert.equal(st.n, 0);
+    assert.equal(isDetectorState({ v: 2 }), false);
+    assert.equal(isDetectorState({ ...newDetectorState(), head: 5 }), false);
+  });
+  it('eval:nab on the fixture prints one line per profile and the summary line last', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts', '--data', FIXTURE], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    for (const p of NAB_PROFILES) assert.ok(lines.some((l) => l.startsWith(p.name)), r.stdout);
+    const m = /^eval:nab standard=(-?[\d.]+) low_fp=(-?[\d.]+) low_fn=(-?[\d.]+) files=2$/.exec(lines.at(-1)!);
+    assert.ok(m, r.stdout);
+    assert.ok(Number(m[1]) > 50, r.stdout);
+    const bad = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts'], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+  });
+});
+
+describe('parseSince', () => {
+  it('durations, unix seconds, ISO times; rejects the rest', () => {
+    assert.equal(parseSince('30m', 10_000), 10_000 - 1800);
+    assert.equal(parseSince('7d', 1_000_000), 1_000_000 - 604_800);
+    assert.equal(parseSince('1790000000', 0), 1_790_000_000);
+    assert.equal(parseSince('2026-11-29T08:00:00Z', 0), Date.UTC(2026, 10, 29, 8) / 1000);
+    assert.equal(parseSince('2026-11-29', 0), Date.UTC(2026, 10, 29) / 1000);
+    for (const bad of ['', 'yesterday', '5y', '-3h', '2026-13-45x']) assert.throws(() => parseSince(bad, 0), /not a duration/);
+  });
+});
+
+describe('detectAnomalies over the store', () => {
+  const T0 = 1_790_000_000;
+  const spec = (name: string, vars: Record<string, unknown> = {}): NodeSpec => ({ name, groups: [], vars, connection: 'ssh', host: name, port: 22 });
+  function write(db: Db, node: string, t: number, celsius: number, diskPercent: number) {
+    readingsWriter(db).writeRound(
+      [
+        {
+          node,
+          timeUnixSeconds: t,
+          temperature: [{ sensor: 'thermal_zone0', type: 'cpu-thermal', source: 'thermal_zone', celsius }],
+          storage: [{ mountPoint: '/', device: '/dev/sda1', fsType: 'ext4', totalBytes: 100, usedBytes: diskPercent, availableBytes: 100 - diskPercent, usedPercent: diskPercent }],
+        },
+      ],
+      [],
+      [],
+    );
+  }
+
+  it('episodes from the detector and the rules; cursors and state survive a new connection', async () => {
+    const db = openDb(':memory:');
+    syncNodes(db, [spec('a', { edgefleet_temp_max_celsius: '70' }), spec('b')], T0);
+    // 400 quiet samples, then node a's temperature jumps to 75 °C (over its 70 °C) for 5 samples, disk 95 % from sample 420.
+    let rng = 11;
+    const noise = () => ((rng = (rng * 16807) % 2147483647) / 2147483647 - 0.5);
+    for (let i = 0; i < 400; i++) {
+      write(db, 'a', T0 + i * 10, 45 + noise(), 50);
+      write(db, 'b', T0 + i * 10, 45 + noise(), 50);
+    }
+    const first = await detectAnomalies({ db, nowUnixSeconds: T0 + 4000, backlogSeconds: 10_000 });
+    // 2 nodes × 400 samples × (temperature + storage used_percent, used_bytes, total_bytes).
+    assert.equal(first.samples, 2 * 400 * 4);
+    assert.equal(listAnomalies(db).filter((a) => a.detector === 'rule').length, 0);
+    const again = await detectAnomalies({ db, nowUnixSeconds: T0 + 4000 });
+    assert.equal(again.samples, 0, 'nothing new: nothing scored twice');
+
+    for (let i = 400; i < 430; i++) write(db, 'a', T0 + i * 10, (i >= 410 && i < 415 ? 75 : 45) + noise(), i >= 420 ? 95 : 50);
+    recordOutcomes(db, [{ name: 'b', status: 'unreachable', error: 'connect timeout' }], T0 + 4200);
+    const second = await detectAnomalies({ db, nowUnixSeconds: T0 + 4300 });
+    // 30 samples × (temperature + storage.used_percent, used_bytes, total_bytes).
+    assert.equal(second.samples, 30 * 4);
+    const all = listAnomalies(db);
+    const hot = all.find((x) => x.kind === 'temperature_high')!;
+    assert.ok(hot, JSON.stringify(all, null, 1));
+    assert.deepEqual([hot.node, hot.label, hot.startUnixSeconds, hot.endUnixSeconds, hot.samples], ['a', 'thermal_zone0', T0 + 4100, T0 + 4140, 5]);
+    assert.match(hot.message, /over 70 °C/);
+    const disk = all.find((x) => x.kind === 'disk_full')!;
+    assert.deepEqual([disk.startUnixSeconds, disk.endUnixSeconds, disk.samples, disk.peakValue], [T0 + 4200, null, 10, 95]);
+    const jump = all.find((x) => x.detector !== 'rule' && x.series === 'temperature.celsius')!;
+    assert.ok(jump && jump.startUnixSeconds === T0 + 4100, JSON.stringify(all, null, 1));
+    const down = all.find((x) => x.kind === 'unreachable')!;
+    assert.deepEqual([down.node, down.endUnixSeconds], ['b', null]);
+    assert.ok(all.filter((x) => x.node === 'b' && x.detector !== 'rule').length === 0, 'no detector episode on a quiet node');
+
+    // The disk frees up and b comes back: both episodes close.
+    write(db, 'a', T0 + 4300, 45, 60);
+    recordOutcomes(db, [{ name: 'b', status: 'up', seenUnixSeconds: T0 + 4310 }], T0 + 4310);
+    await detectAnomalies({ db, nowUnixSeconds: T0 + 4320 });
+    const after = listAnomalies(db);
+    assert.equal(after.find((x) => x.kind === 'disk_full')!.endUnixSeconds, T0 + 4290);
+    assert.equal(after.find((x) => x.kind === 'unreachable')!.endUnixSeconds, T0 + 4300);
+    assert.deepEqual(listAnomalies(db, { open: true }).filter((x) => x.detector === 'rule'), []);
+    assert.deepEqual(listAnomalies(db, { node: 'b' }).map((x) => x.kind), ['unreachable']);
+    assert.equal(listAnomalies(db, { sinceUnixSeconds: T0 + 5000 }).length, 0);
+    db.close();
+  });
+
+  it('temperature threshold var', () => {
+    assert.equal(tempMaxCelsius({}), 85);
+    assert.equal(tempMaxCelsius({ edgefleet_temp_max_celsius: 70 }), 70);
+    assert.equal(tempMaxCelsius({ edgefleet_temp_max_celsius: '72.5' }), 72.5);
+    assert.equal(tempMaxCelsius({ edgefleet_temp_max_celsius: 'hot' }), 85);
+  });
+});
