@@ -3,13 +3,17 @@
  * Anomaly Benchmark CSV files (DIR/data/**.csv, labels in DIR/labels/combined_windows.json) and
  * score it with NAB's scoring (shared/detect/nab.ts), the threshold optimised over the files per
  * profile. Also prints the score at the detector's own fixed threshold — what the hub uses.
+ * `--loo`: also leave-one-out per profile — the threshold optimised on the other files, the
+ * held-out file scored at it, the held-out raw scores summed and normalised over all files (how
+ * the threshold transfers to a series it was not chosen on) — and the standard score at fixed
+ * thresholds around the optimum (how flat it is).
  * The last line: `eval:nab standard=<score> low_fp=<score> low_fn=<score> files=<n>`.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DETECTOR_CONFIG, DETECTOR_NAME, detect, newDetectorState } from '../shared/detect/detector.js';
-import { NAB_PROFILES, parseNabCsv, scoreNab, windowRows, type NabFile } from '../shared/detect/nab.js';
+import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, scoreFile, scoreNab, windowRows, type NabFile, type NabProfile } from '../shared/detect/nab.js';
 
 export function loadNab(dir: string): { name: string; values: Float64Array; windows: [number, number][] }[] {
   const labelsFile = join(dir, 'labels', 'combined_windows.json');
@@ -37,8 +41,20 @@ export function detectorScores(values: Float64Array): Float64Array {
   return Float64Array.from(values, (v) => detect(state, v).score);
 }
 
+/** Leave-one-out: each file scored at the threshold optimised on the others; normalised over all files. */
+export function leaveOneOut(files: readonly NabFile[], profile: NabProfile): { normalized: number; thresholds: number[] } {
+  let raw = 0;
+  const thresholds: number[] = [];
+  files.forEach((f, i) => {
+    const t = optimizeThreshold(files.filter((_, j) => j !== i), profile).threshold;
+    thresholds.push(t);
+    raw += scoreFile(f, t, profile).score;
+  });
+  return { normalized: normalizeNab(raw, files, profile), thresholds };
+}
+
 function main(): number {
-  const { values: o } = parseArgs({ options: { data: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' } } });
+  const { values: o } = parseArgs({ options: { data: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, loo: { type: 'boolean' } } });
   if (!o.data) {
     process.stderr.write('usage: npm run eval:nab -- --data DIR   (DIR holds data/**/*.csv and labels/combined_windows.json)\n');
     return 1;
@@ -62,6 +78,15 @@ function main(): number {
       `${r.profile.padEnd(19)} ${r.normalized.toFixed(1).padStart(5)}  (threshold ${r.threshold.toFixed(4)}: tp=${r.truePositives} fn=${r.falseNegatives} fp=${r.falsePositives}; ` +
         `at the detector's fixed threshold ${f.threshold}: ${f.normalized.toFixed(1)})\n`,
     );
+  }
+  if (o.loo) {
+    for (const p of NAB_PROFILES) {
+      const l = leaveOneOut(files, p);
+      process.stdout.write(`leave-one-out ${p.name.padEnd(19)} ${l.normalized.toFixed(1).padStart(5)}  (thresholds ${Math.min(...l.thresholds).toFixed(4)}–${Math.max(...l.thresholds).toFixed(4)})\n`);
+    }
+    const t0 = results[0]!.optimized.threshold;
+    const at = [-0.1, -0.05, -0.02, 0, 0.02, 0.05, 0.1].map((d) => `${(t0 + d).toFixed(3)}: ${scoreNab(files, NAB_PROFILES[0], t0 + d).normalized.toFixed(1)}`);
+    process.stdout.write(`standard around the optimum  ${at.join('  ')}\n`);
   }
   const [std, lowFp, lowFn] = results.map((r) => r.optimized.normalized.toFixed(1));
   process.stdout.write(`eval:nab standard=${std} low_fp=${lowFp} low_fn=${lowFn} files=${series.length}\n`);

@@ -4,22 +4,25 @@
  * object (JSON-serializable) that the store keeps between runs, so a restarted hub does not start
  * cold.
  *
- * "Record-breaking surprise", chosen by the NAB benchmark (bench/nab.ts, see docs/anomalies.md):
+ * "Robust features + anomaly likelihood" (docs/anomalies.md, measured with bench/nab.ts):
  *
  * 1. A robust rolling statistic: the median and MAD (× 1.4826, a σ estimate) of the last
  *    `windowSamples` values before the recent ones, the scale floored at 1 % of the range seen.
  * 2. A level-shift test: |median(last `shiftSamples` values) − that median| / scale — a spike of
- *    one sample does not move a median of three, a step that holds does. (A plain one-sample
- *    z-score fired far more often on the benchmark for no more windows found.)
- * 3. A new extreme: how far the value leaves the range of everything seen so far, relative to it.
- * 4. Each feature f (as log(1 + f)) is compared with its own record: the largest value it has
- *    taken, decaying by `recordDecay` per sample (half-life ≈ 2300 samples). The score is
- *    max over features of f / (f + record): 0.5 means "as surprising as the most surprising
- *    thing recently seen", 1 "far more". Self-normalising, so one threshold fits °C, %, bytes/s.
+ *    one sample does not move a median of three, a step that holds does.
+ * 3. A new extreme (min/max normalisation): how far the value leaves the range of everything
+ *    seen so far, relative to that range.
+ * 4. HTM-style anomaly likelihood (Ahmad et al. 2017): each feature f (as log(1 + f)) is compared
+ *    with its own recent distribution — an exponentially weighted mean and variance with memory
+ *    1/`likelihoodAlpha` samples — as a Gaussian tail probability p = Q((f − mean) / std); the
+ *    score is log(p + 1e-10) / log(1e-10) ∈ [0, 1] (NAB's "log likelihood"), max over features.
+ *    0.5 means p ≈ 1e-5. Self-normalising (one threshold fits °C, %, bytes/s) and smooth: the
+ *    score moves with how improbable a sample is, so the useful threshold is a broad plateau, not
+ *    a knife edge.
  * 5. After a flag, the next `refractorySamples` samples are capped below the threshold: one
  *    event is one flag, not a burst.
  *
- * O(window) per sample (two quickselects over ≤ 96 numbers).
+ * O(window) per sample (an incrementally sorted window of ≤ 96 numbers).
  */
 
 export interface DetectorConfig {
@@ -29,8 +32,8 @@ export interface DetectorConfig {
   shiftSamples: number;
   /** Samples seen before any score is given (the detector is learning). */
   warmupSamples: number;
-  /** Per-sample decay of each feature's record. */
-  recordDecay: number;
+  /** Weight of a new sample in each feature's running mean and variance (memory ≈ 1/alpha samples). */
+  likelihoodAlpha: number;
   /** The MAD scale is at least this fraction of the range seen (flat series, quantised values). */
   scaleFloorOfRange: number;
   /** Samples after a flag whose score is capped below the threshold. */
@@ -39,22 +42,22 @@ export interface DetectorConfig {
   threshold: number;
 }
 
-export const DETECTOR_NAME = 'surprise-v1';
+export const DETECTOR_NAME = 'likelihood-v1';
 
-/** Tuned on the NAB development folder (see docs/anomalies.md); threshold = the standard profile's optimum, rounded. */
+/** Measured on the NAB development folder (see docs/anomalies.md); the threshold sits on a plateau of the standard profile. */
 export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   windowSamples: 96,
   shiftSamples: 3,
   warmupSamples: 150,
-  recordDecay: 0.9997,
+  likelihoodAlpha: 0.0003,
   scaleFloorOfRange: 0.01,
   refractorySamples: 12,
-  threshold: 0.515,
+  threshold: 0.8,
 };
 
 /** Everything the detector remembers about one series: plain numbers, JSON as it is. */
 export interface DetectorState {
-  v: 1;
+  v: 2;
   /** Samples seen. */
   n: number;
   /** The last values (at most `windowSamples + shiftSamples − 1`), a ring: the oldest at `head` once full. */
@@ -63,14 +66,16 @@ export interface DetectorState {
   /** Smallest and largest value seen (null before the first). */
   min: number | null;
   max: number | null;
-  /** Decaying records of the level-shift and new-extreme features. */
-  records: [number, number];
+  /** Running mean and variance of log(1 + feature): [mean shift, var shift, mean extreme, var extreme]. */
+  stats: [number, number, number, number];
   /** Samples left in the refractory period. */
   quiet: number;
+  /** The score that started the current quiet period. */
+  peak: number;
 }
 
 export function newDetectorState(): DetectorState {
-  return { v: 1, n: 0, window: [], head: 0, min: null, max: null, records: [0, 0], quiet: 0 };
+  return { v: 2, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0 };
 }
 
 /** A stored state that is not one of ours (another version, hand-edited) starts over rather than failing. */
@@ -78,20 +83,21 @@ export function isDetectorState(x: unknown): x is DetectorState {
   if (typeof x !== 'object' || x === null) return false;
   const s = x as Partial<DetectorState>;
   return (
-    s.v === 1 &&
+    s.v === 2 &&
     typeof s.n === 'number' &&
     Array.isArray(s.window) &&
     s.window.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
     (s.min === null || typeof s.min === 'number') &&
     (s.max === null || typeof s.max === 'number') &&
-    Array.isArray(s.records) &&
-    s.records.length === 2 &&
-    s.records.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
+    Array.isArray(s.stats) &&
+    s.stats.length === 4 &&
+    s.stats.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
     typeof s.head === 'number' &&
     Number.isInteger(s.head) &&
     s.head >= 0 &&
     s.head <= s.window.length &&
-    typeof s.quiet === 'number'
+    typeof s.quiet === 'number' &&
+    typeof s.peak === 'number'
   );
 }
 
@@ -204,6 +210,35 @@ function medianOf(a: Float64Array, n: number): number {
   return (loMid + hiMid) / 2;
 }
 
+/** Upper tail of the standard normal, Q(z) = erfc(z / √2) / 2 (Numerical Recipes' erfc, relative error < 1.2e-7). */
+export function normalTail(z: number): number {
+  const x = Math.abs(z) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * x);
+  const erfc =
+    t *
+    Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return z >= 0 ? erfc / 2 : 1 - erfc / 2;
+}
+
+const LOG_EPS = Math.log(1e-10);
+/** Smallest standard deviation of a log-feature (a series that has been perfectly steady). */
+const MIN_STD = 0.01;
+
+/**
+ * One feature's anomaly likelihood against its running mean/variance (stats[i], stats[i + 1]),
+ * then the running statistics take the new value in. Returns log(p + 1e-10) / log(1e-10).
+ */
+function likelihood(stats: [number, number, number, number], i: 0 | 2, f: number, n: number, alpha: number): number {
+  const mean = stats[i]!;
+  const variance = stats[i + 1]!;
+  const p = normalTail((f - mean) / Math.sqrt(Math.max(variance, MIN_STD * MIN_STD)));
+  const a = Math.max(alpha, 1 / n);
+  const d = f - mean;
+  stats[i] = mean + a * d;
+  stats[i + 1] = (1 - a) * (variance + a * d * d);
+  return Math.min(1, Math.max(0, Math.log(p + 1e-10) / LOG_EPS));
+}
+
 function median3(a: number, b: number, c: number): number {
   return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
 }
@@ -242,9 +277,9 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   const live = state.n > config.warmupSamples;
   const f0 = Math.log1p(shift);
   const f1 = Math.log1p(extreme);
-  const [r0, r1] = state.records;
-  let score = live ? Math.max(f0 / (f0 + r0 + 1e-9), f1 / (f1 + r1 + 1e-9)) : 0;
-  state.records = [Math.max(f0, r0 * config.recordDecay), Math.max(f1, r1 * config.recordDecay)];
+  const l0 = likelihood(state.stats, 0, f0, state.n, config.likelihoodAlpha);
+  const l1 = likelihood(state.stats, 2, f1, state.n, config.likelihoodAlpha);
+  let score = live ? Math.max(l0, l1) : 0;
   state.min = state.min === null ? value : Math.min(state.min, value);
   state.max = state.max === null ? value : Math.max(state.max, value);
   // The sorted cache follows the ring: when it is full the oldest value leaves "older"; the
@@ -268,11 +303,15 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
     state.head = (state.head + 1) % capacity;
   }
   const anomalous = score >= config.threshold;
-  if (state.quiet > 0) {
+  // Suppression after a detection, whatever the threshold: within `refractorySamples` of the last
+  // local peak, a sample that does not beat that peak scores 0 (the episode goes on: `anomalous`).
+  if (state.quiet > 0 && score <= state.peak) {
     state.quiet--;
-    score = Math.min(score, config.threshold * 0.999);
+    score = 0;
+  } else if (live && score > 0) {
+    state.peak = score;
+    state.quiet = config.refractorySamples;
   }
   const flagged = score >= config.threshold;
-  if (flagged) state.quiet = config.refractorySamples;
   return { score, flagged, anomalous };
 }
