@@ -81,9 +81,10 @@ try {
     const anchor: number[] = [];
     const perTarget = new Map<string, number[]>();
     for (const t of targets) {
-      for (const [sink, rawOnly] of [[lat, false], [anchor, true]] as const) {
+      // The anchor (raw tables only) runs once: over a week of 100 nodes one query takes seconds.
+      for (const [sink, rawOnly, reps] of [[lat, false, REPS], [anchor, true, 1]] as const) {
         const stmt = db.prepare(expandTarget(t, { fromMs, toMs, nodes: fleet.map((f) => f.spec.name), rawOnly }));
-        for (let i = 0; i < REPS; i++) {
+        for (let i = 0; i < reps; i++) {
           const q0 = performance.now();
           stmt.all();
           const ms = performance.now() - q0;
@@ -95,7 +96,7 @@ try {
     results[name] = p95(lat);
     console.log(
       `queries ${name.padStart(3)}: ${targets.length} targets × ${REPS}: p95 ${p95(lat).toFixed(1)} ms, median ${median(lat).toFixed(1)} ms; ` +
-        `raw tables only: p95 ${p95(anchor).toFixed(1)} ms → ratio ${(p95(anchor) / p95(lat)).toFixed(1)}x`,
+        `raw tables only (the anchor, same panels, once each): p95 ${p95(anchor).toFixed(1)} ms → ratio ${(p95(anchor) / p95(lat)).toFixed(1)}x`,
     );
     const slowest = [...perTarget].map(([k, v]) => [k, median(v)] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
     console.log(`  slowest medians: ${slowest.map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join('; ')}`);
