@@ -33,6 +33,7 @@ export const CONFIG_TEMPLATE = (() => {
     lines.push(`${indent}${shown === undefined ? '# ' : ''}${parts.at(-1)}: ${yamlValue ?? ''}${' '.repeat(2)}# ${envName(key)}`);
   }
   lines.push(...REGISTRIES_EXAMPLE);
+  lines.push('', '# Keys that POST /deployments and GET /deployments require (Authorization: Bearer KEY or', '# X-Api-Key: KEY); one also by EDGEFLEET_API_KEY. At least 16 characters each.', '# api:', '#   keys: [change-me-to-a-long-random-string]');
   return lines.join('\n') + '\n';
 })();
 

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../shared/config/config.js';
 import { jsonLogger } from '../shared/handler/logger.js';
+import { backgroundSettled } from '../shared/handler/background.js';
 import { closeResources } from '../shared/handler/resources.js';
 import { lambdaContext } from './lambdaContext.js';
 import { loadHandler, readServerless, type LambdaHandler } from './serverlessFunctions.js';
@@ -118,6 +119,8 @@ export async function runHub(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
   await Promise.allSettled([...running]);
+  // Deployments started by POST /deployments finish before the store closes.
+  await backgroundSettled();
   await closeResources();
   log.info('stopped');
   return 0;

@@ -8,6 +8,7 @@ import { loadConfig } from '../shared/config/config.js';
 import { loadInventory, toAnsibleList } from '../shared/inventory/index.js';
 import { jsonLogger } from '../shared/handler/logger.js';
 import { progress } from '../shared/handler/progress.js';
+import { backgroundSettled } from '../shared/handler/background.js';
 import { closeResources, dbFor } from '../shared/handler/resources.js';
 import { latestReadings, listModels, listNodes, modelRegistries, setModelDescription, syncNodes, type ModelRow } from '../shared/store/index.js';
 import type { ModelSyncSummary } from '../shared/collect/models.js';
@@ -15,6 +16,7 @@ import { parseModelReference } from '../shared/parse/registry.js';
 import { parseSince } from '../shared/detect/since.js';
 import { listAnomalies } from '../shared/store/anomalies.js';
 import { runHub } from './hub.js';
+import { deployCommand, deploymentsCommand, type DeployFlags } from './deploy.js';
 import { lambdaContext } from './lambdaContext.js';
 import { CONFIG_TEMPLATE, LOCAL_INVENTORY } from './configTemplate.js';
 import { loadHandler, readServerless } from './serverlessFunctions.js';
@@ -39,6 +41,11 @@ Commands:
                            (kept apart from the image's own label; --set '' removes it)
   anomalies [--since D]    anomalous episodes (detector and rules), newest first; --since 30m, 6h, 7d or a time
                            (default 24h; open episodes always shown); --open: only open ones; --node NAME
+  deploy MODEL:TAG         deploy a model image to --nodes a,b or --group g: pull, create, start, verify, then
+                           replace the previous container (--env K=V, --publish H:C, --volume SRC:/DST[:ro],
+                           --restart POLICY, --grace SECONDS, --concurrency N, --registry R); a bar per node
+  pull MODEL:TAG           download the image only;  start|stop|remove MODEL[:TAG]: act on its container
+  deployments [ID]         the latest deployments, or one with each node's state and every event
   init                     write edgefleet.yaml (when missing), create or upgrade the database, sync the nodes
 
 Options (every command):
@@ -79,6 +86,14 @@ export async function main(argv: string[]): Promise<number> {
         node: { type: 'string' },
         set: { type: 'string' },
         registry: { type: 'string' },
+        nodes: { type: 'string' },
+        group: { type: 'string' },
+        env: { type: 'string', multiple: true },
+        'publish': { type: 'string', multiple: true, short: 'p' },
+        volume: { type: 'string', multiple: true },
+        restart: { type: 'string' },
+        grace: { type: 'string' },
+        concurrency: { type: 'string' },
       },
     });
   } catch (e) {
@@ -121,6 +136,17 @@ export async function main(argv: string[]): Promise<number> {
         return anomaliesCommand(o.json ?? false, o.since, o.open ?? false, o.node);
       case 'models':
         return await modelsCommand(rest, o.json ?? false, o.set, o.registry);
+      case 'deploy':
+      case 'pull':
+      case 'start':
+      case 'stop':
+      case 'remove':
+        if (rest.length !== 1) throw new UsageError(`${command} takes one MODEL${command === 'deploy' || command === 'pull' ? ':TAG' : '[:TAG]'}`);
+        if ((o.nodes === undefined) === (o.group === undefined)) throw new UsageError(`${command}: give --nodes a,b or --group g`);
+        return await deployCommand(command, rest[0], { ...pick(o), json: o.json ?? false }, invokeByName);
+      case 'deployments':
+        if (rest.length > 1) throw new UsageError('deployments takes at most one ID');
+        return deploymentsCommand(rest[0], o.json ?? false);
       default:
         throw new UsageError(`unknown command "${command}"; see edgefleet --help`);
     }
@@ -130,8 +156,19 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.EDGEFLEET_LOG_LEVEL === 'debug' && err.stack) process.stderr.write(err.stack + '\n');
     return 1;
   } finally {
+    // `invoke createDeployment` answers at once: its deployment runs to the end first.
+    await backgroundSettled();
     await closeResources();
   }
+}
+
+function pick(o: Record<string, unknown>): Omit<DeployFlags, 'json'> {
+  const f: Omit<DeployFlags, 'json'> = {};
+  for (const k of ['nodes', 'group', 'registry', 'restart', 'grace', 'concurrency'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
+  if (Array.isArray(o.env)) f.env = o.env as string[];
+  if (Array.isArray(o.publish)) f.port = o.publish as string[];
+  if (Array.isArray(o.volume)) f.volume = o.volume as string[];
+  return f;
 }
 
 async function invokeByName(name: string, event: unknown): Promise<unknown> {

@@ -13,7 +13,7 @@ import { buildDashboards, DATASOURCE, GATE, RAW_MAX_NODE_SECONDS, ROLLUP_1H_MAX_
 import { allPanels, dashboardQueries, loadDashboards, type DashboardQuery } from './grafana/dashboards.js';
 import { expandQuery, grafanaIntervalMs, interpolateVariables, applyPluginMacros, variableReferences, type ExpandContext } from './grafana/expand.js';
 import { collectFleetDb, DOWN_NODE, FLEET_MACHINES, type FleetDb } from './grafana/fleetDb.js';
-import { saveRepositorySync, setModelDescription } from '../shared/store/index.js';
+import { insertDeployment, recordNodeStep, saveRepositorySync, setModelDescription } from '../shared/store/index.js';
 import { detectAnomalies } from '../shared/detect/anomalies.js';
 import { ANOMALY_ANNOTATION_SQL } from './grafana/build.js';
 import type { ModelImage } from '../shared/domain/index.js';
@@ -199,6 +199,13 @@ describe('every dashboard query against a collected database', () => {
     setModelDescription(f.db, 'lab', 'models/yolo', 'v8', 'Counts people at the gate', f.collectedAt);
     // Anomalies as detectAnomalies writes them: at least the down node's "unreachable" episode.
     await detectAnomalies({ db: f.db, nowUnixSeconds: f.collectedAt });
+    // A deployment as shared/deploy writes it: rpi4 running, jetson-orin rolled back.
+    const nowMs = f.collectedAt * 1000;
+    const options = { env: {}, ports: [], volumes: [], restart: 'unless-stopped' as const };
+    insertDeployment(f.db, { id: '0123456789ab', action: 'deploy', registry: 'lab', repository: 'models/yolo', tag: 'v8', image: 'r:5000/models/yolo:v8', target: { group: 'edge' }, options, nodes: ['rpi4', 'jetson-orin'], nowMs });
+    recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'pulling', progressPercent: 100 }, nowMs + 500);
+    recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'running', final: true }, nowMs + 1000);
+    recordNodeStep(f.db, '0123456789ab', 'jetson-orin', { state: 'rolled_back', error: 'container exited with code 3', final: true }, nowMs + 1000);
   });
   after(async () => {
     await f?.close();
@@ -252,6 +259,7 @@ describe('every dashboard query against a collected database', () => {
           if (q.panelType === 'timeseries') checkTimeSeries(what, cols, rows, Math.round(intervalMs / 1000));
           else if (q.panelType === 'table' && CATALOG_PANELS.has(q.title)) checkModelsTable(what, q, cols, rows);
           else if (q.panelType === 'table' && q.title === 'Anomalies') checkAnomaliesTable(what, q, cols, rows);
+          else if (q.panelType === 'table' && q.title === 'Deployments') checkDeploymentsTable(what, q, cols, rows);
           else if (q.panelType === 'table') checkTable(what, q, cols, rows);
           else if (q.panelType === 'geomap') checkGeomap(what, cols, rows);
           else if (q.panelType === 'stat') checkStat(what, q, cols, rows);
@@ -284,6 +292,16 @@ describe('every dashboard query against a collected database', () => {
         seen.add(key);
       }
     }
+  }
+
+  function checkDeploymentsTable(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {
+    assert.deepEqual(cols, ['created', 'deployment', 'action', 'model', 'node', 'state', 'progress', 'updated', 'error'], what);
+    assert.deepEqual(q.timeColumns, ['created', 'updated']);
+    assert.deepEqual(rows.map((r) => [r.node, r.state, r.progress, r.error]), [
+      ['jetson-orin', 'rolled_back', null, 'container exited with code 3'],
+      ['rpi4', 'running', 100, null],
+    ], what);
+    assert.ok(rows.every((r) => r.model === 'models/yolo:v8' && r.deployment === '0123456789ab'));
   }
 
   function checkTable(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {

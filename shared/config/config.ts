@@ -86,6 +86,24 @@ export interface Config {
   };
   /** Container registries holding the lab's models (a list; one also by EDGEFLEET_REGISTRY_*). */
   registries: RegistryConfig[];
+  deploy: {
+    /** Nodes deployed to at once (a request's options.concurrency may lower or raise it). */
+    concurrency: number;
+    /** Seconds a new container must keep running before the previous one is stopped. */
+    graceSeconds: number;
+    /** The engine's unix socket on a node without the edgefleet_engine_socket var. */
+    engineSocket: string;
+    /** A pull that takes longer is abandoned (the node fails, its old container keeps running). */
+    pullTimeoutSeconds: number;
+    /** Any other engine call (create, start, inspect, list). */
+    engineTimeoutSeconds: number;
+    /** Seconds the engine gives the previous container to stop before it kills it. */
+    stopTimeoutSeconds: number;
+  };
+  /** Keys that HTTP routes which change things (POST /deployments) require; also EDGEFLEET_API_KEY. Never logged. */
+  api: {
+    keys: string[];
+  };
   hub: {
     /** Seconds between collectAll rounds under `edgefleet hub` (may be below AWS's one minute). */
     intervalSeconds: number;
@@ -145,11 +163,13 @@ export const DEFAULT_CONFIG: Config = {
   },
   models: { syncIntervalSeconds: 300, perRoundSeconds: 10, timeoutSeconds: 10, pageSize: 100, concurrency: 4 },
   registries: [],
+  deploy: { concurrency: 8, graceSeconds: 5, engineSocket: '/var/run/docker.sock', pullTimeoutSeconds: 1800, engineTimeoutSeconds: 60, stopTimeoutSeconds: 10 },
+  api: { keys: [] },
   hub: { intervalSeconds: 10, host: '127.0.0.1', port: 8070 },
 };
 
 /** Keys that are not scalars and have their own reader (and no EDGEFLEET_<KEY> variable). */
-export const LIST_KEYS = ['registries'];
+export const LIST_KEYS = ['registries', 'api.keys'];
 const REGISTRY_KEYS = ['name', 'url', 'username', 'password', 'insecure', 'caFile', 'namespaces'] as const;
 
 /** Keys that hold a file path: resolved against the config file's folder. */
@@ -200,6 +220,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     setKey(config, key, PATH_KEYS.includes(key) ? resolvePath(typed, cwd) : typed);
   }
   config.registries = registryFromEnv(config.registries as RegistryConfig[], env, cwd);
+  const api = config.api as { keys: unknown };
+  api.keys = apiKeysFrom(api.keys, file ? resolve(cwd, file) : 'configuration');
+  if (env.EDGEFLEET_API_KEY) (api.keys as string[]).push(env.EDGEFLEET_API_KEY);
   for (const [key, value] of Object.entries(sources.overrides ?? {})) {
     if (value === undefined) continue;
     setKey(config, key, PATH_KEYS.includes(key) ? resolvePath(value, cwd) : value);
@@ -230,6 +253,17 @@ function registriesFrom(raw: unknown, file: string, base: string): RegistryConfi
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new ConfigError(`${file}: two registries named "${dup}"`);
   return out;
+}
+
+/** `api.keys`: a list of non-empty strings (at least 16 characters: they guard deployments). */
+function apiKeysFrom(raw: unknown, file: string): string[] {
+  if (raw == null) return [];
+  if (!Array.isArray(raw) || !raw.every((k) => typeof k === 'string')) throw new ConfigError(`${file}: "api.keys" must be a list of strings`);
+  // The key itself is never quoted in an error.
+  raw.forEach((k: string, i) => {
+    if (k.length < 16) throw new ConfigError(`${file}: "api.keys[${i}]" is too short (at least 16 characters)`);
+  });
+  return [...raw];
 }
 
 function namespacesFrom(v: unknown, where: string): string[] {

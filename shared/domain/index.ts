@@ -3,3 +3,4 @@ export * from './readings.js';
 export * from './log.js';
 export * from './location.js';
 export * from './model.js';
+export * from './deployment.js';

@@ -7,3 +7,4 @@ export * from './retention.js';
 export * from './geocode.js';
 export * from './models.js';
 export * from './anomalies.js';
+export * from './deployments.js';

@@ -318,4 +318,52 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (node_id, series, label)
   ) WITHOUT ROWID;
   `,
+  // 6: deployments of model images to nodes (shared/deploy/): one row per deployment, one per
+  // node of it with its current state, and every step of every node as an event, in order.
+  `
+  CREATE TABLE deployments (
+    id TEXT PRIMARY KEY,
+    action TEXT NOT NULL,
+    registry TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    image TEXT NOT NULL,
+    digest TEXT,
+    target_json TEXT NOT NULL,
+    options_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_unix_seconds INTEGER NOT NULL,
+    started_unix_seconds INTEGER,
+    finished_unix_seconds INTEGER,
+    error TEXT
+  );
+  CREATE INDEX deployments_created ON deployments (created_unix_seconds);
+  CREATE TABLE deployment_nodes (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    node TEXT NOT NULL,
+    state TEXT NOT NULL,
+    progress_percent REAL,
+    container_id TEXT,
+    container_name TEXT,
+    previous_container_id TEXT,
+    error TEXT,
+    queued_unix_seconds INTEGER NOT NULL,
+    started_unix_seconds INTEGER,
+    updated_unix_seconds INTEGER NOT NULL,
+    finished_unix_seconds INTEGER,
+    PRIMARY KEY (deployment_id, node)
+  ) WITHOUT ROWID;
+  CREATE TABLE deployment_events (
+    id INTEGER PRIMARY KEY,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    node TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    time_unix_ms INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    progress_percent REAL,
+    message TEXT
+  );
+  CREATE INDEX deployment_events_deployment ON deployment_events (deployment_id, id);
+  CREATE INDEX deployment_events_time ON deployment_events (time);
+  `,
 ];

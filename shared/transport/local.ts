@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TransportError, type ExecResult, type Transport } from './transport.js';
 
 /** `ansible_connection=local`: the hub itself, through /bin/sh. */
@@ -27,6 +29,18 @@ export class LocalTransport implements Transport {
         clearTimeout(timer);
         resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code });
       });
+    });
+  }
+
+  /** The hub's own unix socket. */
+  openStreamLocal(socketPath: string): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      const sock = connect(socketPath);
+      sock.once('connect', () => {
+        sock.off('error', reject);
+        resolve(sock);
+      });
+      sock.once('error', (e) => reject(new TransportError('unreachable', `cannot open ${socketPath}: ${e.message}`, { cause: e })));
     });
   }
 

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { NodeSSH } from 'node-ssh';
+import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { knownKeys, verifyHostKey } from './knownHosts.js';
 import { TransportError, type ExecResult, type Transport } from './transport.js';
@@ -58,6 +59,24 @@ export class SshTransport implements Transport {
           clearTimeout(timer);
           resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8'), code: code ?? null });
         });
+      });
+    });
+  }
+
+  /**
+   * A channel to a unix socket on the node over the same connection (OpenSSH's
+   * `direct-streamlocal@openssh.com`, as `ssh -L port:/path` opens; sshd's
+   * AllowStreamLocalForwarding, on by default). The login user needs the right to open it.
+   */
+  async openStreamLocal(socketPath: string, opts: { timeoutMs?: number } = {}): Promise<Duplex> {
+    const client = await this.#connection();
+    const timeoutMs = opts.timeoutMs ?? this.opts.connectTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TransportError('timeout', `opening ${socketPath} on ${this.#where()} timed out after ${timeoutMs} ms`)), timeoutMs);
+      client.openssh_forwardOutStreamLocal(socketPath, (err, ch) => {
+        clearTimeout(timer);
+        if (err) reject(new TransportError('exec', `cannot open ${socketPath} on ${this.#where()}: ${err.message}`, { cause: err }));
+        else resolve(ch);
       });
     });
   }

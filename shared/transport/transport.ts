@@ -1,6 +1,14 @@
+import type { Duplex } from 'node:stream';
+
 /** How edgefleet reaches a node: run a command and read its output. */
 export interface Transport {
   exec(command: string, opts: { timeoutMs: number }): Promise<ExecResult>;
+  /**
+   * A byte stream to a unix socket on the node (the container engine's API): a local
+   * connection, or SSH stream-local forwarding (`ssh -L local:/run/docker.sock`). Absent on
+   * transports that cannot tunnel.
+   */
+  openStreamLocal?(socketPath: string): Promise<Duplex>;
   close(): Promise<void>;
 }
 

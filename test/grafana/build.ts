@@ -489,6 +489,7 @@ function fleetOverview(): Json {
       }),
       modelsPanel({ x: 0, y: 34, w: 24, h: 8 }),
       anomaliesPanel({ x: 0, y: 42, w: 24, h: 8 }),
+      deploymentsPanel({ x: 0, y: 50, w: 24, h: 8 }),
     ],
   );
 }
@@ -521,6 +522,44 @@ function modelsPanel(gridPos: { x: number; y: number; w: number; h: number }): J
       ],
     },
     options: { showHeader: true, cellHeight: 'sm', sortBy: [{ displayName: 'model', desc: false }] },
+  });
+}
+
+/**
+ * Model deployments (docs/deployments.md): the latest 200 node deployments of the selected
+ * nodes, newest first, each node's state (colour-coded), progress and failure reason.
+ */
+export const DEPLOYMENTS_TABLE_SQL = `SELECT d.created_unix_seconds AS created, d.id AS deployment, d.action AS action,
+  d.repository || CASE WHEN d.tag = '' THEN '' ELSE ':' || d.tag END AS model, n.name AS node, dn.state AS state,
+  dn.progress_percent AS progress, dn.updated_unix_seconds AS updated, dn.error AS error
+FROM deployment_nodes dn
+  JOIN deployments d ON d.id = dn.deployment_id
+  JOIN nodes n ON n.name = dn.node
+WHERE n.name IN (\${node:sqlstring})
+ORDER BY d.created_unix_seconds DESC, d.id, n.name
+LIMIT 200`;
+
+const DEPLOY_STATE_COLOURS: Record<string, string> = {
+  queued: 'text', pulling: 'blue', creating: 'blue', starting: 'blue', verifying: 'blue', replacing: 'blue', stopping: 'blue', removing: 'blue',
+  running: 'green', unchanged: 'green', pulled: 'green', started: 'green', stopped: 'text', removed: 'text', failed: 'red', rolled_back: 'orange',
+};
+
+function deploymentsPanel(gridPos: { x: number; y: number; w: number; h: number }): Json {
+  const field = (name: string, props: Json[]) => ({ matcher: { id: 'byName', options: name }, properties: props });
+  const options = Object.fromEntries(Object.entries(DEPLOY_STATE_COLOURS).map(([state, color], index) => [state, { color, index, text: state.replace('_', ' ') }]));
+  return panel('table', 'Deployments', gridPos, {
+    description: 'Model deployments per node, newest first (docs/deployments.md): queued → pulling → creating → starting → verifying → replacing → running; failed with the engine\'s reason, or rolled back (the previous container kept running).',
+    targets: [target(DEPLOYMENTS_TABLE_SQL, 'table', ['created', 'updated'])],
+    fieldConfig: {
+      defaults: { custom: { align: 'auto', cellOptions: { type: 'auto' }, filterable: true } },
+      overrides: [
+        field('created', [{ id: 'unit', value: 'dateTimeAsIso' }]),
+        field('updated', [{ id: 'unit', value: 'dateTimeFromNow' }]),
+        field('progress', [{ id: 'unit', value: 'percent' }, { id: 'custom.cellOptions', value: { type: 'gauge', mode: 'basic' } }, { id: 'min', value: 0 }, { id: 'max', value: 100 }]),
+        field('state', [{ id: 'mappings', value: [{ type: 'value', options }] }, { id: 'custom.cellOptions', value: { type: 'color-text' } }]),
+      ],
+    },
+    options: { showHeader: true, cellHeight: 'sm' },
   });
 }
 

@@ -163,6 +163,8 @@ function sshdConfig(n: Node, hostKey: string, authorizedKeys: string, maxStartup
     `MaxStartups ${maxStartups}`,
     'MaxSessions 100',
     'SetEnv SHLVL=1',
+    // Tunnels to unix sockets (the container engine's API, for deployments); OpenSSH's default, said out loud.
+    'AllowStreamLocalForwarding yes',
     // Debian's default, which Ansible uses to copy its modules.
     'Subsystem sftp /usr/lib/openssh/sftp-server',
     '',

@@ -1,0 +1,4 @@
+import { deploymentActionHandler } from '../shared/handler/deploy.js';
+
+/** The stop action on each target node (see shared/handler/deploy.ts for the event). */
+export const handler = deploymentActionHandler('stopModel', 'stop');

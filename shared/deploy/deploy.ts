@@ -1,0 +1,350 @@
+import { randomBytes } from 'node:crypto';
+import { mapLimit } from '../collect/limit.js';
+import type { Config, RegistryConfig } from '../config/config.js';
+import { DEPLOY_LABELS, FAILED_NODE_STATES, type DeployRequest, type DeploymentStatus, type Logger, type NodeDeployState, type NodeSpec } from '../domain/index.js';
+import { Engine, EngineError, type EngineContainer, type RegistryAuth } from '../engine/index.js';
+import { RegistryClient, registrySettings } from '../registry/index.js';
+import type { Db } from '../store/db.js';
+import { deploymentNodes, finishDeployment, getDeployment, insertDeployment, markDeploymentStarted, recordNodeStep, type DeploymentRow, type NodeUpdate } from '../store/deployments.js';
+import type { TransportPool } from '../transport/pool.js';
+import { containerSpec, DEPLOY_VARS } from './container.js';
+import { DeployInputError, resolveTargets } from './request.js';
+
+export interface DeployDeps {
+  db: Db;
+  config: Config;
+  pool: TransportPool;
+  log: Logger;
+  /** Every inventory host (the targets are resolved against them). */
+  inventory: NodeSpec[];
+  /** Each step of each node, as it is recorded (the CLI's progress bars). */
+  onStep?: (deploymentId: string, node: string, u: NodeUpdate) => void;
+  now?: () => number;
+}
+
+export interface NodeOutcome {
+  node: string;
+  state: NodeDeployState;
+  error?: string;
+  containerId?: string;
+  containerName?: string;
+  durationMs: number;
+  /** Of which pulling the image (deploy and pull). */
+  pullMs?: number;
+}
+
+export interface DeploymentSummary {
+  id: string;
+  status: DeploymentStatus;
+  image: string;
+  digest: string | null;
+  nodes: NodeOutcome[];
+  durationMs: number;
+}
+
+/** `a1b2c3d4e5f6`: short enough for a container name, random enough never to repeat. */
+export const newDeploymentId = () => randomBytes(6).toString('hex');
+
+function registryConfig(config: Config, name: string): RegistryConfig {
+  const r = config.registries.find((x) => x.name === name);
+  if (!r) throw new DeployInputError(`registry: no registry named "${name}" is configured`);
+  return r;
+}
+
+/** `http://127.0.0.1:5000` → `127.0.0.1:5000`: the engine's name for the registry. */
+export function registryHost(url: string): string {
+  const u = new URL(/^[a-z]+:\/\//i.test(url) ? url : `https://${url}`);
+  return u.host;
+}
+
+/**
+ * Record a deployment (every target node `queued`) and return its id: the work runs later
+ * (`runDeployment`), here or in another process, from what is stored.
+ */
+export function createDeployment(deps: Pick<DeployDeps, 'db' | 'config' | 'inventory' | 'now'>, req: DeployRequest): DeploymentRow {
+  const targets = resolveTargets(deps.inventory, req);
+  const reg = registryConfig(deps.config, req.registry);
+  const image = `${registryHost(reg.url)}/${req.repository}${req.tag ? `:${req.tag}` : ''}`;
+  const id = newDeploymentId();
+  insertDeployment(deps.db, {
+    id,
+    action: req.action,
+    registry: req.registry,
+    repository: req.repository,
+    tag: req.tag,
+    image,
+    target: req.nodes ? { nodes: req.nodes } : { group: req.group! },
+    options: req.options,
+    nodes: targets.map((n) => n.name),
+    nowMs: (deps.now ?? Date.now)(),
+  });
+  return getDeployment(deps.db, id)!;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Run a recorded deployment, node by node (at most `concurrency` at once); one node failing
+ * never stops the others. Every step of every node is written to the store as it happens.
+ */
+export async function runDeployment(deps: DeployDeps, id: string): Promise<DeploymentSummary> {
+  const now = deps.now ?? Date.now;
+  const t0 = performance.now();
+  const d = getDeployment(deps.db, id);
+  if (!d) throw new DeployInputError(`no deployment ${id}`);
+  const names = deploymentNodes(deps.db, id).map((n) => n.node);
+  const byName = new Map(deps.inventory.map((n) => [n.name, n]));
+  const reg = registryConfig(deps.config, d.registry);
+  const auth: RegistryAuth | undefined = reg.username ? { username: reg.username, password: reg.password, serveraddress: registryHost(reg.url) } : undefined;
+
+  // The tag's digest, once, from the registry: a node already running it is left alone. When the
+  // registry cannot say (down, or no such tag), each node's engine pulls and reports for itself.
+  let digest: string | null = null;
+  if (d.action === 'deploy' || d.action === 'pull') {
+    const client = new RegistryClient(registrySettings(reg, { timeoutSeconds: deps.config.models.timeoutSeconds, pageSize: deps.config.models.pageSize }));
+    try {
+      digest = (await client.manifestDigest(d.repository, d.tag)) ?? null;
+    } catch (e) {
+      deps.log.warn('digest lookup failed', { deployment: id, error: (e as Error).message });
+    } finally {
+      client.close();
+    }
+  }
+  markDeploymentStarted(deps.db, id, digest, now());
+
+  const step = (node: string, u: NodeUpdate) => {
+    recordNodeStep(deps.db, id, node, u, now());
+    deps.onStep?.(id, node, u);
+  };
+  const concurrency = d.options.concurrency ?? deps.config.deploy.concurrency;
+  const outcomes = await mapLimit(names, concurrency, async (name): Promise<NodeOutcome> => {
+    const started = performance.now();
+    const node = byName.get(name);
+    const timing = { pullMs: undefined as number | undefined };
+    let outcome: Omit<NodeOutcome, 'node' | 'durationMs'>;
+    if (!node) {
+      const error = `${name} is no longer in the inventory`;
+      step(name, { state: 'failed', error, final: true });
+      outcome = { state: 'failed', error };
+    } else {
+      try {
+        outcome = await runNode({ deps, d: { ...d, digest }, node, auth, step: (u) => step(name, u), timing });
+      } catch (e) {
+        // A bug or a store failure: recorded, never thrown past the other nodes.
+        const error = (e as Error).message;
+        try {
+          step(name, { state: 'failed', error, final: true });
+        } catch {
+          /* the store itself failed */
+        }
+        outcome = { state: 'failed', error };
+      }
+    }
+    deps.log.info('deploy node', { deployment: id, node: name, state: outcome.state, error: outcome.error });
+    return { node: name, ...outcome, durationMs: Math.round(performance.now() - started), ...(timing.pullMs !== undefined ? { pullMs: Math.round(timing.pullMs) } : {}) };
+  });
+  const failed = outcomes.filter((o) => FAILED_NODE_STATES.includes(o.state)).length;
+  const status: DeploymentStatus = failed === 0 ? 'succeeded' : failed === outcomes.length ? 'failed' : 'partial';
+  finishDeployment(deps.db, id, status, failed ? `${failed} of ${outcomes.length} nodes failed` : null, now());
+  return { id, status, image: d.image, digest, nodes: outcomes, durationMs: Math.round(performance.now() - t0) };
+}
+
+interface NodeRun {
+  deps: DeployDeps;
+  d: DeploymentRow;
+  node: NodeSpec;
+  auth: RegistryAuth | undefined;
+  step: (u: NodeUpdate) => void;
+  timing: { pullMs: number | undefined };
+}
+
+export function engineFor(pool: TransportPool, config: Config, node: NodeSpec): Engine {
+  const socket = node.vars[DEPLOY_VARS.engineSocket];
+  return new Engine(pool.get(node), typeof socket === 'string' && socket ? socket : config.deploy.engineSocket, config.deploy.engineTimeoutSeconds * 1000);
+}
+
+const describeError = (e: unknown) => (e instanceof EngineError ? e.message : (e as Error).message);
+
+async function runNode(r: NodeRun): Promise<Omit<NodeOutcome, 'node' | 'durationMs'>> {
+  const { deps, d, node, step } = r;
+  const engine = engineFor(deps.pool, deps.config, node);
+  const fail = (error: string, state: NodeDeployState = 'failed'): Omit<NodeOutcome, 'node' | 'durationMs'> => {
+    step({ state, error, final: true });
+    return { state, error };
+  };
+  let mine: EngineContainer[];
+  try {
+    mine = await engine.listContainers({ [DEPLOY_LABELS.model]: d.repository });
+  } catch (e) {
+    return fail(describeError(e));
+  }
+  switch (d.action) {
+    case 'deploy':
+      return deployNode(r, engine, mine, fail);
+    case 'pull': {
+      const pulled = await pull(r, engine);
+      if (pulled) return fail(pulled);
+      step({ state: 'pulled', progressPercent: 100, final: true });
+      return { state: 'pulled' };
+    }
+    case 'start': {
+      // The newest container of the model (of the tag, when one was given).
+      const pick = mine.filter((c) => !d.tag || c.labels[DEPLOY_LABELS.tag] === d.tag).sort((a, b) => b.createdUnixSeconds - a.createdUnixSeconds)[0];
+      if (!pick) return fail(`no container of ${d.repository}${d.tag ? ':' + d.tag : ''} on ${node.name}`);
+      try {
+        await engine.start(pick.id);
+      } catch (e) {
+        return fail(describeError(e));
+      }
+      step({ state: 'started', containerId: pick.id, containerName: pick.name, final: true });
+      return { state: 'started', containerId: pick.id, containerName: pick.name };
+    }
+    case 'stop':
+    case 'remove': {
+      const which = mine.filter((c) => !d.tag || c.labels[DEPLOY_LABELS.tag] === d.tag);
+      step({ state: d.action === 'stop' ? 'stopping' : 'removing', message: which.map((c) => c.name).join(', ') || 'no container' });
+      try {
+        for (const c of which) {
+          if (c.state === 'running' || c.state === 'restarting') await engine.stop(c.id, deps.config.deploy.stopTimeoutSeconds);
+          if (d.action === 'remove') await engine.remove(c.id, { force: true });
+        }
+      } catch (e) {
+        return fail(describeError(e));
+      }
+      const state = d.action === 'stop' ? 'stopped' : 'removed';
+      step({ state, final: true });
+      return { state };
+    }
+  }
+}
+
+/** Pull with progress, recorded at most every 10 % or 1 s. Returns the engine's error, if any. */
+async function pull(r: NodeRun, engine: Engine): Promise<string | undefined> {
+  const { deps, d, step } = r;
+  step({ state: 'pulling', progressPercent: 0, message: d.image });
+  let lastPercent = 0;
+  let lastMs = performance.now();
+  const t = performance.now();
+  try {
+    await engine.pull(d.image, {
+      ...(r.auth ? { auth: r.auth } : {}),
+      timeoutMs: deps.config.deploy.pullTimeoutSeconds * 1000,
+      onProgress: (p) => {
+        if (p.percent === undefined) return;
+        const nowMs = performance.now();
+        if (p.percent >= 100 || p.percent - lastPercent >= 10 || (nowMs - lastMs >= 1000 && p.percent > lastPercent)) {
+          lastPercent = p.percent;
+          lastMs = nowMs;
+          step({ state: 'pulling', progressPercent: Math.round(p.percent * 10) / 10, message: `${p.bytes}/${p.totalBytes} bytes` });
+        }
+      },
+    });
+  } catch (e) {
+    r.timing.pullMs = performance.now() - t;
+    return describeError(e);
+  }
+  r.timing.pullMs = performance.now() - t;
+  if (lastPercent < 100) step({ state: 'pulling', progressPercent: 100, message: 'pulled' });
+  return undefined;
+}
+
+async function deployNode(
+  r: NodeRun,
+  engine: Engine,
+  mine: EngineContainer[],
+  fail: (error: string, state?: NodeDeployState) => Omit<NodeOutcome, 'node' | 'durationMs'>,
+): Promise<Omit<NodeOutcome, 'node' | 'durationMs'>> {
+  const { deps, d, node, step } = r;
+  // The same digest already running: nothing to do.
+  const same = d.digest ? mine.find((c) => c.state === 'running' && c.labels[DEPLOY_LABELS.digest] === d.digest) : undefined;
+  if (same) {
+    step({ state: 'unchanged', containerId: same.id, containerName: same.name, message: `${d.digest} already runs as ${same.name}`, final: true });
+    return { state: 'unchanged', containerId: same.id, containerName: same.name };
+  }
+  const previous = mine.filter((c) => c.labels[DEPLOY_LABELS.deployment] !== d.id);
+  const previousRunning = previous.filter((c) => c.state === 'running');
+
+  const pulled = await pull(r, engine);
+  if (pulled) return fail(pulled);
+
+  let spec;
+  try {
+    spec = containerSpec({ node, image: d.image, registry: d.registry, repository: d.repository, tag: d.tag, digest: d.digest, deploymentId: d.id, options: d.options });
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  step({ state: 'creating', message: spec.name ?? null, containerName: spec.name ?? null, previousContainerId: previousRunning[0]?.id ?? null });
+  let id: string | undefined;
+  // The new container failed: remove it; the previous one never stopped (rolled back).
+  const rollback = async (error: string) => {
+    if (id) {
+      try {
+        await engine.remove(id, { force: true });
+      } catch (e) {
+        error += `; removing the failed container: ${describeError(e)}`;
+      }
+    }
+    return fail(error, previousRunning.length ? 'rolled_back' : 'failed');
+  };
+  try {
+    id = await engine.createContainer(spec);
+  } catch (e) {
+    return rollback(describeError(e));
+  }
+  step({ state: 'starting', containerId: id });
+  try {
+    await engine.start(id);
+  } catch (e) {
+    return rollback(describeError(e));
+  }
+  const graceSeconds = d.options.graceSeconds ?? deps.config.deploy.graceSeconds;
+  step({ state: 'verifying', message: `still running after ${graceSeconds} s?` });
+  // Watched through the grace period: one that dies early fails early.
+  const until = performance.now() + graceSeconds * 1000;
+  try {
+    for (;;) {
+      const left = until - performance.now();
+      if (left > 0) await sleep(Math.min(left, 250));
+      const s = await engine.inspect(id);
+      const healthy = s.running && !s.restarting && s.restartCount === 0;
+      if (healthy && performance.now() < until) continue;
+      if (healthy) break;
+      const logs = await engine.logsTail(id);
+      const why = s.running || s.restarting ? `restarted ${s.restartCount} time(s) within ${graceSeconds} s` : `exited with code ${s.exitCode} within ${graceSeconds} s`;
+      return rollback(`container ${spec.name} ${why}${s.error ? `: ${s.error}` : ''}${logs ? ` (last output: ${logs.slice(-500)})` : ''}`);
+    }
+  } catch (e) {
+    return rollback(describeError(e));
+  }
+  // Only now the previous containers of the model go.
+  if (previous.length) {
+    step({ state: 'replacing', message: `stopping ${previous.map((c) => c.name).join(', ')}` });
+    const problems: string[] = [];
+    for (const c of previous) {
+      try {
+        if (c.state === 'running' || c.state === 'restarting') await engine.stop(c.id, deps.config.deploy.stopTimeoutSeconds);
+        await engine.remove(c.id, { force: true });
+      } catch (e) {
+        problems.push(describeError(e));
+      }
+    }
+    if (problems.length) deps.log.warn('previous container not removed', { node: node.name, deployment: d.id, error: problems.join('; ') });
+    step({ state: 'running', containerId: id, message: problems.length ? `running; previous container not removed: ${problems.join('; ')}` : `running; replaced ${previous.map((c) => c.name).join(', ')}`, final: true });
+  } else {
+    step({ state: 'running', containerId: id, message: 'running', final: true });
+  }
+  return { state: 'running', containerId: id, ...(spec.name ? { containerName: spec.name } : {}) };
+}
+
+/** `modelStatus`: the edgefleet containers on each node, as its engine lists them now. */
+export async function modelStatus(deps: Omit<DeployDeps, 'db'>, o: { repository?: string; nodes?: string[]; group?: string }): Promise<{ node: string; containers?: EngineContainer[]; error?: string }[]> {
+  const targets = o.nodes || o.group !== undefined ? resolveTargets(deps.inventory, o) : deps.inventory;
+  return mapLimit(targets, deps.config.deploy.concurrency, async (node) => {
+    try {
+      const list = await engineFor(deps.pool, deps.config, node).listContainers({ [DEPLOY_LABELS.model]: o.repository });
+      return { node: node.name, containers: list };
+    } catch (e) {
+      return { node: node.name, error: describeError(e) };
+    }
+  });
+}

@@ -1,0 +1,3 @@
+export * from './request.js';
+export * from './container.js';
+export * from './deploy.js';
