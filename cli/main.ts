@@ -15,6 +15,7 @@ import type { ModelSyncSummary } from '../shared/collect/models.js';
 import { parseModelReference } from '../shared/parse/registry.js';
 import { parseSince } from '../shared/detect/since.js';
 import { listAnomalies } from '../shared/store/anomalies.js';
+import { inferenceStats, modelFilter } from '../shared/collect/inferenceStats.js';
 import { runHub } from './hub.js';
 import { deployCommand, deploymentsCommand, type DeployFlags } from './deploy.js';
 import { lambdaContext } from './lambdaContext.js';
@@ -45,6 +46,9 @@ Commands:
                            replace the previous container (--env K=V, --publish H:C, --volume SRC:/DST[:ro],
                            --restart POLICY, --grace SECONDS, --concurrency N, --registry R); a bar per node
   pull MODEL:TAG           download the image only;  start|stop|remove MODEL[:TAG]: act on its container
+  inference stats          per model × tag × node: count, throughput, latency p50/p90/p95/p99, errors, accuracy,
+                           cold start, node temperature and CPU (--since 1h, --model M[:T], --node N)
+  inference collect        read every edgefleet container's new inference lines now (collectInference)
   deployments [ID]         the latest deployments, or one with each node's state and every event
   init                     write edgefleet.yaml (when missing), create or upgrade the database, sync the nodes
 
@@ -84,6 +88,7 @@ export async function main(argv: string[]): Promise<number> {
         since: { type: 'string' },
         open: { type: 'boolean' },
         node: { type: 'string' },
+        model: { type: 'string' },
         set: { type: 'string' },
         registry: { type: 'string' },
         nodes: { type: 'string' },
@@ -144,6 +149,8 @@ export async function main(argv: string[]): Promise<number> {
         if (rest.length !== 1) throw new UsageError(`${command} takes one MODEL${command === 'deploy' || command === 'pull' ? ':TAG' : '[:TAG]'}`);
         if ((o.nodes === undefined) === (o.group === undefined)) throw new UsageError(`${command}: give --nodes a,b or --group g`);
         return await deployCommand(command, rest[0], { ...pick(o), json: o.json ?? false }, invokeByName);
+      case 'inference':
+        return await inferenceCommand(rest, o.json ?? false, o.since, o.model, o.node);
       case 'deployments':
         if (rest.length > 1) throw new UsageError('deployments takes at most one ID');
         return deploymentsCommand(rest[0], o.json ?? false);
@@ -470,3 +477,37 @@ function anomaliesCommand(asJson: boolean, since: string | undefined, openOnly: 
   return 0;
 }
 
+
+/** `edgefleet inference stats [--since 1h] [--model M[:T]] [--node N] [--json]` (from the database), `inference collect`. */
+async function inferenceCommand(rest: string[], asJson: boolean, since: string | undefined, model: string | undefined, node: string | undefined): Promise<number> {
+  const sub = rest[0] ?? 'stats';
+  if (sub === 'collect') return invoke('collectInference', undefined);
+  if (sub !== 'stats' || rest.length > 1) throw new UsageError('inference takes stats or collect');
+  const now = Math.floor(Date.now() / 1000);
+  let from: number;
+  try {
+    from = parseSince(since ?? '1h', now);
+  } catch (e) {
+    throw new UsageError(`--since: ${(e as Error).message}`);
+  }
+  const stats = inferenceStats(dbFor(loadConfig()), { fromUnixSeconds: from, toUnixSeconds: now, ...(model !== undefined ? modelFilter(model) : {}), ...(node !== undefined ? { node } : {}) });
+  if (asJson) {
+    process.stdout.write(JSON.stringify(stats, null, 2) + '\n');
+    return 0;
+  }
+  const ms = (v: number | undefined | null) => (v === undefined || v === null ? null : v >= 100 ? v.toFixed(0) : v.toPrecision(3));
+  const pct = (v: number | null) => (v === null ? null : `${(100 * v).toFixed(1)} %`);
+  process.stdout.write(
+    table(
+      ['MODEL', 'TAG', 'NODE', 'COUNT', 'PER S', 'P50 MS', 'P90 MS', 'P95 MS', 'P99 MS', 'ERRORS', 'ACCURACY', 'COLD START', 'TEMP °C', 'CPU %', 'IGNORED'],
+      stats.map((s) => [
+        s.model, s.tag, s.node, s.count, s.inferencesPerSecond === null ? null : s.inferencesPerSecond.toFixed(1),
+        ms(s.latencyMs?.p50), ms(s.latencyMs?.p90), ms(s.latencyMs?.p95), ms(s.latencyMs?.p99), pct(s.errorRate), pct(s.accuracy),
+        s.coldStartMs === null ? null : `${(s.coldStartMs / 1000).toFixed(1)} s`, s.temperatureCelsius === null ? null : s.temperatureCelsius.toFixed(1),
+        s.cpuUsagePercent === null ? null : s.cpuUsagePercent.toFixed(1), s.logLines.ignored + s.logLines.invalid,
+      ]),
+    ) + '\n',
+  );
+  if (stats.length === 0) process.stdout.write(`\nno inferences since ${new Date(from * 1000).toISOString()}\n`);
+  return 0;
+}

@@ -4,3 +4,4 @@ export * from './log.js';
 export * from './location.js';
 export * from './model.js';
 export * from './deployment.js';
+export * from './inference.js';

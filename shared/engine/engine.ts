@@ -245,6 +245,38 @@ export class Engine {
     }
   }
 
+  /**
+   * `GET /containers/{id}/logs?stdout=1&timestamps=1&since=…`: the container's stdout from
+   * `sinceUnixSeconds` on (whole seconds, inclusive: the caller drops what it already has), as
+   * the engine sent it (multiplexed frames, or raw with a TTY; see logs.ts). Across the
+   * container's restarts: the engine keeps one log per container.
+   */
+  async logs(id: string, o: { sinceUnixSeconds: number; untilUnixSeconds?: number; timeoutMs?: number }): Promise<Buffer> {
+    const timeoutMs = o.timeoutMs ?? this.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const got = this.docker.getContainer(id).logs({
+        follow: false,
+        stdout: true,
+        stderr: false,
+        timestamps: true,
+        since: Math.max(0, Math.floor(o.sinceUnixSeconds)),
+        ...(o.untilUnixSeconds !== undefined ? { until: Math.floor(o.untilUnixSeconds) } : {}),
+      }) as unknown as Promise<Buffer | string>;
+      const out = await Promise.race([
+        got,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new EngineError('timeout', `logs ${id.slice(0, 12)}: no answer after ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      return Buffer.isBuffer(out) ? out : Buffer.from(String(out), 'utf8');
+    } catch (e) {
+      throw wrap(`logs ${id.slice(0, 12)}`, e);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     try {
       await this.docker.getContainer(id).stop({ t: timeoutSeconds });

@@ -9,3 +9,4 @@ export * from './thermal.js';
 export * from './mounts.js';
 export * from './df.js';
 export * from './registry.js';
+export * from './inference.js';

@@ -8,3 +8,4 @@ export * from './geocode.js';
 export * from './models.js';
 export * from './anomalies.js';
 export * from './deployments.js';
+export * from './inference.js';

@@ -366,4 +366,52 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX deployment_events_deployment ON deployment_events (deployment_id, id);
   CREATE INDEX deployment_events_time ON deployment_events (time);
   `,
+  // 7: inferences of deployed models (shared/collect/inference.ts, docs/inference-protocol.md).
+  // One row per inference. Read as "one node (or deployment on a node), a time range": the two
+  // indexes lead with (node_id, time) and (deployment_id, node_id, time_unix_ms); `time` (whole
+  // seconds) is what rollups and the anomaly detector seek by, as in every raw table.
+  // line_key (64 bits of a SHA-1 of where the line came from) is unique: a line read twice, or a
+  // batch pushed twice, is stored once whatever the cursors say. inference_cursors holds, per
+  // deployment, node and container, how far its log has been read: the engine's timestamp of
+  // the last line taken (nanoseconds) and how many lines carried exactly that timestamp.
+  `
+  CREATE TABLE inference (
+    id INTEGER PRIMARY KEY,
+    node_id INTEGER NOT NULL,
+    deployment_id TEXT,
+    model TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    time_unix_ms REAL NOT NULL,
+    latency_ms REAL,
+    preprocess_ms REAL,
+    infer_ms REAL,
+    postprocess_ms REAL,
+    batch INTEGER NOT NULL DEFAULT 1,
+    input_id TEXT,
+    label TEXT,
+    score REAL,
+    expected TEXT,
+    error TEXT,
+    source TEXT NOT NULL,
+    line_key INTEGER NOT NULL
+  );
+  CREATE INDEX inference_node_time ON inference (node_id, time);
+  CREATE INDEX inference_deployment_time ON inference (deployment_id, node_id, time_unix_ms);
+  CREATE UNIQUE INDEX inference_line ON inference (line_key);
+  CREATE TABLE inference_cursors (
+    deployment_id TEXT NOT NULL,
+    node_id INTEGER NOT NULL,
+    container_id TEXT NOT NULL,
+    log_time_unix_ns INTEGER NOT NULL,
+    lines_at_time INTEGER NOT NULL,
+    lines_read INTEGER NOT NULL DEFAULT 0,
+    inferences INTEGER NOT NULL DEFAULT 0,
+    ignored_lines INTEGER NOT NULL DEFAULT 0,
+    invalid_lines INTEGER NOT NULL DEFAULT 0,
+    last_invalid TEXT,
+    updated_unix_seconds INTEGER NOT NULL,
+    PRIMARY KEY (deployment_id, node_id, container_id)
+  ) WITHOUT ROWID;
+  `,
 ];

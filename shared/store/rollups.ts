@@ -40,6 +40,8 @@ export const ROLLUP_SERIES: readonly RollupSeries[] = [
   memory('swap_total_bytes', 'swap_total_bytes'),
   ...['used_percent', 'used_bytes', 'total_bytes'].map((c): RollupSeries => ({ series: `storage.${c}`, table: 'storage', label: 'mount_point', value: c })),
   ...network,
+  // One value per inference (shared/collect/inference.ts), labelled `model:tag`; errors have no latency.
+  { series: 'inference.latency_ms', table: 'inference', label: "model || ':' || tag", value: 'latency_ms' },
 ];
 
 export const ROLLUP_LEVELS = [

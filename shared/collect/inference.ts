@@ -1,0 +1,260 @@
+/**
+ * Inference collection (docs/inference-protocol.md): every edgefleet container's stdout, read
+ * through its node's container engine from where the last read stopped, parsed line by line
+ * (shared/parse/inference.ts) and stored with the cursor in one transaction; and the push path
+ * (POST /inference) for models that can reach the hub.
+ *
+ * No line stored twice, none lost:
+ * - The cursor (per deployment, node and container) is the engine's nanosecond timestamp of the
+ *   last line taken and how many lines carried exactly that timestamp. It is written in the same
+ *   transaction as the rows, so a hub killed at any point resumes from a cursor that matches the
+ *   rows (hub restarts).
+ * - The engine is asked for lines since the cursor's whole second (`since` is inclusive and whole
+ *   seconds on Podman); the lines before the cursor, and the first `linesAtTime` at its exact
+ *   nanosecond, are dropped here.
+ * - A container keeps one log across its restarts (restart policy, engine restart) and its
+ *   timestamps keep increasing: the same cursor goes on. A new container (a redeploy) has a new
+ *   id, hence a new cursor from its first line.
+ * - A last line without its newline is left for the next read, the cursor before it.
+ * - Belt and braces: every row has a unique key, 64 bits of SHA-1 over (container id, timestamp,
+ *   occurrence at that timestamp): a line read twice anyway (a cursor lost with a restored
+ *   database) is dropped by the table's unique index.
+ */
+import type { Config } from '../config/config.js';
+import { DEPLOY_LABELS, type InferenceRecord, type Logger, type NodeSpec } from '../domain/index.js';
+import { demuxStream, Engine, EngineError, splitTimestampedLines, DEFAULT_ENGINE_SOCKET } from '../engine/index.js';
+import { parseInferenceLine, parseInferenceObject } from '../parse/inference.js';
+import type { Db } from '../store/db.js';
+import { inferenceStore, lineKey, type CursorKey, type InferenceCursor, type InferenceWrite, type LogBatchCounts } from '../store/inference.js';
+import { nodeIds } from '../store/nodes.js';
+import type { TransportPool } from '../transport/pool.js';
+import { mapLimit } from './limit.js';
+
+/** Which deployment, model and node a container's lines belong to. */
+export interface LogSource extends CursorKey {
+  model: string;
+  tag: string;
+}
+
+export interface LogBatch {
+  rows: InferenceWrite[];
+  cursor: InferenceCursor;
+  counts: LogBatchCounts;
+}
+
+/**
+ * The lines of one engine answer (`GET /containers/{id}/logs?stdout=1&timestamps=1`) after the
+ * cursor → rows and the cursor after them. Pure apart from hashing: the bench and the collector
+ * run exactly this.
+ */
+export function readLogBatch(engineAnswer: Buffer, cursor: InferenceCursor, src: LogSource): LogBatch {
+  const { lines } = splitTimestampedLines(demuxStream(engineAnswer, 1));
+  const rows: InferenceWrite[] = [];
+  const counts: LogBatchCounts = { linesRead: 0, inferences: 0, ignored: 0, invalid: 0 };
+  let ns = cursor.logTimeUnixNs;
+  let atTime = cursor.linesAtTime;
+  let skipAtCursor = cursor.linesAtTime;
+  for (const line of lines) {
+    if (line.timeUnixNs < cursor.logTimeUnixNs) continue;
+    if (line.timeUnixNs === cursor.logTimeUnixNs && skipAtCursor > 0) {
+      skipAtCursor--;
+      continue;
+    }
+    if (line.timeUnixNs === ns) atTime++;
+    else {
+      ns = line.timeUnixNs;
+      atTime = 1;
+    }
+    counts.linesRead++;
+    const parsed = parseInferenceLine(line.text, line.bytes);
+    if (parsed.kind === 'ignored') {
+      counts.ignored++;
+      continue;
+    }
+    if (parsed.kind === 'invalid') {
+      counts.invalid++;
+      counts.lastInvalid = parsed.reason;
+      continue;
+    }
+    counts.inferences++;
+    rows.push(row(src, parsed.record, line.timeUnixNs, lineKey(src.containerId, line.timeUnixNs, atTime)));
+  }
+  return { rows, cursor: { logTimeUnixNs: ns, linesAtTime: atTime }, counts };
+}
+
+function row(src: LogSource, record: InferenceRecord, logTimeUnixNs: bigint, key: bigint): InferenceWrite {
+  return {
+    nodeId: src.nodeId,
+    deploymentId: src.deploymentId,
+    model: src.model,
+    tag: src.tag,
+    timeUnixMs: record.timeUnixMs ?? Number(logTimeUnixNs / 1000n) / 1000,
+    record,
+    source: 'log',
+    lineKey: key,
+  };
+}
+
+export interface InferenceCollectDeps {
+  db: Db;
+  config: Config;
+  pool: TransportPool;
+  log: Logger;
+  /** Every inventory host; the ones edgefleet has deployed to are read. */
+  inventory: readonly NodeSpec[];
+  now?: () => number;
+}
+
+export interface ContainerCollect {
+  node: string;
+  containerId: string;
+  deploymentId: string;
+  model: string;
+  tag: string;
+  linesRead: number;
+  inferences: number;
+  ignored: number;
+  invalid: number;
+  error?: string;
+}
+
+export interface InferenceCollectSummary {
+  nodes: number;
+  containers: number;
+  linesRead: number;
+  inferences: number;
+  ignored: number;
+  invalid: number;
+  failed: { node: string; containerId?: string; error: string }[];
+  perContainer: ContainerCollect[];
+  durationMs: number;
+}
+
+/** The nodes any deployment has put a container on. */
+function deployedNodes(db: Db): Set<string> {
+  return new Set((db.prepare(`SELECT DISTINCT node FROM deployment_nodes WHERE container_id IS NOT NULL`).all() as { node: string }[]).map((r) => r.node));
+}
+
+function engineOf(deps: InferenceCollectDeps, node: NodeSpec): Engine {
+  const socket = node.vars.edgefleet_engine_socket;
+  return new Engine(deps.pool.get(node), typeof socket === 'string' && socket ? socket : deps.config.deploy.engineSocket || DEFAULT_ENGINE_SOCKET, deps.config.deploy.engineTimeoutSeconds * 1000);
+}
+
+/**
+ * One round: every node edgefleet deployed to (at most collect.concurrency at once), every
+ * container there carrying edgefleet's deployment label (running or not: a stopped container's
+ * last lines are still read), its new stdout lines into the inference table. A node or container
+ * that fails is reported and left at its cursor; the others go on.
+ */
+export async function collectInference(deps: InferenceCollectDeps): Promise<InferenceCollectSummary> {
+  const t0 = performance.now();
+  const now = deps.now ?? Date.now;
+  const deployed = deployedNodes(deps.db);
+  const ids = nodeIds(deps.db);
+  const nodes = deps.inventory.filter((n) => deployed.has(n.name) && ids.has(n.name));
+  const store = inferenceStore(deps.db);
+  const sum: InferenceCollectSummary = { nodes: nodes.length, containers: 0, linesRead: 0, inferences: 0, ignored: 0, invalid: 0, failed: [], perContainer: [], durationMs: 0 };
+
+  await mapLimit(nodes, deps.config.collect.concurrency, async (node) => {
+    const nodeId = ids.get(node.name)!;
+    const engine = engineOf(deps, node);
+    let containers;
+    try {
+      containers = await engine.listContainers({ [DEPLOY_LABELS.deployment]: undefined });
+    } catch (e) {
+      sum.failed.push({ node: node.name, error: (e as Error).message });
+      deps.log.warn('inference: cannot list containers', { node: node.name, error: (e as Error).message });
+      return;
+    }
+    for (const c of containers) {
+      const deploymentId = c.labels[DEPLOY_LABELS.deployment];
+      const model = c.labels[DEPLOY_LABELS.model];
+      if (!deploymentId || !model) continue;
+      const src: LogSource = { deploymentId, nodeId, containerId: c.id, model, tag: c.labels[DEPLOY_LABELS.tag] ?? '' };
+      const per: ContainerCollect = { node: node.name, containerId: c.id, deploymentId, model: src.model, tag: src.tag, linesRead: 0, inferences: 0, ignored: 0, invalid: 0 };
+      sum.containers++;
+      try {
+        const cursor = store.cursor(src);
+        const answer = await engine.logs(c.id, { sinceUnixSeconds: Number(cursor.logTimeUnixNs / 1_000_000_000n) });
+        const batch = readLogBatch(answer, cursor, src);
+        if (batch.counts.linesRead > 0) {
+          const inserted = store.commitLogBatch(src, batch.cursor, batch.rows, batch.counts, Math.floor(now() / 1000));
+          per.linesRead = batch.counts.linesRead;
+          per.inferences = inserted;
+          per.ignored = batch.counts.ignored;
+          per.invalid = batch.counts.invalid;
+        }
+      } catch (e) {
+        per.error = e instanceof EngineError ? e.message : (e as Error).message;
+        sum.failed.push({ node: node.name, containerId: c.id, error: per.error });
+        deps.log.warn('inference: cannot read a container log', { node: node.name, container: c.id.slice(0, 12), error: per.error });
+      }
+      sum.linesRead += per.linesRead;
+      sum.inferences += per.inferences;
+      sum.ignored += per.ignored;
+      sum.invalid += per.invalid;
+      sum.perContainer.push(per);
+    }
+  });
+  sum.durationMs = Math.round(performance.now() - t0);
+  return sum;
+}
+
+/** A push the caller got wrong (400), with the reason. */
+export class InferencePushError extends Error {
+  override name = 'InferencePushError';
+}
+
+/** Most inferences one POST /inference may carry. */
+export const PUSH_MAX_INFERENCES = 5_000;
+
+export interface PushSummary {
+  received: number;
+  stored: number;
+  /** Already stored by an earlier push of the same records (a retry). */
+  duplicates: number;
+}
+
+/**
+ * POST /inference: `{ "node": "jetson-01", "deployment": "a1b2c3d4e5f6" | "model": "lab/iris", "tag": "v1",
+ * "inferences": [ {protocol object with ts}, … ] }`. All or nothing: one bad record refuses the
+ * batch with its index and reason. Each record must carry `ts` (a batch is sent later than its
+ * inferences ran), and its key is a hash of node, deployment or model:tag and the record as sent,
+ * so a retried batch is stored once.
+ */
+export function pushInference(db: Db, body: unknown, nowMs: number): PushSummary {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InferencePushError('the body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  if (typeof b.node !== 'string' || !b.node) throw new InferencePushError('node: the inventory name of the node the inferences ran on');
+  const nodeId = nodeIds(db).get(b.node);
+  if (nodeId === undefined) throw new InferencePushError(`node: no node "${b.node}" (edgefleet nodes lists them)`);
+  let deploymentId: string | null = null;
+  let model: string;
+  let tag: string;
+  if (b.deployment !== undefined) {
+    if (typeof b.deployment !== 'string' || !/^[0-9a-f]{12}$/.test(b.deployment)) throw new InferencePushError('deployment: 12 hex digits');
+    const d = db.prepare(`SELECT d.repository, d.tag FROM deployments d JOIN deployment_nodes n ON n.deployment_id = d.id WHERE d.id = ? AND n.node = ?`).get(b.deployment, b.node) as { repository: string; tag: string } | undefined;
+    if (!d) throw new InferencePushError(`deployment: no deployment ${b.deployment} on node ${b.node}`);
+    deploymentId = b.deployment;
+    model = d.repository;
+    tag = d.tag;
+  } else {
+    if (typeof b.model !== 'string' || !/^[a-z0-9][a-z0-9._/-]{0,254}$/.test(b.model)) throw new InferencePushError('model: a repository name (lab/iris), or give deployment');
+    if (typeof b.tag !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(b.tag)) throw new InferencePushError('tag: the image tag (v1)');
+    model = b.model;
+    tag = b.tag;
+  }
+  if (!Array.isArray(b.inferences) || b.inferences.length === 0) throw new InferencePushError('inferences: a non-empty array of protocol objects');
+  if (b.inferences.length > PUSH_MAX_INFERENCES) throw new InferencePushError(`inferences: at most ${PUSH_MAX_INFERENCES} per request`);
+  const rows: InferenceWrite[] = [];
+  const scope = deploymentId ?? `${model}:${tag}`;
+  b.inferences.forEach((raw, i) => {
+    const p = parseInferenceObject(raw);
+    if ('error' in p) throw new InferencePushError(`inferences[${i}]: ${p.error}`);
+    if (p.record.timeUnixMs === undefined) throw new InferencePushError(`inferences[${i}]: ts is required when pushing`);
+    if (p.record.timeUnixMs > nowMs + 300_000) throw new InferencePushError(`inferences[${i}]: ts is more than 5 minutes in the future`);
+    rows.push({ nodeId, deploymentId, model, tag, timeUnixMs: p.record.timeUnixMs, record: p.record, source: 'push', lineKey: lineKey('push', b.node as string, scope, JSON.stringify(raw)) });
+  });
+  const stored = inferenceStore(db).insert(rows);
+  return { received: rows.length, stored, duplicates: rows.length - stored };
+}

@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import type { InferenceRecord, InferenceSource } from '../domain/index.js';
+import type { Db } from './db.js';
+
+/** One inference to store (table inference; docs/schema.md). */
+export interface InferenceWrite {
+  nodeId: number;
+  deploymentId: string | null;
+  model: string;
+  tag: string;
+  timeUnixMs: number;
+  record: InferenceRecord;
+  source: InferenceSource;
+  /** Unique per line ever read (see lineKey): a second write of the same key is dropped. */
+  lineKey: bigint;
+}
+
+/**
+ * 64 bits of SHA-1 over the parts that make a line unique, as a signed integer (SQLite's). For a
+ * log line: container id, the engine's nanosecond timestamp, the line and its occurrence among
+ * lines with that same timestamp and text — so two byte-identical lines in the same
+ * nanosecond still count twice, and the same line read again maps to the same key.
+ */
+export function lineKey(...parts: (string | number | bigint)[]): bigint {
+  const h = createHash('sha1');
+  for (const p of parts) h.update(String(p)).update('\0');
+  return h.digest().readBigInt64BE(0);
+}
+
+/** Where a container's log has been read up to. */
+export interface InferenceCursor {
+  /** The engine's timestamp of the last line taken, nanoseconds; 0n: nothing read yet. */
+  logTimeUnixNs: bigint;
+  /** How many lines with exactly that timestamp were taken (the next read skips as many). */
+  linesAtTime: number;
+}
+
+export interface CursorKey {
+  deploymentId: string;
+  nodeId: number;
+  containerId: string;
+}
+
+export interface LogBatchCounts {
+  linesRead: number;
+  inferences: number;
+  ignored: number;
+  invalid: number;
+  lastInvalid?: string;
+}
+
+const bind = (w: InferenceWrite) => {
+  const r = w.record;
+  return [
+    w.nodeId,
+    w.deploymentId,
+    w.model,
+    w.tag,
+    Math.floor(w.timeUnixMs / 1000),
+    w.timeUnixMs,
+    r.latencyMs ?? null,
+    r.preprocessMs ?? null,
+    r.inferMs ?? null,
+    r.postprocessMs ?? null,
+    r.batch,
+    r.inputId ?? null,
+    r.label ?? null,
+    r.score ?? null,
+    r.expected ?? null,
+    r.error ?? null,
+    w.source,
+    w.lineKey,
+  ];
+};
+
+/** The inference tables' statements, prepared once per database. */
+export function inferenceStore(db: Db) {
+  const insert = db.prepare(
+    `INSERT OR IGNORE INTO inference (node_id, deployment_id, model, tag, time, time_unix_ms, latency_ms, preprocess_ms, infer_ms, postprocess_ms, batch, input_id, label, score, expected, error, source, line_key)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const getCursor = db.prepare(`SELECT log_time_unix_ns AS ns, lines_at_time AS n FROM inference_cursors WHERE deployment_id = ? AND node_id = ? AND container_id = ?`).safeIntegers(true);
+  const putCursor = db.prepare(
+    `INSERT INTO inference_cursors (deployment_id, node_id, container_id, log_time_unix_ns, lines_at_time, lines_read, inferences, ignored_lines, invalid_lines, last_invalid, updated_unix_seconds)
+     VALUES (@deploymentId, @nodeId, @containerId, @ns, @n, @linesRead, @inferences, @ignored, @invalid, @lastInvalid, @now)
+     ON CONFLICT (deployment_id, node_id, container_id) DO UPDATE SET
+       log_time_unix_ns = excluded.log_time_unix_ns, lines_at_time = excluded.lines_at_time,
+       lines_read = lines_read + excluded.lines_read, inferences = inferences + excluded.inferences,
+       ignored_lines = ignored_lines + excluded.ignored_lines, invalid_lines = invalid_lines + excluded.invalid_lines,
+       last_invalid = COALESCE(excluded.last_invalid, last_invalid), updated_unix_seconds = excluded.updated_unix_seconds`,
+  );
+
+  const insertAll = (rows: readonly InferenceWrite[]) => {
+    let inserted = 0;
+    for (const w of rows) inserted += insert.run(...bind(w)).changes;
+    return inserted;
+  };
+
+  return {
+    cursor(k: CursorKey): InferenceCursor {
+      const r = getCursor.get(k.deploymentId, k.nodeId, k.containerId) as { ns: bigint; n: bigint } | undefined;
+      return r ? { logTimeUnixNs: r.ns, linesAtTime: Number(r.n) } : { logTimeUnixNs: 0n, linesAtTime: 0 };
+    },
+
+    /**
+     * The rows read from one container's log and the cursor after them, in one transaction: a
+     * crash before the commit leaves both as they were (the lines are read again), after it both
+     * are there. Returns how many rows were new.
+     */
+    commitLogBatch(k: CursorKey, cursor: InferenceCursor, rows: readonly InferenceWrite[], counts: LogBatchCounts, nowUnixSeconds: number): number {
+      return db.transaction(() => {
+        const inserted = insertAll(rows);
+        putCursor.run({
+          ...k,
+          ns: cursor.logTimeUnixNs,
+          n: cursor.linesAtTime,
+          linesRead: counts.linesRead,
+          inferences: inserted,
+          ignored: counts.ignored,
+          invalid: counts.invalid,
+          lastInvalid: counts.lastInvalid ?? null,
+          now: nowUnixSeconds,
+        });
+        return inserted;
+      })();
+    },
+
+    /** Pushed rows: stored in one transaction; returns how many were new (the rest were pushed before). */
+    insert(rows: readonly InferenceWrite[]): number {
+      return db.transaction(() => insertAll(rows))();
+    },
+  };
+}
+
+/** Filters of the stats: a time window and optionally one model (`name` or `name:tag`) and node. */
+export interface InferenceFilter {
+  fromUnixSeconds: number;
+  toUnixSeconds: number;
+  model?: string;
+  tag?: string;
+  node?: string;
+}
+
+/** The rows the stats are computed from, one per inference in the window. */
+export interface InferenceStatRow {
+  model: string;
+  tag: string;
+  node: string;
+  nodeId: number;
+  deploymentId: string | null;
+  timeUnixMs: number;
+  latencyMs: number | null;
+  batch: number;
+  label: string | null;
+  expected: string | null;
+  error: string | null;
+}
+
+export function inferenceStatRows(db: Db, f: InferenceFilter): InferenceStatRow[] {
+  const where = ['i.time >= @from', 'i.time <= @to'];
+  if (f.model !== undefined) where.push('i.model = @model');
+  if (f.tag !== undefined) where.push('i.tag = @tag');
+  // The node_id IN (…) lets SQLite seek each node's (node_id, time) range.
+  const nodes = f.node !== undefined ? 'SELECT id FROM nodes WHERE name = @node' : 'SELECT id FROM nodes';
+  return db
+    .prepare(
+      `SELECT i.model, i.tag, n.name AS node, i.node_id AS nodeId, i.deployment_id AS deploymentId, i.time_unix_ms AS timeUnixMs, i.latency_ms AS latencyMs,
+              i.batch, i.label, i.expected, i.error
+       FROM inference i JOIN nodes n ON n.id = i.node_id
+       WHERE i.node_id IN (${nodes}) AND ${where.join(' AND ')}`,
+    )
+    .all({ from: f.fromUnixSeconds, to: f.toUnixSeconds, model: f.model, tag: f.tag, node: f.node }) as InferenceStatRow[];
+}
+
+/** A node's mean temperature (every sensor) and CPU usage (all CPUs) over a window; null when nothing was collected. */
+export function nodeConditions(db: Db, nodeId: number, fromUnixSeconds: number, toUnixSeconds: number): { temperatureCelsius: number | null; cpuUsagePercent: number | null } {
+  const t = db.prepare(`SELECT AVG(celsius) AS v FROM temperature WHERE node_id = ? AND time >= ? AND time <= ?`).get(nodeId, fromUnixSeconds, toUnixSeconds) as { v: number | null };
+  const c = db.prepare(`SELECT AVG(usage_percent) AS v FROM cpu WHERE node_id = ? AND time >= ? AND time <= ? AND cpu = 'all'`).get(nodeId, fromUnixSeconds, toUnixSeconds) as { v: number | null };
+  return { temperatureCelsius: t.v, cpuUsagePercent: c.v };
+}
+
+/**
+ * Cold start of one deployment on one node: from the request (the node's `queued` event) to the
+ * first inference ever stored for it, milliseconds; undefined if either is missing.
+ */
+export function coldStartMs(db: Db, deploymentId: string, node: string, nodeId: number): number | undefined {
+  const q = db.prepare(`SELECT MIN(time_unix_ms) AS t FROM deployment_events WHERE deployment_id = ? AND node = ? AND state = 'queued'`).get(deploymentId, node) as { t: number | null };
+  const f = db.prepare(`SELECT MIN(time_unix_ms) AS t FROM inference WHERE deployment_id = ? AND node_id = ?`).get(deploymentId, nodeId) as { t: number | null };
+  return q.t !== null && f.t !== null ? f.t - q.t : undefined;
+}
+
+/** Lines of the deployments' logs that were not inferences: ignored (not the protocol) and invalid (a bad field). */
+export function logLineCounts(db: Db, deploymentIds: readonly string[], nodeId: number): { linesRead: number; ignored: number; invalid: number; lastInvalid: string | null } {
+  if (deploymentIds.length === 0) return { linesRead: 0, ignored: 0, invalid: 0, lastInvalid: null };
+  const r = db
+    .prepare(
+      `SELECT COALESCE(SUM(lines_read), 0) AS linesRead, COALESCE(SUM(ignored_lines), 0) AS ignored, COALESCE(SUM(invalid_lines), 0) AS invalid,
+              (SELECT last_invalid FROM inference_cursors c2 WHERE c2.node_id = @node AND c2.deployment_id IN (SELECT value FROM json_each(@ids)) AND last_invalid IS NOT NULL ORDER BY updated_unix_seconds DESC LIMIT 1) AS lastInvalid
+       FROM inference_cursors WHERE node_id = @node AND deployment_id IN (SELECT value FROM json_each(@ids))`,
+    )
+    .get({ node: nodeId, ids: JSON.stringify(deploymentIds) }) as { linesRead: number; ignored: number; invalid: number; lastInvalid: string | null };
+  return r;
+}
