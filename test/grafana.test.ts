@@ -17,6 +17,9 @@ import { insertDeployment, recordNodeStep, saveRepositorySync, setModelDescripti
 import { detectAnomalies } from '../shared/detect/anomalies.js';
 import { ANOMALY_ANNOTATION_SQL } from './grafana/build.js';
 import type { ModelImage } from '../shared/domain/index.js';
+import { inferenceStore, lineKey, type InferenceWrite } from '../shared/store/inference.js';
+import { inferenceStats, percentile } from '../shared/collect/inferenceStats.js';
+import { LATENCY_BUCKETS_MS } from './grafana/build.js';
 
 const MODEL: ModelImage = {
   repository: 'models/yolo',
@@ -35,8 +38,11 @@ const MODEL: ModelImage = {
 };
 
 const GRAFANA = join(import.meta.dirname, '..', 'grafana');
-const METRIC_TABLES = new Set(['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'rollup_1m', 'rollup_1h', 'rollup_6h', 'collector_runs']);
-const DASHBOARD_VARIABLES = new Set(['node', 'group']);
+const METRIC_TABLES = new Set(['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'rollup_1m', 'rollup_1h', 'rollup_6h', 'collector_runs', 'inference']);
+const DASHBOARD_VARIABLES = new Set(['node', 'group', 'model', 'tag']);
+/** The inference dashboard reads raw inference rows only (percentiles have no rollup). */
+const INFERENCE = 'inference.json';
+const IRIS = 'lab/iris';
 /** Fleet-wide panels that read no node's data, so $node does not filter them: the model catalog. */
 const CATALOG_PANELS = new Set(['Models']);
 const loaded = loadDashboards();
@@ -109,7 +115,7 @@ describe('provisioning and dashboards', () => {
   });
 
   it('has stable uids, a current schema, and the JSON the generator writes', () => {
-    assert.deepEqual(loaded.map((l) => [l.file, l.dashboard.uid]), [['fleet-overview.json', 'edgefleet-fleet'], ['node-detail.json', 'edgefleet-node']]);
+    assert.deepEqual(loaded.map((l) => [l.file, l.dashboard.uid]), [['fleet-overview.json', 'edgefleet-fleet'], ['inference.json', 'edgefleet-inference'], ['node-detail.json', 'edgefleet-node']]);
     const built = buildDashboards();
     for (const l of loaded) {
       assert.ok(l.dashboard.schemaVersion >= 39, l.file);
@@ -150,6 +156,13 @@ describe('provisioning and dashboards', () => {
     for (const n of ['group', 'node']) assert.ok(fleet[n]!.multi && fleet[n]!.includeAll && !fleet[n]!.allValue, n);
     assert.match(String(fleet.node!.query), /\$\{group:sqlstring\}/);
     assert.ok(!vars['edgefleet-node']!.node!.multi && !vars['edgefleet-node']!.node!.includeAll);
+    const inf = vars['edgefleet-inference']!;
+    assert.deepEqual(Object.keys(inf), ['model', 'tag', 'node']);
+    assert.ok(!inf.model!.multi && !inf.model!.includeAll, 'one model at a time');
+    for (const n of ['tag', 'node']) assert.ok(inf[n]!.multi && inf[n]!.includeAll && !inf[n]!.allValue, n);
+    for (const n of ['model', 'tag', 'node']) assert.equal(inf[n]!.refresh, 2, `${n}: refreshed with the time range`);
+    assert.match(String(inf.tag!.query), /\$\{model:sqlstring\}/);
+    assert.match(String(inf.node!.query), /\$\{model:sqlstring\}.*\$\{tag:sqlstring\}/s);
   });
 
   it('follows the plugin rules in every query', () => {
@@ -161,7 +174,7 @@ describe('provisioning and dashboards', () => {
       }
       assert.doesNotMatch(q.rawSql, /\$__interval_s|\$__timeFilter/, what);
       if (q.kind === 'panel' && !CATALOG_PANELS.has(q.title)) assert.match(q.rawSql, /n\.name IN \(\$\{node:sqlstring\}\)/, `${what}: filtered by $node`);
-      if (q.panelType !== 'timeseries') continue;
+      if (q.panelType !== 'timeseries' && q.panelType !== 'heatmap') continue;
       assert.equal(q.queryType, 'time series', what);
       assert.ok(q.timeColumns.includes('time'), what);
       assert.ok(q.minInterval && grafanaIntervalMs(0, 1, 1, q.minInterval) >= 1000, `${what}: a min interval of at least 1 s (no 0 s bucket)`);
@@ -171,6 +184,13 @@ describe('provisioning and dashboards', () => {
         assert.match(s, /\$__unixEpochGroupSeconds\((\w+)\.time, \$\{__interval_ms:date:seconds\}\) AS time/, what);
         assert.match(s, /(\w+)\.time >= \$__from \/ 1000 AND \1\.time < \$__to \/ 1000/, what);
       }
+      if (q.file === INFERENCE) {
+        // Raw inference rows of one model and the selected tags: no rollup holds a percentile.
+        assert.equal(selects.length, 1, what);
+        assert.ok(!/rollup_/.test(q.rawSql) && /JOIN inference x ON x\.node_id = n\.id/.test(q.rawSql), what);
+        assert.match(q.rawSql, /x\.model = \$\{model:sqlstring\}\s+AND x\.tag IN \(\$\{tag:sqlstring\}\)/, what);
+        continue;
+      }
       // Every series has rollups: raw, rollup_1m, rollup_1h and rollup_6h branches, gated by range × nodes.
       assert.equal(selects.length, 4, what);
       assert.ok(selects[0]!.includes(GATE.raw) && !/JOIN rollup_/.test(selects[0]!), what);
@@ -178,6 +198,13 @@ describe('provisioning and dashboards', () => {
       assert.ok(selects[2]!.includes(GATE.h1) && selects[2]!.includes('JOIN rollup_1h r'), what);
       assert.ok(selects[3]!.includes(GATE.h6) && selects[3]!.includes('JOIN rollup_6h r'), what);
     }
+    assert.deepEqual(queries.filter((q) => q.file === INFERENCE && q.kind === 'panel').map((q) => [q.panelType, q.title]), [
+      ['timeseries', 'Latency percentiles'],
+      ['timeseries', 'Throughput'],
+      ['timeseries', 'Accuracy'],
+      ['heatmap', 'Latency distribution'],
+      ['table', 'Nodes'],
+    ]);
     const overview = queries.filter((q) => q.file === 'fleet-overview.json' && q.panelType === 'timeseries').map((q) => q.title);
     assert.deepEqual(overview, ['Temperature per zone', 'CPU usage', 'Memory used', 'Disk used per mount', 'Network per interface']);
   });
@@ -206,7 +233,38 @@ describe('every dashboard query against a collected database', () => {
     recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'pulling', progressPercent: 100 }, nowMs + 500);
     recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'running', final: true }, nowMs + 1000);
     recordNodeStep(f.db, '0123456789ab', 'jetson-orin', { state: 'rolled_back', error: 'container exited with code 3', final: true }, nowMs + 1000);
+    insertInference();
   });
+
+  /**
+   * Inferences as the collection path stores them (inferenceStore, as commitLogBatch does): the
+   * reference model lab/iris:v1 on rpi4 (600) and jetson-orin (400) over the last 30 minutes up to
+   * the collection (so the nodes' temperatures fall between their first and last inference),
+   * 1 in 25 an error, 1 in 8 wrong, latencies spread over four decades; and another model on
+   * rpi4 that the panels must leave out.
+   */
+  function insertInference() {
+    const ids = new Map((f.db.prepare('SELECT id, name FROM nodes').all() as { id: number; name: string }[]).map((r) => [r.name, r.id]));
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rows: InferenceWrite[] = [];
+    const add = (node: string, model: string, n: number, scale: number) => {
+      for (let i = 0; i < n; i++) {
+        const timeUnixMs = (f.collectedAt - 1800) * 1000 + Math.round((i / (n - 1)) * 1800_000);
+        const error = i % 25 === 7;
+        const expected = ['setosa', 'versicolor', 'virginica'][i % 3]!;
+        const label = i % 8 === 3 ? 'virginica' : expected;
+        const record = error
+          ? { timeUnixMs, error: 'onnxruntime: out of memory', batch: 1 }
+          : { timeUnixMs, latencyMs: Math.round(scale * 10 ** (random() * 4 - 1) * 1000) / 1000, batch: 1 + (i % 2), inputId: `iris-${i}`, label, score: 0.9, expected };
+        rows.push({ nodeId: ids.get(node)!, deploymentId: null, model, tag: 'v1', timeUnixMs, record, source: 'push', lineKey: lineKey('grafana', node, model, i) });
+      }
+    };
+    add('rpi4', IRIS, 600, 1);
+    add('jetson-orin', IRIS, 400, 0.3);
+    add('rpi4', 'lab/other', 50, 100);
+    assert.equal(inferenceStore(f.db).insert(rows), rows.length);
+  }
   after(async () => {
     await f?.close();
   });
@@ -217,6 +275,18 @@ describe('every dashboard query against a collected database', () => {
   /** Options and "All" of each variable, resolved as Grafana does: group first, node from it. */
   function variableContext(q: DashboardQuery, group: string | string[], node: string | string[]): Pick<ExpandContext, 'variables' | 'options'> {
     const base: ExpandContext = { fromMs: toMs - HOUR, toMs, intervalMs: 10_000 };
+    if (q.file === INFERENCE) {
+      // model (single: the reference model), then its tags (All), then the nodes that ran it.
+      const sqlOf = (name: string) => queries.find((v) => v.file === INFERENCE && v.kind === 'variable' && v.title === name)!.rawSql;
+      const variables: Record<string, string | string[]> = { model: IRIS };
+      const options: Record<string, string[]> = { model: run(expandQuery(sqlOf('model'), base).sql).map((r) => Object.values(r)[0] as string) };
+      assert.ok(options.model!.includes(IRIS), JSON.stringify(options.model));
+      variables.tag = '$__all';
+      options.tag = run(expandQuery(sqlOf('tag'), { ...base, variables }).sql).map((r) => Object.values(r)[0] as string);
+      options.node = run(expandQuery(sqlOf('node'), { ...base, variables, options }).sql).map((r) => Object.values(r)[0] as string);
+      variables.node = node;
+      return { variables, options };
+    }
     const groupOptions = run(expandQuery(queries.find((v) => v.file === q.file && v.title === 'group')?.rawSql ?? 'SELECT DISTINCT grp FROM node_groups', base).sql).map((r) => Object.values(r)[0] as string);
     const nodeVar = queries.find((v) => v.file === q.file && v.kind === 'variable' && v.title === 'node')!;
     const nodeOptions = run(expandQuery(nodeVar.rawSql, { ...base, variables: { group }, options: { group: groupOptions } }).sql).map((r) => Object.values(r)[0] as string);
@@ -249,14 +319,16 @@ describe('every dashboard query against a collected database', () => {
       for (const q of queries.filter((x) => x.kind === 'panel')) {
         const what = `${q.file} ${q.title} @ ${range.name}`;
         // The overview with All; the detail for each node in turn (a panel may be empty on some).
-        const nodes: (string | string[])[] = q.file === 'fleet-overview.json' ? [['$__all']] : f.nodes;
+        const nodes: (string | string[])[] = q.file === 'fleet-overview.json' || q.file === INFERENCE ? [['$__all']] : f.nodes;
         let total = 0;
         for (const node of nodes) {
           const { sql, intervalMs } = expandFor(q, range.ms, node);
           const cols = columns(sql);
           const rows = run(sql);
           total += rows.length;
-          if (q.panelType === 'timeseries') checkTimeSeries(what, cols, rows, Math.round(intervalMs / 1000));
+          if (q.file === INFERENCE) checkInference(what, q, cols, rows, range.ms, Math.round(intervalMs / 1000));
+          if (q.panelType === 'timeseries' || q.panelType === 'heatmap') checkTimeSeries(what, cols, rows, Math.round(intervalMs / 1000));
+          else if (q.file === INFERENCE && q.panelType === 'table') continue;
           else if (q.panelType === 'table' && CATALOG_PANELS.has(q.title)) checkModelsTable(what, q, cols, rows);
           else if (q.panelType === 'table' && q.title === 'Anomalies') checkAnomaliesTable(what, q, cols, rows);
           else if (q.panelType === 'table' && q.title === 'Deployments') checkDeploymentsTable(what, q, cols, rows);
@@ -292,6 +364,56 @@ describe('every dashboard query against a collected database', () => {
         seen.add(key);
       }
     }
+  }
+
+  /** The reference model's rows in a range, as stored (the truth the inference panels are checked against). */
+  function irisRows(rangeMs: number) {
+    return f.db
+      .prepare(`SELECT n.name AS node, i.time, i.latency_ms AS latency, i.error, i.label, i.expected, i.batch FROM inference i JOIN nodes n ON n.id = i.node_id WHERE i.model = ? AND i.time >= ? AND i.time < ?`)
+      .all(IRIS, Math.floor((toMs - rangeMs) / 1000), Math.floor(toMs / 1000)) as { node: string; time: number; latency: number | null; error: string | null; label: string | null; expected: string | null; batch: number }[];
+  }
+
+  /** Each inference panel against the stored rows (and the table against inferenceStats). */
+  function checkInference(what: string, q: DashboardQuery, cols: string[], rows: Row[], rangeMs: number, bucketSeconds: number) {
+    const truth = irisRows(rangeMs);
+    assert.ok(truth.length === 1000, `${what}: the planted rows are in the range`);
+    const bucketOf = (t: number) => Math.floor(t / bucketSeconds) * bucketSeconds;
+    const okIn = (node: string | undefined, time: number | undefined) =>
+      truth.filter((r) => r.error === null && r.latency !== null && (node === undefined || r.node === node) && (time === undefined || bucketOf(r.time) === time)).map((r) => r.latency!).sort((a, b) => a - b);
+    if (q.title === 'Latency percentiles') {
+      assert.deepEqual(cols, ['time', 'metric', 'p50', 'p90', 'p99'], what);
+      assert.deepEqual([...new Set(rows.map((r) => r.metric))].sort(), ['jetson-orin', 'rpi4'], `${what}: lab/other left out`);
+      for (const r of rows) {
+        const l = okIn(r.metric as string, r.time as number);
+        assert.deepEqual([r.p50, r.p90, r.p99], [percentile(l, 50), percentile(l, 90), percentile(l, 99)], `${what} ${r.metric}@${r.time}`);
+      }
+    } else if (q.title === 'Throughput') {
+      assert.deepEqual(cols, ['time', 'metric', 'inferences', 'samples'], what);
+      assert.equal(rows.reduce((s, r) => s + (r.inferences as number) * bucketSeconds, 0), truth.length, what);
+      assert.ok(Math.abs(rows.reduce((s, r) => s + (r.samples as number) * bucketSeconds, 0) - truth.reduce((s, r) => s + r.batch, 0)) < 1e-6, what);
+    } else if (q.title === 'Accuracy') {
+      assert.deepEqual(cols, ['time', 'metric', 'accuracy'], what);
+      for (const r of rows) {
+        const g = truth.filter((x) => x.node === r.metric && bucketOf(x.time) === r.time && x.error === null && x.expected !== null);
+        assert.equal(r.accuracy, g.filter((x) => x.label === x.expected).length / g.length, `${what} ${r.metric}@${r.time}`);
+      }
+    } else if (q.title === 'Latency distribution') {
+      assert.deepEqual(cols, ['time', ...LATENCY_BUCKETS_MS.map(String), '+Inf'], what);
+      const counts = cols.slice(1).map((c) => rows.reduce((s, r) => s + (r[c] as number), 0));
+      assert.equal(counts.reduce((a, b) => a + b, 0), okIn(undefined, undefined).length, `${what}: every ok inference in one bucket`);
+      const all = okIn(undefined, undefined);
+      LATENCY_BUCKETS_MS.forEach((le, i) => assert.equal(counts[i], all.filter((v) => v <= le && (i === 0 || v > LATENCY_BUCKETS_MS[i - 1]!)).length, `${what}: bucket ${le}`));
+    } else if (q.title === 'Nodes') {
+      assert.deepEqual(cols, ['node', 'count', 'p50', 'p95', 'p99', 'error_rate', 'accuracy', 'temperature'], what);
+      const stats = inferenceStats(f.db, { fromUnixSeconds: Math.floor((toMs - rangeMs) / 1000), toUnixSeconds: Math.floor(toMs / 1000) - 1, model: IRIS });
+      assert.deepEqual(rows.map((r) => r.node), ['jetson-orin', 'rpi4'], what);
+      assert.deepEqual(
+        rows.map((r) => [r.node, r.count, r.p50, r.p95, r.p99, r.error_rate, r.accuracy, r.temperature]),
+        stats.map((s) => [s.node, s.count, s.latencyMs!.p50, s.latencyMs!.p95, s.latencyMs!.p99, s.errorRate, s.accuracy, s.temperatureCelsius]),
+        `${what}: as inferenceStats`,
+      );
+      for (const r of rows) assert.equal(typeof r.temperature, 'number', `${what}: ${r.node} has a temperature`);
+    } else assert.fail(`${what}: unexpected inference panel`);
   }
 
   function checkDeploymentsTable(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {
@@ -431,7 +553,7 @@ describe('every dashboard query against a collected database', () => {
         const { sql } = expandFor(q, range.ms, q.file === 'fleet-overview.json' ? ['$__all'] : 'rpi4');
         const { scans, plan } = metricScans(sql);
         assert.deepEqual(scans, [], `${q.file} ${q.title} @ ${range.name}:\n${plan.join('\n')}`);
-        if (q.panelType === 'timeseries') assert.ok(plan.some((l) => /^SEARCH \w+ USING PRIMARY KEY \(node_id=\? AND (series=\? AND )?time>\? AND time<\?\)/.test(l)), `${q.title}: ${plan.join('\n')}`);
+        if (q.panelType === 'timeseries') assert.ok(plan.some((l) => /^SEARCH \w+ USING (PRIMARY KEY|INDEX inference_node_time) \(node_id=\? AND (series=\? AND )?time>\? AND time<\?\)/.test(l)), `${q.title}: ${plan.join('\n')}`);
       }
     }
   });

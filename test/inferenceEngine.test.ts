@@ -119,7 +119,8 @@ describe('inference collection from a Podman node over SSH', { timeout: 240_000 
     const right = protocol.filter((t) => (JSON.parse(t) as { label: string; expected: string }).label === 'a').length;
     assert.equal(s.accuracy, right / protocol.length);
     assert.ok(Math.abs(s.accuracy - 0.75) < 0.02);
-    assert.ok(s.coldStartMs !== null && s.coldStartMs > 0 && s.coldStartMs < 60_000, `cold start ${s.coldStartMs}`);
+    // Podman stamps log lines to the whole second: cold start is good to a second here.
+    assert.ok(s.coldStartMs !== null && s.coldStartMs >= 0 && s.coldStartMs < 60_000, `cold start ${s.coldStartMs}`);
     assert.equal(s.logLines.ignored, garbage.length);
     await pool.closeAll();
     db.close();

@@ -186,7 +186,10 @@ export function nodeConditions(db: Db, nodeId: number, fromUnixSeconds: number, 
 export function coldStartMs(db: Db, deploymentId: string, node: string, nodeId: number): number | undefined {
   const q = db.prepare(`SELECT MIN(time_unix_ms) AS t FROM deployment_events WHERE deployment_id = ? AND node = ? AND state = 'queued'`).get(deploymentId, node) as { t: number | null };
   const f = db.prepare(`SELECT MIN(time_unix_ms) AS t FROM inference WHERE deployment_id = ? AND node_id = ?`).get(deploymentId, nodeId) as { t: number | null };
-  return q.t !== null && f.t !== null ? f.t - q.t : undefined;
+  // Podman's Docker-compatible API stamps log lines to the whole second (Docker to the
+  // nanosecond): a first line in the request's own second can look earlier than the request.
+  // Cold start is then accurate to a second, and never below 0.
+  return q.t !== null && f.t !== null ? Math.max(0, f.t - q.t) : undefined;
 }
 
 /** Lines of the deployments' logs that were not inferences: ignored (not the protocol) and invalid (a bad field). */

@@ -607,9 +607,170 @@ function nodeDetail(): Json {
   );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Inference (docs/inference-protocol.md): one model, its tags, the nodes it ran on.
+
+const MODEL = '${model:sqlstring}';
+const TAGS = '${tag:sqlstring}';
+/**
+ * The inference rows of the panel: the selected nodes' (node_id, time) index ranges, one model,
+ * the selected tags. Percentiles need every latency, so these panels read the raw table (no
+ * rollup holds a percentile); the (node_id, time) index keeps each read to the range.
+ */
+const inferenceWhere = (x: string) => [nodeFilter, timeFilter(x), `${x}.model = ${MODEL}`, `${x}.tag IN (${TAGS})`];
+const inferenceFrom = (x: string) => `nodes n\n  JOIN inference ${x} ON ${x}.node_id = n.id`;
+/** Nearest rank over the ok rows (rn among them, m of them): the smallest latency with rank ≥ p·m/100, as inferenceStats. */
+const nearestRank = (p: number) => `MIN(CASE WHEN ok = 1 AND rn * 100 >= ${p} * m THEN latency_ms END)`;
+/** Ranks of the ok latencies (no error, latency given) per partition. */
+const ranked = (partition: string, select: string[], x = 'x') =>
+  [
+    `SELECT ${[...select, `${x}.latency_ms AS latency_ms`, `(${x}.error IS NULL AND ${x}.latency_ms IS NOT NULL) AS ok`, `ROW_NUMBER() OVER (PARTITION BY ${partition}, (${x}.error IS NULL AND ${x}.latency_ms IS NOT NULL) ORDER BY ${x}.latency_ms) AS rn`, `SUM(${x}.error IS NULL AND ${x}.latency_ms IS NOT NULL) OVER (PARTITION BY ${partition}) AS m`].join(',\n         ')}`,
+    `  FROM ${inferenceFrom(x)}`,
+    `  WHERE ${inferenceWhere(x).join('\n    AND ')}`,
+  ].join('\n');
+
+/** p50 / p90 / p99 per node and bucket. */
+export const INFERENCE_PERCENTILES_SQL = `SELECT time, metric, ${nearestRank(50)} AS p50, ${nearestRank(90)} AS p90, ${nearestRank(99)} AS p99
+FROM (
+  ${ranked(`${bucket('x')}, x.node_id`, [`${bucket('x')} AS time`, 'n.name AS metric']).replace(/\n/g, '\n  ')}
+)
+GROUP BY time, metric
+HAVING SUM(ok) > 0
+ORDER BY time ASC, metric ASC`;
+
+/** Inferences and inputs (sum of batch) per second, per node and bucket. */
+export const INFERENCE_THROUGHPUT_SQL = `SELECT ${bucket('x')} AS time, n.name AS metric,
+       COUNT(*) * 1.0 / ${INTERVAL_S} AS inferences,
+       SUM(x.batch) * 1.0 / ${INTERVAL_S} AS samples
+FROM ${inferenceFrom('x')}
+WHERE ${inferenceWhere('x').join('\n  AND ')}
+GROUP BY 1, x.node_id
+ORDER BY time ASC, metric ASC`;
+
+/** Right answers among the inferences without error whose truth was given, per node and bucket. */
+export const INFERENCE_ACCURACY_SQL = `SELECT ${bucket('x')} AS time, n.name AS metric,
+       AVG(x.label = x.expected) AS accuracy
+FROM ${inferenceFrom('x')}
+WHERE ${inferenceWhere('x').join('\n  AND ')}
+  AND x.error IS NULL AND x.expected IS NOT NULL
+GROUP BY 1, x.node_id
+ORDER BY time ASC, metric ASC`;
+
+/** Latency buckets of the heatmap (upper bounds, ms): a log scale from 0.1 ms to 10 s. */
+export const LATENCY_BUCKETS_MS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000];
+/** Inferences per latency bucket (upper bound, ms; `+Inf` above the last) per time bucket, over the selected nodes. */
+export const INFERENCE_HEATMAP_SQL = `SELECT ${bucket('x')} AS time,
+       ${[
+         ...LATENCY_BUCKETS_MS.map((le, i) => `SUM(x.latency_ms ${i === 0 ? '' : `> ${LATENCY_BUCKETS_MS[i - 1]} AND x.latency_ms `}<= ${le}) AS "${le}"`),
+         `SUM(x.latency_ms > ${LATENCY_BUCKETS_MS[LATENCY_BUCKETS_MS.length - 1]}) AS "+Inf"`,
+       ].join(',\n       ')}
+FROM ${inferenceFrom('x')}
+WHERE ${inferenceWhere('x').join('\n  AND ')}
+  AND x.error IS NULL AND x.latency_ms IS NOT NULL
+GROUP BY 1
+ORDER BY time ASC`;
+
+/**
+ * One model on each selected node over the range, as inferenceStats computes it: count (errors
+ * included), nearest-rank p50/p95/p99 over the ok latencies, error rate, accuracy over the ok
+ * rows with a truth, and the node's mean temperature (all sensors) from its first to its last
+ * inference.
+ */
+export const INFERENCE_NODES_SQL = `SELECT s.node AS node, s.count AS count, s.p50 AS p50, s.p95 AS p95, s.p99 AS p99,
+       s.error_rate AS error_rate, s.accuracy AS accuracy,
+       (SELECT AVG(t.celsius) FROM temperature t
+         WHERE t.node_id = s.node_id AND t.time >= CAST(s.first_ms / 1000 AS INTEGER) AND t.time <= CAST(s.last_ms / 1000 AS INTEGER) + (s.last_ms / 1000 > CAST(s.last_ms / 1000 AS INTEGER))) AS temperature
+FROM (
+  SELECT node, node_id, COUNT(*) AS count, ${nearestRank(50)} AS p50, ${nearestRank(95)} AS p95, ${nearestRank(99)} AS p99,
+         AVG(error IS NOT NULL) AS error_rate,
+         AVG(CASE WHEN error IS NULL AND expected IS NOT NULL THEN label = expected END) AS accuracy,
+         MIN(time_unix_ms) AS first_ms, MAX(time_unix_ms) AS last_ms
+  FROM (
+    ${ranked('x.node_id', ['n.name AS node', 'x.node_id AS node_id', 'x.time_unix_ms AS time_unix_ms', 'x.error AS error', 'x.label AS label', 'x.expected AS expected']).replace(/\n/g, '\n    ')}
+  )
+  GROUP BY node_id
+) s
+ORDER BY s.node ASC`;
+
+/**
+ * Models with inferences in the range on any node, and their tags: `node_id IN (every node)` so
+ * SQLite seeks each node's (node_id, time) range instead of scanning the table.
+ */
+export const INFERENCE_VARIABLE_SQL = {
+  model: `SELECT DISTINCT x.model FROM inference x\nWHERE x.node_id IN (SELECT id FROM nodes)\n  AND ${timeFilter('x')}\nORDER BY 1`,
+  tag: `SELECT DISTINCT x.tag FROM inference x\nWHERE x.node_id IN (SELECT id FROM nodes)\n  AND ${timeFilter('x')}\n  AND x.model = ${MODEL}\nORDER BY 1`,
+  node: `SELECT n.name FROM nodes n\nWHERE EXISTS (SELECT 1 FROM inference x WHERE x.node_id = n.id AND ${timeFilter('x')} AND x.model = ${MODEL} AND x.tag IN (${TAGS}))\nORDER BY n.name`,
+};
+
+function inference(): Json {
+  nextId = 1;
+  const field = (name: string, props: Json[]) => ({ matcher: { id: 'byName', options: name }, properties: props });
+  const timeVar = (v: Json) => ({ ...v, refresh: 2 });
+  return dashboard(
+    'edgefleet-inference',
+    'edgefleet / Inference',
+    'One model\'s inferences (docs/inference-protocol.md): latency percentiles, throughput, accuracy and the latency distribution over time, and its nodes side by side. Raw inference rows: percentiles have no rollup.',
+    [timeVar(variable('model', 'Model', INFERENCE_VARIABLE_SQL.model, false)), timeVar(variable('tag', 'Tag', INFERENCE_VARIABLE_SQL.tag, true)), timeVar(variable('node', 'Node', INFERENCE_VARIABLE_SQL.node, true))],
+    [
+      tsPanel('Latency percentiles', { x: 0, y: 0, w: 24, h: 9 }, INFERENCE_PERCENTILES_SQL, {
+        unit: 'ms',
+        min: 0,
+        displayName: '${__field.labels.metric} ${__field.name}',
+        description: 'Nearest-rank p50, p90 and p99 (as MLPerf LoadGen: always a latency that happened) of the inferences without an error, per node and interval.',
+        overrides: [{ matcher: { id: 'byRegexp', options: '.* p99$' }, properties: [{ id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } }] }],
+      }),
+      tsPanel('Throughput', { x: 0, y: 9, w: 12, h: 8 }, INFERENCE_THROUGHPUT_SQL, {
+        unit: 'reqps',
+        min: 0,
+        displayName: '${__field.labels.metric} ${__field.name}',
+        description: 'Inferences per second and inputs per second (sum of batch), per node.',
+      }),
+      tsPanel('Accuracy', { x: 12, y: 9, w: 12, h: 8 }, INFERENCE_ACCURACY_SQL, {
+        unit: 'percentunit',
+        min: 0,
+        max: 1,
+        displayName: '${__field.labels.metric}',
+        description: 'label = expected, over the inferences without an error that gave their input\'s truth, per node.',
+      }),
+      panel('heatmap', 'Latency distribution', { x: 0, y: 17, w: 24, h: 9 }, {
+        description: 'Inferences per latency bucket (upper bound in ms, log scale) and interval, over the selected nodes.',
+        interval: MIN_INTERVAL,
+        targets: [target(INFERENCE_HEATMAP_SQL, 'time series', ['time'])],
+        fieldConfig: { defaults: { custom: { scaleDistribution: { type: 'linear' }, hideFrom: { legend: false, tooltip: false, viz: false } } }, overrides: [] },
+        options: {
+          calculate: false,
+          rowsFrame: { layout: 'le' },
+          yAxis: { axisPlacement: 'left', unit: 'ms', reverse: false },
+          color: { mode: 'scheme', scheme: 'Oranges', scale: 'exponential', exponent: 0.5, fill: 'dark-orange', reverse: false, steps: 64 },
+          cellGap: 1,
+          filterValues: { le: 1e-9 },
+          tooltip: { mode: 'single', yHistogram: true, showColorScale: false },
+          legend: { show: true },
+          showValue: 'never',
+        },
+      }),
+      panel('table', 'Nodes', { x: 0, y: 26, w: 24, h: 9 }, {
+        description: 'The model on each node over the range, as `edgefleet inference stats` computes it: nearest-rank percentiles of the inferences without an error, error rate, accuracy, and the node\'s mean temperature from its first to its last inference.',
+        targets: [target(INFERENCE_NODES_SQL, 'table', [])],
+        fieldConfig: {
+          defaults: { custom: { align: 'auto', cellOptions: { type: 'auto' }, filterable: true } },
+          overrides: [
+            ...['p50', 'p95', 'p99'].map((p) => field(p, [{ id: 'unit', value: 'ms' }, { id: 'decimals', value: 3 }])),
+            field('error_rate', [{ id: 'displayName', value: 'error rate' }, { id: 'unit', value: 'percentunit' }, { id: 'decimals', value: 2 }]),
+            field('accuracy', [{ id: 'unit', value: 'percentunit' }, { id: 'decimals', value: 2 }]),
+            field('temperature', [{ id: 'displayName', value: 'temperature (mean)' }, { id: 'unit', value: 'celsius' }, { id: 'decimals', value: 1 }]),
+            field('node', [{ id: 'links', value: [{ title: 'Node detail', url: '/d/edgefleet-node/edgefleet-node-detail?var-node=${__value.raw}&${__url_time_range}' }] }]),
+          ],
+        },
+        options: { showHeader: true, cellHeight: 'sm', sortBy: [{ displayName: 'node', desc: false }] },
+      }),
+    ],
+  );
+}
+
 /** File name → dashboard JSON. */
 export function buildDashboards(): Record<string, Json> {
-  return { 'fleet-overview.json': fleetOverview(), 'node-detail.json': nodeDetail() };
+  return { 'fleet-overview.json': fleetOverview(), 'inference.json': inference(), 'node-detail.json': nodeDetail() };
 }
 
 export const serialize = (d: Json) => JSON.stringify(d, null, 2) + '\n';
