@@ -6,7 +6,7 @@
  * Prints p95 latencies per range, with the same panels run on raw tables only as the anchor,
  * and the database's bytes per stored sample (file size / numeric values written).
  *
- *   npm run bench:queries                # 7 days, 100 nodes (about 15 minutes, 6 GB of disk)
+ *   npm run bench:queries                # 7 days, 100 nodes (about 45 minutes, 10 GB of disk)
  *   BENCH_DAYS=1 BENCH_NODES=20 npm run bench:queries
  *   BENCH_DB=/tmp/q.db npm run bench:queries    # keep the database; a second run skips the ingest
  */
@@ -62,8 +62,8 @@ try {
   const bytes = statSync(path).size;
   const bytesPerSample = bytes / values;
   console.log(
-    `ingest: ${NODES} nodes × ${rounds} rounds in ${ingestSeconds.toFixed(0)} s (round write median ${median(roundMs.length ? roundMs : [0]).toFixed(2)} ms, p95 ${p95(roundMs.length ? roundMs : [0]).toFixed(2)} ms); ` +
-      `${(bytes / 2 ** 20).toFixed(0)} MiB for ${values} samples = ${bytesPerSample.toFixed(2)} bytes/sample (rollups included)`,
+    (reuse ? `ingest: reused ${path}` : `ingest: ${NODES} nodes × ${rounds} rounds in ${ingestSeconds.toFixed(0)} s (round write median ${median(roundMs).toFixed(2)} ms, p95 ${p95(roundMs).toFixed(2)} ms)`) +
+      `; ${(bytes / 2 ** 20).toFixed(0)} MiB for ${values} samples = ${bytesPerSample.toFixed(2)} bytes/sample (rollups included)`,
   );
 
   // Queries: every dashboard target, every range, REPS times; the anchor runs them on raw tables only.

@@ -28,9 +28,10 @@ export function rawOnlySql(rawSql: string): string {
 /**
  * The SQL SQLite runs for this target. `nodes`: the overview's $node is All over these nodes;
  * the node-detail dashboard (single-value $node) shows the first. The interval is Grafana's for
- * a 1000-point-wide panel with the panel's min interval.
+ * a 1000-point-wide panel with the panel's min interval. The inference dashboard's $model and
+ * $tag take `o.model` (default `reference`) and All of `o.tags`.
  */
-export function expandTarget(t: DashboardQuery, o: { fromMs: number; toMs: number; nodes: string[]; rawOnly?: boolean; maxDataPoints?: number }): string {
+export function expandTarget(t: DashboardQuery, o: { fromMs: number; toMs: number; nodes: string[]; rawOnly?: boolean; maxDataPoints?: number; model?: string; tags?: string[] }): string {
   const single = t.dashboardUid === 'edgefleet-node';
   const intervalMs = grafanaIntervalMs(o.fromMs, o.toMs, o.maxDataPoints ?? 1000, t.minInterval);
   const raw = o.rawOnly ? rawOnlySql(t.rawSql) : t.rawSql;
@@ -38,7 +39,7 @@ export function expandTarget(t: DashboardQuery, o: { fromMs: number; toMs: numbe
     fromMs: o.fromMs,
     toMs: o.toMs,
     intervalMs,
-    variables: { node: single ? o.nodes[0]! : ['$__all'], group: ['$__all'] },
-    options: { node: o.nodes, group: [] },
+    variables: { node: single ? o.nodes[0]! : ['$__all'], group: ['$__all'], model: o.model ?? 'reference', tag: ['$__all'] },
+    options: { node: o.nodes, group: [], tag: o.tags ?? ['v1'] },
   }).sql;
 }
