@@ -2,8 +2,7 @@ import { createDeployment, parseDeployRequest, runDeployment } from '../shared/d
 import { requireApiKey } from '../shared/handler/apiKey.js';
 import { runInBackground } from '../shared/handler/background.js';
 import { asInput, deployDeps } from '../shared/handler/deploy.js';
-import { badRequest } from '../shared/handler/errors.js';
-import { json, makeHandler, type HttpEvent, type HttpResult } from '../shared/handler/middleware.js';
+import { json, jsonBody, makeHandler, type HttpEvent, type HttpResult } from '../shared/handler/middleware.js';
 import { deploymentNodes } from '../shared/store/index.js';
 
 /**
@@ -15,13 +14,7 @@ import { deploymentNodes } from '../shared/store/index.js';
  */
 export const handler = makeHandler<HttpEvent, HttpResult>('createDeployment', async (event, ctx) => {
   requireApiKey(event, ctx.config);
-  let body: unknown;
-  try {
-    const raw = event.body ?? '';
-    body = JSON.parse((event as { isBase64Encoded?: boolean }).isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw);
-  } catch {
-    throw badRequest('the body must be a JSON object');
-  }
+  const body = jsonBody(event);
   const req = asInput(() => parseDeployRequest(body, { registries: ctx.config.registries.map((r) => r.name) }));
   const deps = deployDeps('createDeployment', ctx);
   const d = asInput(() => createDeployment(deps, req));

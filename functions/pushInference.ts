@@ -1,7 +1,7 @@
 import { InferencePushError, pushInference } from '../shared/collect/inference.js';
 import { requireApiKey } from '../shared/handler/apiKey.js';
 import { badRequest } from '../shared/handler/errors.js';
-import { json, makeHandler, type HttpEvent, type HttpResult } from '../shared/handler/middleware.js';
+import { json, jsonBody, makeHandler, type HttpEvent, type HttpResult } from '../shared/handler/middleware.js';
 
 /**
  * POST /inference (API key): `{ "node": "jetson-01", "deployment": "a1b2c3d4e5f6" | "model": "lab/iris",
@@ -10,13 +10,7 @@ import { json, makeHandler, type HttpEvent, type HttpResult } from '../shared/ha
  */
 export const handler = makeHandler<HttpEvent, HttpResult>('pushInference', async (event, ctx) => {
   requireApiKey(event, ctx.config);
-  let body: unknown;
-  try {
-    const raw = event.body ?? '';
-    body = JSON.parse((event as { isBase64Encoded?: boolean }).isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw);
-  } catch {
-    throw badRequest('the body must be a JSON object');
-  }
+  const body = jsonBody(event);
   try {
     return json(200, pushInference(ctx.db, body, Date.now()));
   } catch (e) {

@@ -38,6 +38,16 @@ export function isHttpEvent(event: unknown): event is HttpEvent {
   return typeof event === 'object' && event !== null && ('requestContext' in event || 'httpMethod' in event) && ('rawPath' in event || 'path' in event);
 }
 
+/** The request's JSON body (base64-decoded when API Gateway says so); a 400 when it is not JSON. */
+export function jsonBody(event: HttpEvent): unknown {
+  const raw = event.body ?? '';
+  try {
+    return JSON.parse((event as { isBase64Encoded?: boolean }).isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw);
+  } catch {
+    throw new HttpError(400, 'the body must be a JSON object');
+  }
+}
+
 export function json(statusCode: number, body: unknown): HttpResult {
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
