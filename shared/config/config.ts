@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { RegistryOptions } from '../registry/settings.js';
 
 /**
  * edgefleet's configuration: defaults, then `edgefleet.yaml` (found by --config, EDGEFLEET_CONFIG,
@@ -113,19 +114,8 @@ export interface Config {
   };
 }
 
-/** One entry of `registries:`. The password is never logged nor stored. */
-export interface RegistryConfig {
-  name: string;
-  url: string;
-  username: string;
-  password: string;
-  /** Plain HTTP allowed and TLS certificates not verified, for this registry only. */
-  insecure: boolean;
-  /** PEM file of the CA that signed the registry's certificate. */
-  caFile: string;
-  /** Only repositories in these namespaces; empty for all. */
-  namespaces: string[];
-}
+/** One entry of `registries:` (shared/registry/settings.ts). The password is never logged nor stored. */
+export type RegistryConfig = RegistryOptions;
 
 const home = process.env.HOME ?? '/root';
 
