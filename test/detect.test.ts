@@ -105,11 +105,28 @@ describe('detector', () => {
     assert.ok(flags.includes(2500) || flags.includes(2501), `flags: ${flags}`);
     assert.ok(flags.filter((i) => i < 2500).length <= 5, `false alarms: ${flags}`);
   });
+  it('a first visit to a bucket transition raises the score; a known one does not', () => {
+    const run = (contextWeight: number) => {
+      const st = newDetectorState();
+      const out: number[] = [];
+      // A square wave between 0 and 10, then one visit to the middle of the range.
+      for (let i = 0; i < 600; i++) out.push(detect(st, i === 500 ? 5 : Math.floor(i / 20) % 2 ? 10 : 0, { ...DEFAULT_DETECTOR_CONFIG, contextWeight }).score);
+      return { out, st };
+    };
+    const on = run(0.1);
+    const off = run(0);
+    assert.ok(on.out[500]! > off.out[500]!, `${on.out[500]} vs ${off.out[500]}`);
+    assert.equal(on.out[420], off.out[420]);
+    assert.ok(on.st.seen.length <= 18 && on.st.ctx.length <= DEFAULT_DETECTOR_CONFIG.contextLength);
+  });
   it('ignores non-finite values; a foreign state is rejected', () => {
     const st = newDetectorState();
     assert.deepEqual(detect(st, NaN), { score: 0, flagged: false, anomalous: false });
     assert.equal(st.n, 0);
     assert.equal(isDetectorState({ v: 2 }), false);
+    // A likelihood-v1 state (v 2, no contexts) starts over.
+    const { ctx: _c, seen: _s, ...v1 } = newDetectorState();
+    assert.equal(isDetectorState({ ...v1, v: 2 }), false);
     assert.equal(isDetectorState({ ...newDetectorState(), head: 5 }), false);
   });
   it('eval:nab on the fixture prints one line per profile and the summary line last', () => {

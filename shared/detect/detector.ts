@@ -21,6 +21,9 @@
  *    a knife edge.
  * 5. After a flag, the next `refractorySamples` samples are capped below the threshold: one
  *    event is one flag, not a burst.
+ * 6. Contextual novelty (CAD OSE's idea): a change of value bucket (6 of the range seen, one below,
+ *    one above) whose transition contexts (1 and 2 buckets back) were never seen adds up to
+ *    `contextWeight` to the score (`contextNovelty`).
  *
  * O(window) per sample (an incrementally sorted window of ≤ 96 numbers).
  */
@@ -40,9 +43,15 @@ export interface DetectorConfig {
   refractorySamples: number;
   /** A score at or above this is a flag. */
   threshold: number;
+  /** Contextual novelty: buckets of the range seen (plus one below and one above it); 0 turns it off. */
+  contextBuckets: number;
+  /** Contexts are the last 1..`contextLength` bucket transitions before the current bucket. */
+  contextLength: number;
+  /** Added to the score of a sample whose contexts are new, × the fraction of them that are. */
+  contextWeight: number;
 }
 
-export const DETECTOR_NAME = 'likelihood-v1';
+export const DETECTOR_NAME = 'likelihood-v2';
 
 /** Measured on the NAB development folder (see docs/anomalies.md); the threshold sits on a plateau of the standard profile. */
 export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
@@ -53,11 +62,22 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   scaleFloorOfRange: 0.01,
   refractorySamples: 12,
   threshold: 0.8,
+  contextBuckets: 6,
+  contextLength: 2,
+  contextWeight: 0.1,
 };
+
+/** Bits of the seen-context set for a configuration: Σ_{j=1..L} S^(j+1), S = buckets + 2. */
+export function contextSetBits(config: Readonly<DetectorConfig>): number {
+  const symbols = config.contextBuckets + 2;
+  let bits = 0;
+  for (let j = 1, p = symbols * symbols; j <= config.contextLength; j++, p *= symbols) bits += p;
+  return bits;
+}
 
 /** Everything the detector remembers about one series: plain numbers, JSON as it is. */
 export interface DetectorState {
-  v: 2;
+  v: 3;
   /** Samples seen. */
   n: number;
   /** The last values (at most `windowSamples + shiftSamples − 1`), a ring: the oldest at `head` once full. */
@@ -72,10 +92,14 @@ export interface DetectorState {
   quiet: number;
   /** The score that started the current quiet period. */
   peak: number;
+  /** The last `contextLength` distinct buckets (a bucket is pushed only when it changes), oldest first. */
+  ctx: number[];
+  /** Contexts seen: a bitmap in unsigned 32-bit words (exact in JSON), grown as needed (≤ 18 words by default). */
+  seen: number[];
 }
 
 export function newDetectorState(): DetectorState {
-  return { v: 2, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0 };
+  return { v: 3, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [] };
 }
 
 /** A stored state that is not one of ours (another version, hand-edited) starts over rather than failing. */
@@ -83,7 +107,7 @@ export function isDetectorState(x: unknown): x is DetectorState {
   if (typeof x !== 'object' || x === null) return false;
   const s = x as Partial<DetectorState>;
   return (
-    s.v === 2 &&
+    s.v === 3 &&
     typeof s.n === 'number' &&
     Array.isArray(s.window) &&
     s.window.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
@@ -97,7 +121,11 @@ export function isDetectorState(x: unknown): x is DetectorState {
     s.head >= 0 &&
     s.head <= s.window.length &&
     typeof s.quiet === 'number' &&
-    typeof s.peak === 'number'
+    typeof s.peak === 'number' &&
+    Array.isArray(s.ctx) &&
+    s.ctx.every((v) => Number.isInteger(v) && v >= 0) &&
+    Array.isArray(s.seen) &&
+    s.seen.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)
   );
 }
 
@@ -239,6 +267,46 @@ function likelihood(stats: [number, number, number, number], i: 0 | 2, f: number
   return Math.min(1, Math.max(0, Math.log(p + 1e-10) / LOG_EPS));
 }
 
+/**
+ * Contextual novelty (the idea of CAD OSE, Smirnov 2016, in NAB: a value is a "fact", a context
+ * is a short sequence of them, and a context never seen before is surprising): the value falls in
+ * one of `contextBuckets` equal buckets of the range seen so far, or one below / above it; only a
+ * change of bucket is an event; the contexts are (the last j buckets → this one) for j = 1..L.
+ * Returns the fraction of the L contexts never seen before, and remembers them. 0 when the bucket
+ * did not change. Exact (one bit per possible context, no hashing): 576 bits for 6 buckets, L = 2.
+ */
+function contextNovelty(state: DetectorState, value: number, config: Readonly<DetectorConfig>): number {
+  if (state.min === null || state.max === null) return 0;
+  const B = config.contextBuckets;
+  const symbols = B + 2;
+  const range = state.max - state.min;
+  const b = value < state.min ? 0 : value > state.max ? B + 1 : 1 + Math.min(B - 1, range > 0 ? Math.floor((B * (value - state.min)) / range) : 0);
+  const ctx = state.ctx;
+  const L = config.contextLength;
+  if (ctx.length > 0 && ctx[ctx.length - 1] === b) return 0;
+  const seen = state.seen;
+  let fresh = 0;
+  let index = b;
+  let offset = 0;
+  let size = symbols;
+  for (let j = 1; j <= L && j <= ctx.length; j++) {
+    index = index * symbols + ctx[ctx.length - j]!;
+    size *= symbols;
+    const bit = offset + index;
+    offset += size;
+    const word = bit >>> 5;
+    while (seen.length <= word) seen.push(0);
+    const mask = 1 << (bit & 31);
+    if (!(seen[word]! & mask)) {
+      fresh++;
+      seen[word] = (seen[word]! | mask) >>> 0;
+    }
+  }
+  ctx.push(b);
+  while (ctx.length > L) ctx.shift();
+  return fresh / L;
+}
+
 function median3(a: number, b: number, c: number): number {
   return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
 }
@@ -280,6 +348,8 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   const l0 = likelihood(state.stats, 0, f0, state.n, config.likelihoodAlpha);
   const l1 = likelihood(state.stats, 2, f1, state.n, config.likelihoodAlpha);
   let score = live ? Math.max(l0, l1) : 0;
+  const novelty = config.contextBuckets > 0 ? contextNovelty(state, value, config) : 0;
+  if (live && novelty > 0) score = Math.min(1, score + config.contextWeight * novelty);
   state.min = state.min === null ? value : Math.min(state.min, value);
   state.max = state.max === null ? value : Math.max(state.max, value);
   // The sorted cache follows the ring: when it is full the oldest value leaves "older"; the
