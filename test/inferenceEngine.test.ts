@@ -7,22 +7,19 @@
  * whole log, none twice, and the garbage must be counted.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inventoryNodes } from '../shared/collect/collection.js';
 import { collectInference } from '../shared/collect/inference.js';
 import { inferenceStats } from '../shared/collect/inferenceStats.js';
-import { loadConfig, type Config } from '../shared/config/config.js';
+import type { Config } from '../shared/config/config.js';
 import { createDeployment, parseDeployRequest, runDeployment } from '../shared/deploy/index.js';
 import { silentLogger } from '../shared/domain/index.js';
 import { demuxStream, Engine, splitTimestampedLines } from '../shared/engine/index.js';
 import { openDb, syncNodes } from '../shared/store/index.js';
 import { TransportPool } from '../shared/transport/pool.js';
-import { pushModelImage, startPodman, type PodmanEngine } from './harness/podman.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { startFleet, type Fleet } from './harness/sshFleet.js';
+import { pushModelImage, type PodmanEngine } from './harness/podman.js';
+import type { TestRegistry } from './harness/registry.js';
+import { startModelLab, type ModelLab } from './harness/modelLab.js';
 
 const REPO = 'lab/echo-model';
 const LINES = 200;
@@ -40,33 +37,20 @@ const SCRIPT = [
 ].join('\n');
 
 describe('inference collection from a Podman node over SSH', { timeout: 240_000 }, () => {
-  let dir: string;
+  let lab: ModelLab;
   let registry: TestRegistry;
-  let fleet: Fleet;
   let engine: PodmanEngine;
   let config: Config;
   const newPool = () => new TransportPool({ knownHostsFile: config.ssh.knownHostsFile, acceptNewHostKeys: false, privateKeyFile: '', agentSocket: '', user: 'root', connectTimeoutMs: 3000 });
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'edgefleet-inference-e2e-'));
-    registry = await startRegistry();
-    fleet = await startFleet({ count: 1 });
-    engine = await startPodman({ insecureRegistries: [new URL(registry.url).host], socketOwner: fleet.nodes[0]!.user });
+    lab = await startModelLab('edgefleet-inference-e2e-');
+    ({ registry, engine, config } = lab);
     await pushModelImage(registry.push, REPO, 'v1', { entrypoint: ['sh', '-c', SCRIPT] });
-    const n = fleet.nodes[0]!;
-    writeFileSync(join(dir, 'inventory.ini'), `[edge]\n${n.name} ansible_host=${n.host} ansible_port=${n.port} ansible_user=${n.user} ansible_ssh_private_key_file=${n.privateKeyFile} edgefleet_engine_socket=${engine.socketPath} edgefleet_network_mode=host\n`);
-    writeFileSync(
-      join(dir, 'edgefleet.yaml'),
-      ['inventory: inventory.ini', 'db: edgefleet.db', 'ssh:', `  knownHostsFile: ${fleet.knownHostsFile}`, 'deploy:', '  graceSeconds: 1', '  stopTimeoutSeconds: 2', 'registries:', '  - name: lab', `    url: ${registry.url}`, '    insecure: true', ''].join('\n'),
-    );
-    config = loadConfig({ file: join(dir, 'edgefleet.yaml'), env: {} });
   });
 
   after(async () => {
-    await engine?.close();
-    await fleet?.close();
-    await registry?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await lab?.close();
   });
 
   it('stores every protocol line once across a hub restart and a container restart, counting the garbage', async () => {

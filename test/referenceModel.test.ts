@@ -11,22 +11,21 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { inventoryNodes } from '../shared/collect/collection.js';
 import { collectInference } from '../shared/collect/inference.js';
 import { inferenceStats } from '../shared/collect/inferenceStats.js';
-import { loadConfig, type Config } from '../shared/config/config.js';
+import type { Config } from '../shared/config/config.js';
 import { createDeployment, parseDeployRequest, runDeployment } from '../shared/deploy/index.js';
 import { silentLogger } from '../shared/domain/index.js';
 import { openDb, syncNodes } from '../shared/store/index.js';
 import { TransportPool } from '../shared/transport/pool.js';
-import { startPodman, type PodmanEngine } from './harness/podman.js';
-import { startRegistry, type TestRegistry } from './harness/registry.js';
-import { startFleet, type Fleet } from './harness/sshFleet.js';
+import type { PodmanEngine } from './harness/podman.js';
+import type { TestRegistry } from './harness/registry.js';
+import { startModelLab, type ModelLab } from './harness/modelLab.js';
 
 const run = promisify(execFile);
 const RUNNER = resolve(import.meta.dirname, '../examples/model-runner');
@@ -50,30 +49,19 @@ interface Packaged {
 }
 
 describe('the reference model (examples/model-runner) on a Podman node', { timeout: 300_000, skip: skip || (onX64 ? false : 'the image is linux/amd64') }, () => {
+  let lab: ModelLab;
   let dir: string;
   let registry: TestRegistry;
-  let fleet: Fleet;
   let engine: PodmanEngine;
   let config: Config;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'edgefleet-reference-model-'));
-    [registry, fleet] = await Promise.all([startRegistry(), startFleet({ count: 1 })]);
-    engine = await startPodman({ insecureRegistries: [new URL(registry.url).host], socketOwner: fleet.nodes[0]!.user });
-    const n = fleet.nodes[0]!;
-    writeFileSync(join(dir, 'inventory.ini'), `[edge]\n${n.name} ansible_host=${n.host} ansible_port=${n.port} ansible_user=${n.user} ansible_ssh_private_key_file=${n.privateKeyFile} edgefleet_engine_socket=${engine.socketPath} edgefleet_network_mode=host\n`);
-    writeFileSync(
-      join(dir, 'edgefleet.yaml'),
-      ['inventory: inventory.ini', 'db: edgefleet.db', 'ssh:', `  knownHostsFile: ${fleet.knownHostsFile}`, 'deploy:', '  graceSeconds: 1', '  stopTimeoutSeconds: 2', 'registries:', '  - name: lab', `    url: ${registry.url}`, '    insecure: true', ''].join('\n'),
-    );
-    config = loadConfig({ file: join(dir, 'edgefleet.yaml'), env: {} });
+    lab = await startModelLab('edgefleet-reference-model-');
+    ({ dir, registry, engine, config } = lab);
   });
 
   after(async () => {
-    await engine?.close();
-    await fleet?.close();
-    await registry?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await lab?.close();
   });
 
   it('trains, packages, pushes, deploys; the database holds its latencies and the accuracy training reported', async () => {
