@@ -22,22 +22,7 @@ export interface AnomalyRow {
 }
 
 /** What a detector run writes for one episode: a new one (no id) or an open one extended or closed. */
-export interface EpisodeWrite {
-  id?: number;
-  nodeId: number;
-  series: string;
-  label: string;
-  detector: string;
-  kind: string;
-  startUnixSeconds: number;
-  endUnixSeconds: number | null;
-  lastUnixSeconds: number;
-  peakScore: number;
-  peakValue: number | null;
-  peakUnixSeconds: number;
-  samples: number;
-  message: string;
-}
+export type EpisodeWrite = Omit<AnomalyRow, 'id' | 'node'> & { id?: number; nodeId: number };
 
 export interface StoredDetectorState {
   detector: string;
