@@ -1,8 +1,10 @@
 /**
- * `npm run eval:nab -- --data DIR [--json] [--verbose]`: run the anomaly detector over Numenta
+ * `npm run eval:nab -- --data DIR [--json] [--verbose] [--loo]`: run the anomaly detector over Numenta
  * Anomaly Benchmark CSV files (DIR/data/**.csv, labels in DIR/labels/combined_windows.json) and
  * score it with NAB's scoring (shared/detect/nab.ts), the threshold optimised over the files per
  * profile. Also prints the score at the detector's own fixed threshold — what the hub uses.
+ * `--verbose`: per file its raw score and, per window, the earliest detection or how close a miss
+ * came, and the rows of false positives (at the standard profile's optimum).
  * `--loo`: also leave-one-out per profile — the threshold optimised on the other files, the
  * held-out file scored at it, the held-out raw scores summed and normalised over all files (how
  * the threshold transfers to a series it was not chosen on) — and the standard score at fixed
@@ -13,7 +15,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DETECTOR_CONFIG, DETECTOR_NAME, detect, newDetectorState } from '../shared/detect/detector.js';
-import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, scoreFile, scoreNab, windowRows, type NabFile, type NabProfile } from '../shared/detect/nab.js';
+import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, scoreFile, scoreNab, windowReport, windowRows, type NabFile, type NabProfile } from '../shared/detect/nab.js';
 
 export function loadNab(dir: string): { name: string; values: Float64Array; windows: [number, number][] }[] {
   const labelsFile = join(dir, 'labels', 'combined_windows.json');
@@ -69,7 +71,18 @@ function main(): number {
     process.stdout.write(JSON.stringify(results.map((r) => ({ ...r.optimized, fixedThreshold: { threshold: r.fixed.threshold, normalized: r.fixed.normalized } })), null, 2) + '\n');
   }
   if (o.verbose) {
-    for (const f of results[0]!.optimized.perFile) process.stdout.write(`  ${f.name.padEnd(58)} ${f.score.toFixed(3).padStart(7)}  tp=${f.truePositives} fn=${f.falseNegatives} fp=${f.falsePositives}\n`);
+    // At the standard profile's optimum: per file its raw score, per window the earliest detection
+    // (position 0 = the window's first row) or how close a miss came, and the false positives.
+    const t = results[0]!.optimized.threshold;
+    results[0]!.optimized.perFile.forEach((f, i) => {
+      process.stdout.write(`  ${f.name.padEnd(58)} ${f.score.toFixed(3).padStart(7)}  tp=${f.truePositives} fn=${f.falseNegatives} fp=${f.falsePositives}\n`);
+      const r = windowReport(files[i]!, t);
+      for (const w of r.windows) {
+        const found = w.detectedRow >= 0 ? `found at row ${w.detectedRow} (position ${w.position!.toFixed(2)})` : 'missed';
+        process.stdout.write(`    window rows ${w.first}–${w.last}: ${found}; highest score ${w.maxScore.toFixed(3)} at row ${w.maxRow}\n`);
+      }
+      if (r.falsePositiveRows.length) process.stdout.write(`    false positives at rows ${r.falsePositiveRows.join(' ')}\n`);
+    });
   }
   const samples = series.reduce((a, s) => a + s.values.length, 0);
   process.stdout.write(`detector ${DETECTOR_NAME}: ${series.length} files, ${samples} samples, ${results[0]!.optimized.windows} windows, ${((ms * 1e6) / samples).toFixed(0)} ns/sample\n`);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { detectorScores, loadNab } from '../bench/nab.js';
 import { detectAnomalies, tempMaxCelsius } from '../shared/detect/anomalies.js';
 import { DEFAULT_DETECTOR_CONFIG, detect, isDetectorState, newDetectorState, type DetectorState } from '../shared/detect/detector.js';
-import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, probationaryRows, scaledSigmoid, scoreFile, scoreNab, windowRows, type NabFile } from '../shared/detect/nab.js';
+import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, probationaryRows, scaledSigmoid, scoreFile, scoreNab, windowReport, windowRows, type NabFile } from '../shared/detect/nab.js';
 import { parseSince } from '../shared/detect/since.js';
 import type { NodeSpec } from '../shared/domain/index.js';
 import { listAnomalies, openDb, readingsWriter, recordOutcomes, syncNodes, type Db } from '../shared/store/index.js';
@@ -58,6 +58,21 @@ describe('NAB scoring (hand-worked)', () => {
     assert.equal(optimizeThreshold([f], standard).threshold, 0.9);
     // Missing the window costs more than 2 FPs under low-FN too; with no window, never firing wins.
     assert.equal(optimizeThreshold([{ ...f, windows: [] }], standard).threshold > 0.95, true);
+  });
+  it('window report: earliest detection, how close a miss came, false positives after probation', () => {
+    const scores = new Array<number>(100).fill(0);
+    scores[3] = 0.9; // probation (15 rows): not a false positive
+    scores[50] = 0.95; // outside every window
+    scores[62] = 0.7; // first window, under the threshold
+    scores[65] = 0.85; // first window: found here
+    scores[68] = 0.99; // first window's highest
+    scores[85] = 0.79; // second window: missed, its highest
+    const r = windowReport({ name: 'f', scores, windows: [[60, 70], [80, 90]] }, 0.8);
+    assert.deepEqual(r.windows, [
+      { first: 60, last: 70, detectedRow: 65, position: 0.5, maxScore: 0.99, maxRow: 68 },
+      { first: 80, last: 90, detectedRow: -1, position: null, maxScore: 0.79, maxRow: 85 },
+    ]);
+    assert.deepEqual(r.falsePositiveRows, [50]);
   });
   it('reads NAB CSVs and maps windows to rows', () => {
     const { timestamps, values } = parseNabCsv('timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2.5\n2014-01-01 00:10:00,3\n');
@@ -137,6 +152,11 @@ describe('detector', () => {
     const m = /^eval:nab standard=(-?[\d.]+) low_fp=(-?[\d.]+) low_fn=(-?[\d.]+) files=2$/.exec(lines.at(-1)!);
     assert.ok(m, r.stdout);
     assert.ok(Number(m[1]) > 50, r.stdout);
+    // --verbose: one line per window (the fixture's two files hold four), found or missed.
+    const v = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts', '--data', FIXTURE, '--verbose'], { encoding: 'utf8' });
+    const windowLines = v.stdout.split('\n').filter((l) => l.trim().startsWith('window rows'));
+    assert.equal(windowLines.length, 4, v.stdout);
+    assert.ok(windowLines.every((l) => /: (found at row \d+ \(position [01]\.\d\d\)|missed); highest score [01]\.\d{3} at row \d+$/.test(l)), v.stdout);
     const bad = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts'], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
   });

@@ -21,9 +21,8 @@ import { DEFAULT_DETECTOR_CONFIG, DETECTOR_NAME, detect, isDetectorState, newDet
 /**
  * A series the detector watches: a value of a raw table (SQL over its columns), labelled by the
  * table's series column, optionally filtered. Today exactly the rollup series (same tables,
- * labels, values); the inference-latency series (another issue) will be appended here as
- * `{ series: 'inference.latency_ms', table: 'inference_events', label: 'model', value: 'latency_ms' }`
- * — any table whose primary key starts with (node_id, time) works unchanged.
+ * labels, values), inference latency per model included — any table whose primary key starts
+ * with (node_id, time) works unchanged.
  */
 export interface DetectSeries {
   series: string;

@@ -115,6 +115,43 @@ export function scoreFile(file: NabFile, threshold: number, profile: NabProfile)
   return { name: file.name, score, truePositives: tp, falseNegatives: file.windows.length - tp, falsePositives: fp };
 }
 
+/** Where a detector stood on each window at a threshold: what to look at when a score is short. */
+export interface NabWindowReport {
+  /** Inclusive rows of the window. */
+  first: number;
+  last: number;
+  /** The earliest row with a detection, or −1 (missed); its position in the window, 0 = first row, 1 = last. */
+  detectedRow: number;
+  position: number | null;
+  /** The highest score inside the window, and its row: how far below the threshold a miss was. */
+  maxScore: number;
+  maxRow: number;
+}
+
+/** Per window: the earliest detection and the highest score; and the rows of false positives (probation excluded). */
+export function windowReport(file: NabFile, threshold: number): { windows: NabWindowReport[]; falsePositiveRows: number[] } {
+  const windows = file.windows.map(([first, last]) => {
+    let detectedRow = -1;
+    let maxScore = -Infinity;
+    let maxRow = first;
+    for (let i = first; i <= last && i < file.scores.length; i++) {
+      const s = file.scores[i]!;
+      if (detectedRow < 0 && s >= threshold) detectedRow = i;
+      if (s > maxScore) {
+        maxScore = s;
+        maxRow = i;
+      }
+    }
+    const position = detectedRow < 0 ? null : last > first ? (detectedRow - first) / (last - first) : 0;
+    return { first, last, detectedRow, position, maxScore, maxRow };
+  });
+  const falsePositiveRows: number[] = [];
+  for (let i = probationaryRows(file.scores.length); i < file.scores.length; i++) {
+    if (file.scores[i]! >= threshold && !file.windows.some(([a, b]) => i >= a && i <= b)) falsePositiveRows.push(i);
+  }
+  return { windows, falsePositiveRows };
+}
+
 export interface NabResult {
   profile: NabProfile['name'];
   threshold: number;
