@@ -43,15 +43,8 @@ export interface DeploymentEventRow {
   message: string | null;
 }
 
-export interface NewDeployment {
-  id: string;
-  action: DeploymentAction;
-  registry: string;
-  repository: string;
-  tag: string;
-  image: string;
-  target: { nodes?: string[]; group?: string };
-  options: DeployOptions;
+/** What a new deployment records: the row's identity and request; status and times start from `nowMs`. */
+export interface NewDeployment extends Pick<DeploymentRow, 'id' | 'action' | 'registry' | 'repository' | 'tag' | 'image' | 'target' | 'options'> {
   /** The resolved node names: each gets a `queued` row and event. */
   nodes: string[];
   nowMs: number;
