@@ -120,6 +120,26 @@ describe('detector', () => {
     assert.ok(flags.includes(2500) || flags.includes(2501), `flags: ${flags}`);
     assert.ok(flags.filter((i) => i < 2500).length <= 5, `false alarms: ${flags}`);
   });
+  // Gaussian noise keeps setting tiny new records; each used to score as a "new extreme".
+  it('a record inside the sample-to-sample noise is no alarm; one that clears it by a wide margin is', () => {
+    const run = (recordMarginNoise: number, jumpAt?: number) => {
+      const st = newDetectorState();
+      let rng = 5;
+      const u = () => (rng = (rng * 16807) % 2147483647) / 2147483647;
+      const flags: number[] = [];
+      for (let i = 0; i < 20_000; i++) {
+        const gauss = u() + u() + u() + u() - 2;
+        const value = 50 + gauss + (i === jumpAt ? 5 : 0);
+        if (detect(st, value, { ...DEFAULT_DETECTOR_CONFIG, recordMarginNoise }).flagged) flags.push(i);
+      }
+      return flags;
+    };
+    const without = run(0);
+    assert.ok(without.length > 0, 'this noise sets records that alarm without the margin');
+    assert.deepEqual(run(DEFAULT_DETECTOR_CONFIG.recordMarginNoise), []);
+    // The noise stays within 48..52 (σ ≈ 0.58); a sample 5 up clears the old maximum by more than the noise.
+    assert.ok(run(DEFAULT_DETECTOR_CONFIG.recordMarginNoise, 15_000).includes(15_000));
+  });
   it('a first visit to a bucket transition raises the score; a known one does not', () => {
     const run = (contextWeight: number) => {
       const st = newDetectorState();

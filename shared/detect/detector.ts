@@ -11,7 +11,11 @@
  * 2. A level-shift test: |median(last `shiftSamples` values) − that median| / scale — a spike of
  *    one sample does not move a median of three, a step that holds does.
  * 3. A new extreme (min/max normalisation): how far the value leaves the range of everything
- *    seen so far, relative to that range.
+ *    seen so far, relative to that range — counted only when it leaves it by at least
+ *    `recordMarginNoise` σ of the sample-to-sample noise (the median |x[t] − x[t−1]| over the
+ *    window): noise keeps setting tiny records, an event clears the old record by more than the
+ *    noise between two samples. Differences, unlike the MAD about the median, are not inflated by
+ *    the trend or level shift the window straddles.
  * 4. HTM-style anomaly likelihood (Ahmad et al. 2017): each feature f (as log(1 + f)) is compared
  *    with its own recent distribution — an exponentially weighted mean and variance with memory
  *    1/`likelihoodAlpha` samples — as a Gaussian tail probability p = Q((f − mean) / std); the
@@ -49,9 +53,11 @@ export interface DetectorConfig {
   contextLength: number;
   /** Added to the score of a sample whose contexts are new, × the fraction of them that are. */
   contextWeight: number;
+  /** A new extreme counts only when it clears the old range by this many σ of the sample-to-sample noise. */
+  recordMarginNoise: number;
 }
 
-export const DETECTOR_NAME = 'likelihood-v2';
+export const DETECTOR_NAME = 'likelihood-v3';
 
 /** Measured on the NAB development folder (see docs/anomalies.md); the threshold sits on a plateau of the standard profile. */
 export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
@@ -65,6 +71,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   contextBuckets: 6,
   contextLength: 2,
   contextWeight: 0.1,
+  recordMarginNoise: 0.5,
 };
 
 /** Bits of the seen-context set for a configuration: Σ_{j=1..L} S^(j+1), S = buckets + 2. */
@@ -139,6 +146,7 @@ export interface Detection {
 }
 
 const scratch = new Float64Array(1024);
+const diffScratch = new Float64Array(1024);
 
 /**
  * The "older" part of a state's window, sorted: a cache beside the state (not in it, so the
@@ -307,6 +315,22 @@ function contextNovelty(state: DetectorState, value: number, config: Readonly<De
   return fresh / L;
 }
 
+/**
+ * σ of the sample-to-sample noise: median |x[t] − x[t−1]| over the window (chronological from
+ * `start`) and the new value, × 1.4826 / √2 (for Gaussian noise, the σ of one sample).
+ */
+function differenceNoise(w: readonly number[], start: number, value: number): number {
+  const len = w.length;
+  let prev = w[start]!;
+  for (let i = 1, j = start + 1; i < len; i++, j++) {
+    const x = w[j === len ? (j = 0) : j]!;
+    diffScratch[i - 1] = Math.abs(x - prev);
+    prev = x;
+  }
+  diffScratch[len - 1] = Math.abs(value - prev);
+  return (medianOf(diffScratch, len) * 1.4826) / Math.SQRT2;
+}
+
 function median3(a: number, b: number, c: number): number {
   return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
 }
@@ -339,7 +363,11 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
       recent = medianOf(scratch, k);
     }
     shift = Math.abs(recent - m) / scale;
-    extreme = (10 * Math.max(0, value - state.max, state.min - value)) / Math.max(range, 1e-9);
+    const excess = Math.max(0, value - state.max, state.min - value);
+    if (excess > 0) {
+      const noise = Math.max(differenceNoise(w, start, value), config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)));
+      if (excess >= config.recordMarginNoise * noise) extreme = (10 * excess) / Math.max(range, 1e-9);
+    }
   }
   state.n++;
   const live = state.n > config.warmupSamples;

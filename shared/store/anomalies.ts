@@ -6,7 +6,7 @@ export interface AnomalyRow {
   node: string;
   series: string;
   label: string;
-  /** The detector's name (`likelihood-v2`) or `rule`. */
+  /** The detector's name (`likelihood-v3`) or `rule`. */
   detector: string;
   /** `score` for the detector; the rule's name for rules: `unreachable`, `disk_full`, `temperature_high`. */
   kind: string;
