@@ -140,6 +140,26 @@ describe('detector', () => {
     // The noise stays within 48..52 (σ ≈ 0.58); a sample 5 up clears the old maximum by more than the noise.
     assert.ok(run(DEFAULT_DETECTOR_CONFIG.recordMarginNoise, 15_000).includes(15_000));
   });
+  it('a band held longer than ever before is flagged once, where it becomes the record stay', () => {
+    // `switching` samples alternating between 0 and 10 every 50 (stays of 50 in the top and bottom
+    // quarters), then 10 held for 300 samples: the record mark is 1.75 × 50 → the hold's 88th sample.
+    const run = (switching: number, stayBands = DEFAULT_DETECTOR_CONFIG.stayBands) => {
+      const st = newDetectorState();
+      let rng = 3;
+      const noise = () => ((rng = (rng * 16807) % 2147483647) / 2147483647 - 0.5) * 0.5;
+      const flags: number[] = [];
+      for (let i = 0; i < switching + 300; i++) {
+        const level = i >= switching || Math.floor(i / 50) % 2 ? 10 : 0;
+        if (detect(st, level + noise(), { ...DEFAULT_DETECTOR_CONFIG, stayBands }).flagged) flags.push(i);
+      }
+      return flags.filter((i) => i >= switching);
+    };
+    // The hold starts at 3950 (the last 50-sample stay at 10 runs on), so its 88th sample is 4037.
+    assert.deepEqual(run(4000), [3950 + 87]);
+    assert.deepEqual(run(4000, 0), []);
+    // After 950 samples, 88 is not "longer than ever": the history must be 40 × the stay.
+    assert.deepEqual(run(1000), []);
+  });
   it('a first visit to a bucket transition raises the score; a known one does not', () => {
     const run = (contextWeight: number) => {
       const st = newDetectorState();
@@ -163,6 +183,10 @@ describe('detector', () => {
     const { ctx: _c, seen: _s, ...v1 } = newDetectorState();
     assert.equal(isDetectorState({ ...v1, v: 2 }), false);
     assert.equal(isDetectorState({ ...newDetectorState(), head: 5 }), false);
+    // A likelihood-v2 state (v 3, no record stay) starts over too.
+    const { band: _b, stay: _st, longest: _l, ...v2 } = newDetectorState();
+    assert.equal(isDetectorState({ ...v2, v: 3 }), false);
+    assert.equal(isDetectorState({ ...newDetectorState(), longest: [1.5] }), false);
   });
   it('eval:nab on the fixture prints one line per profile and the summary line last', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts', '--data', FIXTURE], { encoding: 'utf8' });

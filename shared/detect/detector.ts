@@ -28,6 +28,11 @@
  * 6. Contextual novelty (CAD OSE's idea): a change of value bucket (6 of the range seen, one below,
  *    one above) whose transition contexts (1 and 2 buckets back) were never seen adds up to
  *    `contextWeight` to the score (`contextNovelty`).
+ * 7. A record stay (`stayRecord`): the series has held one band of its range (a quarter) for
+ *    `stayFactor` × longer than any earlier stay in that band, and at least `stayMinSamples`,
+ *    after a history of at least `stayHistoryFactor` × that long — a regime held longer than ever,
+ *    such as a machine cooling for a day, which no window-local feature sees. Scores 1 on the
+ *    sample the stay crosses that mark, once per stay.
  *
  * O(window) per sample (an incrementally sorted window of ≤ 96 numbers).
  */
@@ -55,6 +60,14 @@ export interface DetectorConfig {
   contextWeight: number;
   /** A new extreme counts only when it clears the old range by this many σ of the sample-to-sample noise. */
   recordMarginNoise: number;
+  /** Record stay: equal bands of the range seen (plus one below and one above it); 0 turns the test off. */
+  stayBands: number;
+  /** A stay in a band is a record when it is this many times the longest earlier stay in that band… */
+  stayFactor: number;
+  /** …and at least this many samples long… */
+  stayMinSamples: number;
+  /** …and the samples before the stay are at least this many times its length ("longer than ever" needs an "ever"). */
+  stayHistoryFactor: number;
 }
 
 export const DETECTOR_NAME = 'likelihood-v3';
@@ -72,6 +85,10 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   contextLength: 2,
   contextWeight: 0.1,
   recordMarginNoise: 0.5,
+  stayBands: 4,
+  stayFactor: 1.75,
+  stayMinSamples: 84,
+  stayHistoryFactor: 40,
 };
 
 /** Bits of the seen-context set for a configuration: Σ_{j=1..L} S^(j+1), S = buckets + 2. */
@@ -84,7 +101,7 @@ export function contextSetBits(config: Readonly<DetectorConfig>): number {
 
 /** Everything the detector remembers about one series: plain numbers, JSON as it is. */
 export interface DetectorState {
-  v: 3;
+  v: 4;
   /** Samples seen. */
   n: number;
   /** The last values (at most `windowSamples + shiftSamples − 1`), a ring: the oldest at `head` once full. */
@@ -103,10 +120,14 @@ export interface DetectorState {
   ctx: number[];
   /** Contexts seen: a bitmap in unsigned 32-bit words (exact in JSON), grown as needed (≤ 18 words by default). */
   seen: number[];
+  /** Record stay: the current band (−1 before the first), samples in it so far, and per band the longest finished stay. */
+  band: number;
+  stay: number;
+  longest: number[];
 }
 
 export function newDetectorState(): DetectorState {
-  return { v: 3, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [] };
+  return { v: 4, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [] };
 }
 
 /** A stored state that is not one of ours (another version, hand-edited) starts over rather than failing. */
@@ -114,7 +135,7 @@ export function isDetectorState(x: unknown): x is DetectorState {
   if (typeof x !== 'object' || x === null) return false;
   const s = x as Partial<DetectorState>;
   return (
-    s.v === 3 &&
+    s.v === 4 &&
     typeof s.n === 'number' &&
     Array.isArray(s.window) &&
     s.window.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
@@ -132,7 +153,11 @@ export function isDetectorState(x: unknown): x is DetectorState {
     Array.isArray(s.ctx) &&
     s.ctx.every((v) => Number.isInteger(v) && v >= 0) &&
     Array.isArray(s.seen) &&
-    s.seen.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)
+    s.seen.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32) &&
+    Number.isInteger(s.band) &&
+    Number.isInteger(s.stay) &&
+    Array.isArray(s.longest) &&
+    s.longest.every((v) => Number.isInteger(v) && v >= 0)
   );
 }
 
@@ -275,6 +300,14 @@ function likelihood(stats: [number, number, number, number], i: 0 | 2, f: number
   return Math.min(1, Math.max(0, Math.log(p + 1e-10) / LOG_EPS));
 }
 
+/** Band of `value` among `bands` equal bands of [min, max]: 0 below, bands + 1 above. */
+function bandOf(value: number, min: number, max: number, bands: number): number {
+  const range = max - min;
+  if (value < min) return 0;
+  if (value > max) return bands + 1;
+  return 1 + Math.min(bands - 1, range > 0 ? Math.floor((bands * (value - min)) / range) : 0);
+}
+
 /**
  * Contextual novelty (the idea of CAD OSE, Smirnov 2016, in NAB: a value is a "fact", a context
  * is a short sequence of them, and a context never seen before is surprising): the value falls in
@@ -285,10 +318,8 @@ function likelihood(stats: [number, number, number, number], i: 0 | 2, f: number
  */
 function contextNovelty(state: DetectorState, value: number, config: Readonly<DetectorConfig>): number {
   if (state.min === null || state.max === null) return 0;
-  const B = config.contextBuckets;
-  const symbols = B + 2;
-  const range = state.max - state.min;
-  const b = value < state.min ? 0 : value > state.max ? B + 1 : 1 + Math.min(B - 1, range > 0 ? Math.floor((B * (value - state.min)) / range) : 0);
+  const symbols = config.contextBuckets + 2;
+  const b = bandOf(value, state.min, state.max, config.contextBuckets);
   const ctx = state.ctx;
   const L = config.contextLength;
   if (ctx.length > 0 && ctx[ctx.length - 1] === b) return 0;
@@ -329,6 +360,32 @@ function differenceNoise(w: readonly number[], start: number, value: number): nu
   }
   diffScratch[len - 1] = Math.abs(value - prev);
   return (medianOf(diffScratch, len) * 1.4826) / Math.SQRT2;
+}
+
+/**
+ * Record stay: count the samples the series has stayed in its current band; on leaving a band,
+ * remember that band's longest stay. True on the one sample where the current stay becomes
+ * `stayFactor` × the longest earlier stay in its band and at least `stayMinSamples` long, if the
+ * samples before the stay number at least `stayHistoryFactor` × as many. A stationary series sets
+ * such records ever more rarely (the longest of many stays grows, and a young series is not
+ * asked); a level held longer than ever sets one at once.
+ */
+function stayRecord(state: DetectorState, value: number, config: Readonly<DetectorConfig>): boolean {
+  if (state.min === null || state.max === null) return false;
+  const b = bandOf(value, state.min, state.max, config.stayBands);
+  const longest = state.longest;
+  if (b === state.band) state.stay++;
+  else {
+    if (state.band >= 0) {
+      while (longest.length <= state.band) longest.push(0);
+      longest[state.band] = Math.max(longest[state.band]!, state.stay);
+    }
+    state.band = b;
+    state.stay = 1;
+  }
+  const mark = Math.max(config.stayMinSamples, config.stayFactor * (longest[b] ?? 0));
+  // Samples before the stay (state.n already counts this one) stay fixed while the stay grows.
+  return state.stay >= mark && state.stay - 1 < mark && state.n - state.stay >= config.stayHistoryFactor * state.stay;
 }
 
 function median3(a: number, b: number, c: number): number {
@@ -376,6 +433,7 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   const l0 = likelihood(state.stats, 0, f0, state.n, config.likelihoodAlpha);
   const l1 = likelihood(state.stats, 2, f1, state.n, config.likelihoodAlpha);
   let score = live ? Math.max(l0, l1) : 0;
+  if (config.stayBands > 0 && stayRecord(state, value, config) && live) score = 1;
   const novelty = config.contextBuckets > 0 ? contextNovelty(state, value, config) : 0;
   if (live && novelty > 0) score = Math.min(1, score + config.contextWeight * novelty);
   state.min = state.min === null ? value : Math.min(state.min, value);
