@@ -6,7 +6,7 @@ import { progress } from '../shared/handler/progress.js';
 import { dbFor } from '../shared/handler/resources.js';
 import { deploymentEvents, deploymentNodes, getDeployment, listDeployments } from '../shared/store/index.js';
 import type { NodeUpdate } from '../shared/store/deployments.js';
-import { ago, table } from './table.js';
+import { ago, table, writeJsonOrTable } from './table.js';
 
 export interface DeployFlags {
   nodes?: string;
@@ -83,9 +83,10 @@ export async function deployCommand(action: DeploymentAction, ref: string | unde
   } finally {
     progress.off('deploy', onStep);
   }
-  if (f.json) process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-  else {
-    process.stdout.write(table(['NODE', 'STATE', 'CONTAINER', 'SECONDS', 'ERROR'], summary.nodes.map((n) => [n.node, n.state, n.containerName ?? null, (n.durationMs / 1000).toFixed(1), n.error ?? ''])) + '\n');
+  writeJsonOrTable(f.json, summary, ['NODE', 'STATE', 'CONTAINER', 'SECONDS', 'ERROR'], () =>
+    summary.nodes.map((n) => [n.node, n.state, n.containerName ?? null, (n.durationMs / 1000).toFixed(1), n.error ?? '']),
+  );
+  if (!f.json) {
     process.stdout.write(`\ndeployment ${summary.id} ${summary.status}: ${summary.image}${summary.digest ? `@${summary.digest}` : ''} in ${(summary.durationMs / 1000).toFixed(1)} s\n`);
   }
   return summary.status === 'succeeded' ? 0 : 2;
@@ -111,15 +112,8 @@ export function deploymentsCommand(id: string | undefined, asJson: boolean): num
   }
   const list = listDeployments(db, { limit: 50 });
   const withNodes = list.map((d) => ({ ...d, nodes: deploymentNodes(db, d.id) }));
-  if (asJson) {
-    process.stdout.write(JSON.stringify(withNodes, null, 2) + '\n');
-    return 0;
-  }
-  process.stdout.write(
-    table(
-      ['ID', 'ACTION', 'IMAGE', 'STATUS', 'NODES', 'CREATED'],
-      withNodes.map((d) => [d.id, d.action, `${d.repository}${d.tag ? ':' + d.tag : ''}`, d.status, summarize(d.nodes.map((n) => n.state)), ago(d.createdUnixSeconds)]),
-    ) + '\n',
+  writeJsonOrTable(asJson, withNodes, ['ID', 'ACTION', 'IMAGE', 'STATUS', 'NODES', 'CREATED'], () =>
+    withNodes.map((d) => [d.id, d.action, `${d.repository}${d.tag ? ':' + d.tag : ''}`, d.status, summarize(d.nodes.map((n) => n.state)), ago(d.createdUnixSeconds)]),
   );
   return 0;
 }

@@ -21,7 +21,7 @@ import { deployCommand, deploymentsCommand, type DeployFlags } from './deploy.js
 import { lambdaContext } from './lambdaContext.js';
 import { CONFIG_TEMPLATE, LOCAL_INVENTORY } from './configTemplate.js';
 import { loadHandler, readServerless } from './serverlessFunctions.js';
-import { ago, bytes, fmt, table } from './table.js';
+import { ago, bytes, fmt, writeJsonOrTable } from './table.js';
 
 const USAGE = `edgefleet — watch a fleet of edge nodes from an Ansible inventory
 
@@ -206,28 +206,23 @@ async function run(asJson: boolean): Promise<number> {
   const db = dbFor(config);
   const latest = latestReadings(db);
   const rows = summary.perNode.map((r) => ({ ...r, latest: latest.get(r.node) ?? null }));
-  if (asJson) {
-    process.stdout.write(JSON.stringify({ ...summary, perNode: rows }, null, 2) + '\n');
-  } else {
-    process.stdout.write(
-      table(
-        ['NODE', 'STATUS', 'TEMP', 'CPU', 'LOAD1', 'MEM', 'DISK', 'RX', 'TX', 'ROWS', 'MS', 'ERROR'],
-        rows.map((r) => [
-          r.node,
-          r.status,
-          fmt(r.latest?.maxCelsius, 1, '°C'),
-          fmt(r.latest?.cpuUsagePercent, 1, '%'),
-          fmt(r.latest?.load1, 2),
-          fmt(r.latest?.memoryUsedPercent, 1, '%'),
-          fmt(r.latest?.fullestDiskPercent, 1, '%'),
-          bytes(r.latest?.rxBytesPerSecond, '/s'),
-          bytes(r.latest?.txBytesPerSecond, '/s'),
-          r.rows,
-          Math.round(r.durationMs),
-          r.error ?? '',
-        ]),
-      ) + '\n',
-    );
+  writeJsonOrTable(asJson, { ...summary, perNode: rows }, ['NODE', 'STATUS', 'TEMP', 'CPU', 'LOAD1', 'MEM', 'DISK', 'RX', 'TX', 'ROWS', 'MS', 'ERROR'], () =>
+    rows.map((r) => [
+      r.node,
+      r.status,
+      fmt(r.latest?.maxCelsius, 1, '°C'),
+      fmt(r.latest?.cpuUsagePercent, 1, '%'),
+      fmt(r.latest?.load1, 2),
+      fmt(r.latest?.memoryUsedPercent, 1, '%'),
+      fmt(r.latest?.fullestDiskPercent, 1, '%'),
+      bytes(r.latest?.rxBytesPerSecond, '/s'),
+      bytes(r.latest?.txBytesPerSecond, '/s'),
+      r.rows,
+      Math.round(r.durationMs),
+      r.error ?? '',
+    ]),
+  );
+  if (!asJson) {
     process.stdout.write(`\n${summary.ok}/${summary.nodes} nodes up, ${summary.rows} rows in ${summary.durationMs} ms → ${config.db}\n`);
     if (rows.some((r) => r.status === 'up') && rows.every((r) => r.latest?.cpuUsagePercent == null)) {
       process.stdout.write('CPU usage and network rates are deltas between two rounds: run again, or start the hub.\n');
@@ -246,13 +241,11 @@ async function nodes(asJson: boolean): Promise<number> {
   // Inventory coordinates and cached addresses, without the network (`geolocate` looks the rest up).
   await geolocate({ db, nodes: specs, config, log: jsonLogger({ fn: 'nodes' }), maxLookups: 0 });
   const all = listNodes(db);
-  if (asJson) {
-    process.stdout.write(JSON.stringify(all.map(({ vars: _v, ...n }) => n), null, 2) + '\n');
-    return 0;
-  }
-  process.stdout.write(
-    table(
-      ['NODE', 'GROUPS', 'HOST', 'CONNECTION', 'STATUS', 'LAST SEEN', 'LOCATION', 'SOURCE', 'LAST ERROR'],
+  writeJsonOrTable(
+    asJson,
+    all.map(({ vars: _v, ...n }) => n),
+    ['NODE', 'GROUPS', 'HOST', 'CONNECTION', 'STATUS', 'LAST SEEN', 'LOCATION', 'SOURCE', 'LAST ERROR'],
+    () =>
       all.map((n) => [
         n.name,
         n.groups.join(',') || '-',
@@ -264,7 +257,6 @@ async function nodes(asJson: boolean): Promise<number> {
         n.locationSource,
         n.lastError ?? '',
       ]),
-    ) + '\n',
   );
   return 0;
 }
@@ -285,16 +277,10 @@ async function geolocateCommand(asJson: boolean, refresh: boolean): Promise<numb
     progress.off('address', onAddress);
     if (tty) process.stderr.write('\r\x1b[K');
   }
-  if (asJson) {
-    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-    return 0;
-  }
-  process.stdout.write(
-    table(
-      ['NODE', 'ADDRESS', 'LOCATION', 'SOURCE', 'PRECISION', 'PLACE OR ERROR'],
-      summary.perNode.map((n) => [n.node, n.address, location(n.latitude, n.longitude), n.source, n.precision, n.error ?? n.displayName ?? '']),
-    ) + '\n',
+  writeJsonOrTable(asJson, summary, ['NODE', 'ADDRESS', 'LOCATION', 'SOURCE', 'PRECISION', 'PLACE OR ERROR'], () =>
+    summary.perNode.map((n) => [n.node, n.address, location(n.latitude, n.longitude), n.source, n.precision, n.error ?? n.displayName ?? '']),
   );
+  if (asJson) return 0;
   const b = summary.bySource;
   process.stdout.write(
     `\n${summary.located}/${summary.nodes} nodes located (inventory ${b.inventory}, geocoded ${b.geocoded}, cached ${b.cached}, pending ${b.pending}, failed ${b.failed}); ` +
@@ -361,17 +347,10 @@ async function modelsCommand(args: string[], asJson: boolean, set: string | unde
   if (sub === 'list') {
     if (name !== undefined) throw new UsageError(`models list takes no NAME (models describe ${name})`);
     const models = listModels(db, registry !== undefined ? { registry } : {});
-    if (asJson) {
-      process.stdout.write(JSON.stringify(models, null, 2) + '\n');
-      return 0;
-    }
-    process.stdout.write(
-      table(
-        ['MODEL', 'PLATFORMS', 'SIZE', 'CREATED', 'TASK', 'FRAMEWORK', 'DESCRIPTION', 'REGISTRY', 'ERROR'],
-        models.map((m) => [`${m.repository}:${m.tag}`, m.platforms.map((p) => p.platform).join(',') || null, bytes(m.sizeBytes), day(m.createdUnixSeconds), m.task, m.framework, short(m.description, 60), m.registry, short(m.error, 60)]),
-      ) + '\n',
+    writeJsonOrTable(asJson, models, ['MODEL', 'PLATFORMS', 'SIZE', 'CREATED', 'TASK', 'FRAMEWORK', 'DESCRIPTION', 'REGISTRY', 'ERROR'], () =>
+      models.map((m) => [`${m.repository}:${m.tag}`, m.platforms.map((p) => p.platform).join(',') || null, bytes(m.sizeBytes), day(m.createdUnixSeconds), m.task, m.framework, short(m.description, 60), m.registry, short(m.error, 60)]),
     );
-    if (models.length === 0) process.stdout.write(config.registries.length ? '\nno models yet: edgefleet models sync reads the registries\n' : '\nno registries configured: registries: in edgefleet.yaml, or EDGEFLEET_REGISTRY_URL\n');
+    if (!asJson && models.length === 0) process.stdout.write(config.registries.length ? '\nno models yet: edgefleet models sync reads the registries\n' : '\nno registries configured: registries: in edgefleet.yaml, or EDGEFLEET_REGISTRY_URL\n');
     return 0;
   }
   if (sub !== 'describe') throw new UsageError(`unknown models command "${sub}" (list, sync, describe)`);
@@ -428,15 +407,10 @@ async function modelsSync(asJson: boolean): Promise<number> {
   const config = loadConfig();
   if (config.registries.length === 0) throw new UsageError('no registries configured: registries: in edgefleet.yaml, or EDGEFLEET_REGISTRY_URL');
   const summary = (await invokeByName('collectModels', {})) as ModelSyncSummary;
-  if (asJson) {
-    process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
-  } else {
-    process.stdout.write(
-      table(
-        ['REGISTRY', 'URL', 'STATUS', 'REPOS', 'TAGS', 'READ', 'UNCHANGED', 'FAILED', 'REMOVED', 'MS'],
-        summary.registries.map((r) => [r.registry, r.url, r.status, r.repositories, r.tags, r.read, r.unchanged, r.failed, r.removed, r.durationMs]),
-      ) + '\n',
-    );
+  writeJsonOrTable(asJson, summary, ['REGISTRY', 'URL', 'STATUS', 'REPOS', 'TAGS', 'READ', 'UNCHANGED', 'FAILED', 'REMOVED', 'MS'], () =>
+    summary.registries.map((r) => [r.registry, r.url, r.status, r.repositories, r.tags, r.read, r.unchanged, r.failed, r.removed, r.durationMs]),
+  );
+  if (!asJson) {
     for (const r of summary.registries) {
       if (r.error) process.stderr.write(`edgefleet: ${r.error}\n`);
       for (const e of r.errors) process.stderr.write(`edgefleet: ${e.repository}${e.tag ? ':' + e.tag : ''}: ${e.error}\n`);
@@ -452,28 +426,24 @@ async function modelsSync(asJson: boolean): Promise<number> {
 const short = (s: string | null, n: number) => (s === null ? null : s.length > n ? s.slice(0, n - 1) + '…' : s);
 const day = (unixSeconds: number | null) => (unixSeconds === null ? null : new Date(unixSeconds * 1000).toISOString().slice(0, 10));
 
-/** `edgefleet anomalies [--since D] [--open] [--node N] [--json]`: from the database, no network. */
-function anomaliesCommand(asJson: boolean, since: string | undefined, openOnly: boolean, node: string | undefined): number {
-  const now = Math.floor(Date.now() / 1000);
-  let sinceUnixSeconds: number;
+/** `--since` (a duration back from now, unix seconds or an ISO time), or `fallback` without it. */
+function sinceOption(since: string | undefined, fallback: string, nowUnixSeconds: number): number {
   try {
-    sinceUnixSeconds = parseSince(since ?? '24h', now);
+    return parseSince(since ?? fallback, nowUnixSeconds);
   } catch (e) {
     throw new UsageError(`--since: ${(e as Error).message}`);
   }
+}
+
+/** `edgefleet anomalies [--since D] [--open] [--node N] [--json]`: from the database, no network. */
+function anomaliesCommand(asJson: boolean, since: string | undefined, openOnly: boolean, node: string | undefined): number {
+  const sinceUnixSeconds = sinceOption(since, '24h', Math.floor(Date.now() / 1000));
   const rows = listAnomalies(dbFor(loadConfig()), { sinceUnixSeconds, open: openOnly, ...(node !== undefined ? { node } : {}) });
-  if (asJson) {
-    process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-    return 0;
-  }
   const when = (t: number | null) => (t === null ? null : new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19));
-  process.stdout.write(
-    table(
-      ['NODE', 'SERIES', 'LABEL', 'DETECTOR', 'KIND', 'START', 'END', 'SAMPLES', 'PEAK', 'MESSAGE'],
-      rows.map((a) => [a.node, a.series, a.label || null, a.detector, a.kind, when(a.startUnixSeconds), a.endUnixSeconds === null ? 'open' : when(a.endUnixSeconds), a.samples, a.peakScore.toFixed(3), a.message]),
-    ) + '\n',
+  writeJsonOrTable(asJson, rows, ['NODE', 'SERIES', 'LABEL', 'DETECTOR', 'KIND', 'START', 'END', 'SAMPLES', 'PEAK', 'MESSAGE'], () =>
+    rows.map((a) => [a.node, a.series, a.label || null, a.detector, a.kind, when(a.startUnixSeconds), a.endUnixSeconds === null ? 'open' : when(a.endUnixSeconds), a.samples, a.peakScore.toFixed(3), a.message]),
   );
-  if (rows.length === 0) process.stdout.write(`\nno anomalies since ${when(sinceUnixSeconds)} UTC\n`);
+  if (!asJson && rows.length === 0) process.stdout.write(`\nno anomalies since ${when(sinceUnixSeconds)} UTC\n`);
   return 0;
 }
 
@@ -484,30 +454,18 @@ async function inferenceCommand(rest: string[], asJson: boolean, since: string |
   if (sub === 'collect') return invoke('collectInference', undefined);
   if (sub !== 'stats' || rest.length > 1) throw new UsageError('inference takes stats or collect');
   const now = Math.floor(Date.now() / 1000);
-  let from: number;
-  try {
-    from = parseSince(since ?? '1h', now);
-  } catch (e) {
-    throw new UsageError(`--since: ${(e as Error).message}`);
-  }
+  const from = sinceOption(since, '1h', now);
   const stats = inferenceStats(dbFor(loadConfig()), { fromUnixSeconds: from, toUnixSeconds: now, ...(model !== undefined ? modelFilter(model) : {}), ...(node !== undefined ? { node } : {}) });
-  if (asJson) {
-    process.stdout.write(JSON.stringify(stats, null, 2) + '\n');
-    return 0;
-  }
   const ms = (v: number | undefined | null) => (v === undefined || v === null ? null : v >= 100 ? v.toFixed(0) : v.toPrecision(3));
   const pct = (v: number | null) => (v === null ? null : `${(100 * v).toFixed(1)} %`);
-  process.stdout.write(
-    table(
-      ['MODEL', 'TAG', 'NODE', 'COUNT', 'PER S', 'P50 MS', 'P90 MS', 'P95 MS', 'P99 MS', 'ERRORS', 'ACCURACY', 'COLD START', 'TEMP °C', 'CPU %', 'IGNORED'],
-      stats.map((s) => [
-        s.model, s.tag, s.node, s.count, s.inferencesPerSecond === null ? null : s.inferencesPerSecond.toFixed(1),
-        ms(s.latencyMs?.p50), ms(s.latencyMs?.p90), ms(s.latencyMs?.p95), ms(s.latencyMs?.p99), pct(s.errorRate), pct(s.accuracy),
-        s.coldStartMs === null ? null : `${(s.coldStartMs / 1000).toFixed(1)} s`, s.temperatureCelsius === null ? null : s.temperatureCelsius.toFixed(1),
-        s.cpuUsagePercent === null ? null : s.cpuUsagePercent.toFixed(1), s.logLines.ignored + s.logLines.invalid,
-      ]),
-    ) + '\n',
+  writeJsonOrTable(asJson, stats, ['MODEL', 'TAG', 'NODE', 'COUNT', 'PER S', 'P50 MS', 'P90 MS', 'P95 MS', 'P99 MS', 'ERRORS', 'ACCURACY', 'COLD START', 'TEMP °C', 'CPU %', 'IGNORED'], () =>
+    stats.map((s) => [
+      s.model, s.tag, s.node, s.count, s.inferencesPerSecond === null ? null : s.inferencesPerSecond.toFixed(1),
+      ms(s.latencyMs?.p50), ms(s.latencyMs?.p90), ms(s.latencyMs?.p95), ms(s.latencyMs?.p99), pct(s.errorRate), pct(s.accuracy),
+      s.coldStartMs === null ? null : `${(s.coldStartMs / 1000).toFixed(1)} s`, s.temperatureCelsius === null ? null : s.temperatureCelsius.toFixed(1),
+      s.cpuUsagePercent === null ? null : s.cpuUsagePercent.toFixed(1), s.logLines.ignored + s.logLines.invalid,
+    ]),
   );
-  if (stats.length === 0) process.stdout.write(`\nno inferences since ${new Date(from * 1000).toISOString()}\n`);
+  if (!asJson && stats.length === 0) process.stdout.write(`\nno inferences since ${new Date(from * 1000).toISOString()}\n`);
   return 0;
 }

@@ -1,5 +1,7 @@
+export type Cell = string | number | null | undefined;
+
 /** A plain text table: a header row, columns padded to their widest cell, numbers right-aligned. */
-export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
+export function table(headers: string[], rows: Cell[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '-' : String(c))));
   const numeric = headers.map((_, i) => cells.length > 0 && cells.every((r) => /^-?[\d.]+( ?[a-zA-Z/%°]+)?$|^-$/.test(r[i] ?? '-')));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => [...(r[i] ?? '')].length)));
@@ -9,6 +11,14 @@ export function table(headers: string[], rows: (string | number | null | undefin
       .join('  ')
       .trimEnd();
   return [line(headers), ...cells.map(line)].join('\n');
+}
+
+/**
+ * A command's two outputs on stdout: with `--json`, `json` indented (for machines); otherwise a
+ * table of `rows()` (for people; built only then).
+ */
+export function writeJsonOrTable(asJson: boolean, json: unknown, headers: string[], rows: () => Cell[][]): void {
+  process.stdout.write((asJson ? JSON.stringify(json, null, 2) : table(headers, rows())) + '\n');
 }
 
 export function fmt(n: number | null | undefined, digits = 1, unit = ''): string | null {

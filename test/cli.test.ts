@@ -83,6 +83,25 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/** The local node and one whose SSH port is closed, with the environment that lets a run try it. */
+async function withDeadNode(cwd: string, connectTimeoutSeconds: number): Promise<{ inventory: string; port: number; env: Record<string, string> }> {
+  const key = join(cwd, 'id_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+  const port = await closedPort();
+  const inventory = join(cwd, 'hosts.ini');
+  writeFileSync(
+    inventory,
+    [`[hub]`, `${LOCAL_NODE} ansible_connection=local`, `[edge]`, `dead-node ansible_host=127.0.0.1 ansible_port=${port} ansible_user=edge ansible_ssh_private_key_file=${key}`, ''].join('\n'),
+  );
+  const env = {
+    EDGEFLEET_SSH_ACCEPT_NEW_HOST_KEYS: 'true',
+    EDGEFLEET_SSH_KNOWN_HOSTS_FILE: join(cwd, 'known_hosts'),
+    EDGEFLEET_SSH_AGENT_SOCKET: '',
+    EDGEFLEET_COLLECT_CONNECT_TIMEOUT_SECONDS: String(connectTimeoutSeconds),
+  };
+  return { inventory, port, env };
+}
+
 let root: string;
 let n = 0;
 /** A fresh, empty folder per test: the CLI's cwd. */
@@ -145,24 +164,9 @@ describe('edgefleet run', () => {
 
   it('an unreachable node fails alone: exit 4, the local node still up, within the connect timeout', async () => {
     const cwd = freshDir();
-    const key = join(cwd, 'id_ed25519');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-    const port = await closedPort();
-    const inventory = join(cwd, 'hosts.ini');
-    writeFileSync(
-      inventory,
-      [`[hub]`, `${LOCAL_NODE} ansible_connection=local`, `[edge]`, `dead-node ansible_host=127.0.0.1 ansible_port=${port} ansible_user=edge ansible_ssh_private_key_file=${key}`, ''].join('\n'),
-    );
     const connectTimeoutSeconds = 2;
-    const r = await cli(['run', '-i', inventory, '--db', join(cwd, 'fleet.db')], {
-      cwd,
-      env: {
-        EDGEFLEET_SSH_ACCEPT_NEW_HOST_KEYS: 'true',
-        EDGEFLEET_SSH_KNOWN_HOSTS_FILE: join(cwd, 'known_hosts'),
-        EDGEFLEET_SSH_AGENT_SOCKET: '',
-        EDGEFLEET_COLLECT_CONNECT_TIMEOUT_SECONDS: String(connectTimeoutSeconds),
-      },
-    });
+    const { inventory, port, env } = await withDeadNode(cwd, connectTimeoutSeconds);
+    const r = await cli(['run', '-i', inventory, '--db', join(cwd, 'fleet.db')], { cwd, env });
     assert.equal(r.code, 4, show(r));
     assert.equal(rowOf(r.stdout, LOCAL_NODE).STATUS, 'up', show(r));
     const dead = rowOf(r.stdout, 'dead-node');
@@ -237,6 +241,34 @@ describe('edgefleet nodes', () => {
     assert.equal(row.STATUS, 'up');
     assert.equal(row.GROUPS, 'hub');
     assert.match(row['LAST SEEN']!, /^\d+s ago$/);
+  });
+});
+
+describe('edgefleet anomalies', () => {
+  it('after a run with a dead node and a detection: its open unreachable episode (JSON and table); a bad --since is a usage error', async () => {
+    const cwd = freshDir();
+    const { inventory, env } = await withDeadNode(cwd, 2);
+    const args = ['-i', inventory, '--db', join(cwd, 'fleet.db')];
+    assert.equal((await cli(['run', ...args], { cwd, env })).code, 4);
+    const detected = await cli(['invoke', 'detectAnomalies', ...args], { cwd, env });
+    assert.equal(detected.code, 0, show(detected));
+
+    const json = await cli(['anomalies', '--json', ...args], { cwd, env });
+    assert.equal(json.code, 0, show(json));
+    const rows = (JSON.parse(json.stdout) as { node: string; detector: string; kind: string; endUnixSeconds: number | null }[]).filter((a) => a.node === 'dead-node');
+    assert.deepEqual(
+      rows.map((a) => [a.detector, a.kind, a.endUnixSeconds]),
+      [['rule', 'unreachable', null]],
+    );
+    const text = await cli(['anomalies', '--open', '--node', 'dead-node', ...args], { cwd, env });
+    assert.equal(text.code, 0, show(text));
+    const row = rowOf(text.stdout, 'dead-node');
+    assert.equal(row.KIND, 'unreachable');
+    assert.equal(row.END, 'open');
+
+    const bad = await cli(['anomalies', '--since', 'yesterday', ...args], { cwd, env });
+    assert.equal(bad.code, 1, show(bad));
+    assert.match(bad.stderr, /--since: .*yesterday/);
   });
 });
 
