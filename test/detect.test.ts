@@ -7,6 +7,8 @@ import { detectAnomalies, tempMaxCelsius } from '../shared/detect/anomalies.js';
 import { DEFAULT_DETECTOR_CONFIG, detect, isDetectorState, newDetectorState, type DetectorState } from '../shared/detect/detector.js';
 import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, probationaryRows, scaledSigmoid, scoreFile, scoreNab, windowReport, windowRows, type NabFile } from '../shared/detect/nab.js';
 import { parseSince } from '../shared/detect/since.js';
+import { addSample, checkStepSeconds, isSeriesState, newSeriesState } from '../shared/detect/steps.js';
+import { loadConfig } from '../shared/config/config.js';
 import type { NodeSpec } from '../shared/domain/index.js';
 import { listAnomalies, openDb, readingsWriter, recordOutcomes, syncNodes, type Db } from '../shared/store/index.js';
 
@@ -235,7 +237,7 @@ describe('detectAnomalies over the store', () => {
     );
   }
 
-  it('episodes from the detector and the rules; cursors and state survive a new connection', async () => {
+  it('episodes from the detector (on every raw sample) and the rules; cursors and state survive a new connection', async () => {
     const db = openDb(':memory:');
     syncNodes(db, [spec('a', { edgefleet_temp_max_celsius: '70' }), spec('b')], T0);
     // 400 quiet samples, then node a's temperature jumps to 75 °C (over its 70 °C) for 5 samples, disk 95 % from sample 420.
@@ -245,16 +247,16 @@ describe('detectAnomalies over the store', () => {
       write(db, 'a', T0 + i * 10, 45 + noise(), 50);
       write(db, 'b', T0 + i * 10, 45 + noise(), 50);
     }
-    const first = await detectAnomalies({ db, nowUnixSeconds: T0 + 4000, backlogSeconds: 10_000 });
+    const first = await detectAnomalies({ db, nowUnixSeconds: T0 + 4000, backlogSeconds: 10_000, stepSeconds: 0 });
     // 2 nodes × 400 samples × (temperature + storage used_percent, used_bytes, total_bytes).
     assert.equal(first.samples, 2 * 400 * 4);
     assert.equal(listAnomalies(db).filter((a) => a.detector === 'rule').length, 0);
-    const again = await detectAnomalies({ db, nowUnixSeconds: T0 + 4000 });
+    const again = await detectAnomalies({ db, nowUnixSeconds: T0 + 4000, stepSeconds: 0 });
     assert.equal(again.samples, 0, 'nothing new: nothing scored twice');
 
     for (let i = 400; i < 430; i++) write(db, 'a', T0 + i * 10, (i >= 410 && i < 415 ? 75 : 45) + noise(), i >= 420 ? 95 : 50);
     recordOutcomes(db, [{ name: 'b', status: 'unreachable', error: 'connect timeout' }], T0 + 4200);
-    const second = await detectAnomalies({ db, nowUnixSeconds: T0 + 4300 });
+    const second = await detectAnomalies({ db, nowUnixSeconds: T0 + 4300, stepSeconds: 0 });
     // 30 samples × (temperature + storage.used_percent, used_bytes, total_bytes).
     assert.equal(second.samples, 30 * 4);
     const all = listAnomalies(db);
@@ -273,7 +275,7 @@ describe('detectAnomalies over the store', () => {
     // The disk frees up and b comes back: both episodes close.
     write(db, 'a', T0 + 4300, 45, 60);
     recordOutcomes(db, [{ name: 'b', status: 'up', seenUnixSeconds: T0 + 4310 }], T0 + 4310);
-    await detectAnomalies({ db, nowUnixSeconds: T0 + 4320 });
+    await detectAnomalies({ db, nowUnixSeconds: T0 + 4320, stepSeconds: 0 });
     const after = listAnomalies(db);
     assert.equal(after.find((x) => x.kind === 'disk_full')!.endUnixSeconds, T0 + 4290);
     assert.equal(after.find((x) => x.kind === 'unreachable')!.endUnixSeconds, T0 + 4300);
@@ -284,6 +286,65 @@ describe('detectAnomalies over the store', () => {
     const late = listAnomalies(db, { sinceUnixSeconds: T0 + 5000 });
     assert.ok(late.every((x) => x.detector !== 'rule' && x.series.startsWith('storage.') && x.startUnixSeconds === T0 + 4200 && x.endUnixSeconds === null), JSON.stringify(late));
     db.close();
+  });
+
+  it('steps: the detector scores 5-minute means; runs split anywhere give the same episodes', async () => {
+    // One node, a 10-second temperature: 16 h at 45 ± 0.5 °C (192 steps: past the 150-step
+    // warm-up), then 40 minutes at 60 °C, then 45 again.
+    const steps = 300;
+    const samples = (16 * 3600 + 2400 + 1800) / 10;
+    const celsius = (i: number) => {
+      const t = i * 10;
+      return (t >= 16 * 3600 && t < 16 * 3600 + 2400 ? 60 : 45) + Math.sin(i * 1.7) * 0.5;
+    };
+    const T = 1_790_000_100 - (1_790_000_100 % steps); // a step boundary
+    const fill = (db: Db, from: number, to: number) => {
+      for (let i = from; i < to; i++) write(db, 'a', T + i * 10, celsius(i), 50);
+    };
+    const episodes = (db: Db) => listAnomalies(db).filter((x) => x.detector !== 'rule').map((x) => [x.series, x.startUnixSeconds, x.endUnixSeconds, x.samples]);
+
+    const whole = openDb(':memory:');
+    syncNodes(whole, [spec('a')], T);
+    fill(whole, 0, samples);
+    const once = await detectAnomalies({ db: whole, nowUnixSeconds: T + samples * 10, backlogSeconds: 86_400 });
+    assert.equal(once.samples, samples * 4, 'every raw sample read (and checked by the rules)');
+    // 4 series, one step scored per step completed (the last, still filling, waits).
+    assert.equal(once.steps, 4 * (samples / 30 - 1));
+    const found = episodes(whole);
+    const hot = found.filter(([series]) => series === 'temperature.celsius');
+    assert.equal(hot.length, 1, JSON.stringify(found));
+    // The jump's first step is timed at its newest sample: 16 h + 290 s.
+    assert.equal(hot[0]![1], T + 16 * 3600 + 290);
+
+    // The same data with a run every 7 minutes (mid-step): the partial step waits in the state.
+    const split = openDb(':memory:');
+    syncNodes(split, [spec('a')], T);
+    let done = 0;
+    for (let to = 42; done < samples; to += 42) {
+      fill(split, done, Math.min(to, samples));
+      done = Math.min(to, samples);
+      await detectAnomalies({ db: split, nowUnixSeconds: T + done * 10, backlogSeconds: 86_400 });
+    }
+    assert.deepEqual(episodes(split), found);
+    whole.close();
+    split.close();
+  });
+
+  it('steps: means on boundaries aligned to the epoch, timed at their newest sample; 0 passes samples through', () => {
+    const s = newSeriesState(60);
+    assert.equal(addSample(s, 1000, 1), null); // step 960–1019
+    assert.equal(addSample(s, 1010, 3), null);
+    assert.deepEqual(addSample(s, 1020, 10), { timeUnixSeconds: 1010, value: 2 });
+    // A gap: the step 1020–1079 closes when 1200 arrives, and nothing is made up for the ones between.
+    assert.deepEqual(addSample(s, 1200, 7), { timeUnixSeconds: 1020, value: 10 });
+    assert.ok(isSeriesState(JSON.parse(JSON.stringify(s)), 60));
+    assert.equal(isSeriesState(s, 300), false, 'a state for another step length starts over');
+    assert.equal(isSeriesState({ ...s, partial: { startUnixSeconds: 0, sum: 1, count: 0, lastUnixSeconds: 0 } }, 60), false);
+    assert.deepEqual(addSample(newSeriesState(0), 5, 1.5), { timeUnixSeconds: 5, value: 1.5 });
+    // From edgefleet.yaml or the environment; a negative step is refused, not guessed at.
+    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.stepSeconds, 300);
+    assert.equal(loadConfig({ env: { EDGEFLEET_DETECT_STEP_SECONDS: '60' }, cwd: '/nonexistent' }).detect.stepSeconds, 60);
+    assert.throws(() => checkStepSeconds(-60), /detect\.stepSeconds must be a number ≥ 0/);
   });
 
   it('temperature threshold var', () => {

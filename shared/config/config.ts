@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { RegistryOptions } from '../registry/settings.js';
+import { DEFAULT_STEP_SECONDS } from '../detect/steps.js';
 
 /**
  * edgefleet's configuration: defaults, then `edgefleet.yaml` (found by --config, EDGEFLEET_CONFIG,
@@ -105,6 +106,10 @@ export interface Config {
   api: {
     keys: string[];
   };
+  detect: {
+    /** detectAnomalies scores the mean of each step of this many seconds per series (the detector was tuned on 5-minute data); 0: every raw sample. */
+    stepSeconds: number;
+  };
   hub: {
     /** Seconds between collectAll rounds under `edgefleet hub` (may be below AWS's one minute). */
     intervalSeconds: number;
@@ -155,6 +160,7 @@ export const DEFAULT_CONFIG: Config = {
   registries: [],
   deploy: { concurrency: 8, graceSeconds: 5, engineSocket: '/var/run/docker.sock', pullTimeoutSeconds: 1800, engineTimeoutSeconds: 60, stopTimeoutSeconds: 10 },
   api: { keys: [] },
+  detect: { stepSeconds: DEFAULT_STEP_SECONDS },
   hub: { intervalSeconds: 10, host: '127.0.0.1', port: 8070 },
 };
 

@@ -1,8 +1,9 @@
 /**
- * The anomaly use case: every series of every node, scored sample by sample since its cursor by
- * the online detector, plus the fixed rules a lab expects (unreachable, disk over 90 %, too hot);
- * consecutive anomalous samples merge into one episode. Per node: one range seek per raw table,
- * then states, cursors and episodes written in one transaction.
+ * The anomaly use case: every series of every node, read sample by sample since its cursor,
+ * averaged into fixed time steps (steps.ts) and scored step by step by the online detector, plus
+ * the fixed rules a lab expects (unreachable, disk over 90 %, too hot) on every raw sample;
+ * consecutive anomalous steps or samples merge into one episode. Per node: one range seek per raw
+ * table, then states, cursors and episodes written in one transaction.
  */
 import type { Logger } from '../domain/index.js';
 import {
@@ -16,7 +17,8 @@ import {
   type EpisodeWrite,
   type StoredDetectorState,
 } from '../store/index.js';
-import { DEFAULT_DETECTOR_CONFIG, DETECTOR_NAME, detect, isDetectorState, newDetectorState, type DetectorConfig, type DetectorState } from './detector.js';
+import { DEFAULT_DETECTOR_CONFIG, DETECTOR_NAME, detect, type DetectorConfig } from './detector.js';
+import { addSample, checkStepSeconds, DEFAULT_STEP_SECONDS, isSeriesState, newSeriesState, type SeriesState } from './steps.js';
 
 /**
  * A series the detector watches: a value of a raw table (SQL over its columns), labelled by the
@@ -48,6 +50,8 @@ export interface DetectOptions {
   nowUnixSeconds: number;
   log?: Logger;
   config?: Readonly<DetectorConfig>;
+  /** The detector scores the mean of each step of this many seconds (`detect.stepSeconds`); 0: every raw sample. */
+  stepSeconds?: number;
   /** A series never seen before starts this far back (the raw history may be days long). */
   backlogSeconds?: number;
   series?: readonly DetectSeries[];
@@ -56,7 +60,10 @@ export interface DetectOptions {
 export interface DetectSummary {
   nodes: number;
   series: number;
+  /** Raw samples read (each also checked by the rules). */
   samples: number;
+  /** Steps the detector scored. */
+  steps: number;
   flagged: number;
   opened: number;
   closed: number;
@@ -67,7 +74,7 @@ export interface DetectSummary {
 interface SeriesRun {
   def: DetectSeries;
   label: string;
-  state: DetectorState;
+  state: SeriesState;
   cursor: number;
   touched: boolean;
 }
@@ -84,9 +91,10 @@ export function tempMaxCelsius(vars: Record<string, unknown>): number {
 export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> {
   const t0 = performance.now();
   const config = o.config ?? DEFAULT_DETECTOR_CONFIG;
+  const stepSeconds = checkStepSeconds(o.stepSeconds ?? DEFAULT_STEP_SECONDS);
   const defs = o.series ?? DETECT_SERIES;
   const store = anomalyStore(o.db);
-  const sum: DetectSummary = { nodes: 0, series: 0, samples: 0, flagged: 0, opened: 0, closed: 0, open: 0, durationMs: 0 };
+  const sum: DetectSummary = { nodes: 0, series: 0, samples: 0, steps: 0, flagged: 0, opened: 0, closed: 0, open: 0, durationMs: 0 };
   const byTable = new Map<string, DetectSeries[]>();
   for (const d of defs) byTable.set(d.table, [...(byTable.get(d.table) ?? []), d]);
 
@@ -152,7 +160,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
           let run = runs.get(key);
           if (!run) {
             const s: StoredDetectorState | undefined = stored.get(key);
-            const state = s && s.detector === DETECTOR_NAME && isDetectorState(s.state) ? s.state : newDetectorState();
+            const state = s && s.detector === DETECTOR_NAME && isSeriesState(s.state, stepSeconds) ? s.state : newSeriesState(stepSeconds);
             run = { def, label: lbl, state, cursor: s?.cursorUnixSeconds ?? -Infinity, touched: false };
             runs.set(key, run);
           }
@@ -160,9 +168,14 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
           run.cursor = t;
           run.touched = true;
           sum.samples++;
-          const d = detect(run.state, value, config);
-          if (d.flagged) sum.flagged++;
-          episode(def.series, lbl, DETECTOR_NAME, 'score', t, d.anomalous, d.score, value, () => `${def.series}${lbl ? ` (${lbl})` : ''} = ${round(value)}: anomaly score ${d.score.toFixed(3)}`);
+          const step = addSample(run.state, t, value);
+          if (step) {
+            sum.steps++;
+            const d = detect(run.state.detector, step.value, config);
+            if (d.flagged) sum.flagged++;
+            const over = stepSeconds ? ` (mean over ${stepSeconds} s)` : '';
+            episode(def.series, lbl, DETECTOR_NAME, 'score', step.timeUnixSeconds, d.anomalous, d.score, step.value, () => `${def.series}${lbl ? ` (${lbl})` : ''} = ${round(step.value)}${over}: anomaly score ${d.score.toFixed(3)}`);
+          }
           if (def.series === 'storage.used_percent') {
             episode(def.series, lbl, RULE_DETECTOR, 'disk_full', t, value > RULES.diskFullPercent, 1, value, () => `disk ${lbl} ${round(value)} % used (over ${RULES.diskFullPercent} %)`);
           } else if (def.series === 'temperature.celsius') {
