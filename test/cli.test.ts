@@ -3,55 +3,19 @@
  * asserting exit codes, what lands on stdout/stderr, and what is (not) written to disk.
  */
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { runCli as cli, type CliResult } from './harness/cli.js';
+import { freePort } from './harness/ports.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'edgefleet.js');
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'cli');
 const INVENTORIES = join(import.meta.dirname, 'fixtures', 'inventories');
 const LOCAL_INVENTORY = join(FIXTURES, 'local.ini');
 const LOCAL_NODE = 'hub-local';
-/** No CLI call may take longer than this; a hang fails the test instead of CI. */
-const CLI_TIMEOUT_MS = 30_000;
-
-interface Result {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-/** The environment without any EDGEFLEET_* of the caller's, plus `extra`. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('EDGEFLEET_')));
-  return { ...env, ...extra };
-}
-
-function cli(args: string[], o: { cwd: string; env?: Record<string, string> }): Promise<Result> {
-  const start = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: o.cwd,
-      env: cleanEnv(o.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
-      timeout: CLI_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - start }));
-  });
-}
-
-const show = (r: Result) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+const show = (r: CliResult) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 /** A table as the CLI prints it (cells separated by two or more spaces) → one object per row, keyed by header. */
 function parseTable(text: string): Record<string, string>[] {
@@ -74,20 +38,11 @@ const rowOf = (text: string, node: string) => {
   return row;
 };
 
-/** A TCP port nothing listens on (taken from the kernel, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 /** The local node and one whose SSH port is closed, with the environment that lets a run try it. */
 async function withDeadNode(cwd: string, connectTimeoutSeconds: number): Promise<{ inventory: string; port: number; env: Record<string, string> }> {
   const key = join(cwd, 'id_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  const port = await closedPort();
+  const port = await freePort();
   const inventory = join(cwd, 'hosts.ini');
   writeFileSync(
     inventory,

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,7 +18,8 @@ import { DEPLOY_LABELS, silentLogger, type DeployRequest } from '../shared/domai
 import { deploymentEvents, deploymentNodes, getDeployment, openDb, type Db } from '../shared/store/index.js';
 import { TransportPool } from '../shared/transport/pool.js';
 import { pushModelImage, startPodman, type PodmanEngine } from './harness/podman.js';
-import { freePort, startRegistry, type TestRegistry } from './harness/registry.js';
+import { freePort } from './harness/ports.js';
+import { startRegistry, type TestRegistry } from './harness/registry.js';
 import { startFleet, type Fleet } from './harness/sshFleet.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'edgefleet.js');
@@ -100,10 +100,7 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
     const bad = await pushModelImage(registry.push, REPO, 'bad', { entrypoint: ['sh', '-c', 'echo model file missing >&2; exit 3'] });
     digests = { v1: v1.digest, v2: v2.digest, bad: bad.digest };
     // node03: nothing listens there.
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-    const closedPort = (closed.address() as { port: number }).port;
-    await new Promise((r) => closed.close(r));
+    const closedPort = await freePort();
     const lines = ['[edge]'];
     fleet.nodes.forEach((n, i) => lines.push(`${n.name} ansible_host=${n.host} ansible_port=${n.port} ansible_user=${n.user} ansible_ssh_private_key_file=${n.privateKeyFile} edgefleet_engine_socket=${engines[i]!.socketPath} edgefleet_network_mode=host`));
     lines.push('[offline]', `node03 ansible_host=127.0.0.1 ansible_port=${closedPort} ansible_user=${fleet.nodes[0]!.user} ansible_ssh_private_key_file=${fleet.clientKeyFile}`);

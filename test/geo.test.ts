@@ -5,10 +5,8 @@
  * request arrived and what it asked.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -27,10 +25,11 @@ import {
   type FallbackStep,
 } from '../shared/geo/index.js';
 import { getGeocodeEntry, listNodes, openDb, syncNodes, type Db } from '../shared/store/index.js';
+import { runCli } from './harness/cli.js';
+import { freePort } from './harness/ports.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'geo');
 const SEARCH = JSON.parse(readFileSync(join(FIXTURES, 'search.json'), 'utf8')) as Record<string, unknown>;
-const BIN = join(import.meta.dirname, '..', 'bin', 'edgefleet.js');
 
 // ---------------------------------------------------------------------------------------------
 // Pure pieces
@@ -236,14 +235,6 @@ class FakeNominatim {
   queries(): string[] {
     return this.received.map((r) => r.params.get('q') ?? '');
   }
-}
-
-async function closedPort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 const spec = (name: string, vars: Record<string, unknown>): NodeSpec => ({ name, groups: ['lab'], vars, connection: 'ssh', host: name, port: 22 });
@@ -504,7 +495,7 @@ describe('offline tolerance', () => {
   it('server down: the node keeps its last location, is pending with the reason, and is retried with backoff', async () => {
     resetLimiters();
     const nominatim = await new FakeNominatim().start();
-    const down = `http://127.0.0.1:${await closedPort()}`;
+    const down = `http://127.0.0.1:${await freePort()}`;
     try {
       // Located once at its old address.
       const old = [spec('gw', { address: PANGYO })];
@@ -632,22 +623,7 @@ describe('CLI', () => {
     await nominatim.stop();
   });
 
-  const cli = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('EDGEFLEET_')));
-      const child = spawn(process.execPath, [BIN, ...args], {
-        cwd: dir,
-        env: { ...env, EDGEFLEET_GEOCODER_URL: nominatim.url, EDGEFLEET_GEOCODER_MIN_INTERVAL_MS: '50' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 30_000,
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const cli = (args: string[]) => runCli(args, { cwd: dir, env: { EDGEFLEET_GEOCODER_URL: nominatim.url, EDGEFLEET_GEOCODER_MIN_INTERVAL_MS: '50' } });
 
   it('`geolocate` locates, `nodes` shows LOCATION and SOURCE, `geolocate --refresh` asks again', async () => {
     const inventory = join(dir, 'hosts.ini');
@@ -705,7 +681,7 @@ describe('collectAll', () => {
         EDGEFLEET_INVENTORY: inventory,
         EDGEFLEET_DB: join(dir, 'fleet.db'),
         EDGEFLEET_LOG_LEVEL: 'silent',
-        EDGEFLEET_GEOCODER_URL: `http://127.0.0.1:${await closedPort()}`,
+        EDGEFLEET_GEOCODER_URL: `http://127.0.0.1:${await freePort()}`,
         EDGEFLEET_GEOCODER_MIN_INTERVAL_MS: '50',
         EDGEFLEET_GEOCODER_PER_ROUND_LIMIT: '1',
       });

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from './harness/ports.js';
 import Database from 'better-sqlite3';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'edgefleet.js');
@@ -41,13 +42,6 @@ function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as { port: number }).port;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  const port = await listen(server);
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const get = async (base: string, path: string) => {

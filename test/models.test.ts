@@ -28,7 +28,9 @@ import {
 } from '../shared/parse/index.js';
 import { clearTokenCache, RegistryClient, registrySettings } from '../shared/registry/index.js';
 import { listModels, openDb, setModelDescription, type Db } from '../shared/store/index.js';
-import { freePort, startRegistry, type PushedImage, type TestRegistry } from './harness/registry.js';
+import { BIN, cleanEnv, runCli } from './harness/cli.js';
+import { freePort } from './harness/ports.js';
+import { startRegistry, type PushedImage, type TestRegistry } from './harness/registry.js';
 
 const D = (c: string) => 'sha256:' + c.repeat(64);
 
@@ -532,21 +534,7 @@ describe('redirects', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'edgefleet.js');
 const LOCAL_INVENTORY = join(import.meta.dirname, 'fixtures', 'cli', 'local.ini');
-
-function cli(args: string[], cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('EDGEFLEET_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000, killSignal: 'SIGKILL' });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('edgefleet models and the hub routes', () => {
   let r: TestRegistry;
@@ -564,43 +552,42 @@ describe('edgefleet models and the hub routes', () => {
   });
 
   it('models sync / list / describe --set: both descriptions shown', async () => {
-    const wrong = await cli(['models', 'sync'], dir, { ...env, EDGEFLEET_REGISTRY_PASSWORD: 'not-it' });
+    const wrong = await runCli(['models', 'sync'], { cwd: dir, env: { ...env, EDGEFLEET_REGISTRY_PASSWORD: 'not-it' } });
     assert.equal(wrong.code, 1, wrong.stderr);
     assert.match(wrong.stderr, /authentication failed for user "edgefleet": wrong username or password/);
     assert.ok(!(wrong.stdout + wrong.stderr).includes('not-it'));
 
-    const sync = await cli(['models', 'sync'], dir, env);
+    const sync = await runCli(['models', 'sync'], { cwd: dir, env });
     assert.equal(sync.code, 2, `a tag could not be read → 2\n${sync.stdout}\n${sync.stderr}`);
     assert.match(sync.stderr, /models\/broken:v1: .*not JSON/);
-    const list = await cli(['models', 'list'], dir, env);
+    const list = await runCli(['models', 'list'], { cwd: dir, env });
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout.split('\n')[0]!, /^MODEL\s+PLATFORMS\s+SIZE\s+CREATED\s+TASK/);
     assert.match(list.stdout, /models\/yolo:v8\s+linux\/amd64,linux\/arm64\/v8\s+1\d\d\.\d KiB\s+2024-05-31\s+object-detection\s+onnxruntime\s+Real-time object detection/);
 
-    const set = await cli(['models', 'describe', 'models/yolo:v8', '--set', 'Counts people at the gate'], dir, env);
+    const set = await runCli(['models', 'describe', 'models/yolo:v8', '--set', 'Counts people at the gate'], { cwd: dir, env });
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stdout, /^description: +Counts people at the gate$/m);
     assert.match(set.stdout, /^ {2}by a person: +Counts people at the gate$/m);
     assert.match(set.stdout, /^ {2}image label: +Real-time object detection, COCO 80 classes$/m);
     assert.match(set.stdout, /^platform: +linux\/arm64\/v8 /m);
-    const json = JSON.parse((await cli(['models', 'describe', 'models/yolo', '--json'], dir, env)).stdout) as { tag: string; description: string; labelDescription: string }[];
+    const json = JSON.parse((await runCli(['models', 'describe', 'models/yolo', '--json'], { cwd: dir, env })).stdout) as { tag: string; description: string; labelDescription: string }[];
     assert.deepEqual(json.map((m) => [m.tag, m.description, m.labelDescription]), [
       ['v7', 'the previous YOLO', 'the previous YOLO'],
       ['v8', 'Counts people at the gate', 'Real-time object detection, COCO 80 classes'],
     ]);
-    const bad = await cli(['models', 'describe', 'Models/YOLO'], dir, env);
+    const bad = await runCli(['models', 'describe', 'Models/YOLO'], { cwd: dir, env });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /not a repository name/);
-    const none = await cli(['models', 'describe', 'models/nope:v1', '--set', 'x'], dir, env);
+    const none = await runCli(['models', 'describe', 'models/nope:v1', '--set', 'x'], { cwd: dir, env });
     assert.equal(none.code, 1);
     assert.match(none.stderr, /no model models\/nope:v1 in the catalog/);
   });
 
   it('the hub: collectAll syncs the catalog; GET /models and GET /models/{name+} (slashes in the name), 400 and 404', async () => {
     const port = await freePort();
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('EDGEFLEET_')));
     const hubDb = join(dir, 'hub.db');
-    const child = spawn(process.execPath, [BIN, 'hub', '--port', String(port), '--interval', '1'], { cwd: dir, env: { ...clean, ...env, EDGEFLEET_DB: hubDb }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'hub', '--port', String(port), '--interval', '1'], { cwd: dir, env: cleanEnv({ ...env, EDGEFLEET_DB: hubDb }), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const base = `http://127.0.0.1:${port}`;
