@@ -92,6 +92,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
   const t0 = performance.now();
   const config = o.config ?? DEFAULT_DETECTOR_CONFIG;
   const stepSeconds = checkStepSeconds(o.stepSeconds ?? DEFAULT_STEP_SECONDS);
+  const over = stepSeconds ? ` (mean over ${stepSeconds} s)` : '';
   const defs = o.series ?? DETECT_SERIES;
   const store = anomalyStore(o.db);
   const sum: DetectSummary = { nodes: 0, series: 0, samples: 0, steps: 0, flagged: 0, opened: 0, closed: 0, open: 0, durationMs: 0 };
@@ -173,7 +174,6 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
             sum.steps++;
             const d = detect(run.state.detector, step.value, config);
             if (d.flagged) sum.flagged++;
-            const over = stepSeconds ? ` (mean over ${stepSeconds} s)` : '';
             episode(def.series, lbl, DETECTOR_NAME, 'score', step.timeUnixSeconds, d.anomalous, d.score, step.value, () => `${def.series}${lbl ? ` (${lbl})` : ''} = ${round(step.value)}${over}: anomaly score ${d.score.toFixed(3)}`);
           }
           if (def.series === 'storage.used_percent') {

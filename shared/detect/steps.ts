@@ -40,7 +40,6 @@ export function isSeriesState(x: unknown, stepSeconds: number): x is SeriesState
     isDetectorState(s.detector) &&
     (p === null ||
       (typeof p === 'object' &&
-        p !== undefined &&
         [p.startUnixSeconds, p.sum, p.count, p.lastUnixSeconds].every((v) => typeof v === 'number' && Number.isFinite(v)) &&
         p.count > 0))
   );
