@@ -33,7 +33,20 @@ export const CONFIG_TEMPLATE = (() => {
     lines.push(`${indent}${shown === undefined ? '# ' : ''}${parts.at(-1)}: ${yamlValue ?? ''}${' '.repeat(2)}# ${envName(key)}`);
   }
   lines.push(...REGISTRIES_EXAMPLE);
-  lines.push('', '# Keys that POST /deployments and GET /deployments require (Authorization: Bearer KEY or', '# X-Api-Key: KEY); one also by EDGEFLEET_API_KEY. At least 16 characters each.', '# api:', '#   keys: [change-me-to-a-long-random-string]');
+  lines.push(
+    '',
+    '# API keys (Authorization: Bearer KEY or X-Api-Key: KEY), at least 16 characters each. keys may',
+    '# do everything (POST /deployments, POST /inference; one also by EDGEFLEET_API_KEY); readKeys may',
+    '# only read (one also by EDGEFLEET_API_READ_KEY). Reads need a key when hub.host is not loopback.',
+    '# api:',
+    '#   keys: [change-me-to-a-long-random-string]',
+    '#   readKeys: [another-long-random-string-for-grafana]',
+    '',
+    '# Inventory vars whose names say secret are stored as <redacted>; list the ones to keep as they are',
+    '# (EDGEFLEET_STORE_KEEP_VARS=a,b):',
+    '# store:',
+    '#   keepVars: [vault_addr]',
+  );
   return lines.join('\n') + '\n';
 })();
 

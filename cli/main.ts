@@ -237,7 +237,7 @@ async function nodes(asJson: boolean): Promise<number> {
   const config = loadConfig();
   const specs = inventoryNodes(config);
   const db = dbFor(config);
-  syncNodes(db, specs, Math.floor(Date.now() / 1000));
+  syncNodes(db, specs, Math.floor(Date.now() / 1000), { keepVars: config.store.keepVars });
   // Inventory coordinates and cached addresses, without the network (`geolocate` looks the rest up).
   await geolocate({ db, nodes: specs, config, log: jsonLogger({ fn: 'nodes' }), maxLookups: 0 });
   const all = listNodes(db);
@@ -327,7 +327,7 @@ function init(force: boolean): number {
     process.stdout.write(`wrote ${config.inventory} (this machine; add your nodes to it)\n`);
   }
   const specs = inventoryNodes(config);
-  const sync = syncNodes(dbFor(config), specs, Math.floor(Date.now() / 1000));
+  const sync = syncNodes(dbFor(config), specs, Math.floor(Date.now() / 1000), { keepVars: config.store.keepVars });
   jsonLogger({ fn: 'init' }).info('nodes synced', { ...sync });
   process.stdout.write(`database ${config.db} ready; nodes: ${sync.added.length} added, ${sync.updated.length} updated, ${sync.removed.length} removed, ${sync.unchanged} unchanged\n`);
   return 0;

@@ -6,7 +6,7 @@ import { deploymentEvents, deploymentNodes, getDeployment } from '../shared/stor
 
 /** GET /deployments/{id} (API key): the deployment, each node's state and progress, and every event in order. */
 export const handler = makeHandler<HttpEvent, HttpResult>('getDeployment', async (event, ctx) => {
-  requireApiKey(event, ctx.config);
+  requireApiKey(event, ctx.config, { access: 'read', always: true });
   const id = event.pathParameters?.id ?? '';
   if (!DEPLOYMENT_ID.test(id)) throw badRequest('id: 12 hex digits');
   const d = getDeployment(ctx.db, id);

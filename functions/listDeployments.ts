@@ -6,7 +6,7 @@ import { deploymentNodes, listDeployments } from '../shared/store/index.js';
 
 /** GET /deployments[?model=lab/yolo&limit=50] (API key): newest first, each with its nodes' states. */
 export const handler = makeHandler<HttpEvent, HttpResult>('listDeployments', async (event, ctx) => {
-  requireApiKey(event, ctx.config);
+  requireApiKey(event, ctx.config, { access: 'read', always: true });
   const q = event.queryStringParameters ?? {};
   for (const key of Object.keys(q)) if (key !== 'model' && key !== 'limit') throw badRequest(`unknown query parameter "${key}" (known: model, limit)`);
   if (q.model !== undefined && !isRepositoryName(q.model)) throw badRequest('model: not a repository name');

@@ -2,17 +2,21 @@ import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/config.js';
 import { METRIC_KINDS, type Logger, type MetricKind, type NodeSpec } from '../domain/index.js';
 import { loadInventory } from '../inventory/index.js';
-import { nodeSpec } from '../inventory/nodeSpecs.js';
+import { nodeSpecs } from '../inventory/nodeSpecs.js';
 import type { Db } from '../store/db.js';
 import { syncNodes, type SyncSummary } from '../store/nodes.js';
 import type { TransportPool } from '../transport/pool.js';
 import type { KindFilters } from './kinds/index.js';
 import { collectRound, type NodeResult, type RoundSummary } from './round.js';
 
-/** Read the inventory into node specs. Throws InventoryError (file and line) on a malformed file: nothing is written. */
+/**
+ * Read the inventory into node specs. Throws InventoryError (file and line) on a malformed file:
+ * nothing is written. A host whose vars cannot be used (a bad ansible_port) is one host's
+ * `problem`, not the inventory's: it is marked `error` and the others are collected.
+ */
 export function inventoryNodes(config: Config): NodeSpec[] {
   const inv = loadInventory(config.inventory);
-  return [...inv.hosts.values()].map((h) => nodeSpec(h));
+  return nodeSpecs(inv.hosts.values(), config.inventory);
 }
 
 
@@ -59,8 +63,11 @@ export async function runCollection(o: {
   onNode?: (r: NodeResult, done: number, total: number) => void;
 }): Promise<CollectionSummary> {
   const nodes = o.nodes;
-  const sync = syncNodes(o.db, nodes, Math.floor(Date.now() / 1000));
+  const sync = syncNodes(o.db, nodes, Math.floor(Date.now() / 1000), { keepVars: o.config.store.keepVars });
   if (sync.added.length || sync.updated.length || sync.removed.length) o.log.info('nodes synced', { ...sync });
+  // Nodes gone from the inventory keep no connection open.
+  const forgotten = o.pool.retain(nodes.map((n) => n.name));
+  if (forgotten.length) o.log.info('connections closed for removed nodes', { nodes: forgotten });
   const { results, ...round } = await collectRound({
     db: o.db,
     pool: o.pool,

@@ -55,7 +55,7 @@ export interface GeolocateOptions {
   db: Db;
   /** The inventory's nodes (already synced into the nodes table). */
   nodes: readonly NodeSpec[];
-  config: Pick<Config, 'geocoder'>;
+  config: Pick<Config, 'geocoder'> & { store?: Pick<Config['store'], 'keepVars'> };
   log: Logger;
   /** Look every address up again, ignoring the cache, retry times and the server's backoff. */
   refresh?: boolean;
@@ -281,6 +281,6 @@ async function lookup(client: GeocoderClient, address: string): Promise<LookupOu
  * `edgefleet geolocate`). `deadlineMs`: no lookup starts after it (a Lambda's remaining time).
  */
 export async function runGeolocation(o: GeolocateOptions): Promise<GeolocateSummary> {
-  syncNodes(o.db, o.nodes, Math.floor(Date.now() / 1000));
+  syncNodes(o.db, o.nodes, Math.floor(Date.now() / 1000), { keepVars: o.config.store?.keepVars });
   return geolocate(o);
 }

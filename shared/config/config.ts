@@ -19,6 +19,8 @@ export interface Config {
     /** `WAL` (default) or `DELETE` for a database on a network volume, where WAL is unsafe. */
     journalMode: 'WAL' | 'DELETE';
     busyTimeoutMs: number;
+    /** Inventory vars stored as they are although their names say secret (shared/domain/secrets.ts); top-level names. */
+    keepVars: string[];
   };
   collect: {
     /** Which kinds collectAll runs. */
@@ -102,9 +104,15 @@ export interface Config {
     /** Seconds the engine gives the previous container to stop before it kills it. */
     stopTimeoutSeconds: number;
   };
-  /** Keys that HTTP routes which change things (POST /deployments) require; also EDGEFLEET_API_KEY. Never logged. */
+  /**
+   * Keys the HTTP routes take (Authorization: Bearer KEY or X-Api-Key). `keys` may do
+   * everything (also EDGEFLEET_API_KEY); `readKeys` may only read (GET; also
+   * EDGEFLEET_API_READ_KEY). Reads need one when the hub listens beyond loopback and under
+   * serverless. At least 16 characters each; never logged.
+   */
   api: {
     keys: string[];
+    readKeys: string[];
   };
   detect: {
     /** detectAnomalies scores the mean of each step of this many seconds per series (the detector was tuned on 5-minute data); 0: every raw sample. */
@@ -116,6 +124,8 @@ export interface Config {
     /** Address and port the hub serves the HTTP routes on. */
     host: string;
     port: number;
+    /** SIGTERM/SIGINT: the hub exits within this many seconds whatever its nodes and handlers do. */
+    shutdownTimeoutSeconds: number;
   };
 }
 
@@ -127,7 +137,7 @@ const home = process.env.HOME ?? '/root';
 export const DEFAULT_CONFIG: Config = {
   inventory: 'inventory/local.ini',
   db: 'data/edgefleet.db',
-  store: { journalMode: 'WAL', busyTimeoutMs: 5000 },
+  store: { journalMode: 'WAL', busyTimeoutMs: 5000, keepVars: [] },
   collect: {
     kinds: ['temperature', 'cpu', 'memory', 'storage', 'network'],
     concurrency: 64,
@@ -159,13 +169,13 @@ export const DEFAULT_CONFIG: Config = {
   models: { syncIntervalSeconds: 300, perRoundSeconds: 10, timeoutSeconds: 10, pageSize: 100, concurrency: 4 },
   registries: [],
   deploy: { concurrency: 8, graceSeconds: 5, engineSocket: '/var/run/docker.sock', pullTimeoutSeconds: 1800, engineTimeoutSeconds: 60, stopTimeoutSeconds: 10 },
-  api: { keys: [] },
+  api: { keys: [], readKeys: [] },
   detect: { stepSeconds: DEFAULT_STEP_SECONDS },
-  hub: { intervalSeconds: 10, host: '127.0.0.1', port: 8070 },
+  hub: { intervalSeconds: 10, host: '127.0.0.1', port: 8070, shutdownTimeoutSeconds: 10 },
 };
 
 /** Keys that are not scalars and have their own reader (and no EDGEFLEET_<KEY> variable). */
-export const LIST_KEYS = ['registries', 'api.keys'];
+export const LIST_KEYS = ['registries', 'api.keys', 'api.readKeys', 'store.keepVars'];
 const REGISTRY_KEYS = ['name', 'url', 'username', 'password', 'insecure', 'caFile', 'namespaces'] as const;
 
 /** Keys that hold a file path: resolved against the config file's folder. */
@@ -216,9 +226,13 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     setKey(config, key, PATH_KEYS.includes(key) ? resolvePath(typed, cwd) : typed);
   }
   config.registries = registryFromEnv(config.registries as RegistryConfig[], env, cwd);
-  const api = config.api as { keys: unknown };
-  api.keys = apiKeysFrom(api.keys, file ? resolve(cwd, file) : 'configuration');
-  if (env.EDGEFLEET_API_KEY) (api.keys as string[]).push(env.EDGEFLEET_API_KEY);
+  const where = file ? resolve(cwd, file) : 'configuration';
+  const api = config.api as { keys: unknown; readKeys: unknown };
+  api.keys = [...apiKeysFrom(api.keys, where, 'api.keys'), ...apiKeysFrom(env.EDGEFLEET_API_KEY ? [env.EDGEFLEET_API_KEY] : [], 'environment', 'EDGEFLEET_API_KEY')];
+  api.readKeys = [...apiKeysFrom(api.readKeys, where, 'api.readKeys'), ...apiKeysFrom(env.EDGEFLEET_API_READ_KEY ? [env.EDGEFLEET_API_READ_KEY] : [], 'environment', 'EDGEFLEET_API_READ_KEY')];
+  const store = config.store as { keepVars: unknown };
+  if (env.EDGEFLEET_STORE_KEEP_VARS !== undefined) store.keepVars = env.EDGEFLEET_STORE_KEEP_VARS.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!Array.isArray(store.keepVars) || !store.keepVars.every((s) => typeof s === 'string')) throw new ConfigError(`${where}: "store.keepVars" must be a list of var names`);
   for (const [key, value] of Object.entries(sources.overrides ?? {})) {
     if (value === undefined) continue;
     setKey(config, key, PATH_KEYS.includes(key) ? resolvePath(value, cwd) : value);
@@ -251,13 +265,14 @@ function registriesFrom(raw: unknown, file: string, base: string): RegistryConfi
   return out;
 }
 
-/** `api.keys`: a list of non-empty strings (at least 16 characters: they guard deployments). */
-function apiKeysFrom(raw: unknown, file: string): string[] {
+/** `api.keys`, `api.readKeys` and their variables: lists of strings of at least 16 characters (they guard deployments and the fleet's data). */
+function apiKeysFrom(raw: unknown, file: string, key: string): string[] {
   if (raw == null) return [];
-  if (!Array.isArray(raw) || !raw.every((k) => typeof k === 'string')) throw new ConfigError(`${file}: "api.keys" must be a list of strings`);
+  if (!Array.isArray(raw) || !raw.every((k) => typeof k === 'string')) throw new ConfigError(`${file}: "${key}" must be a list of strings`);
   // The key itself is never quoted in an error.
   raw.forEach((k: string, i) => {
-    if (k.length < 16) throw new ConfigError(`${file}: "api.keys[${i}]" is too short (at least 16 characters)`);
+    const name = key.startsWith('EDGEFLEET_') ? key : `${key}[${i}]`;
+    if (k.length < 16) throw new ConfigError(`${file}: "${name}" is too short (at least 16 characters)`);
   });
   return [...raw];
 }

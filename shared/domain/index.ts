@@ -5,3 +5,4 @@ export * from './location.js';
 export * from './model.js';
 export * from './deployment.js';
 export * from './inference.js';
+export * from './secrets.js';

@@ -12,6 +12,12 @@ export interface NodeSpec {
   port: number;
   user?: string;
   privateKeyFile?: string;
+  /**
+   * Why this host cannot be reached as its vars say (`ansible_port "99999" is not a port
+   * number`): it is synced and marked `error` with this reason each round, never connected
+   * to; the other hosts are collected as usual. `port` is then 0 (stored as NULL).
+   */
+  problem?: string;
 }
 
 export const NODE_STATUSES = ['unknown', 'up', 'unreachable', 'error', 'removed'] as const;

@@ -1,18 +1,15 @@
-import type { Logger } from '../domain/index.js';
+import { redactSecrets, type Logger } from '../domain/index.js';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 export type LogLevel = keyof typeof LEVELS;
-
-/** Field names whose values are never written to a log. */
-const SECRET_FIELD = /(pass(word)?|secret|token|authorization|api_?key|private_?key$)/i;
 
 /** One JSON object per line on stderr (stdout stays for results), with the fields of `base` on every line. */
 export function jsonLogger(base: Record<string, unknown> = {}, level: LogLevel = logLevel()): Logger {
   const min = LEVELS[level];
   const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
     if (LEVELS[lvl] < min) return;
-    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg, ...base };
-    for (const [k, v] of Object.entries(fields ?? {})) entry[k] = SECRET_FIELD.test(k) ? '<redacted>' : v;
+    // Secret-named fields (shared/domain/secrets.ts), at any depth, are never written.
+    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg, ...base, ...redactSecrets(fields ?? {}) };
     process.stderr.write(JSON.stringify(entry) + '\n');
   };
   return {

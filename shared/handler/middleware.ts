@@ -4,6 +4,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../domain/index.js';
 import type { Db } from '../store/db.js';
 import type { TransportPool } from '../transport/pool.js';
+import { requireApiKey } from './apiKey.js';
 import { HttpError } from './errors.js';
 import { jsonLogger } from './logger.js';
 import { configFromEnv, dbFor, poolFor } from './resources.js';
@@ -90,10 +91,24 @@ const httpErrors = (): MiddlewareObj<unknown, unknown, Error, EdgefleetContext> 
   },
 });
 
+/**
+ * Every HTTP route needs a key before its handler runs: GET/HEAD a read key (none from the hub on
+ * loopback, see apiKey.ts), any other method one of api.keys. `open`: the handler decides
+ * (GET /health answers its status to anyone, the details only to readers).
+ */
+const access = (open: boolean): MiddlewareObj<unknown, unknown, Error, EdgefleetContext> => ({
+  before(request) {
+    if (open || !isHttpEvent(request.event)) return;
+    const method = (request.event.requestContext?.http?.method ?? request.event.httpMethod ?? 'GET').toUpperCase();
+    requireApiKey(request.event, request.context.config, { access: method === 'GET' || method === 'HEAD' ? 'read' : 'write' });
+  },
+});
+
 /** Every handler: `(event, context) => result`, Lambda's signature, with the shared stack. */
-export function makeHandler<E, R>(name: string, fn: (event: E, context: EdgefleetContext) => Promise<R>) {
+export function makeHandler<E, R>(name: string, fn: (event: E, context: EdgefleetContext) => Promise<R>, opts: { open?: boolean } = {}) {
   return middy<E, R, Error, EdgefleetContext>()
     .use(httpErrors() as MiddlewareObj<E, R, Error, EdgefleetContext>)
     .use(resources(name) as MiddlewareObj<E, R, Error, EdgefleetContext>)
+    .use(access(opts.open ?? false) as MiddlewareObj<E, R, Error, EdgefleetContext>)
     .handler(fn);
 }

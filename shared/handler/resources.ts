@@ -41,6 +41,11 @@ export function poolFor(config: Config): TransportPool {
   return pool;
 }
 
+/** Shutdown: cut every SSH connection now, so the handlers still waiting on a node fail fast. */
+export function destroyConnections(): void {
+  for (const p of pools.values()) p.destroyAll();
+}
+
 /** Close every connection and database: for the CLI's exit and the hub's shutdown. */
 export async function closeResources(): Promise<void> {
   const all = [...pools.values()];

@@ -1,4 +1,4 @@
-import type { GeoPrecision, LocationSource, NodeSpec, NodeStatus } from '../domain/index.js';
+import { redactSecrets, type GeoPrecision, type LocationSource, type NodeSpec, type NodeStatus } from '../domain/index.js';
 import type { Db } from './db.js';
 
 /** A row of the `nodes` table. */
@@ -45,7 +45,7 @@ export interface SyncSummary {
  * hosts gone from the inventory removed (their rows and history stay), bring back a host that
  * returns. One transaction.
  */
-export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: number): SyncSummary {
+export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: number, opts: { keepVars?: readonly string[] } = {}): SyncSummary {
   const summary: SyncSummary = { added: [], updated: [], removed: [], unchanged: 0 };
   const existing = new Map(
     (db.prepare('SELECT id, name, host, port, user, connection, groups_json, vars_json, removed_unix_seconds FROM nodes').all() as Record<string, unknown>[]).map((r) => [r.name as string, r]),
@@ -71,11 +71,11 @@ export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: nu
       const row = {
         name: spec.name,
         host: spec.host,
-        port: spec.port,
+        port: spec.problem ? null : spec.port,
         user: spec.user ?? null,
         connection: spec.connection,
         groups: JSON.stringify(spec.groups),
-        vars: JSON.stringify(redactVars(spec.vars)),
+        vars: JSON.stringify(redactVars(spec.vars, opts.keepVars)),
         now: nowUnixSeconds,
       };
       const old = existing.get(spec.name);
@@ -154,11 +154,12 @@ export function listNodes(db: Db, opts: { includeRemoved?: boolean } = {}): Node
   }));
 }
 
-/** Vars whose names say they hold a secret: stored as `<redacted>`, so Grafana and logs never show them. */
-const SECRET_VAR = /(pass(word)?|secret|token|vault|credential)/i;
-
-export function redactVars(vars: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, SECRET_VAR.test(k) ? '<redacted>' : v]));
+/**
+ * Vars whose names or values say secret (shared/domain/secrets.ts, at any depth): stored as
+ * `<redacted>`, so Grafana never shows them; `keep` (store.keepVars) names top-level vars kept as they are.
+ */
+export function redactVars(vars: Record<string, unknown>, keep: readonly string[] = []): Record<string, unknown> {
+  return redactSecrets(vars, new Set(keep));
 }
 
 /** name → id of every node, removed ones included (their history keeps its id). */

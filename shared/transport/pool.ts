@@ -3,7 +3,7 @@ import { LocalTransport } from './local.js';
 import { SshTransport, type SshOptions } from './ssh.js';
 import { TransportError, type Transport } from './transport.js';
 
-type TransportOptions = SshOptions | { local: true } | { ssm: true };
+type TransportOptions = SshOptions | { local: true } | { ssm: true } | { problem: string };
 
 export interface TransportSettings {
   knownHostsFile: string;
@@ -20,10 +20,13 @@ export interface TransportSettings {
  */
 export class TransportPool {
   readonly #byNode = new Map<string, { key: string; transport: Transport }>();
+  /** Set by destroyAll: work still running gets no new connection. */
+  #shutDown = false;
 
   constructor(private readonly settings: TransportSettings) {}
 
   get(node: NodeSpec): Transport {
+    if (this.#shutDown) return new UnsupportedTransport(`host ${node.name}: not connected, edgefleet is shutting down`);
     const opts = this.#options(node);
     const key = JSON.stringify(opts);
     const hit = this.#byNode.get(node.name);
@@ -40,7 +43,38 @@ export class TransportPool {
     await Promise.all(all.map((t) => t.transport.close()));
   }
 
+  /** Shutdown: every connection cut at once (a frozen node cannot hold the process open), the pool emptied. */
+  destroyAll(): void {
+    this.#shutDown = true;
+    const all = [...this.#byNode.values()];
+    this.#byNode.clear();
+    for (const { transport } of all) {
+      if (transport.destroy) transport.destroy();
+      else void transport.close();
+    }
+  }
+
+  /**
+   * Forget every node not in `names` (gone from the inventory): its connection is closed, so a
+   * removed node holds no socket and no sshd session. Returns the names forgotten.
+   */
+  retain(names: Iterable<string>): string[] {
+    const keep = new Set(names);
+    const gone = [...this.#byNode.keys()].filter((n) => !keep.has(n));
+    for (const name of gone) {
+      void this.#byNode.get(name)!.transport.close();
+      this.#byNode.delete(name);
+    }
+    return gone;
+  }
+
+  /** How many nodes have a transport here (open or not). */
+  get size(): number {
+    return this.#byNode.size;
+  }
+
   #options(node: NodeSpec): TransportOptions {
+    if (node.problem) return { problem: node.problem };
     if (node.connection === 'local') return { local: true };
     if (node.connection === 'ssm') return { ssm: true };
     const s = this.settings;
@@ -59,13 +93,18 @@ export class TransportPool {
   #make(node: NodeSpec, opts: TransportOptions): Transport {
     if ('local' in opts) return new LocalTransport();
     if ('ssm' in opts) return new UnsupportedTransport(`host ${node.name}: the aws_ssm connection is not available yet`);
+    if ('problem' in opts) return new UnsupportedTransport(opts.problem);
     return new SshTransport(opts);
   }
 }
 
+/** A node that cannot be reached as configured: every call fails with the reason (status `error`). */
 class UnsupportedTransport implements Transport {
   constructor(private readonly why: string) {}
   async exec(): Promise<never> {
+    throw new TransportError('exec', this.why);
+  }
+  async openStreamLocal(): Promise<never> {
     throw new TransportError('exec', this.why);
   }
   async close(): Promise<void> {}

@@ -85,6 +85,12 @@ export class SshTransport implements Transport {
     this.#drop();
   }
 
+  destroy(): void {
+    // end() (in #drop) waits for the node to close its side; destroy() frees the socket now.
+    this.#ssh?.connection?.destroy();
+    this.#drop();
+  }
+
   #where(): string {
     return `${this.opts.user}@${this.opts.host}:${this.opts.port}`;
   }

@@ -10,6 +10,8 @@ export interface Transport {
    */
   openStreamLocal?(socketPath: string): Promise<Duplex>;
   close(): Promise<void>;
+  /** Cut the connection at once, without waiting for the node (shutdown: a frozen node never answers a goodbye). */
+  destroy?(): void;
 }
 
 export interface ExecResult {
