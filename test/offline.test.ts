@@ -14,6 +14,7 @@ import { freePort } from './harness/ports.js';
 const ROOT = join(import.meta.dirname, '..');
 const LOCAL_INVENTORY = join(import.meta.dirname, 'fixtures', 'cli', 'local.ini');
 const LOCAL_NODE = 'hub-local';
+const READ_KEY = 'offline-read-key-000000001';
 const BUILD_TIMEOUT_MS = 120_000;
 const READY_TIMEOUT_MS = 90_000;
 
@@ -73,6 +74,8 @@ describe('serverless offline', { timeout: BUILD_TIMEOUT_MS + READY_TIMEOUT_MS + 
           EDGEFLEET_DB: join(dir, 'offline.db'),
           EDGEFLEET_INVENTORY: LOCAL_INVENTORY,
           EDGEFLEET_HUB_PORT: String(httpPort),
+          // Under serverless every read needs a key (only the hub on loopback serves reads without one).
+          EDGEFLEET_API_READ_KEY: READ_KEY,
           SLS_TELEMETRY_DISABLED: '1',
           SLS_NOTIFICATIONS_MODE: 'off',
         },
@@ -105,7 +108,7 @@ describe('serverless offline', { timeout: BUILD_TIMEOUT_MS + READY_TIMEOUT_MS + 
   });
 
   const fetchJson = async (url: string, init?: RequestInit) => {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+    const res = await fetch(url, { headers: { 'x-api-key': READ_KEY }, ...init, signal: AbortSignal.timeout(30_000) });
     const text = await res.text();
     return { status: res.status, body: JSON.parse(text) as Record<string, any>, text };
   };
@@ -117,6 +120,12 @@ describe('serverless offline', { timeout: BUILD_TIMEOUT_MS + READY_TIMEOUT_MS + 
     assert.equal(r.body.ok, 1, r.text);
     assert.equal(r.body.perNode[0].node, LOCAL_NODE);
     assert.equal(r.body.perNode[0].status, 'up');
+  });
+
+  it('GET /nodes without a key is a 401, as every read under serverless', async () => {
+    const r = await fetchJson(`${httpBase}/nodes`, { headers: {} });
+    assert.equal(r.status, 401, r.text);
+    assert.match(r.body.error, /API key is needed/);
   });
 
   it('GET /nodes lists the node up, with its latest readings', async () => {

@@ -20,8 +20,8 @@ const KEY_QUALIFIERS = new Set(['api', 'private', 'access', 'secret', 'ssh', 'en
  */
 const PATH_SUFFIXES = new Set(['file', 'path', 'dir', 'folder']);
 
-/** Values that are secrets whatever their name: PEM blocks, Ansible Vault ciphertext. */
-const SECRET_VALUE = /-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|CERTIFICATE)|^\s*\$ANSIBLE_VAULT;/;
+/** Values that are secrets whatever their name: PEM private keys, Ansible Vault ciphertext. */
+const SECRET_VALUE = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|^\s*\$ANSIBLE_VAULT;/;
 
 export const REDACTED = '<redacted>';
 

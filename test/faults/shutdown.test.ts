@@ -1,0 +1,115 @@
+/**
+ * Stopping a real `edgefleet hub` while a node is frozen (its sshd session SIGSTOPped after the
+ * connection opened), and nodes leaving the inventory while it runs.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { startHub, sleep, within, writeFleetInventory, type HubProcess } from '../harness/hub.js';
+import { freePort } from '../harness/ports.js';
+import { processTree } from '../harness/procTree.js';
+import { startFleet, type Fleet } from '../harness/sshFleet.js';
+
+const SHUTDOWN_TIMEOUT_SECONDS = 4;
+let dir: string;
+let fleet: Fleet;
+let hub: HubProcess;
+const frozen: number[] = [];
+const dbFile = () => join(dir, 'hub.db');
+
+/** A node's sshd children: one session (privileged monitor + user process) per open connection. */
+const sessions = (pid: number) => processTree(pid).filter((p) => p !== pid);
+
+function query<T>(sql: string): T {
+  const db = new Database(dbFile(), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).get() as T;
+  } finally {
+    db.close();
+  }
+}
+
+async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    assert.ok(Date.now() < deadline, `${what}: not within ${ms} ms\n${hub?.stderr()}`);
+    await sleep(100);
+  }
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'edgefleet-faults-shutdown-'));
+  chmodSync(dir, 0o755);
+  fleet = await startFleet({ count: 2 });
+  const inventory = writeFleetInventory(dir, fleet);
+  hub = await startHub({
+    cwd: dir,
+    port: await freePort(),
+    env: {
+      EDGEFLEET_INVENTORY: inventory,
+      EDGEFLEET_DB: dbFile(),
+      EDGEFLEET_SSH_KNOWN_HOSTS_FILE: fleet.knownHostsFile,
+      EDGEFLEET_HUB_INTERVAL_SECONDS: '1',
+      // Far beyond the shutdown deadline: only the shutdown can end a probe of the frozen node.
+      EDGEFLEET_COLLECT_COMMAND_TIMEOUT_SECONDS: '120',
+      EDGEFLEET_HUB_SHUTDOWN_TIMEOUT_SECONDS: String(SHUTDOWN_TIMEOUT_SECONDS),
+      EDGEFLEET_LOG_LEVEL: 'info',
+    },
+  });
+  await until('a first round over both nodes', 10_000, () => query<{ n: number }>("SELECT COUNT(*) AS n FROM nodes WHERE status = 'up'").n === 2);
+});
+
+after(async () => {
+  for (const pid of frozen) {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  }
+  await hub?.kill();
+  await fleet?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('fault: shutdown and removed nodes', () => {
+  it('a node removed from the inventory: its SSH connection is closed at the next round (no sshd session left); its row is marked removed, its history kept', async () => {
+    const gone = fleet.nodes[1]!;
+    assert.ok(sessions(gone.pid).length > 0, 'the hub holds no connection to the node yet');
+    writeFleetInventory(dir, { ...fleet, nodes: [fleet.nodes[0]!] });
+    await until('the removed node’s sshd session to end', 5000, () => sessions(gone.pid).length === 0);
+    const row = query<{ status: string; runs: number }>(`SELECT status, (SELECT COUNT(*) FROM collector_runs r WHERE r.node_id = n.id) AS runs FROM nodes n WHERE name = '${gone.name}'`);
+    assert.equal(row.status, 'removed');
+    assert.ok(row.runs > 0, 'its history went with it');
+    assert.match(hub.stderr(), /connections closed for removed nodes/);
+  });
+
+  it(`SIGTERM with a node frozen (sshd session SIGSTOPped) mid-round: the hub cuts its connections and exits 0 within hub.shutdownTimeoutSeconds (${SHUTDOWN_TIMEOUT_SECONDS} s); the database is sound, every round whole`, async () => {
+    const node = fleet.nodes[0]!;
+    const session = sessions(node.pid);
+    assert.ok(session.length > 0, 'the hub holds no connection to the node');
+    for (const pid of session) {
+      process.kill(pid, 'SIGSTOP');
+      frozen.push(pid);
+    }
+    // The next round now waits on the frozen node.
+    await until('a round stuck on the frozen node', 5000, () => /previous run still going/.test(hub.stderr()));
+    const t0 = performance.now();
+    hub.child.kill('SIGTERM');
+    const { code, signal } = await within((SHUTDOWN_TIMEOUT_SECONDS + 3) * 1000, hub.exited, 'hub exit after SIGTERM');
+    const seconds = (performance.now() - t0) / 1000;
+    assert.equal(signal, null, hub.stderr());
+    assert.equal(code, 0, hub.stderr());
+    assert.ok(seconds <= SHUTDOWN_TIMEOUT_SECONDS + 1, `took ${seconds.toFixed(1)} s`);
+    assert.match(hub.stderr(), /cutting every SSH connection/);
+    assert.match(hub.stderr(), /"msg":"stopped"/);
+    process.stdout.write(`# shutdown with a frozen node: ${seconds.toFixed(2)} s (deadline ${SHUTDOWN_TIMEOUT_SECONDS} s)\n`);
+    assert.equal(Object.values(query<Record<string, string>>('PRAGMA integrity_check'))[0], 'ok');
+    // Each stored round has one row per kind for each node it probed: none half-written.
+    const partial = query<{ n: number }>('SELECT COUNT(*) AS n FROM (SELECT time, node_id, COUNT(*) AS k FROM collector_runs GROUP BY time, node_id HAVING k % 5 != 0)');
+    assert.equal(partial.n, 0);
+  });
+});
