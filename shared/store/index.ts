@@ -9,3 +9,4 @@ export * from './models.js';
 export * from './anomalies.js';
 export * from './deployments.js';
 export * from './inference.js';
+export * from './snapshots.js';

@@ -1,0 +1,147 @@
+import type { CpuTimes, MemorySample, NetDevCounters, NodeStatus, StorageSample, TemperatureReading } from '../domain/index.js';
+import type { Db } from './db.js';
+
+/**
+ * Each node's newest stored sample of every kind, raw, with the time it was taken: what
+ * GET /metrics exposes (shared/prometheus/). Counters (CPU ticks as seconds, interface
+ * counters) come from counter_state, which keeps them raw with the hub's receive time in ms;
+ * gauges from their tables, at the round's `time`.
+ */
+export interface NodeSnapshot {
+  instance: string;
+  groups: string[];
+  status: NodeStatus;
+  lastSeenUnixSeconds: number | null;
+  temperature?: { timeMs: number; readings: TemperatureReading[] };
+  cpu?: { timeMs: number; cpus: CpuTimes[]; bootTimeUnixSeconds?: number };
+  load?: { timeMs: number; load1: number; load5: number; load15: number };
+  memory?: { timeMs: number; sample: MemorySample };
+  storage?: { timeMs: number; mounts: StorageSample[] };
+  network?: { timeMs: number; interfaces: NetDevCounters[] };
+  /** The collector runs of the node's newest round. */
+  runs?: { timeMs: number; kinds: { kind: string; success: boolean; durationMs: number }[] };
+}
+
+/** The newest rows of `table` per node: one seek per node on its (node_id, time, …) key. */
+/** (CROSS JOIN keeps SQLite from scanning the metric table and probing nodes instead.) */
+const LATEST = (table: string, columns: string, join = '') =>
+  `WITH m AS MATERIALIZED (SELECT n.id, (SELECT MAX(time) FROM ${table} WHERE node_id = n.id) AS time FROM nodes n WHERE n.removed_unix_seconds IS NULL)
+   SELECT t.node_id AS id, t.time AS time, ${columns} FROM m CROSS JOIN ${table} t ON t.node_id = m.id AND t.time = m.time ${join}`;
+
+export function nodeSnapshots(db: Db): NodeSnapshot[] {
+  const byId = new Map<number, NodeSnapshot>();
+  const nodes = db.prepare('SELECT id, name, groups_json, status, last_seen_unix_seconds FROM nodes WHERE removed_unix_seconds IS NULL ORDER BY name').raw(true).all() as [number, string, string, NodeStatus, number | null][];
+  for (const [id, name, groups, status, lastSeen] of nodes) byId.set(id, { instance: name, groups: JSON.parse(groups) as string[], status, lastSeenUnixSeconds: lastSeen });
+  const rows = (sql: string) => db.prepare(sql).raw(true).all() as unknown[][];
+
+  for (const [id, time, sensor, type, source, celsius] of rows(
+    LATEST('temperature', 't.sensor, s.type, s.source, t.celsius', 'JOIN temperature_sensors s ON s.node_id = t.node_id AND s.sensor = t.sensor'),
+  ) as [number, number, string, string, TemperatureReading['source'], number][]) {
+    const n = byId.get(id)!;
+    (n.temperature ??= { timeMs: time * 1000, readings: [] }).readings.push({ sensor, type, source, celsius });
+  }
+  for (const [id, time, load1, load5, load15] of rows(LATEST('load', 't.load1, t.load5, t.load15')) as number[][]) {
+    byId.get(id!)!.load = { timeMs: time! * 1000, load1: load1!, load5: load5!, load15: load15! };
+  }
+  for (const r of rows(
+    LATEST('memory', 't.mem_total_bytes, t.mem_free_bytes, t.mem_available_bytes, t.buffers_bytes, t.cached_bytes, t.swap_total_bytes, t.swap_free_bytes, t.used_percent'),
+  ) as (number | null)[][]) {
+    const opt = (v: number | null) => v ?? undefined;
+    byId.get(r[0]!)!.memory = {
+      timeMs: r[1]! * 1000,
+      sample: { memTotalBytes: r[2]!, memFreeBytes: r[3]!, memAvailableBytes: opt(r[4]!), buffersBytes: opt(r[5]!), cachedBytes: opt(r[6]!), swapTotalBytes: opt(r[7]!), swapFreeBytes: opt(r[8]!), usedPercent: r[9]! },
+    };
+  }
+  for (const [id, time, mountPoint, device, fsType, total, used, avail, pct] of rows(
+    LATEST('storage', 't.mount_point, m.device, m.fs_type, t.total_bytes, t.used_bytes, t.available_bytes, t.used_percent', 'JOIN mounts m ON m.node_id = t.node_id AND m.mount_point = t.mount_point'),
+  ) as [number, number, string, string, string, number, number, number, number][]) {
+    const n = byId.get(id)!;
+    (n.storage ??= { timeMs: time * 1000, mounts: [] }).mounts.push({ mountPoint, device, fsType, totalBytes: total, usedBytes: used, availableBytes: avail, usedPercent: pct });
+  }
+  for (const [id, kind, timeMs, json] of rows(`SELECT node_id, kind, time_ms, sample_json FROM counter_state WHERE kind IN ('cpu', 'network')`) as [number, string, number, string][]) {
+    const n = byId.get(id);
+    if (!n) continue;
+    const sample = JSON.parse(json) as { cpus?: CpuTimes[]; bootTimeUnixSeconds?: number; interfaces?: NetDevCounters[] };
+    if (kind === 'cpu' && sample.cpus) n.cpu = { timeMs, cpus: sample.cpus, bootTimeUnixSeconds: sample.bootTimeUnixSeconds };
+    if (kind === 'network' && sample.interfaces) n.network = { timeMs, interfaces: sample.interfaces };
+  }
+  for (const [id, time, kind, success, durationMs] of rows(LATEST('collector_runs', 't.kind, t.success, t.duration_ms')) as [number, number, string, number, number][]) {
+    const n = byId.get(id)!;
+    (n.runs ??= { timeMs: time * 1000, kinds: [] }).kinds.push({ kind, success: success === 1, durationMs });
+  }
+  return [...byId.values()];
+}
+
+/** Open anomaly episodes per node, series, detector and kind. */
+export function openAnomalyCounts(db: Db): { instance: string; series: string; detector: string; kind: string; count: number }[] {
+  return db
+    .prepare(
+      `SELECT n.name AS instance, a.series, a.detector, a.kind, COUNT(*) AS count FROM anomalies a JOIN nodes n ON n.id = a.node_id
+       WHERE a.end_unix_seconds IS NULL AND n.removed_unix_seconds IS NULL GROUP BY n.name, a.series, a.detector, a.kind ORDER BY 1, 2, 3, 4`,
+    )
+    .all() as { instance: string; series: string; detector: string; kind: string; count: number }[];
+}
+
+/** Per node, model and tag: the state of its newest deployment (by when its node row last changed). */
+export function latestDeploymentStates(db: Db): { instance: string; model: string; tag: string; state: string; deploymentId: string }[] {
+  return db
+    .prepare(
+      `SELECT dn.node AS instance, d.repository AS model, d.tag, dn.state, dn.deployment_id AS deploymentId, MAX(dn.updated_unix_seconds)
+       FROM deployment_nodes dn JOIN deployments d ON d.id = dn.deployment_id GROUP BY dn.node, d.repository, d.tag ORDER BY 1, 2, 3`,
+    )
+    .all() as { instance: string; model: string; tag: string; state: string; deploymentId: string }[];
+}
+
+/** Inference latency bucket counts per node, model and tag; `le` are upper bounds in ms. */
+export interface LatencyHistogram {
+  nodeId: number;
+  instance: string;
+  model: string;
+  tag: string;
+  /** Cumulative: counts[i] inferences took ≤ le[i] ms. */
+  counts: number[];
+  count: number;
+  sumMs: number;
+}
+
+interface HistogramCache {
+  lastId: number;
+  byKey: Map<string, LatencyHistogram>;
+}
+const histogramCaches = new WeakMap<Db, Map<string, HistogramCache>>();
+
+/**
+ * Cumulative inference latency histograms. The first call counts the whole table in one
+ * GROUP BY; later calls (same process and database) only add rows past the last id seen, so
+ * the counts only grow, as a Prometheus counter must, even when retention deletes old rows.
+ * A restart recounts what the table holds: a counter reset, which rate() expects.
+ */
+export function inferenceLatencyHistograms(db: Db, leMs: readonly number[]): LatencyHistogram[] {
+  let caches = histogramCaches.get(db);
+  if (!caches) histogramCaches.set(db, (caches = new Map()));
+  const cacheKey = leMs.join(',');
+  let cache = caches.get(cacheKey);
+  if (!cache) caches.set(cacheKey, (cache = { lastId: 0, byKey: new Map() }));
+  const rows = db
+    .prepare(
+      `SELECT i.node_id, n.name, i.model, i.tag, MAX(i.id), COUNT(*), SUM(i.latency_ms), ${leMs.map((le) => `SUM(i.latency_ms <= ${Number(le)})`).join(', ')}
+       FROM inference i JOIN nodes n ON n.id = i.node_id WHERE i.id > ? AND i.latency_ms IS NOT NULL GROUP BY i.node_id, i.model, i.tag`,
+    )
+    .raw(true)
+    .all(cache.lastId) as (number | string)[][];
+  let maxId = cache.lastId;
+  for (const r of rows) {
+    const [nodeId, instance, model, tag, lastId, count, sum] = r as [number, string, string, string, number, number, number];
+    maxId = Math.max(maxId, lastId);
+    const key = `${nodeId}\0${model}\0${tag}`;
+    let h = cache.byKey.get(key);
+    if (!h) cache.byKey.set(key, (h = { nodeId, instance, model, tag, counts: leMs.map(() => 0), count: 0, sumMs: 0 }));
+    h.count += count;
+    h.sumMs += sum;
+    for (let i = 0; i < leMs.length; i++) h.counts[i]! += r[7 + i] as number;
+  }
+  // SQLite has one writer at a time and gives each new row an id above every committed one, so
+  // no row can show up later below the cursor.
+  cache.lastId = maxId;
+  return [...cache.byKey.values()];
+}
