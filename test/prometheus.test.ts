@@ -1,0 +1,233 @@
+/**
+ * GET /metrics against the real thing: `edgefleet hub` collects three synthetic nodes (fake
+ * /proc and /sys roots whose counters move on every 400 ms) and Debian's Prometheus 2.42
+ * scrapes it every 500 ms. PromQL over Prometheus' HTTP API must give, per node and round,
+ * what edgefleet stored in SQLite: rates from the raw counters and the samples' timestamps,
+ * gauges as they are. promtool lints the exposition.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { FakeNode, fakeState } from './harness/fakeProc.js';
+import { startHub, type HubProcess } from './harness/hub.js';
+import { freePort } from './harness/ports.js';
+import { startPrometheus, type Prometheus } from './harness/prometheus.js';
+
+const NODES = [
+  { name: 'pi-a', groups: ['pis'] },
+  { name: 'pi-b', groups: ['lab', 'pis'] },
+  { name: 'x86-c', groups: ['x86s'] },
+];
+const ROUNDS = 7;
+
+let dir: string;
+let hub: HubProcess | undefined;
+let prom: Prometheus | undefined;
+let ticker: NodeJS.Timeout | undefined;
+let db: Database.Database;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const close = (a: number, b: number, what: string, rel = 1e-9) => assert.ok(Math.abs(a - b) <= rel * Math.max(1, Math.abs(b)), `${what}: ${a} ≠ ${b}`);
+const nodeId = (name: string) => (db.prepare('SELECT id FROM nodes WHERE name = ?').get(name) as { id: number }).id;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'edgefleet-prom-'));
+  const fakes = NODES.map((n) => new FakeNode(join(dir, n.name)));
+  let k = 0;
+  fakes.forEach((f, i) => f.set(fakeState(i, k)));
+  const lines: string[] = [];
+  NODES.forEach((n, i) => lines.push(`${n.name} ansible_connection=local edgefleet_proc_root=${fakes[i]!.procRoot} edgefleet_sys_root=${fakes[i]!.sysRoot}`));
+  for (const g of ['lab', 'pis', 'x86s']) lines.push(`[${g}]`, ...NODES.filter((n) => n.groups.includes(g)).map((n) => n.name));
+  writeFileSync(join(dir, 'hosts.ini'), lines.join('\n') + '\n');
+
+  const port = await freePort();
+  hub = await startHub({ cwd: dir, port, args: ['-i', join(dir, 'hosts.ini'), '--db', join(dir, 'e.db'), '--interval', '1'], env: { EDGEFLEET_LOG_LEVEL: 'warn' } });
+  prom = await startPrometheus({ dir: join(dir, 'prom'), scrape: { job: 'edgefleet', target: `127.0.0.1:${port}`, intervalMs: 500 } });
+  // Counters move on every 400 ms, out of step with the hub's 1 s rounds (each file is swapped whole).
+  ticker = setInterval(() => {
+    k++;
+    fakes.forEach((f, i) => f.set(fakeState(i, k)));
+  }, 400);
+  db = new Database(join(dir, 'e.db'), { readonly: true, fileMustExist: true });
+  // Until Prometheus holds ROUNDS rounds of every node (rounds before its first scrape it never sees).
+  const deadline = Date.now() + 40_000;
+  for (;;) {
+    const r = await prom.query('min(count_over_time(node_network_receive_bytes_total{device="eth0"}[10m])) and count(node_network_receive_bytes_total{device="eth0"}) == 3');
+    if (r.length && Number(r[0]!.value![1]) >= ROUNDS) break;
+    if (Date.now() > deadline) throw new Error(`fewer than ${ROUNDS} rounds scraped in 40 s:\n${hub.stderr()}\n${prom.log()}`);
+    await sleep(250);
+  }
+});
+
+after(async () => {
+  if (ticker) clearInterval(ticker);
+  db?.close();
+  await prom?.stop();
+  await hub?.kill();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** The stored round a sample belongs to: the newest round time at or before the sample's (the probe's) time. */
+function roundOf(times: readonly number[], sampleSeconds: number): number {
+  let j = -1;
+  for (let i = 0; i < times.length && times[i]! <= sampleSeconds; i++) j = i;
+  return j;
+}
+
+/** Prometheus' raw samples of one series over the last 10 minutes. */
+async function raw(selector: string): Promise<[number, number][]> {
+  const r = await prom!.query(`${selector}[10m]`);
+  assert.equal(r.length, 1, `${selector}: ${JSON.stringify(r)}`);
+  return r[0]!.values!.map(([t, v]) => [t, Number(v)]);
+}
+
+describe('GET /metrics scraped by Prometheus 2.42', () => {
+  it('is linted clean by promtool check metrics (but for node_exporter’s own camelCase meminfo names)', async () => {
+    const text = await (await fetch(`${hub!.base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    assert.match(text, /^# HELP /);
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    const problems = (lint.stdout + lint.stderr).split('\n').filter(Boolean);
+    // node_exporter names these node_memory_MemTotal_bytes etc.; promlint dislikes the case, exit 3.
+    for (const p of problems) assert.match(p, /^node_memory_\w+_bytes metric names should be written in 'snake_case' not 'camelCase'$/, p);
+    assert.ok(lint.status === 0 || (lint.status === 3 && problems.length > 0), `promtool exit ${lint.status}`);
+    const withoutMeminfo = text
+      .split('\n')
+      .filter((l) => !/node_memory_(Mem|Swap)/.test(l))
+      .join('\n');
+    const clean = spawnSync('promtool', ['check', 'metrics'], { input: withoutMeminfo, encoding: 'utf8' });
+    assert.equal(clean.status, 0, clean.stdout + clean.stderr);
+  });
+
+  it('answers OpenMetrics when Accept asks for it, the text format otherwise', async () => {
+    const om = await fetch(`${hub!.base}/metrics`, { headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' }, signal: AbortSignal.timeout(5000) });
+    assert.equal(om.headers.get('content-type'), 'application/openmetrics-text; version=1.0.0; charset=utf-8');
+    const body = await om.text();
+    assert.ok(body.endsWith('# EOF\n'));
+    assert.match(body, /^# TYPE node_cpu_seconds counter\n# UNIT node_cpu_seconds seconds\n/m);
+    const text = await fetch(`${hub!.base}/metrics`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(text.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    const bad = await fetch(`${hub!.base}/metrics?x=1`, { signal: AbortSignal.timeout(5000) });
+    assert.equal(bad.status, 400);
+  });
+
+  it('every node is a target-like instance with its groups, job from the scrape config', async () => {
+    assert.deepEqual((await prom!.query('up{job="edgefleet"}')).map((r) => r.value![1]), ['1']);
+    const uname = await prom!.query('node_uname_info');
+    assert.deepEqual(
+      uname.map((r) => [r.metric.instance, r.metric.groups, r.metric.job, r.metric.nodename]).sort(),
+      NODES.map((n) => [n.name, `,${n.groups.join(',')},`, 'edgefleet', n.name]),
+    );
+    assert.deepEqual((await prom!.query('edgefleet_node_up')).map((r) => r.value![1]), ['1', '1', '1']);
+  });
+
+  for (const node of NODES) {
+    it(`${node.name}: rate(node_network_receive_bytes_total[…]) is the rate edgefleet stored, round by round`, async () => {
+      const stored = db.prepare("SELECT time, rx_bytes, rx_bytes_per_second AS rate FROM network WHERE node_id = ? AND iface = 'eth0' ORDER BY time").all(nodeId(node.name)) as { time: number; rx_bytes: number; rate: number | null }[];
+      const samples = await raw(`node_network_receive_bytes_total{instance="${node.name}",device="eth0"}`);
+      const times = stored.map((s) => s.time);
+      let checked = 0;
+      for (let i = 1; i < samples.length; i++) {
+        const j = roundOf(times, samples[i]![0]);
+        assert.equal(samples[i]![1], stored[j]!.rx_bytes, `sample ${samples[i]}: the stored round's counter`);
+        if (roundOf(times, samples[i - 1]![0]) !== j - 1) continue; // Prometheus missed a round between them
+        // A window exactly from the previous sample to this one: rate() is then Δ/Δt, no extrapolation.
+        const rangeMs = Math.round((samples[i]![0] - samples[i - 1]![0]) * 1000);
+        const [r] = await prom!.query(`rate(node_network_receive_bytes_total{instance="${node.name}",device="eth0"}[${rangeMs}ms])`, samples[i]![0]);
+        close(Number(r!.value![1]), stored[j]!.rate!, `round at ${stored[j]!.time}`);
+        checked++;
+      }
+      assert.ok(checked >= ROUNDS - 3, `only ${checked} rounds compared`);
+    });
+
+    it(`${node.name}: 100 - avg by (instance)(rate(node_cpu_seconds_total{mode="idle"}[…]))*100 follows from the CPU rows edgefleet stored`, async () => {
+      const id = nodeId(node.name);
+      const cpuRows = db.prepare("SELECT time, idle_percent AS idle, interval_seconds AS seconds FROM cpu WHERE node_id = ? AND cpu <> 'all' ORDER BY time, cpu").all(id) as { time: number; idle: number; seconds: number }[];
+      const net = db.prepare("SELECT time, rx_bytes FROM network WHERE node_id = ? AND iface = 'eth0' ORDER BY time").all(id) as { time: number; rx_bytes: number }[];
+      const samples = await raw(`node_network_receive_bytes_total{instance="${node.name}",device="eth0"}`);
+      let checked = 0;
+      const times = net.map((s) => s.time);
+      for (let i = 1; i < samples.length; i++) {
+        const j = roundOf(times, samples[i]![0]);
+        if (roundOf(times, samples[i - 1]![0]) !== j - 1) continue;
+        const rangeMs = Math.round((samples[i]![0] - samples[i - 1]![0]) * 1000);
+        const [r] = await prom!.query(`100 - avg by (instance)(rate(node_cpu_seconds_total{mode="idle",instance="${node.name}"}[${rangeMs}ms]))*100`, samples[i]![0]);
+        // edgefleet stores each core's idle share of the ticks that passed and how many seconds
+        // of ticks that was: idle seconds = share × seconds; Prometheus divides by the clock's Δt.
+        const cores = cpuRows.filter((c) => c.time === net[j]!.time);
+        // No tick passed (the files did not change between the two rounds): edgefleet stores no usage.
+        if (cores.length === 0) continue;
+        const expected = 100 - (cores.reduce((s, c) => s + ((c.idle / 100) * c.seconds) / (rangeMs / 1000), 0) / cores.length) * 100;
+        close(Number(r!.value![1]), expected, `round at ${net[j]!.time}`, 1e-6);
+        checked++;
+      }
+      assert.ok(checked >= ROUNDS - 3, `only ${checked} rounds compared`);
+    });
+
+    it(`${node.name}: node_memory_MemAvailable_bytes at each round's time is the stored mem_available_bytes`, async () => {
+      const stored = new Map(
+        (db.prepare('SELECT time, mem_available_bytes AS v FROM memory WHERE node_id = ?').all(nodeId(node.name)) as { time: number; v: number }[]).map((r) => [r.time, r.v]),
+      );
+      const samples = await raw(`node_memory_MemAvailable_bytes{instance="${node.name}"}`);
+      assert.ok(samples.length >= ROUNDS - 2, `${samples.length} samples`);
+      for (const [t, v] of samples) {
+        assert.equal(v, stored.get(t), `raw sample at ${t}`);
+        const [r] = await prom!.query(`node_memory_MemAvailable_bytes{instance="${node.name}"}`, t);
+        assert.equal(Number(r!.value![1]), stored.get(t));
+      }
+    });
+  }
+
+  it('temperatures, filesystems and load are the newest stored values', async () => {
+    const id = nodeId('pi-b');
+    // The newest round Prometheus has (the hub goes on collecting meanwhile).
+    const latest = async (selector: string) => Number((await prom!.query(`max(timestamp(${selector}))`))[0]!.value![1]);
+    const stamps = { temperature: await latest('node_thermal_zone_temp{instance="pi-b"}'), storage: await latest('node_filesystem_size_bytes{instance="pi-b"}'), load: await latest('node_load1{instance="pi-b"}') };
+    const last = (table: keyof typeof stamps) => stamps[table];
+    const temps = db.prepare('SELECT sensor, celsius FROM temperature WHERE node_id = ? AND time = ?').all(id, last('temperature')) as { sensor: string; celsius: number }[];
+    const at = (s: string) => temps.find((t) => t.sensor === s)!.celsius;
+    const hw = await prom!.query('node_hwmon_temp_celsius{instance="pi-b"} * on (instance, chip, sensor) group_left (label) node_hwmon_sensor_label');
+    assert.deepEqual(hw.map((r) => [r.metric.chip, r.metric.sensor, r.metric.label, Number(r.value![1])]).sort(), [
+      ['hwmon0', 'temp1', 'Package id 0', at('hwmon0/temp1')],
+      ['hwmon0', 'temp2', 'Core 0', at('hwmon0/temp2')],
+    ]);
+    const zone = await prom!.query('node_thermal_zone_temp{instance="pi-b"}');
+    assert.deepEqual(zone.map((r) => [r.metric.type, r.metric.zone, Number(r.value![1])]), [['cpu-thermal', '0', at('thermal_zone0')]]);
+    assert.deepEqual((await prom!.query('node_hwmon_chip_names{instance="pi-b"}')).map((r) => r.metric.chip_name), ['coretemp']);
+
+    const fs = db.prepare('SELECT m.mount_point, total_bytes, used_bytes, available_bytes FROM storage s JOIN mounts m USING (node_id, mount_point) WHERE s.node_id = ? AND time = ?').all(id, last('storage')) as { mount_point: string; total_bytes: number; used_bytes: number; available_bytes: number }[];
+    assert.ok(fs.length > 0);
+    for (const f of fs) {
+      const sel = `{instance="pi-b",mountpoint="${f.mount_point}"}`;
+      const one = async (name: string) => Number((await prom!.query(name + sel, last('storage')))[0]!.value![1]);
+      assert.equal(await one('node_filesystem_size_bytes'), f.total_bytes);
+      assert.equal(await one('node_filesystem_avail_bytes'), f.available_bytes);
+      assert.equal(await one('node_filesystem_free_bytes'), f.total_bytes - f.used_bytes);
+      assert.deepEqual(Object.keys((await prom!.query('node_filesystem_size_bytes' + sel))[0]!.metric).sort(), ['__name__', 'device', 'fstype', 'groups', 'instance', 'job', 'mountpoint']);
+    }
+    const load = db.prepare('SELECT load1, load15 FROM load WHERE node_id = ? AND time = ?').get(id, last('load')) as { load1: number; load15: number };
+    assert.equal(Number((await prom!.query('node_load1{instance="pi-b"}', last('load')))[0]!.value![1]), load.load1);
+    assert.equal(Number((await prom!.query('node_load15{instance="pi-b"}', last('load')))[0]!.value![1]), load.load15);
+    const boot = await prom!.query('node_boot_time_seconds{instance="pi-b"}');
+    assert.equal(Number(boot[0]!.value![1]), fakeState(1, 0).bootTimeUnixSeconds);
+  });
+});
+
+describe('Grafana provisioning for Prometheus', () => {
+  it('provisions a Prometheus datasource beside the SQLite one, its URL from docker-compose', async () => {
+    const { parse } = await import('yaml');
+    const { readFileSync } = await import('node:fs');
+    const grafana = join(import.meta.dirname, '..', 'grafana');
+    const ds = parse(readFileSync(join(grafana, 'provisioning', 'datasources', 'prometheus.yaml'), 'utf8')).datasources;
+    assert.equal(ds.length, 1);
+    assert.equal(ds[0].type, 'prometheus');
+    assert.equal(ds[0].uid, 'edgefleet-prometheus');
+    assert.equal(ds[0].url, '${EDGEFLEET_PROMETHEUS_URL}');
+    assert.equal(parse(readFileSync(join(grafana, 'provisioning', 'datasources', 'edgefleet.yaml'), 'utf8')).datasources[0].uid, 'edgefleet-sqlite');
+    const svc = parse(readFileSync(join(grafana, 'docker-compose.yml'), 'utf8')).services.grafana;
+    assert.equal(svc.environment.EDGEFLEET_PROMETHEUS_URL, '${EDGEFLEET_PROMETHEUS_URL:-http://host.docker.internal:9090}');
+  });
+});
