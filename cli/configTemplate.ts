@@ -1,4 +1,5 @@
-import { DEFAULT_CONFIG, envName, leaves, LIST_KEYS } from '../shared/config/config.js';
+import { SCHEMA } from '../shared/config/config.js';
+import { envOf, keysOf } from '../shared/config/schema.js';
 
 /** `registries:` is a list: shown as a commented example (docs/models.md). */
 const REGISTRIES_EXAMPLE = [
@@ -18,8 +19,10 @@ const REGISTRIES_EXAMPLE = [
 export const CONFIG_TEMPLATE = (() => {
   const lines = ['# edgefleet configuration. Every key can be overridden by the environment variable beside it.', ''];
   let section = '';
-  for (const [key, value] of leaves(DEFAULT_CONFIG as unknown as Record<string, unknown>)) {
-    if (LIST_KEYS.includes(key)) continue;
+  for (const [key, rule] of keysOf(SCHEMA)) {
+    // Lists (registries, API keys, keepVars) are shown as commented examples below.
+    if (Array.isArray(rule.defaultValue) && key !== 'collect.kinds') continue;
+    const value = rule.defaultValue;
     const parts = key.split('.');
     const top = parts.length > 1 ? parts[0]! : '';
     if (top !== section) {
@@ -27,10 +30,10 @@ export const CONFIG_TEMPLATE = (() => {
       section = top;
     }
     // Machine-specific defaults (home, user, agent socket) are left to be computed at run time.
-    const shown = /knownHostsFile|agentSocket|^ssh\.user$/.test(key) ? undefined : value;
+    const shown = rule.options.machineDefault ? undefined : value;
     const indent = parts.length > 1 ? '  ' : '';
     const yamlValue = shown === undefined ? null : JSON.stringify(shown);
-    lines.push(`${indent}${shown === undefined ? '# ' : ''}${parts.at(-1)}: ${yamlValue ?? ''}${' '.repeat(2)}# ${envName(key)}`);
+    lines.push(`${indent}${shown === undefined ? '# ' : ''}${parts.at(-1)}: ${yamlValue ?? ''}${' '.repeat(2)}# ${envOf(key, rule)}; ${rule.allowed}`);
   }
   lines.push(...REGISTRIES_EXAMPLE);
   lines.push(

@@ -1,109 +1,120 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { RegistryOptions } from '../registry/settings.js';
 import { DEFAULT_STEP_SECONDS } from '../detect/steps.js';
+import { METRIC_KINDS } from '../domain/readings.js';
+import { bool, ConfigError, custom, envOf, int, Key, keysOf, list, num, oneOf, path, regex, Rejected, resolvePath, seconds, str, url, type ConfigOf, type Origin, type Section } from './schema.js';
+
+export { ConfigError, envName } from './schema.js';
 
 /**
  * edgefleet's configuration: defaults, then `edgefleet.yaml` (found by --config, EDGEFLEET_CONFIG,
  * or ./edgefleet.yaml), then EDGEFLEET_<KEY> environment variables, then command-line flags.
  * Every leaf key has an environment name: `collect.commandTimeoutSeconds` →
  * `EDGEFLEET_COLLECT_COMMAND_TIMEOUT_SECONDS`. Paths in the file are relative to the file.
+ *
+ * One entry per key below: its default and what it allows (shared/config/schema.ts). A value
+ * outside that range, from the file, the environment or a flag, is exit 1 naming the key, the
+ * value and what is allowed. To add a key, add one line here; the type, the variable, the
+ * `init` template and the checks follow.
  */
-export interface Config {
-  /** Ansible inventory file (INI or YAML). */
-  inventory: string;
+const home = process.env.HOME ?? '/root';
+
+export const SCHEMA = {
+  /** Ansible inventory: an INI or YAML file, or a directory of them. */
+  inventory: path('inventory/local.ini'),
   /** SQLite database file. */
-  db: string;
+  db: path('data/edgefleet.db'),
   store: {
     /** `WAL` (default) or `DELETE` for a database on a network volume, where WAL is unsafe. */
-    journalMode: 'WAL' | 'DELETE';
-    busyTimeoutMs: number;
+    journalMode: oneOf('WAL', ['WAL', 'DELETE'] as const),
+    busyTimeoutMs: int(5000, 0, 600_000, 'milliseconds'),
     /** Inventory vars stored as they are although their names say secret (shared/domain/secrets.ts); top-level names. */
-    keepVars: string[];
-  };
+    keepVars: list([]),
+  },
   collect: {
     /** Which kinds collectAll runs. */
-    kinds: string[];
+    kinds: list([...METRIC_KINDS], { items: METRIC_KINDS }),
     /** Nodes probed at once. */
-    concurrency: number;
-    connectTimeoutSeconds: number;
-    commandTimeoutSeconds: number;
+    concurrency: int(64, 1, 4096),
+    connectTimeoutSeconds: seconds(5, 600),
+    commandTimeoutSeconds: seconds(10, 3600),
     /** Mounts left out of storage (regular expressions); defaults leave out pseudo and overlay filesystems. */
-    storageExcludeFsTypes: string;
-    storageExcludeMountPoints: string;
+    storageExcludeFsTypes: regex(''),
+    storageExcludeMountPoints: regex(''),
     /** Interfaces left out of network. */
-    networkExcludeInterfaces: string;
-  };
+    networkExcludeInterfaces: regex('^lo$'),
+  },
   ssh: {
     /** OpenSSH known_hosts file the node host keys are checked against. */
-    knownHostsFile: string;
+    knownHostsFile: path(`${home}/.ssh/known_hosts`, { machineDefault: true }),
     /** Like StrictHostKeyChecking=accept-new: add unknown hosts' keys; a changed key is still refused. */
-    acceptNewHostKeys: boolean;
+    acceptNewHostKeys: bool(false),
     /** Private key used when the inventory names none (ansible_ssh_private_key_file). */
-    privateKeyFile: string;
+    privateKeyFile: path(''),
     /** ssh-agent socket; empty for none. */
-    agentSocket: string;
+    agentSocket: str(process.env.SSH_AUTH_SOCK ?? '', { machineDefault: true }),
     /** Default remote user when the inventory names none (ansible_user). */
-    user: string;
-  };
+    user: str(process.env.USER ?? 'root', { nonEmpty: true, machineDefault: true }),
+  },
   retention: {
     /** Days of raw samples kept (0: forever). Dashboards read rollups beyond a few hours. */
-    rawDays: number;
+    rawDays: int(7, 0, 36_500, 'days'),
     /** Days of 1-minute rollups kept (0: forever). */
-    rollup1mDays: number;
+    rollup1mDays: int(30, 0, 36_500, 'days'),
     /** Days of 1-hour rollups kept (0: forever). */
-    rollup1hDays: number;
+    rollup1hDays: int(400, 0, 36_500, 'days'),
     /** Days of 6-hour rollups kept (0: forever). */
-    rollup6hDays: number;
-  };
+    rollup6hDays: int(0, 0, 36_500, 'days'),
+  },
   geocoder: {
     /** Nominatim server (its `/search` JSON API); the public one allows one request per second. */
-    url: string;
+    url: url('https://nominatim.openstreetmap.org'),
     /** User-Agent identifying edgefleet to the server (Nominatim refuses stock library agents). */
-    userAgent: string;
+    userAgent: str('edgefleet/0.1.0 (edge fleet monitoring; node-geocoder)', { nonEmpty: true }),
     /** Contact e-mail sent with each request (Nominatim's `email` parameter); empty for none. */
-    email: string;
+    email: str(''),
     /** Milliseconds between requests (at least 1000 for the public Nominatim, whatever is set). */
-    minIntervalMs: number;
+    minIntervalMs: int(1000, 0, 3_600_000, 'milliseconds'),
     /** A request that takes longer is abandoned and retried later. */
-    timeoutSeconds: number;
+    timeoutSeconds: seconds(10, 600),
     /** Addresses collectAll looks up per round at most (0: none); the daily geolocate handler does the rest. */
-    perRoundLimit: number;
+    perRoundLimit: int(1, 0, 10_000),
     /** Backoff after a failed lookup: retryBaseSeconds × 2^(attempts−1), at most retryMaxSeconds. */
-    retryBaseSeconds: number;
-    retryMaxSeconds: number;
+    retryBaseSeconds: int(300, 1, 31_536_000, 'seconds'),
+    retryMaxSeconds: int(86400, 1, 31_536_000, 'seconds'),
     /** Preferred languages of the place names (Accept-Language). */
-    language: string;
-  };
+    language: str('ko,en'),
+  },
   models: {
     /** collectAll syncs the model catalog at most this often (0: every round); the collectModels schedule syncs it in full. */
-    syncIntervalSeconds: number;
+    syncIntervalSeconds: int(300, 0, 31_536_000, 'seconds'),
     /** How long collectAll may spend on the catalog per round; what is left waits for the next sync. */
-    perRoundSeconds: number;
+    perRoundSeconds: seconds(10, 3600),
     /** One registry HTTP request, connect to last byte. */
-    timeoutSeconds: number;
+    timeoutSeconds: seconds(10, 3600),
     /** Entries asked for per catalog or tag-list page. */
-    pageSize: number;
+    pageSize: int(100, 1, 10_000),
     /** Tags read at once per registry. */
-    concurrency: number;
-  };
+    concurrency: int(4, 1, 256),
+  },
   /** Container registries holding the lab's models (a list; one also by EDGEFLEET_REGISTRY_*). */
-  registries: RegistryConfig[];
+  registries: custom<RegistryConfig[]>([], 'a list of registries (name, url, …)', (raw, o) => registriesFrom(raw, o.where, o.base)),
   deploy: {
     /** Nodes deployed to at once (a request's options.concurrency may lower or raise it). */
-    concurrency: number;
+    concurrency: int(8, 1, 1024),
     /** Seconds a new container must keep running before the previous one is stopped. */
-    graceSeconds: number;
+    graceSeconds: num(5, { min: 0, max: 3600, unit: 'seconds' }),
     /** The engine's unix socket on a node without the edgefleet_engine_socket var. */
-    engineSocket: string;
+    engineSocket: str('/var/run/docker.sock', { nonEmpty: true }),
     /** A pull that takes longer is abandoned (the node fails, its old container keeps running). */
-    pullTimeoutSeconds: number;
+    pullTimeoutSeconds: seconds(1800, 86_400),
     /** Any other engine call (create, start, inspect, list). */
-    engineTimeoutSeconds: number;
+    engineTimeoutSeconds: seconds(60, 3600),
     /** Seconds the engine gives the previous container to stop before it kills it. */
-    stopTimeoutSeconds: number;
-  };
+    stopTimeoutSeconds: int(10, 0, 3600, 'seconds'),
+  },
   /**
    * Keys the HTTP routes take (Authorization: Bearer KEY or X-Api-Key). `keys` may do
    * everything (also EDGEFLEET_API_KEY); `readKeys` may only read (GET; also
@@ -111,79 +122,33 @@ export interface Config {
    * serverless. At least 16 characters each; never logged.
    */
   api: {
-    keys: string[];
-    readKeys: string[];
-  };
+    keys: custom<string[]>([], 'a list of keys of at least 16 characters', apiKeys('api.keys'), { env: 'EDGEFLEET_API_KEY', envAppends: true, secret: true }),
+    readKeys: custom<string[]>([], 'a list of keys of at least 16 characters', apiKeys('api.readKeys'), { env: 'EDGEFLEET_API_READ_KEY', envAppends: true, secret: true }),
+  },
   detect: {
     /** detectAnomalies scores the mean of each step of this many seconds per series (the detector was tuned on 5-minute data); 0: every raw sample. */
-    stepSeconds: number;
-  };
+    stepSeconds: int(DEFAULT_STEP_SECONDS, 0, 86_400, 'seconds'),
+  },
   hub: {
     /** Seconds between collectAll rounds under `edgefleet hub` (may be below AWS's one minute). */
-    intervalSeconds: number;
+    intervalSeconds: num(10, { min: 1, max: 86_400, unit: 'seconds' }),
     /** Address and port the hub serves the HTTP routes on. */
-    host: string;
-    port: number;
+    host: str('127.0.0.1', { nonEmpty: true }),
+    port: int(8070, 1, 65_535),
     /** SIGTERM/SIGINT: the hub exits within this many seconds whatever its nodes and handlers do. */
-    shutdownTimeoutSeconds: number;
-  };
-}
+    shutdownTimeoutSeconds: seconds(10, 3600),
+  },
+} satisfies Section;
+
+export type Config = ConfigOf<typeof SCHEMA>;
 
 /** One entry of `registries:` (shared/registry/settings.ts). The password is never logged nor stored. */
 export type RegistryConfig = RegistryOptions;
 
-const home = process.env.HOME ?? '/root';
+/** Every key's default, as a Config. */
+export const DEFAULT_CONFIG: Config = defaultsOf(SCHEMA) as Config;
 
-export const DEFAULT_CONFIG: Config = {
-  inventory: 'inventory/local.ini',
-  db: 'data/edgefleet.db',
-  store: { journalMode: 'WAL', busyTimeoutMs: 5000, keepVars: [] },
-  collect: {
-    kinds: ['temperature', 'cpu', 'memory', 'storage', 'network'],
-    concurrency: 64,
-    connectTimeoutSeconds: 5,
-    commandTimeoutSeconds: 10,
-    storageExcludeFsTypes: '',
-    storageExcludeMountPoints: '',
-    networkExcludeInterfaces: '^lo$',
-  },
-  ssh: {
-    knownHostsFile: `${home}/.ssh/known_hosts`,
-    acceptNewHostKeys: false,
-    privateKeyFile: '',
-    agentSocket: process.env.SSH_AUTH_SOCK ?? '',
-    user: process.env.USER ?? 'root',
-  },
-  retention: { rawDays: 7, rollup1mDays: 30, rollup1hDays: 400, rollup6hDays: 0 },
-  geocoder: {
-    url: 'https://nominatim.openstreetmap.org',
-    userAgent: 'edgefleet/0.1.0 (edge fleet monitoring; node-geocoder)',
-    email: '',
-    minIntervalMs: 1000,
-    timeoutSeconds: 10,
-    perRoundLimit: 1,
-    retryBaseSeconds: 300,
-    retryMaxSeconds: 86400,
-    language: 'ko,en',
-  },
-  models: { syncIntervalSeconds: 300, perRoundSeconds: 10, timeoutSeconds: 10, pageSize: 100, concurrency: 4 },
-  registries: [],
-  deploy: { concurrency: 8, graceSeconds: 5, engineSocket: '/var/run/docker.sock', pullTimeoutSeconds: 1800, engineTimeoutSeconds: 60, stopTimeoutSeconds: 10 },
-  api: { keys: [], readKeys: [] },
-  detect: { stepSeconds: DEFAULT_STEP_SECONDS },
-  hub: { intervalSeconds: 10, host: '127.0.0.1', port: 8070, shutdownTimeoutSeconds: 10 },
-};
-
-/** Keys that are not scalars and have their own reader (and no EDGEFLEET_<KEY> variable). */
-export const LIST_KEYS = ['registries', 'api.keys', 'api.readKeys', 'store.keepVars'];
 const REGISTRY_KEYS = ['name', 'url', 'username', 'password', 'insecure', 'caFile', 'namespaces'] as const;
-
-/** Keys that hold a file path: resolved against the config file's folder. */
-const PATH_KEYS = ['inventory', 'db', 'ssh.knownHostsFile', 'ssh.privateKeyFile'];
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 export interface ConfigSources {
   /** --config; else EDGEFLEET_CONFIG; else ./edgefleet.yaml when present. */
@@ -200,44 +165,122 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const config = structuredClone(DEFAULT_CONFIG) as unknown as Record<string, unknown>;
 
   const file = sources.file ?? env.EDGEFLEET_CONFIG ?? (existsSync(resolve(cwd, 'edgefleet.yaml')) ? 'edgefleet.yaml' : undefined);
+  const fromFile = new Set<string>();
   let base = cwd;
   if (file) {
-    const path = resolve(cwd, file);
-    let parsed: unknown;
-    try {
-      parsed = parseYaml(readFileSync(path, 'utf8'));
-    } catch (e) {
-      throw new ConfigError(`${path}: ${(e as Error).message}`, { cause: e });
-    }
-    if (parsed != null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new ConfigError(`${path}: expected a mapping of keys`);
-    const { registries, ...rest } = (parsed ?? {}) as Record<string, unknown>;
-    merge(config, rest, path, '');
-    base = dirname(path);
-    config.registries = registriesFrom(registries, path, base);
+    const at = resolve(cwd, file);
+    base = dirname(at);
+    readFile(at, config, fromFile);
   }
-  for (const key of PATH_KEYS) setKey(config, key, resolvePath(getKey(config, key), base));
-
-  for (const [key, value] of leaves(DEFAULT_CONFIG as unknown as Record<string, unknown>)) {
-    if (LIST_KEYS.includes(key)) continue;
-    const name = envName(key);
-    const raw = env[name];
-    if (raw === undefined) continue;
-    const typed = coerce(raw, value, name);
-    setKey(config, key, PATH_KEYS.includes(key) ? resolvePath(typed, cwd) : typed);
+  for (const [key, rule] of keysOf(SCHEMA)) {
+    // Defaults that are paths are relative to the file's folder too (data/edgefleet.db beside edgefleet.yaml).
+    if (!fromFile.has(key) && rule.options.isPath) setKey(config, key, rule.parse(getKey(config, key), { base, where: key }));
+    const name = envOf(key, rule);
+    const raw = name === undefined ? undefined : env[name];
+    if (raw === undefined || name === undefined) continue;
+    // An empty variable for an appended list (EDGEFLEET_API_KEY=) adds nothing.
+    if (rule.options.envAppends && raw === '') continue;
+    const value = checked(rule, rule.options.envAppends ? [raw] : raw, { base: cwd, where: name }, { name, key, raw });
+    setKey(config, key, rule.options.envAppends ? [...(getKey(config, key) as unknown[]), ...(value as unknown[])] : value);
   }
   config.registries = registryFromEnv(config.registries as RegistryConfig[], env, cwd);
-  const where = file ? resolve(cwd, file) : 'configuration';
-  const api = config.api as { keys: unknown; readKeys: unknown };
-  api.keys = [...apiKeysFrom(api.keys, where, 'api.keys'), ...apiKeysFrom(env.EDGEFLEET_API_KEY ? [env.EDGEFLEET_API_KEY] : [], 'environment', 'EDGEFLEET_API_KEY')];
-  api.readKeys = [...apiKeysFrom(api.readKeys, where, 'api.readKeys'), ...apiKeysFrom(env.EDGEFLEET_API_READ_KEY ? [env.EDGEFLEET_API_READ_KEY] : [], 'environment', 'EDGEFLEET_API_READ_KEY')];
-  const store = config.store as { keepVars: unknown };
-  if (env.EDGEFLEET_STORE_KEEP_VARS !== undefined) store.keepVars = env.EDGEFLEET_STORE_KEEP_VARS.split(',').map((s) => s.trim()).filter(Boolean);
-  if (!Array.isArray(store.keepVars) || !store.keepVars.every((s) => typeof s === 'string')) throw new ConfigError(`${where}: "store.keepVars" must be a list of var names`);
   for (const [key, value] of Object.entries(sources.overrides ?? {})) {
     if (value === undefined) continue;
-    setKey(config, key, PATH_KEYS.includes(key) ? resolvePath(value, cwd) : value);
+    const rule = ruleOf(key);
+    if (!rule) throw new ConfigError(`unknown key "${key}"`);
+    setKey(config, key, checked(rule, value, { base: cwd, where: key }));
   }
   return config as unknown as Config;
+}
+
+/** The rule of a dotted key, or undefined. */
+export function ruleOf(key: string): Key<unknown> | undefined {
+  const v = key.split('.').reduce<unknown>((o, k) => (o instanceof Key || o === undefined ? undefined : (o as Section)[k]), SCHEMA);
+  return v instanceof Key ? v : undefined;
+}
+
+/**
+ * A flag's value checked by its key's rule, before it becomes the key's variable: `--interval 0`
+ * fails as `hub.intervalSeconds: 0` does.
+ */
+export function checkFlag(flag: string, key: string, raw: string): void {
+  const rule = ruleOf(key);
+  if (!rule) throw new Error(`BUG: flag ${flag} names no key ${key}`);
+  checked(rule, raw, { base: process.cwd(), where: flag }, { name: flag, key, raw });
+}
+
+/** `rule.parse`, with a Rejected value turned into "WHERE: expected ALLOWED, got VALUE". */
+function checked<T>(rule: Key<T>, raw: unknown, origin: Origin, named?: { name: string; key: string; raw: unknown }): T {
+  try {
+    return rule.parse(raw, origin);
+  } catch (e) {
+    if (!(e instanceof Rejected)) throw e;
+    const where = named ? `${named.name} (${named.key})` : origin.where;
+    throw new ConfigError(`${where}: expected ${e.message}, got ${rule.options.secret ? 'a value that is not' : show(named ? named.raw : raw)}`);
+  }
+}
+
+const show = (raw: unknown) => (raw === null || raw === undefined ? 'nothing' : typeof raw === 'object' ? (Array.isArray(raw) ? 'a list' : 'a mapping') : JSON.stringify(raw));
+
+/** The file's keys onto `config`, each by its rule; an unknown key or a bad value names file:line. */
+function readFile(at: string, config: Record<string, unknown>, seen: Set<string>): void {
+  let text: string;
+  try {
+    text = readFileSync(at, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(code === 'ENOENT' ? `${at}: no such configuration file (edgefleet init writes one)` : `${at}: ${(e as Error).message}`, { cause: e });
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  if (doc.errors.length) {
+    const err = doc.errors[0]!;
+    throw new ConfigError(`${at}:${err.linePos?.[0]?.line ?? 1}: not valid YAML: ${err.message.split('\n')[0]}`, { cause: err });
+  }
+  const root = doc.contents;
+  if (root !== null && !isMap(root) && !(isScalar(root) && root.value === null)) throw new ConfigError(`${at}: expected a mapping of keys`);
+  const where = (node: YamlNode | null | undefined) => `${at}:${node?.range ? lines.linePos(node.range[0]).line : 1}`;
+  const walk = (map: YamlNode | null, section: Section, prefix: string, target: Record<string, unknown>) => {
+    if (!isMap(map)) return;
+    for (const pair of map.items) {
+      const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+      const key = prefix ? `${prefix}.${k}` : k;
+      const keyNode = pair.key as YamlNode;
+      const valueNode = pair.value as YamlNode | null;
+      const rule = section[k];
+      if (rule === undefined) throw new ConfigError(`${where(keyNode)}: unknown key "${key}"${suggest(k, Object.keys(section))}`);
+      if (rule instanceof Key) {
+        const raw = valueNode === null ? null : (valueNode as { toJSON(): unknown }).toJSON();
+        target[k] = checked(rule, raw, { base: dirname(at), where: rule.options.ownMessages ? where(keyNode) : `${where(valueNode ?? keyNode)}: "${key}"` });
+        seen.add(key);
+      } else {
+        if (valueNode !== null && !isMap(valueNode) && !(isScalar(valueNode) && valueNode.value === null)) throw new ConfigError(`${where(valueNode)}: "${key}" must be a mapping`);
+        walk(valueNode, rule, key, target[k] as Record<string, unknown>);
+      }
+    }
+  };
+  walk(root as YamlNode | null, SCHEMA, '', config);
+}
+
+/** ` (did you mean "x"?)` when a known name is one or two edits away. */
+function suggest(name: string, known: string[]): string {
+  const near = known.map((k) => [k, distance(name.toLowerCase(), k.toLowerCase())] as const).filter(([, d]) => d <= 2).sort((a, b) => a[1] - b[1])[0];
+  return near ? ` (did you mean "${near[0]}"?)` : '';
+}
+
+/** Levenshtein distance. */
+export function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+function defaultsOf(section: Section): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(section).map(([k, v]) => [k, v instanceof Key ? structuredClone(v.defaultValue) : defaultsOf(v)]));
 }
 
 /** `registries:` from the file: a list of mappings with known keys; caFile relative to the file. */
@@ -251,8 +294,8 @@ function registriesFrom(raw: unknown, file: string, base: string): RegistryConfi
     for (const [k, v] of Object.entries(r as Record<string, unknown>)) {
       if (!(REGISTRY_KEYS as readonly string[]).includes(k)) throw new ConfigError(`${where}": unknown key "${k}" (known: ${REGISTRY_KEYS.join(', ')})`);
       if (k === 'namespaces') entry.namespaces = namespacesFrom(v, `${where}.namespaces"`);
-      else if (k === 'insecure') entry.insecure = coerce(v, false, `${where}.insecure"`) as boolean;
-      else (entry as unknown as Record<string, unknown>)[k] = coerce(v, '', `${where}.${k}"`);
+      else if (k === 'insecure') entry.insecure = checked(bool(false), v, { base, where: `${where}.insecure"` });
+      else (entry as unknown as Record<string, unknown>)[k] = checked(str(''), v, { base, where: `${where}.${k}"` });
     }
     if (!entry.name) throw new ConfigError(`${where}": a name is needed`);
     if (!entry.url) throw new ConfigError(`${where}": a url is needed`);
@@ -263,6 +306,11 @@ function registriesFrom(raw: unknown, file: string, base: string): RegistryConfi
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new ConfigError(`${file}: two registries named "${dup}"`);
   return out;
+}
+
+/** `api.keys` from the file (where: file:line) or its variable (where: EDGEFLEET_API_KEY). */
+function apiKeys(key: string): (raw: unknown, o: Origin) => string[] {
+  return (raw, o) => (o.where.startsWith('EDGEFLEET_') ? apiKeysFrom(raw, 'environment', o.where) : apiKeysFrom(raw, o.where, key));
 }
 
 /** `api.keys`, `api.readKeys` and their variables: lists of strings of at least 16 characters (they guard deployments and the fleet's data). */
@@ -299,64 +347,13 @@ function registryFromEnv(registries: RegistryConfig[], env: NodeJS.ProcessEnv, c
   if (v('URL') !== undefined) entry.url = v('URL')!;
   if (v('USERNAME') !== undefined) entry.username = v('USERNAME')!;
   if (v('PASSWORD') !== undefined) entry.password = v('PASSWORD')!;
-  if (v('INSECURE') !== undefined) entry.insecure = coerce(v('INSECURE'), false, 'EDGEFLEET_REGISTRY_INSECURE') as boolean;
-  if (v('CA_FILE') !== undefined) entry.caFile = resolvePath(v('CA_FILE'), cwd);
+  if (v('INSECURE') !== undefined) entry.insecure = checked(bool(false), v('INSECURE'), { base: cwd, where: 'EDGEFLEET_REGISTRY_INSECURE' });
+  if (v('CA_FILE') !== undefined) entry.caFile = resolvePath(v('CA_FILE')!, cwd);
   if (v('NAMESPACES') !== undefined) entry.namespaces = namespacesFrom(v('NAMESPACES'), 'EDGEFLEET_REGISTRY_NAMESPACES');
   if (!entry.url) throw new ConfigError(`EDGEFLEET_REGISTRY_URL is needed for registry "${name}"`);
   return old ? registries.map((r) => (r === old ? entry : r)) : [...registries, entry];
 }
 
-/** `collect.commandTimeoutSeconds` → `EDGEFLEET_COLLECT_COMMAND_TIMEOUT_SECONDS`. */
-export function envName(key: string): string {
-  return 'EDGEFLEET_' + key.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
-}
-
-export function* leaves(obj: Record<string, unknown>, prefix = ''): Generator<[string, unknown]> {
-  for (const [k, v] of Object.entries(obj)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) yield* leaves(v as Record<string, unknown>, key);
-    else yield [key, v];
-  }
-}
-
-function merge(target: Record<string, unknown>, source: Record<string, unknown>, file: string, prefix: string): void {
-  for (const [k, v] of Object.entries(source)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    const current = target[k];
-    if (current === undefined) throw new ConfigError(`${file}: unknown key "${key}"`);
-    if (current !== null && typeof current === 'object' && !Array.isArray(current)) {
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${file}: "${key}" must be a mapping`);
-      merge(current as Record<string, unknown>, v as Record<string, unknown>, file, key);
-    } else {
-      target[k] = typeof current === 'string' || typeof current === 'number' || typeof current === 'boolean' ? coerce(v, current, `${file}: "${key}"`) : v;
-    }
-  }
-}
-
-function coerce(raw: unknown, like: unknown, where: string): unknown {
-  if (typeof like === 'number') {
-    const n = typeof raw === 'number' ? raw : Number(raw);
-    if (typeof raw === 'boolean' || raw === '' || !Number.isFinite(n)) throw new ConfigError(`${where}: expected a number, got ${JSON.stringify(raw)}`);
-    return n;
-  }
-  if (typeof like === 'boolean') {
-    if (typeof raw === 'boolean') return raw;
-    const s = String(raw).toLowerCase();
-    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-    if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
-    throw new ConfigError(`${where}: expected true or false, got ${JSON.stringify(raw)}`);
-  }
-  if (Array.isArray(like)) return typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
-  if (typeof raw === 'object' && raw !== null) throw new ConfigError(`${where}: expected a value, got a mapping`);
-  return raw == null ? '' : String(raw);
-}
-
-function resolvePath(value: unknown, base: string): string {
-  const s = String(value ?? '');
-  if (s === '') return s;
-  if (s === '~' || s.startsWith('~/')) return home + s.slice(1);
-  return resolve(base, s);
-}
 
 function getKey(obj: Record<string, unknown>, key: string): unknown {
   return key.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)?.[k], obj);
