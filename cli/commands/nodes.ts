@@ -1,0 +1,46 @@
+import { inventoryNodes } from '../../shared/collect/collection.js';
+import { geolocate } from '../../shared/collect/geolocate.js';
+import { loadConfig } from '../../shared/config/config.js';
+import { jsonLogger } from '../../shared/handler/logger.js';
+import { dbFor } from '../../shared/handler/resources.js';
+import { listNodes, syncNodes } from '../../shared/store/index.js';
+import { JSON_FLAG, type Command } from '../command.js';
+import { ago, writeJsonOrTable } from '../table.js';
+
+export const location = (lat: number | null, lon: number | null) => (lat !== null && lon !== null ? `${lat.toFixed(5)},${lon.toFixed(5)}` : null);
+
+/** `edgefleet nodes`: sync the nodes table to the inventory and list it (no network). */
+export const nodes: Command = {
+  name: 'nodes',
+  summary: 'sync the nodes from the inventory and list them (with location and its source)',
+  flags: [JSON_FLAG],
+  examples: ['edgefleet nodes -i inventory/hosts.ini'],
+  async run(o) {
+    const asJson = o.json === true;
+    const config = loadConfig();
+    const specs = inventoryNodes(config);
+    const db = dbFor(config);
+    syncNodes(db, specs, Math.floor(Date.now() / 1000), { keepVars: config.store.keepVars });
+    // Inventory coordinates and cached addresses, without the network (`geolocate` looks the rest up).
+    await geolocate({ db, nodes: specs, config, log: jsonLogger({ fn: 'nodes' }), maxLookups: 0 });
+    const all = listNodes(db);
+    writeJsonOrTable(
+      asJson,
+      all.map(({ vars: _v, ...n }) => n),
+      ['NODE', 'GROUPS', 'HOST', 'CONNECTION', 'STATUS', 'LAST SEEN', 'LOCATION', 'SOURCE', 'LAST ERROR'],
+      () =>
+        all.map((n) => [
+          n.name,
+          n.groups.join(',') || '-',
+          n.connection === 'local' ? 'local' : `${n.user ? n.user + '@' : ''}${n.host}:${n.port}`,
+          n.connection,
+          n.status,
+          ago(n.lastSeenUnixSeconds),
+          location(n.latitude, n.longitude),
+          n.locationSource,
+          n.lastError ?? '',
+        ]),
+    );
+    return 0;
+  },
+};
