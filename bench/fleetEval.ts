@@ -54,6 +54,8 @@ export interface FleetCount {
   /** Node-days of scored steps (after each series' learning). */
   nodeDays: number;
   perSeries: Map<string, number>;
+  /** Episodes by the day (0-based) they start in. */
+  perDay: number[];
 }
 
 /** Every node's rounds through steps and the detector; episodes = runs of anomalous steps. */
@@ -64,6 +66,7 @@ export function countEpisodes(nodes: { next: (t: number) => NodeReadings }[], da
   let steps = 0;
   let episodes = 0;
   const perSeries = new Map<string, number>();
+  const perDay = new Array<number>(Math.ceil(days)).fill(0);
   for (const node of nodes) {
     const states = new Map<string, { s: SeriesState; open: boolean }>();
     for (let k = 0; k < rounds; k++) {
@@ -78,6 +81,7 @@ export function countEpisodes(nodes: { next: (t: number) => NodeReadings }[], da
           episodes++;
           const kind = key.slice(0, key.indexOf('|'));
           perSeries.set(kind, (perSeries.get(kind) ?? 0) + 1);
+          perDay[Math.floor((k * intervalSeconds) / 86400)]!++;
         }
         st.open = d.anomalous;
       }
@@ -85,13 +89,13 @@ export function countEpisodes(nodes: { next: (t: number) => NodeReadings }[], da
     series += states.size;
   }
   const scoredDays = Math.max(0, days - (config.warmupSamples * stepSeconds) / 86400);
-  return { nodes: nodes.length, series, steps, episodes, nodeDays: nodes.length * scoredDays, perSeries };
+  return { nodes: nodes.length, series, steps, episodes, nodeDays: nodes.length * scoredDays, perSeries, perDay };
 }
 
 function report(label: string, c: FleetCount): number {
   const rate = c.nodeDays > 0 ? c.episodes / c.nodeDays : 0;
   const top = [...c.perSeries].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${v}`).join(', ');
-  process.stdout.write(`${label.padEnd(12)} ${c.nodes} nodes, ${c.series} series, ${c.steps} steps: ${c.episodes} episodes, ${rate.toFixed(3)} per node per day${top ? ` (${top})` : ''}\n`);
+  process.stdout.write(`${label.padEnd(12)} ${c.nodes} nodes, ${c.series} series, ${c.steps} steps: ${c.episodes} episodes, ${rate.toFixed(3)} per node per day; by day ${c.perDay.join(' ')}${top ? `; by series ${top}` : ''}\n`);
   return rate;
 }
 
