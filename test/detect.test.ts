@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { detectorScores, loadNab } from '../bench/nab.js';
+import { detectorScores, leaveGroupOut, loadNab, loadNabDirs, lofoGroup, parseSettings, resolveDataDir } from '../bench/nab.js';
 import { detectAnomalies, tempMaxCelsius } from '../shared/detect/anomalies.js';
 import { DEFAULT_DETECTOR_CONFIG, detect, isDetectorState, newDetectorState, type DetectorState } from '../shared/detect/detector.js';
 import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, probationaryRows, scaledSigmoid, scoreFile, scoreNab, windowReport, windowRows, type NabFile } from '../shared/detect/nab.js';
@@ -205,6 +205,48 @@ describe('detector', () => {
     assert.ok(windowLines.every((l) => /: (found at row \d+ \(position [01]\.\d\d\)|missed); highest score [01]\.\d{3} at row \d+$/.test(l)), v.stdout);
     const bad = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts'], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
+  });
+  it('leave one family out: threshold chosen on the other families, the held-out family scored at it (hand-worked)', () => {
+    // Two families, one window each over rows 10–19 (20 rows: probation is 3 rows). Family a's
+    // window scores 0.9 at row 15, family b's 0.6 at row 15 and b has a 0.7 outside its window (row 5).
+    const file = (name: string, at: [number, number][]): NabFile => {
+      const scores = new Float64Array(20);
+      for (const [r, s] of at) scores[r] = s;
+      return { name, scores, windows: [[10, 19]] };
+    };
+    const a = file('a/x.csv', [[15, 0.9]]);
+    const b = file('b/y.csv', [[5, 0.7], [15, 0.6]]);
+    // Held out a: b alone is best at 0.6 (its window found; the 0.7 costs 0.11) → a scored at 0.6: found.
+    // Held out b: a alone is best at 0.9 → b at 0.9: missed (−1).
+    const r = leaveGroupOut([[a, b]], ['a', 'b'], standard);
+    assert.deepEqual(r.held.map((h) => [h.group, h.threshold]), [['a', 0.6], ['b', 0.9]]);
+    const tpAt15 = scoreFile(a, 0.5, standard).score; // the value of a detection at row 15 of a 10-row window
+    near(r.held[0]!.raw, tpAt15);
+    near(r.held[1]!.raw, -1);
+    near(r.normalized, normalizeNab(tpAt15 - 1, [a, b], standard));
+    // A second candidate that finds b's window without its false positive is chosen when b is held in.
+    const b2 = file('b/y.csv', [[15, 0.95]]);
+    const r2 = leaveGroupOut([[a, b], [a, b2]], ['a', 'b'], standard);
+    assert.equal(r2.held[0]!.candidate, 1);
+    assert.equal(lofoGroup('artificialNoAnomaly'), 'artificial');
+    assert.equal(lofoGroup('realTweets'), 'realTweets');
+  });
+  it('eval:nab data folders: several as one corpus, a duplicate file refused, relative folders found from the parents; settings parsed', () => {
+    assert.throws(() => loadNabDirs([FIXTURE, FIXTURE]), /is in both/);
+    assert.equal(loadNabDirs([FIXTURE]).length, 2);
+    assert.deepEqual(loadNabDirs([FIXTURE]).map((s) => s.family), ['realAWSCloudwatch', 'realAWSCloudwatch']);
+    // From test/fixtures/nab/data the folder 'fixtures/nab' is two parents up.
+    assert.equal(resolveDataDir('fixtures/nab', `${FIXTURE}/data`), FIXTURE);
+    assert.deepEqual(parseSettings(['threshold=0.7,0.9', 'stayBands=0']), [{ threshold: 0.7, stayBands: 0 }, { threshold: 0.9, stayBands: 0 }]);
+    assert.throws(() => parseSettings(['nope=1']), /key one of/);
+    assert.throws(() => parseSettings(['threshold=high']), /not a number/);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts', '--data', `${FIXTURE},${FIXTURE}`], { encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /is in both/);
+    const l = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts', '--data', FIXTURE, '--lofo'], { encoding: 'utf8' });
+    assert.equal(l.status, 0, l.stderr);
+    assert.match(l.stdout, /^realAWSCloudwatch +2 +4 /m);
+    assert.equal(l.stdout.split('\n').filter((x) => x.startsWith('leave-one-family-out ')).length, 3);
   });
 });
 

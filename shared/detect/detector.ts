@@ -58,8 +58,10 @@ export interface DetectorConfig {
   contextLength: number;
   /** Added to the score of a sample whose contexts are new, × the fraction of them that are. */
   contextWeight: number;
-  /** A new extreme counts only when it clears the old range by this many σ of the sample-to-sample noise. */
+  /** A new extreme counts only when it clears the old range by this many σ of the sample-to-sample noise… */
   recordMarginNoise: number;
+  /** …and by this many long-run σ of the values (an exponentially weighted std, memory 1/`likelihoodAlpha`). */
+  recordMarginSpread: number;
   /** Record stay: equal bands of the range seen (plus one below and one above it); 0 turns the test off. */
   stayBands: number;
   /** A stay in a band is a record when it is this many times the longest earlier stay in that band… */
@@ -85,6 +87,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   contextLength: 2,
   contextWeight: 0.1,
   recordMarginNoise: 0.5,
+  recordMarginSpread: 0,
   stayBands: 4,
   stayFactor: 1.75,
   stayMinSamples: 84,
@@ -124,10 +127,12 @@ export interface DetectorState {
   band: number;
   stay: number;
   longest: number[];
+  /** Exponentially weighted mean and variance of the values. */
+  vs: [number, number];
 }
 
 export function newDetectorState(): DetectorState {
-  return { v: 4, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [] };
+  return { v: 4, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [], vs: [0, 0] };
 }
 
 /** A stored state that is not one of ours (another version, hand-edited) starts over rather than failing. */
@@ -157,7 +162,10 @@ export function isDetectorState(x: unknown): x is DetectorState {
     Number.isInteger(s.band) &&
     Number.isInteger(s.stay) &&
     Array.isArray(s.longest) &&
-    s.longest.every((v) => Number.isInteger(v) && v >= 0)
+    s.longest.every((v) => Number.isInteger(v) && v >= 0) &&
+    Array.isArray(s.vs) &&
+    s.vs.length === 2 &&
+    s.vs.every((v) => typeof v === 'number' && Number.isFinite(v))
   );
 }
 
@@ -423,10 +431,17 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
     const excess = Math.max(0, value - state.max, state.min - value);
     if (excess > 0) {
       const noise = Math.max(differenceNoise(w, start, value), config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)));
-      if (excess >= config.recordMarginNoise * noise) extreme = (10 * excess) / Math.max(range, 1e-9);
+      const spread = Math.sqrt(state.vs[1]);
+      if (excess >= config.recordMarginNoise * noise && excess >= config.recordMarginSpread * spread) extreme = (10 * excess) / Math.max(range, 1e-9);
     }
   }
   state.n++;
+  {
+    const a = Math.max(config.likelihoodAlpha, 1 / state.n);
+    const d = value - state.vs[0];
+    state.vs[0] += a * d;
+    state.vs[1] = (1 - a) * (state.vs[1] + a * d * d);
+  }
   const live = state.n > config.warmupSamples;
   const f0 = Math.log1p(shift);
   const f1 = Math.log1p(extreme);
