@@ -92,6 +92,9 @@ async function phase(name: string, hub: HubProcess): Promise<{ hub: Load; anchor
   const hubRuns: Load[] = [];
   const anchorRuns: Load[] = [];
   try {
+    // Warm-up: JIT, the SQLite page cache and keep-alive sockets, as on a hub that has been serving.
+    await load(anchor.port, '/nodes', 1, CLIENTS);
+    await load(hub.port, '/nodes', 1, CLIENTS);
     for (let i = 0; i < RUNS; i++) {
       anchorRuns.push(await load(anchor.port, '/nodes', SECONDS, CLIENTS));
       hubRuns.push(await load(hub.port, '/nodes', SECONDS, CLIENTS));

@@ -20,7 +20,8 @@ export const CONFIG_TEMPLATE = (() => {
   const lines = ['# edgefleet configuration. Every key can be overridden by the environment variable beside it.', ''];
   let section = '';
   for (const [key, rule] of keysOf(SCHEMA)) {
-    // Lists (registries, API keys, keepVars) are shown as commented examples below.
+    // Lists (registries, API keys) are shown as commented examples below; keepVars in its section.
+    if (key === 'store.keepVars') lines.push('  # keepVars: [vault_addr]  # EDGEFLEET_STORE_KEEP_VARS=a,b: inventory vars kept as they are although their names say secret');
     if (Array.isArray(rule.defaultValue) && key !== 'collect.kinds') continue;
     const value = rule.defaultValue;
     const parts = key.split('.');
@@ -44,11 +45,6 @@ export const CONFIG_TEMPLATE = (() => {
     '# api:',
     '#   keys: [change-me-to-a-long-random-string]',
     '#   readKeys: [another-long-random-string-for-grafana]',
-    '',
-    '# Inventory vars whose names say secret are stored as <redacted>; list the ones to keep as they are',
-    '# (EDGEFLEET_STORE_KEEP_VARS=a,b):',
-    '# store:',
-    '#   keepVars: [vault_addr]',
   );
   return lines.join('\n') + '\n';
 })();

@@ -1,8 +1,9 @@
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../config/config.js';
 import { METRIC_KINDS, type Logger, type MetricKind, type NodeSpec } from '../domain/index.js';
-import { loadInventory } from '../inventory/index.js';
-import { nodeSpecs } from '../inventory/nodeSpecs.js';
+import { guessFormat, loadInventory } from '../inventory/index.js';
+import { readFileSync } from 'node:fs';
+import { iniVarLine, nodeSpecs } from '../inventory/nodeSpecs.js';
 import type { Db } from '../store/db.js';
 import { syncNodes, type SyncSummary } from '../store/nodes.js';
 import type { TransportPool } from '../transport/pool.js';
@@ -16,7 +17,16 @@ import { collectRound, type NodeResult, type RoundSummary } from './round.js';
  */
 export function inventoryNodes(config: Config): NodeSpec[] {
   const inv = loadInventory(config.inventory);
-  return nodeSpecs(inv.hosts.values(), config.inventory);
+  let text: string | undefined;
+  const locate = (host: string, varName: string) => {
+    try {
+      text ??= readFileSync(config.inventory, 'utf8');
+    } catch {
+      return undefined;
+    }
+    return guessFormat(text, config.inventory) === 'ini' ? iniVarLine(text, host, varName) : undefined;
+  };
+  return nodeSpecs(inv.hosts.values(), config.inventory, locate);
 }
 
 

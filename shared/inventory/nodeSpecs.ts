@@ -9,6 +9,13 @@ export interface HostLike {
 
 export class NodeSpecError extends Error {
   override name = 'NodeSpecError';
+  constructor(
+    message: string,
+    /** The var at fault, to find its line. */
+    readonly varName?: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Ansible's connection plugin names, mapped to edgefleet's transports. */
@@ -39,10 +46,10 @@ export function nodeSpec(host: HostLike): NodeSpec {
   const v = host.vars;
   const connName = str(v.ansible_connection) ?? 'ssh';
   const connection = CONNECTIONS[connName];
-  if (!connection) throw new NodeSpecError(`host ${host.name}: ansible_connection=${connName} is not supported (use local, ssh or aws_ssm)`);
+  if (!connection) throw new NodeSpecError(`host ${host.name}: ansible_connection=${connName} is not supported (use local, ssh or aws_ssm)`, 'ansible_connection');
   const portText = str(v.ansible_port) ?? str(v.ansible_ssh_port) ?? '22';
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new NodeSpecError(`host ${host.name}: ansible_port ${JSON.stringify(portText)} is not a port number (1-65535)`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new NodeSpecError(`host ${host.name}: ansible_port ${JSON.stringify(portText)} is not a port number (1-65535)`, v.ansible_port !== undefined ? 'ansible_port' : 'ansible_ssh_port');
   return {
     name: host.name,
     groups: groupsOf(host),
@@ -59,10 +66,10 @@ const groupsOf = (host: HostLike) => [...host.groups].filter((g) => g !== 'all')
 
 /**
  * Every host's spec; a host whose vars cannot be used gets a spec with `problem` (prefixed by
- * `source`, the inventory file), so one bad `ansible_port` marks that host `error` and the others
- * are collected.
+ * `source`, the inventory file, and the line `locate` finds for the var), so one bad
+ * `ansible_port` marks that host `error` and the others are collected.
  */
-export function nodeSpecs(hosts: Iterable<HostLike>, source?: string): NodeSpec[] {
+export function nodeSpecs(hosts: Iterable<HostLike>, source?: string, locate?: (host: string, varName: string) => number | undefined): NodeSpec[] {
   return [...hosts].map((h) => {
     try {
       return nodeSpec(h);
@@ -77,8 +84,29 @@ export function nodeSpecs(hosts: Iterable<HostLike>, source?: string): NodeSpec[
         host: str(v.ansible_host) ?? str(v.ansible_ssh_host) ?? h.name,
         port: 0,
         user: str(v.ansible_user) ?? str(v.ansible_ssh_user),
-        problem: source ? `${source}: ${e.message}` : e.message,
+        problem: where(source, e.varName && locate?.(h.name, e.varName)) + e.message,
       };
     }
   });
+}
+
+const where = (source: string | undefined, line: number | undefined | '') => (source ? `${source}:${line ? `${line}:` : ''} ` : '');
+
+/**
+ * The 1-based line of an INI inventory where `varName` is set for `host`: on the host's own line
+ * (`pi-02 ansible_port=99999`), else in a `[group:vars]` section; undefined when not found (a
+ * YAML inventory, a range, group_vars/ files), and the error names the file alone.
+ */
+export function iniVarLine(text: string, host: string, varName: string): number | undefined {
+  const lines = text.split(/\r\n|\n|\r/);
+  const setsVar = (l: string) => new RegExp(`(^|\\s)${varName}\\s*=`).test(l);
+  const i = lines.findIndex((l) => l.trim().split(/\s+/)[0] === host && setsVar(l));
+  if (i >= 0) return i + 1;
+  let inVars = false;
+  for (const [j, l] of lines.entries()) {
+    const t = l.trim();
+    if (t.startsWith('[')) inVars = /:vars\]$/.test(t);
+    else if (inVars && new RegExp(`^${varName}\\s*=`).test(t)) return j + 1;
+  }
+  return undefined;
 }
