@@ -3,7 +3,7 @@
  * second: each one is answered (or its socket closed) on its own, and the hub goes on collecting.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -40,6 +40,9 @@ async function assertStillCollecting(runsBefore: number): Promise<void> {
   }
   assert.doesNotMatch(hub.stderr(), /BUG:/);
 }
+
+/** The hub's peak resident memory so far (VmHWM), in MiB. */
+const peakMiB = () => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${hub.child.pid}/status`, 'utf8'))![1]) / 1024;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgefleet-faults-http-'));
@@ -123,12 +126,18 @@ describe('fault: hostile requests to the hub', () => {
     await assertStillCollecting(runs);
   });
 
-  it('fifty requests aborted at once mid-body: every socket closed, the hub answers the next request at once and keeps collecting', async () => {
+  it('fifty requests aborted at once mid-body, then fifty 1 MiB bodies: every socket closed or 413, the hub answers the next request at once, its peak memory stays under 400 MiB, and it keeps collecting', async () => {
     const runs = storedRuns();
+    const peakBefore = peakMiB();
     await Promise.all(Array.from({ length: 50 }, () => rawRequest(hub.port, `POST /inference HTTP/1.1\r\nHost: hub\r\nContent-Length: 1000\r\n\r\n0123456789`, { abort: true })));
     const t0 = performance.now();
     assert.equal((await fetch(`${hub.base}/health`, { signal: AbortSignal.timeout(3000) })).status, 200);
     assert.ok(performance.now() - t0 < 1000);
+    const mib = 'x'.repeat(1 << 20);
+    await Promise.all(Array.from({ length: 50 }, () => rawRequest(hub.port, `POST /inference HTTP/1.1\r\nHost: hub\r\nContent-Length: ${(1 << 20) + 1}\r\n\r\n${mib}x`, { timeoutMs: 10_000 })));
+    const peak = peakMiB();
+    process.stdout.write(`# hub peak memory: ${peakBefore.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB after 50 aborted and 50 oversized bodies\n`);
+    assert.ok(peak < 400, `peak ${peak} MiB`);
     await assertStillCollecting(runs);
   });
 });

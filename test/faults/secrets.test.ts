@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { isSecretName } from '../../shared/domain/secrets.js';
 import { jsonLogger } from '../../shared/handler/logger.js';
 import { runCli } from '../harness/cli.js';
 
@@ -75,6 +76,20 @@ describe('fault: secrets in inventory vars', () => {
     assert.equal(vars.ansible_ssh_private_key_file, KEY_FILE);
     assert.equal(vars.vault_addr, 'https://vault.lab:8200');
     assert.equal(vars.compass_heading, 270);
+  });
+
+  it('names: what Ansible, AWS, W&B, HTTP and registries call secrets is redacted; paths to key files and look-alike words (compass, bypass, keyboard) are kept', () => {
+    const secret = [
+      'ansible_password', 'ansible_ssh_pass', 'ansible_become_pass', 'ansible_become_password', 'vault_password', 'wandb_api_key',
+      'WANDB_API_KEY', 'aws_secret_access_key', 'aws_access_key_id', 'aws_session_token', 'private_key', 'ssh_key', 'github_token',
+      'hf_token', 'db_passwd', 'registry_credentials', 'Authorization', 'X-Api-Key', 'apikey', 'clientSecret', 'license_key', 'cookie',
+    ];
+    const kept = [
+      'ansible_ssh_private_key_file', 'ansible_private_key_file', 'vault_password_file', 'tls_key_path', 'compass_heading', 'bypass_proxy',
+      'keyboard_layout', 'ansible_host', 'ansible_user', 'edgefleet_engine_socket', 'passenger_count', 'monkey', 'key', 'primary_key_column',
+    ];
+    assert.deepEqual(secret.filter((n) => !isSecretName(n)), []);
+    assert.deepEqual(kept.filter((n) => isSecretName(n)), []);
   });
 
   it('a log line with secret-named fields at any depth (authorization, api_key, nested password): the line shows <redacted>, never the value', () => {
