@@ -45,10 +45,10 @@ export async function runHub(): Promise<number> {
 
 async function hub(config: ReturnType<typeof loadConfig>, log: Logger): Promise<number> {
   const sls = readServerless();
-  const loopback = isLoopbackHost(config.hub.host);
+  const loopback = isLoopbackHost(config.hub.host) && config.api.openOnLoopback;
   openReads(loopback);
   if (!loopback && config.api.keys.length + config.api.readKeys.length === 0) {
-    log.warn('the hub listens beyond loopback and no API key is configured: every route but /health answers 403 until api.readKeys or api.keys is set', { host: config.hub.host });
+    log.warn('reads need a key here (the hub listens beyond loopback, or api.openOnLoopback is false) and no API key is configured: every route but /health answers 403 until api.readKeys or api.keys is set', { host: config.hub.host });
   }
   const timers: NodeJS.Timeout[] = [];
   const running = new Set<Promise<unknown>>();

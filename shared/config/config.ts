@@ -124,6 +124,8 @@ export const SCHEMA = {
   api: {
     keys: custom<string[]>([], 'a list of keys of at least 16 characters', apiKeys('api.keys'), { env: 'EDGEFLEET_API_KEY', envAppends: true, secret: true }),
     readKeys: custom<string[]>([], 'a list of keys of at least 16 characters', apiKeys('api.readKeys'), { env: 'EDGEFLEET_API_READ_KEY', envAppends: true, secret: true }),
+    /** Reads need no key from a hub on loopback; false when a reverse proxy on the same host exposes it. */
+    openOnLoopback: bool(true),
   },
   detect: {
     /** detectAnomalies scores the mean of each step of this many seconds per series (the detector was tuned on 5-minute data); 0: every raw sample. */

@@ -18,6 +18,7 @@ const WRITE_KEY = 'write-key-for-deployments-0002';
 let dir: string;
 let open: HubProcess;
 let keyed: HubProcess;
+let proxied: HubProcess;
 const env = (name: string, extra: Record<string, string> = {}) => ({
   EDGEFLEET_INVENTORY: LOCAL_INVENTORY,
   EDGEFLEET_DB: join(dir, `${name}.db`),
@@ -32,13 +33,15 @@ const get = async (hub: HubProcess, path: string, key?: string) => {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgefleet-faults-keys-'));
-  [open, keyed] = await Promise.all([
+  [open, keyed, proxied] = await Promise.all([
     startHub({ cwd: dir, port: await freePort(), env: env('open') }),
     startHub({ cwd: dir, port: await freePort(), env: env('keyed', { EDGEFLEET_API_READ_KEY: READ_KEY, EDGEFLEET_API_KEY: WRITE_KEY }) }),
+    // On loopback, behind a reverse proxy on the same host.
+    startHub({ cwd: dir, port: await freePort(), env: env('proxied', { EDGEFLEET_HUB_HOST: '127.0.0.1', EDGEFLEET_API_OPEN_ON_LOOPBACK: 'false', EDGEFLEET_API_READ_KEY: READ_KEY }) }),
   ]);
 });
 after(async () => {
-  await Promise.all([open?.kill(), keyed?.kill()]);
+  await Promise.all([open?.kill(), keyed?.kill(), proxied?.kill()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -50,7 +53,7 @@ describe('fault: reads from beyond loopback', () => {
       assert.match(r.body.error, /api\.readKeys/);
     }
     assert.deepEqual((await get(open, '/health')).body, { status: 'ok' });
-    assert.match(open.stderr(), /listens beyond loopback and no API key is configured/);
+    assert.match(open.stderr(), /the hub listens beyond loopback.*no API key is configured/);
   });
 
   it('with api.readKeys and api.keys: no key or a wrong one gets 401; the read key reads /nodes, /health in full and GET /deployments, and gets 403 "may only read" on POST; the write key passes', async () => {
@@ -68,6 +71,11 @@ describe('fault: reads from beyond loopback', () => {
     // Past the key check: the empty request itself is refused.
     assert.equal((await post(WRITE_KEY)).status, 400);
     assert.ok(!keyed.stderr().includes(READ_KEY) && !keyed.stderr().includes(WRITE_KEY), 'a key was logged');
+  });
+
+  it('on loopback with api.openOnLoopback false (a reverse proxy on the same host): GET /nodes without a key gets 401, with the read key 200', async () => {
+    assert.equal((await get(proxied, '/nodes')).status, 401);
+    assert.equal((await get(proxied, '/nodes', READ_KEY)).status, 200);
   });
 
   it('EDGEFLEET_API_KEY shorter than 16 characters: the hub refuses to start (exit 1) naming the variable, not the key', async () => {
