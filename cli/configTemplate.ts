@@ -15,20 +15,34 @@ const REGISTRIES_EXAMPLE = [
   '#     namespaces: [models]      # only these; all when empty',
 ];
 
+/** List keys shown commented out in their section, with what they are for. */
+const LIST_EXAMPLES: Record<string, string[]> = {
+  'store.keepVars': ['  # keepVars: [vault_addr]  # EDGEFLEET_STORE_KEEP_VARS=a,b; inventory vars kept as they are although their names say secret'],
+  'api.keys': [
+    '  # API keys (Authorization: Bearer KEY or X-Api-Key: KEY), at least 16 characters each.',
+    '  # keys: [change-me-to-a-long-random-string]  # EDGEFLEET_API_KEY (added); may read and change (POST /deployments, POST /inference)',
+  ],
+  'api.readKeys': ['  # readKeys: [another-long-random-string]  # EDGEFLEET_API_READ_KEY (added); may only read; reads need a key when hub.host is not loopback'],
+};
+
 /** edgefleet.yaml as `edgefleet init` writes it: every key, its default, and its environment variable. */
 export const CONFIG_TEMPLATE = (() => {
   const lines = ['# edgefleet configuration. Every key can be overridden by the environment variable beside it.', ''];
   let section = '';
   for (const [key, rule] of keysOf(SCHEMA)) {
-    // Lists (registries, API keys) are shown as commented examples below; keepVars in its section.
-    if (key === 'store.keepVars') lines.push('  # keepVars: [vault_addr]  # EDGEFLEET_STORE_KEEP_VARS=a,b: inventory vars kept as they are although their names say secret');
-    if (Array.isArray(rule.defaultValue) && key !== 'collect.kinds') continue;
+    const list = Array.isArray(rule.defaultValue) && key !== 'collect.kinds';
+    // Registries are shown as a commented example below; the other lists as commented lines in their section.
+    if (list && !(key in LIST_EXAMPLES)) continue;
     const value = rule.defaultValue;
     const parts = key.split('.');
     const top = parts.length > 1 ? parts[0]! : '';
     if (top !== section) {
       if (top) lines.push(`${top}:`);
       section = top;
+    }
+    if (list) {
+      lines.push(...LIST_EXAMPLES[key]!);
+      continue;
     }
     // Machine-specific defaults (home, user, agent socket) are left to be computed at run time.
     const shown = rule.options.machineDefault ? undefined : value;
@@ -37,15 +51,6 @@ export const CONFIG_TEMPLATE = (() => {
     lines.push(`${indent}${shown === undefined ? '# ' : ''}${parts.at(-1)}: ${yamlValue ?? ''}${' '.repeat(2)}# ${envOf(key, rule)}; ${rule.allowed}`);
   }
   lines.push(...REGISTRIES_EXAMPLE);
-  lines.push(
-    '',
-    '# API keys (Authorization: Bearer KEY or X-Api-Key: KEY), at least 16 characters each. keys may',
-    '# do everything (POST /deployments, POST /inference; one also by EDGEFLEET_API_KEY); readKeys may',
-    '# only read (one also by EDGEFLEET_API_READ_KEY). Reads need a key when hub.host is not loopback.',
-    '# api:',
-    '#   keys: [change-me-to-a-long-random-string]',
-    '#   readKeys: [another-long-random-string-for-grafana]',
-  );
   return lines.join('\n') + '\n';
 })();
 
