@@ -64,13 +64,20 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
   const runs: CollectorRun[] = [];
   let done = 0;
 
-  const results = await mapLimit(o.nodes, o.concurrency, async (node): Promise<NodeResult> => {
+  const probe = async (node: NodeSpec): Promise<NodeResult> => {
     const t0 = performance.now();
     const result = await collectNode(node);
     result.durationMs = performance.now() - t0;
     o.onNode?.(result, ++done, o.nodes.length);
     return result;
-  });
+  };
+  // SSM nodes all start at once: the transport batches them into one SendCommand per 50, so
+  // they cost API calls, not connections, and must not wait for the SSH nodes' slots.
+  const ssm = o.nodes.filter((n) => n.connection === 'ssm');
+  const others = o.nodes.filter((n) => n.connection !== 'ssm');
+  const [ssmResults, otherResults] = await Promise.all([mapLimit(ssm, ssm.length, probe), mapLimit(others, o.concurrency, probe)]);
+  const byNode = new Map([...ssmResults, ...otherResults].map((r) => [r.node, r]));
+  const results = o.nodes.map((n) => byNode.get(n.name)!);
 
   async function collectNode(node: NodeSpec): Promise<NodeResult> {
     const roots = probeRoots(node);

@@ -58,6 +58,10 @@ export const SCHEMA = {
     /** Default remote user when the inventory names none (ansible_user). */
     user: str(process.env.USER ?? 'root', { nonEmpty: true, machineDefault: true }),
   },
+  ssm: {
+    /** AWS region of the SSM nodes that name none (ansible_aws_ssm_region); empty: the SDK's chain (AWS_REGION, the profile). */
+    region: str(''),
+  },
   retention: {
     /** Days of raw samples kept (0: forever). Dashboards read rollups beyond a few hours. */
     rawDays: int(7, 0, 36_500, 'days'),

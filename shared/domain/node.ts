@@ -18,6 +18,8 @@ export interface NodeSpec {
    * to; the other hosts are collected as usual. `port` is then 0 (stored as NULL).
    */
   problem?: string;
+  /** For `ssm`: the managed instance and, when the inventory names them, its region and profile. */
+  ssm?: { instanceId: string; region?: string; profile?: string };
 }
 
 export const NODE_STATUSES = ['unknown', 'up', 'unreachable', 'error', 'removed'] as const;

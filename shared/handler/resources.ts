@@ -31,6 +31,7 @@ export function poolFor(config: Config): TransportPool {
     agentSocket: config.ssh.agentSocket,
     user: config.ssh.user,
     connectTimeoutMs: config.collect.connectTimeoutSeconds * 1000,
+    ssmRegion: config.ssm.region,
   };
   const key = JSON.stringify(settings);
   let pool = pools.get(key);

@@ -50,15 +50,17 @@ export function nodeSpec(host: HostLike): NodeSpec {
   const portText = str(v.ansible_port) ?? str(v.ansible_ssh_port) ?? '22';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new NodeSpecError(`host ${host.name}: ansible_port ${JSON.stringify(portText)} is not a port number (1-65535)`, v.ansible_port !== undefined ? 'ansible_port' : 'ansible_ssh_port');
+  const hostAddr = str(v.ansible_host) ?? str(v.ansible_ssh_host) ?? host.name;
   return {
     name: host.name,
     groups: groupsOf(host),
     vars: v,
     connection,
-    host: str(v.ansible_host) ?? str(v.ansible_ssh_host) ?? host.name,
+    host: hostAddr,
     port,
     user: str(v.ansible_user) ?? str(v.ansible_ssh_user),
     privateKeyFile: str(v.ansible_ssh_private_key_file) ?? str(v.ansible_private_key_file),
+    ...(connection === 'ssm' ? { ssm: ssmTarget(host.name, v, hostAddr) } : {}),
   };
 }
 
@@ -109,4 +111,20 @@ export function iniVarLine(text: string, host: string, varName: string): number 
     else if (inVars && new RegExp(`^${varName}\\s*=`).test(t)) return j + 1;
   }
   return undefined;
+}
+
+/** EC2 (`i-` + 8 or 17 hex digits) or hybrid managed instance (`mi-` + 17) ids, as SSM accepts them. */
+const INSTANCE_ID = /^(i-([0-9a-f]{8}|[0-9a-f]{17})|mi-[0-9a-f]{17})$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
+/** The vars community.aws.aws_ssm reads: ansible_aws_ssm_instance_id (else ansible_host), _region, _profile. */
+function ssmTarget(name: string, v: Record<string, unknown>, hostAddr: string): NonNullable<NodeSpec['ssm']> {
+  const instanceId = str(v.ansible_aws_ssm_instance_id) ?? hostAddr;
+  if (!INSTANCE_ID.test(instanceId)) {
+    throw new NodeSpecError(`host ${name}: ${JSON.stringify(instanceId)} is not an SSM instance id (i-… or mi-…); set ansible_aws_ssm_instance_id`, v.ansible_aws_ssm_instance_id !== undefined ? 'ansible_aws_ssm_instance_id' : 'ansible_host');
+  }
+  const region = str(v.ansible_aws_ssm_region);
+  if (region !== undefined && !REGION.test(region)) throw new NodeSpecError(`host ${name}: ansible_aws_ssm_region ${JSON.stringify(region)} is not an AWS region`, 'ansible_aws_ssm_region');
+  const profile = str(v.ansible_aws_ssm_profile);
+  return { instanceId, ...(region ? { region } : {}), ...(profile ? { profile } : {}) };
 }

@@ -1,9 +1,10 @@
 import type { NodeSpec } from '../domain/index.js';
 import { LocalTransport } from './local.js';
 import { SshTransport, type SshOptions } from './ssh.js';
+import { SsmFleet, SsmTransport, type SsmSettings } from './ssm.js';
 import { TransportError, type Transport } from './transport.js';
 
-type TransportOptions = SshOptions | { local: true } | { ssm: true } | { problem: string };
+type TransportOptions = SshOptions | { local: true } | { ssm: { instanceId: string } & SsmSettings } | { problem: string };
 
 export interface TransportSettings {
   knownHostsFile: string;
@@ -12,6 +13,10 @@ export interface TransportSettings {
   agentSocket: string;
   user: string;
   connectTimeoutMs: number;
+  /** ssm.region: for SSM nodes without ansible_aws_ssm_region; empty: the SDK's chain. */
+  ssmRegion?: string;
+  /** SSM polling, for tests. */
+  ssmPoll?: Pick<SsmSettings, 'pollInitialMs' | 'pollMaxMs'>;
 }
 
 /**
@@ -22,6 +27,8 @@ export class TransportPool {
   readonly #byNode = new Map<string, { key: string; transport: Transport }>();
   /** Set by destroyAll: work still running gets no new connection. */
   #shutDown = false;
+  /** One SSM client per region and profile, shared by its nodes so their commands batch. */
+  readonly #ssmFleets = new Map<string, SsmFleet>();
 
   constructor(private readonly settings: TransportSettings) {}
 
@@ -41,6 +48,8 @@ export class TransportPool {
     const all = [...this.#byNode.values()];
     this.#byNode.clear();
     await Promise.all(all.map((t) => t.transport.close()));
+    for (const f of this.#ssmFleets.values()) f.close();
+    this.#ssmFleets.clear();
   }
 
   /** Shutdown: every connection cut at once (a frozen node cannot hold the process open), the pool emptied. */
@@ -52,6 +61,8 @@ export class TransportPool {
       if (transport.destroy) transport.destroy();
       else void transport.close();
     }
+    for (const f of this.#ssmFleets.values()) f.close();
+    this.#ssmFleets.clear();
   }
 
   /**
@@ -76,7 +87,11 @@ export class TransportPool {
   #options(node: NodeSpec): TransportOptions {
     if (node.problem) return { problem: node.problem };
     if (node.connection === 'local') return { local: true };
-    if (node.connection === 'ssm') return { ssm: true };
+    if (node.connection === 'ssm') {
+      const t = node.ssm ?? { instanceId: node.host };
+      const region = t.region ?? (this.settings.ssmRegion || undefined);
+      return { ssm: { instanceId: t.instanceId, ...(region ? { region } : {}), ...(t.profile ? { profile: t.profile } : {}), ...this.settings.ssmPoll } };
+    }
     const s = this.settings;
     return {
       host: node.host,
@@ -92,7 +107,13 @@ export class TransportPool {
 
   #make(node: NodeSpec, opts: TransportOptions): Transport {
     if ('local' in opts) return new LocalTransport();
-    if ('ssm' in opts) return new UnsupportedTransport(`host ${node.name}: the aws_ssm connection is not available yet`);
+    if ('ssm' in opts) {
+      const { instanceId, ...settings } = opts.ssm;
+      const key = JSON.stringify(settings);
+      let fleet = this.#ssmFleets.get(key);
+      if (!fleet) this.#ssmFleets.set(key, (fleet = new SsmFleet(settings)));
+      return new SsmTransport(fleet, instanceId);
+    }
     if ('problem' in opts) return new UnsupportedTransport(opts.problem);
     return new SshTransport(opts);
   }

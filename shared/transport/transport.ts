@@ -21,8 +21,11 @@ export interface ExecResult {
   code: number | null;
 }
 
-/** `unreachable`: no connection (refused, timed out, host key refused); `timeout`: the command overran; `exec`: the command could not start. */
-export type TransportErrorKind = 'unreachable' | 'timeout' | 'exec';
+/**
+ * `unreachable`: no connection (refused, timed out, host key refused, SSM agent offline); `timeout`: the command overran;
+ * `exec`: the command could not start; `output`: its output arrived cut or damaged (never parsed).
+ */
+export type TransportErrorKind = 'unreachable' | 'timeout' | 'exec' | 'output';
 
 export class TransportError extends Error {
   override name = 'TransportError';
