@@ -169,15 +169,20 @@ describe('SsmTransport under throttling', () => {
 /** The checksum constructor the SDK's signer takes (the SDK itself plugs in @smithy/hash-node, the same node:crypto). */
 class Sha256 {
   readonly #h;
-  constructor(secret?: string | Uint8Array) {
-    this.#h = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.#h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
   }
-  update(data: string | Uint8Array): void {
-    this.#h.update(data);
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.#h.update(bytes(data));
   }
   async digest(): Promise<Uint8Array> {
     return new Uint8Array(this.#h.digest());
   }
+}
+
+function bytes(d: string | ArrayBuffer | ArrayBufferView): string | Buffer {
+  if (typeof d === 'string') return d;
+  return ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d);
 }
 
 function lower(h: Record<string, string>): Record<string, string> {
