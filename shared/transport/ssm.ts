@@ -1,14 +1,7 @@
-import {
-  CancelCommandCommand,
-  DescribeInstanceInformationCommand,
-  GetCommandInvocationCommand,
-  ListCommandInvocationsCommand,
-  SendCommandCommand,
-  SSMClient,
-  type CommandInvocation,
-  type InstanceInformation,
-} from '@aws-sdk/client-ssm';
+import type { Duplex } from 'node:stream';
+import type { CommandInvocation, InstanceInformation, SSMClient } from '@aws-sdk/client-ssm';
 import { envelopeCommand, EnvelopeError, isWholeEnvelope, openEnvelope } from './ssmEnvelope.js';
+import { httpOverCommand } from './ssmHttp.js';
 import { TransportError, type ExecResult, type Transport } from './transport.js';
 
 /**
@@ -48,7 +41,7 @@ interface Job {
   instanceId: string;
   command: string;
   timeoutMs: number;
-  resolve: (r: ExecResult) => void;
+  resolve: (r: RawResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -63,12 +56,30 @@ export class SsmTransport implements Transport {
     return this.fleet.run(this.instanceId, command, opts.timeoutMs);
   }
 
+  /** No socket to tunnel: each engine API request runs as a `curl --unix-socket` on the node (ssmHttp.ts). */
+  async openStreamLocal(socketPath: string): Promise<Duplex> {
+    return httpOverCommand((command, timeoutMs) => this.fleet.runBytes(this.instanceId, command, timeoutMs), socketPath);
+  }
+
   async close(): Promise<void> {}
+}
+
+type Sdk = typeof import('@aws-sdk/client-ssm');
+/** Loaded on the first SSM node: the SDK costs a CLI that has none ~0.2 s of start-up. */
+let sdkLoading: Promise<Sdk> | undefined;
+const loadSdk = () => (sdkLoading ??= import('@aws-sdk/client-ssm'));
+
+/** A command's result with its stdout as the node wrote it (bytes: an engine's log stream is binary). */
+interface RawResult {
+  stdout: Buffer;
+  stderr: string;
+  code: number | null;
 }
 
 /** The instances behind one SSM client (one region and profile), batching their commands. */
 export class SsmFleet {
-  readonly client: SSMClient;
+  #client: SSMClient | undefined;
+  #sdk: Sdk | undefined;
   readonly #pollInitialMs: number;
   readonly #pollMaxMs: number;
   readonly #requestTimeoutMs: number;
@@ -80,14 +91,24 @@ export class SsmFleet {
     this.#pollInitialMs = settings.pollInitialMs ?? 500;
     this.#pollMaxMs = settings.pollMaxMs ?? 3000;
     this.#requestTimeoutMs = settings.requestTimeoutMs ?? 10_000;
-    this.client = new SSMClient({
-      ...(settings.region ? { region: settings.region } : {}),
-      ...(settings.profile ? { profile: settings.profile } : {}),
-      requestHandler: { connectionTimeout: 5000, requestTimeout: this.#requestTimeoutMs },
-    });
   }
 
-  run(instanceId: string, command: string, timeoutMs: number): Promise<ExecResult> {
+  async #connect(): Promise<{ client: SSMClient; sdk: Sdk }> {
+    const sdk = (this.#sdk ??= await loadSdk());
+    this.#client ??= new sdk.SSMClient({
+      ...(this.settings.region ? { region: this.settings.region } : {}),
+      ...(this.settings.profile ? { profile: this.settings.profile } : {}),
+      requestHandler: { connectionTimeout: 5000, requestTimeout: this.#requestTimeoutMs },
+    });
+    return { client: this.#client, sdk };
+  }
+
+  async run(instanceId: string, command: string, timeoutMs: number): Promise<ExecResult> {
+    const r = await this.runBytes(instanceId, command, timeoutMs);
+    return { stdout: r.stdout.toString('utf8'), stderr: r.stderr, code: r.code };
+  }
+
+  runBytes(instanceId: string, command: string, timeoutMs: number): Promise<RawResult> {
     if (this.#closed) return Promise.reject(new TransportError('exec', 'the SSM client is closed'));
     return new Promise((resolve, reject) => {
       this.#queue.push({ instanceId, command, timeoutMs, resolve, reject });
@@ -97,7 +118,7 @@ export class SsmFleet {
 
   close(): void {
     this.#closed = true;
-    this.client.destroy();
+    this.#client?.destroy();
   }
 
   #flush(): void {
@@ -122,8 +143,10 @@ export class SsmFleet {
     const deadline = Date.now() + timeoutMs;
     const ids = jobs.map((j) => j.instanceId);
     let info: Map<string, InstanceInformation>;
+    let c: { client: SSMClient; sdk: Sdk };
     try {
-      info = await this.#describe(ids, deadline);
+      c = await this.#connect();
+      info = await this.#describe(c, ids, deadline);
     } catch (e) {
       return void jobs.forEach((j) => j.reject(apiError(e, 'DescribeInstanceInformation', 'unreachable')));
     }
@@ -148,7 +171,7 @@ export class SsmFleet {
         TimeoutSeconds: Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, seconds),
         Comment: 'edgefleet',
       };
-      const sent = await this.#call((abortSignal) => this.client.send(new SendCommandCommand(input), { abortSignal }), deadline);
+      const sent = await this.#call((abortSignal) => c.client.send(new c.sdk.SendCommandCommand(input), { abortSignal }), deadline);
       commandId = sent.Command!.CommandId!;
     } catch (e) {
       return void online.forEach((j) => j.reject(apiError(e, 'SendCommand', 'exec')));
@@ -156,7 +179,7 @@ export class SsmFleet {
 
     const pending = new Map(online.map((j) => [j.instanceId, j]));
     const lastStatus = new Map<string, string>();
-    const finish = (job: Job, f: () => ExecResult) => {
+    const finish = (job: Job, f: () => RawResult) => {
       pending.delete(job.instanceId);
       try {
         job.resolve(f());
@@ -170,7 +193,7 @@ export class SsmFleet {
         await sleep(Math.max(0, Math.min(interval, deadline - Date.now())));
         interval = Math.min(interval * 1.5, this.#pollMaxMs);
         const needOutput: { job: Job; inv: CommandInvocation }[] = [];
-        for (const inv of await this.#list(commandId, deadline)) {
+        for (const inv of await this.#list(c, commandId, deadline)) {
           const job = pending.get(inv.InstanceId ?? '');
           if (!job || !inv.Status) continue;
           lastStatus.set(job.instanceId, `${inv.Status}${inv.StatusDetails && inv.StatusDetails !== inv.Status ? ` (${inv.StatusDetails})` : ''}`);
@@ -182,7 +205,7 @@ export class SsmFleet {
         await eachLimit(needOutput, GET_CONCURRENCY, async ({ job }) => {
           try {
             const got = await this.#call(
-              (abortSignal) => this.client.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: job.instanceId, PluginName: PLUGIN }), { abortSignal }),
+              (abortSignal) => c.client.send(new c.sdk.GetCommandInvocationCommand({ CommandId: commandId, InstanceId: job.instanceId, PluginName: PLUGIN }), { abortSignal }),
               deadline,
             );
             finish(job, () => outcome(got.Status ?? 'Failed', got.StatusDetails, got.StandardOutputContent ?? '', got.StandardErrorContent ?? '', got.ResponseCode));
@@ -209,18 +232,18 @@ export class SsmFleet {
     }
     // Best effort: stop what still runs, so a hung probe does not pile up on the node.
     void this.#call(
-      (abortSignal) => this.client.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: left.map((j) => j.instanceId) }), { abortSignal }),
+      (abortSignal) => c.client.send(new c.sdk.CancelCommandCommand({ CommandId: commandId, InstanceIds: left.map((j) => j.instanceId) }), { abortSignal }),
       Date.now() + this.#requestTimeoutMs,
     ).catch(() => {});
   }
 
-  async #describe(ids: string[], deadline: number): Promise<Map<string, InstanceInformation>> {
+  async #describe(c: { client: SSMClient; sdk: Sdk }, ids: string[], deadline: number): Promise<Map<string, InstanceInformation>> {
     const found = new Map<string, InstanceInformation>();
     let token: string | undefined;
     // Bounded: 50 ids come back in at most a page or two.
     for (let page = 0; page < 10; page++) {
       const input = { Filters: [{ Key: 'InstanceIds', Values: ids }], MaxResults: 50, NextToken: token };
-      const r = await this.#call((abortSignal) => this.client.send(new DescribeInstanceInformationCommand(input), { abortSignal }), deadline);
+      const r = await this.#call((abortSignal) => c.client.send(new c.sdk.DescribeInstanceInformationCommand(input), { abortSignal }), deadline);
       for (const i of r.InstanceInformationList ?? []) if (i.InstanceId) found.set(i.InstanceId, i);
       token = r.NextToken;
       if (!token) break;
@@ -228,12 +251,12 @@ export class SsmFleet {
     return found;
   }
 
-  async #list(commandId: string, deadline: number): Promise<CommandInvocation[]> {
+  async #list(c: { client: SSMClient; sdk: Sdk }, commandId: string, deadline: number): Promise<CommandInvocation[]> {
     const all: CommandInvocation[] = [];
     let token: string | undefined;
     for (let page = 0; page < 10; page++) {
       const input = { CommandId: commandId, Details: true, MaxResults: 50, NextToken: token };
-      const r = await this.#call((abortSignal) => this.client.send(new ListCommandInvocationsCommand(input), { abortSignal }), deadline);
+      const r = await this.#call((abortSignal) => c.client.send(new c.sdk.ListCommandInvocationsCommand(input), { abortSignal }), deadline);
       all.push(...(r.CommandInvocations ?? []));
       token = r.NextToken;
       if (!token) break;
@@ -267,7 +290,7 @@ export class SsmFleet {
 }
 
 /** A terminal invocation as the node's outcome: output only from a whole envelope. */
-function outcome(status: string, details: string | undefined, stdoutText: string, stderr: string, responseCode: number | undefined): ExecResult {
+function outcome(status: string, details: string | undefined, stdoutText: string, stderr: string, responseCode: number | undefined): RawResult {
   const d = (details ?? '').replace(/\s+/g, '');
   if (d === 'Undeliverable' || status === 'Undeliverable') throw new TransportError('unreachable', 'SSM could not deliver the command (agent stopped, instance deregistered, or its role lacks SSM permissions)');
   if (d === 'Terminated' || status === 'Terminated') throw new TransportError('exec', 'SSM terminated the command (it exceeded its MaxErrors)');

@@ -25,23 +25,23 @@ export class EnvelopeError extends Error {
 }
 
 /** The command's stdout and exit status, or an EnvelopeError saying how the output was damaged. */
-export function openEnvelope(text: string): { stdout: string; code: number } {
+export function openEnvelope(text: string): { stdout: Buffer; code: number } {
   const begin = text.indexOf(`${BEGIN}\n`);
   if (begin < 0) throw new EnvelopeError(`output does not start with ${BEGIN} (is gzip or base64 missing on the node?): ${JSON.stringify(text.slice(0, 80))}`);
   const end = text.indexOf(`\n${END}`, begin);
   if (end < 0) throw new EnvelopeError(`output cut after ${text.length} characters (no ${END} line): SSM keeps at most 24,000 characters of stdout`);
   const b64 = text.slice(begin + BEGIN.length + 1, end).replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new EnvelopeError('output is not base64');
-  let raw: string;
+  let raw: Buffer;
   try {
-    raw = gunzipSync(Buffer.from(b64, 'base64'), { maxOutputLength: MAX_DECODED_BYTES }).toString('utf8');
+    raw = gunzipSync(Buffer.from(b64, 'base64'), { maxOutputLength: MAX_DECODED_BYTES });
   } catch (e) {
     throw new EnvelopeError(`compressed output is damaged: ${(e as Error).message}`, { cause: e });
   }
   const at = raw.lastIndexOf(STATUS);
-  const m = at < 0 ? null : /^(\d+)\n$/.exec(raw.slice(at + STATUS.length));
+  const m = at < 0 ? null : /^(\d+)\n$/.exec(raw.subarray(at + STATUS.length).toString('latin1'));
   if (!m) throw new EnvelopeError('compressed output has no exit status line');
-  return { stdout: raw.slice(0, at), code: Number(m[1]) };
+  return { stdout: raw.subarray(0, at), code: Number(m[1]) };
 }
 
 /** Whether `text` holds a whole envelope (both markers), e.g. in ListCommandInvocations' 2,500 characters. */

@@ -1,0 +1,138 @@
+import { Duplex } from 'node:stream';
+import { shellQuote } from './shellQuote.js';
+import { TransportError } from './transport.js';
+
+/**
+ * A unix-socket "connection" on an SSM node, where there is no socket to tunnel: each HTTP
+ * request written to it (by dockerode) runs as one `curl --unix-socket` on the node, every
+ * argument quoted, the body passed in base64 on stdin; the response comes back whole when the
+ * command ends and is handed back as the engine's bytes, with a Content-Length of its own.
+ * An image pull's JSON progress keeps every 20th "Downloading"/"Extracting" line, so a large
+ * image's progress still fits SSM's output limit and is still reported (at the end, not live).
+ */
+export type RunBytes = (command: string, timeoutMs: number) => Promise<{ stdout: Buffer; stderr: string; code: number | null }>;
+
+/** Requests the bridge takes, bounded: an engine API body is a container spec, not a file. */
+const MAX_REQUEST_BYTES = 256 * 1024;
+const PULL_TIMEOUT_MS = 30 * 60_000;
+const REQUEST_TIMEOUT_MS = 2 * 60_000;
+/** Header names curl must not be handed: it writes its own (and the body is no longer chunked). */
+const DROP_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'expect']);
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function httpOverCommand(run: RunBytes, socketPath: string): Duplex {
+  let buf = Buffer.alloc(0);
+  let started = false;
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, done) {
+      if (started) return done();
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length > MAX_REQUEST_BYTES) return done(new TransportError('exec', `engine request over ${MAX_REQUEST_BYTES} bytes`));
+      const req = parseRequest(buf);
+      if (req) {
+        started = true;
+        void send(req);
+      }
+      done();
+    },
+    final(done) {
+      done();
+    },
+  });
+
+  async function send(req: ParsedRequest): Promise<void> {
+    const pull = req.method === 'POST' && /^\/(v[\d.]+\/)?images\/create\b/.test(req.target);
+    try {
+      const r = await run(curlCommand(req, socketPath, pull), pull ? PULL_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
+      if (r.code !== 0) throw new TransportError('unreachable', `cannot reach the container engine at ${socketPath} (curl exit ${r.code}: ${r.stderr.trim().slice(0, 200)})`);
+      stream.push(reframe(r.stdout));
+      stream.push(null);
+    } catch (e) {
+      stream.destroy(e as Error);
+    }
+  }
+  return stream;
+}
+
+interface ParsedRequest {
+  method: string;
+  target: string;
+  headers: [string, string][];
+  body: Buffer;
+}
+
+/** One whole HTTP/1.1 request from the bytes written so far, or undefined while it is incomplete. */
+export function parseRequest(buf: Buffer): ParsedRequest | undefined {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) return undefined;
+  const [line = '', ...lines] = buf.subarray(0, end).toString('latin1').split('\r\n');
+  const m = /^([A-Z]+) (\/\S*) HTTP\/1\.[01]$/.exec(line);
+  if (!m) throw new TransportError('exec', `not an HTTP request: ${JSON.stringify(line.slice(0, 80))}`);
+  const headers = lines.map((l) => {
+    const i = l.indexOf(':');
+    return [l.slice(0, i).trim(), l.slice(i + 1).trim()] as [string, string];
+  });
+  const get = (n: string) => headers.find(([k]) => k.toLowerCase() === n)?.[1];
+  const rest = buf.subarray(end + 4);
+  let body: Buffer;
+  if (get('transfer-encoding')?.toLowerCase() === 'chunked') {
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (;;) {
+      const eol = rest.indexOf('\r\n', at);
+      if (eol < 0) return undefined;
+      const size = parseInt(rest.subarray(at, eol).toString('latin1'), 16);
+      if (Number.isNaN(size)) throw new TransportError('exec', 'bad chunked request body');
+      if (size === 0) break;
+      if (rest.length < eol + 2 + size + 2) return undefined;
+      parts.push(rest.subarray(eol + 2, eol + 2 + size));
+      at = eol + 2 + size + 2;
+    }
+    body = Buffer.concat(parts);
+  } else {
+    const length = Number(get('content-length') ?? 0);
+    if (rest.length < length) return undefined;
+    body = rest.subarray(0, length);
+  }
+  return { method: m[1]!, target: m[2]!, headers, body };
+}
+
+/** The node's side: curl to the socket, raw response to stdout, curl's exit status kept. */
+export function curlCommand(req: ParsedRequest, socketPath: string, pull: boolean): string {
+  const args = ['curl', '-sS', '-i', '-H', 'Expect:', '--unix-socket', socketPath, '-X', req.method];
+  for (const [k, v] of req.headers) {
+    if (DROP_HEADERS.has(k.toLowerCase())) continue;
+    if (!HEADER_NAME.test(k) || /[\r\n]/.test(v)) throw new TransportError('exec', `bad request header ${JSON.stringify(k)}`);
+    args.push('-H', `${k}: ${v}`);
+  }
+  if (req.body.length) args.push('--data-binary', '@-');
+  args.push(`http://localhost${req.target}`);
+  const curl = args.map(shellQuote).join(' ');
+  const feed = req.body.length ? `printf '%s' ${shellQuote(req.body.toString('base64'))} | base64 -d | ` : '';
+  // A pull's progress, thinned: each 20th Downloading/Extracting line and every other line.
+  const show = pull ? `awk '/"status":"(Downloading|Extracting)"/ { if (n++ % 20) next } { print }' "$t"` : `cat "$t"`;
+  const call = req.body.length ? `${feed}${curl} > "$t"` : `${curl} < /dev/null > "$t"`;
+  return [`t=$(mktemp) || exit 125`, call, 'rc=$?', `[ "$rc" = 0 ] && ${show}`, 'rm -f "$t"', 'exit $rc'].join('\n');
+}
+
+/**
+ * curl's `-i` output (header blocks, then the decoded body) as one HTTP/1.1 response with a
+ * Content-Length: 1xx blocks dropped, Transfer-Encoding and the old length removed.
+ */
+export function reframe(out: Buffer): Buffer {
+  let at = 0;
+  for (;;) {
+    const end = out.indexOf('\r\n\r\n', at);
+    if (end < 0) throw new TransportError('output', 'the engine answered no HTTP response');
+    const head = out.subarray(at, end).toString('latin1');
+    if (/^HTTP\/\S+ 1\d\d/.test(head)) {
+      at = end + 4;
+      continue;
+    }
+    const body = out.subarray(end + 4);
+    const lines = head.split('\r\n').filter((l, i) => i === 0 || !/^(transfer-encoding|content-length|connection):/i.test(l));
+    lines.push(`Content-Length: ${body.length}`, 'Connection: close');
+    return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body]);
+  }
+}
