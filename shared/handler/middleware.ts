@@ -7,6 +7,7 @@ import type { TransportPool } from '../transport/pool.js';
 import { requireApiKey } from './apiKey.js';
 import { HttpError } from './errors.js';
 import { jsonLogger } from './logger.js';
+import { resolveSsmSecrets } from '../config/ssmSecrets.js';
 import { configFromEnv, dbFor, poolFor } from './resources.js';
 
 /** What every edgefleet handler finds on its context, put there by the middlewares. */
@@ -57,11 +58,12 @@ export function json(statusCode: number, body: unknown): HttpResult {
 const resources = (name: string): MiddlewareObj<unknown, unknown, Error, EdgefleetContext> => {
   let startMs = 0;
   return {
-    before(request) {
+    async before(request) {
       startMs = performance.now();
       const ctx = request.context;
       ctx.log = jsonLogger({ fn: name, requestId: ctx.awsRequestId });
-      const config = (ctx.config = configFromEnv());
+      // `ssm:/path` values come from Parameter Store, read once per process (config/ssmSecrets.ts).
+      const config = (ctx.config = await resolveSsmSecrets(configFromEnv()));
       // Opened on first use, so a handler that fails on its input first creates no database.
       Object.defineProperty(ctx, 'db', { get: () => dbFor(config), configurable: true });
       ctx.pool = poolFor(config);
