@@ -30,6 +30,8 @@ const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((k) => `${home}/.s
 export class SshTransport implements Transport {
   #ssh?: NodeSSH;
   #connecting?: Promise<Client>;
+  /** A connection still in its handshake, so destroy() can cut it too (a node that accepts TCP and never speaks SSH). */
+  #handshaking?: NodeSSH;
 
   constructor(readonly opts: SshOptions) {}
 
@@ -88,6 +90,7 @@ export class SshTransport implements Transport {
   destroy(): void {
     // end() (in #drop) waits for the node to close its side; destroy() frees the socket now.
     this.#ssh?.connection?.destroy();
+    this.#handshaking?.connection?.destroy();
     this.#drop();
   }
 
@@ -117,6 +120,7 @@ export class SshTransport implements Transport {
     const serverHostKey = [...HOST_KEY_ALGORITHMS.filter((a) => knownTypes.has(a)), ...HOST_KEY_ALGORITHMS.filter((a) => !knownTypes.has(a))];
     const credentials = this.#credentials();
     const ssh = new NodeSSH();
+    this.#handshaking = ssh;
     try {
       await ssh.connect({
         host: o.host,
@@ -137,6 +141,8 @@ export class SshTransport implements Transport {
       ssh.dispose();
       const msg = hostKeyRefusal ?? (e as Error).message;
       throw new TransportError('unreachable', `cannot connect to ${this.#where()}: ${msg}`, { cause: e });
+    } finally {
+      if (this.#handshaking === ssh) this.#handshaking = undefined;
     }
     // Without it every command after the first waits ~40 ms for Nagle's algorithm and delayed ACKs.
     ssh.connection!.setNoDelay(true);

@@ -3,7 +3,9 @@
  * connection opened), and nodes leaving the inventory while it runs.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -113,3 +115,59 @@ describe('fault: shutdown and removed nodes', () => {
     assert.equal(partial.n, 0);
   });
 });
+
+describe('fault: shutdown while connecting to a node that never speaks SSH', () => {
+  let silentDir: string;
+  let silentHub: HubProcess;
+  let silent: Server;
+  const sockets = new Set<Socket>();
+  before(async () => {
+    silentDir = mkdtempSync(join(tmpdir(), 'edgefleet-faults-silent-'));
+    // Accepts TCP, never sends a banner: the handshake waits for its connect timeout.
+    silent = createServer((s) => sockets.add(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    // A key to offer, so the hub gets as far as the handshake.
+    const key = join(silentDir, 'key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const inventory = join(silentDir, 'hosts.ini');
+    writeFileSync(inventory, `[edge]\nsilent ansible_host=127.0.0.1 ansible_port=${(silent.address() as AddressInfo).port} ansible_user=nobody\n`);
+    silentHub = await startHub({
+      cwd: silentDir,
+      port: await freePort(),
+      env: {
+        EDGEFLEET_INVENTORY: inventory,
+        EDGEFLEET_DB: join(silentDir, 'hub.db'),
+        EDGEFLEET_HUB_INTERVAL_SECONDS: '1',
+        EDGEFLEET_COLLECT_CONNECT_TIMEOUT_SECONDS: '120',
+        EDGEFLEET_HUB_SHUTDOWN_TIMEOUT_SECONDS: String(SHUTDOWN_TIMEOUT_SECONDS),
+        EDGEFLEET_SSH_PRIVATE_KEY_FILE: key,
+        EDGEFLEET_SSH_KNOWN_HOSTS_FILE: join(silentDir, 'known_hosts'),
+      },
+    });
+  });
+  after(async () => {
+    await silentHub?.kill();
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => silent?.close(r));
+    rmSync(silentDir, { recursive: true, force: true });
+  });
+
+  it(`SIGTERM while the SSH handshake with a silent node is pending (connect timeout 120 s): the handshake is cut, exit 0 within hub.shutdownTimeoutSeconds (${SHUTDOWN_TIMEOUT_SECONDS} s)`, async () => {
+    await until2(silentHub, 'a round stuck in the handshake', 5000, () => /previous run still going/.test(silentHub.stderr()) && sockets.size > 0);
+    const t0 = performance.now();
+    silentHub.child.kill('SIGTERM');
+    const { code } = await within((SHUTDOWN_TIMEOUT_SECONDS + 3) * 1000, silentHub.exited, 'hub exit after SIGTERM');
+    const seconds = (performance.now() - t0) / 1000;
+    assert.equal(code, 0, silentHub.stderr());
+    assert.ok(seconds <= SHUTDOWN_TIMEOUT_SECONDS + 1, `took ${seconds.toFixed(1)} s`);
+    process.stdout.write(`# shutdown during a silent handshake: ${seconds.toFixed(2)} s (deadline ${SHUTDOWN_TIMEOUT_SECONDS} s)\n`);
+  });
+});
+
+async function until2(h: HubProcess, what: string, ms: number, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    assert.ok(Date.now() < deadline, `${what}: not within ${ms} ms\n${h.stderr()}`);
+    await sleep(100);
+  }
+}
