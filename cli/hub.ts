@@ -213,7 +213,7 @@ function answer(res: ServerResponse, status: number, body: unknown): void {
  * uncaught exception leaves the process in an unknown state: logged, then exit 1 for the
  * service manager to restart.
  */
-function guardProcess(log: Logger): () => void {
+export function guardProcess(log: Logger): () => void {
   const onRejection = (reason: unknown) => {
     const e = reason instanceof Error ? reason : new Error(String(reason));
     log.error('BUG: unhandled promise rejection (the hub goes on; please report this)', { error: e.message, stack: e.stack });

@@ -11,6 +11,8 @@ import Database from 'better-sqlite3';
 import { startHub, sleep, writeFleetInventory, type HubProcess } from '../harness/hub.js';
 import { freePort } from '../harness/ports.js';
 import { rawRequest } from '../harness/rawHttp.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startFleet, type Fleet } from '../harness/sshFleet.js';
 
 let dir: string;
@@ -139,5 +141,24 @@ describe('fault: hostile requests to the hub', () => {
     process.stdout.write(`# hub peak memory: ${peakBefore.toFixed(0)} MiB before, ${peak.toFixed(0)} MiB after 50 aborted and 50 oversized bodies\n`);
     assert.ok(peak < 400, `peak ${peak} MiB`);
     await assertStillCollecting(runs);
+  });
+});
+
+describe('fault: a stray rejection in the hub process', () => {
+  it('a promise rejected with no handler: logged at error as "BUG: unhandled promise rejection" with its stack, and the process goes on (exit 0)', async () => {
+    // The hub's own guard, in a process of its own: nothing in the hub can be made to reject on purpose.
+    const script = `
+      const { guardProcess } = await import('./cli/hub.ts');
+      const { jsonLogger } = await import('./shared/handler/logger.ts');
+      guardProcess(jsonLogger({ fn: 'hub' }));
+      Promise.reject(new Error('stray rejection from a test'));
+      setTimeout(() => process.stdout.write('still running\\n'), 200);`;
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: join(import.meta.dirname, '..', '..'), timeout: 20_000 });
+    assert.equal(stdout, 'still running\n');
+    const entry = JSON.parse(stderr.trim().split('\n').find((l) => l.includes('BUG'))!);
+    assert.equal(entry.level, 'error');
+    assert.match(entry.msg, /^BUG: unhandled promise rejection/);
+    assert.equal(entry.error, 'stray rejection from a test');
+    assert.match(entry.stack, /at /);
   });
 });

@@ -46,8 +46,8 @@ after(async () => {
 });
 
 describe('fault: reads from beyond loopback', () => {
-  it('hub.host 0.0.0.0 and no key configured: GET /nodes, /anomalies, /models answer 403 naming api.readKeys; /health answers only {"status":"ok"}; the hub warns at start', async () => {
-    for (const path of ['/nodes', '/anomalies', '/models', '/inference/stats']) {
+  it('hub.host 0.0.0.0 and no key configured: GET /nodes, /anomalies, /models, /metrics answer 403 naming api.readKeys; /health answers only {"status":"ok"}; the hub warns at start', async () => {
+    for (const path of ['/nodes', '/anomalies', '/models', '/inference/stats', '/metrics']) {
       const r = await get(open, path);
       assert.equal(r.status, 403, path);
       assert.match(r.body.error, /api\.readKeys/);
