@@ -1,20 +1,32 @@
 import { mayRead } from '../shared/handler/apiKey.js';
 import { json, makeHandler, type HttpEvent, type HttpResult } from '../shared/handler/middleware.js';
-import { schemaVersion } from '../shared/store/index.js';
+import { schemaVersion, storeHealth } from '../shared/store/index.js';
 
 /**
- * GET /health: the store answers; counts of nodes by status and when the last collection landed.
- * Like Grafana's /api/health, anyone (a load balancer's probe) gets the status; the rest, which
- * says how big the fleet is and how it fares, only a reader (no key needed from the hub on loopback).
+ * GET /health: the store answers; counts of nodes by status and when the last round landed.
+ * `degraded` (still 200: the hub runs, a restart would lose the rounds held in memory) while
+ * this process's rounds fail to be written: the last store error, since when, and the rounds
+ * held in memory until the store takes them.
  */
-export const handler = makeHandler<HttpEvent, HttpResult>('health', async (event, ctx) => {
-  if (!mayRead(event, ctx.config)) {
-    ctx.db.prepare('SELECT 1').get();
-    return json(200, { status: 'ok' });
-  }
+export const handler = makeHandler<HttpEvent, HttpResult>('health', async (_event, ctx) => {
   const byStatus = Object.fromEntries(
     (ctx.db.prepare('SELECT status, COUNT(*) AS n FROM nodes WHERE removed_unix_seconds IS NULL GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]),
   );
-  const last = ctx.db.prepare('SELECT MAX(time) AS t FROM collector_runs').get() as { t: number | null };
-  return json(200, { status: 'ok', schemaVersion: schemaVersion(ctx.db), nodes: byStatus, lastCollectionUnixSeconds: last.t });
-}, { open: true });
+  const last = ctx.db.prepare('SELECT MAX(time) AS t FROM rounds').get() as { t: number | null };
+  const h = storeHealth(ctx.db);
+  const degraded = h !== null && (h.failingSinceUnixSeconds !== null || h.bufferedRounds > 0);
+  return json(200, {
+    status: degraded ? 'degraded' : 'ok',
+    schemaVersion: schemaVersion(ctx.db),
+    nodes: byStatus,
+    lastCollectionUnixSeconds: last.t,
+    store: {
+      lastError: h?.lastError ?? null,
+      lastErrorUnixSeconds: h?.lastErrorUnixSeconds ?? null,
+      failingSinceUnixSeconds: h?.failingSinceUnixSeconds ?? null,
+      bufferedRounds: h?.bufferedRounds ?? 0,
+      bufferedBytes: h?.bufferedBytes ?? 0,
+      droppedRounds: h?.droppedRounds ?? 0,
+    },
+  });
+});

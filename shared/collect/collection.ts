@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { iniVarLine, nodeSpecs } from '../inventory/nodeSpecs.js';
 import type { Db } from '../store/db.js';
 import { syncNodes, type SyncSummary } from '../store/nodes.js';
+import { isTransientStoreError, roundBuffer } from '../store/roundBuffer.js';
 import type { TransportPool } from '../transport/pool.js';
 import type { KindFilters } from './kinds/index.js';
 import { collectRound, type NodeResult, type RoundSummary } from './round.js';
@@ -73,7 +74,21 @@ export async function runCollection(o: {
   onNode?: (r: NodeResult, done: number, total: number) => void;
 }): Promise<CollectionSummary> {
   const nodes = o.nodes;
-  const sync = syncNodes(o.db, nodes, Math.floor(Date.now() / 1000), { keepVars: o.config.store.keepVars });
+  const startMs = Date.now();
+  const buffer = roundBuffer(o.db);
+  buffer.limits = { maxRounds: o.config.store.bufferMaxRounds, maxBytes: o.config.store.bufferMaxBytes };
+  // A locked or full store must not stop the round: it is collected anyway, and the sync is
+  // done again in the round's own transaction when the store takes it.
+  let sync: SyncSummary;
+  let syncInWrite: readonly NodeSpec[] | undefined;
+  try {
+    sync = syncNodes(o.db, nodes, Math.floor(startMs / 1000), { keepVars: o.config.store.keepVars });
+  } catch (e) {
+    if (!isTransientStoreError(e)) throw e;
+    o.log.warn('nodes not synced, syncing with the round', { error: (e as Error).message });
+    sync = { added: [], updated: [], removed: [], unchanged: 0 };
+    syncInWrite = nodes;
+  }
   if (sync.added.length || sync.updated.length || sync.removed.length) o.log.info('nodes synced', { ...sync });
   // Nodes gone from the inventory keep no connection open.
   const forgotten = o.pool.retain(nodes.map((n) => n.name));
@@ -86,6 +101,10 @@ export async function runCollection(o: {
     concurrency: o.config.collect.concurrency,
     commandTimeoutMs: o.config.collect.commandTimeoutSeconds * 1000,
     filters: kindFilters(o.config),
+    maxSeriesPerNode: o.config.collect.maxSeriesPerNode,
+    // Retried until shortly before the next round is due, so a locked store never skips one.
+    writeDeadlineMs: startMs + Math.max(1, o.config.hub.intervalSeconds) * 900,
+    syncInWrite,
     log: o.log,
     onNode: o.onNode,
   });

@@ -1,8 +1,9 @@
 import type { Logger, MetricKind, NodeSpec } from '../domain/index.js';
 import { splitProbeOutput } from '../parse/probeOutput.js';
 import type { Db } from '../store/db.js';
-import { recordOutcomes, type NodeOutcome } from '../store/nodes.js';
-import { loadCounterStates, readingsWriter, type CollectorRun, type CounterState, type NodeReadings } from '../store/readings.js';
+import type { NodeOutcome } from '../store/nodes.js';
+import { loadCounterStates, type CollectorRun, type CounterState, type NodeReadings } from '../store/readings.js';
+import { roundBuffer } from '../store/roundBuffer.js';
 import { TransportError, type TransportPool } from '../transport/index.js';
 import { COLLECTORS, type KindFilters } from './kinds/index.js';
 import { mapLimit } from './limit.js';
@@ -16,6 +17,12 @@ export interface RoundOptions {
   concurrency: number;
   commandTimeoutMs: number;
   filters?: KindFilters;
+  /** A node whose round has more series (rows) than this is refused whole, like Prometheus' sample_limit (`collect.maxSeriesPerNode`; 0: no limit). */
+  maxSeriesPerNode?: number;
+  /** A write the store refuses (locked, full) is retried until then, then buffered (default: the start plus 10 s). */
+  writeDeadlineMs?: number;
+  /** Inventory nodes to sync in the round's own transaction, when the sync before the round failed. */
+  syncInWrite?: readonly NodeSpec[];
   log: Logger;
   /** Called as each node finishes, for progress displays. */
   onNode?: (result: NodeResult, done: number, total: number) => void;
@@ -38,8 +45,15 @@ export interface RoundSummary {
   failed: number;
   rows: number;
   durationMs: number;
+  /** The round is in the store; false: kept in memory until the store takes it (GET /health says so). */
+  stored: boolean;
+  storeError?: string;
+  /** Rounds in memory waiting for the store, this one included. */
+  bufferedRounds: number;
   results: NodeResult[];
 }
+
+export const DEFAULT_MAX_SERIES_PER_NODE = 2000;
 
 /** A node's probe roots, from its host vars (like node_exporter's --path.procfs / --path.sysfs). */
 export function probeRoots(node: NodeSpec): ProbeRoots {
@@ -53,13 +67,19 @@ export function probeRoots(node: NodeSpec): ProbeRoots {
 /**
  * One collection round: every node probed once (one command for all kinds), at most
  * `concurrency` at a time, each bounded by its timeouts, so a dead or slow node never stalls
- * or fails the others. Everything the round learned lands in one transaction.
+ * or fails the others. Everything the round learned lands in one transaction; a store that
+ * refuses it (locked, full) gets it again until `writeDeadlineMs`, then from memory before the
+ * next round (store/roundBuffer.ts).
  */
 export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
   const startMs = Date.now();
   const time = Math.floor(startMs / 1000);
   const kinds = [...o.kinds];
+  const buffer = roundBuffer(o.db);
   const prevCounters = loadCounterStates(o.db, kinds);
+  // Rounds not yet stored are newer than what the store has: deltas start from them.
+  for (const [k, v] of buffer.pendingCounters()) prevCounters.set(k, v);
+  const maxSeries = o.maxSeriesPerNode ?? DEFAULT_MAX_SERIES_PER_NODE;
   const counters: CounterState[] = [];
   const runs: CollectorRun[] = [];
   let done = 0;
@@ -95,6 +115,8 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     const files = splitProbeOutput(stdout, roots);
     const readings: NodeReadings = { node: node.name, timeUnixSeconds: time };
     const errors: string[] = [];
+    const nodeCounters: CounterState[] = [];
+    const nodeRuns: CollectorRun[] = [];
     let rows = 0;
     for (const kind of kinds) {
       const t0 = performance.now();
@@ -102,17 +124,27 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
         const out = COLLECTORS[kind].collect({ files, prev: prevCounters.get(`${node.name}\0${kind}`), nowMs, filters: o.filters ?? {} });
         Object.assign(readings, out.readings);
         rows += out.rows;
-        if (out.counters !== undefined) counters.push({ node: node.name, kind, timeMs: nowMs, sample: out.counters });
+        if (out.counters !== undefined) nodeCounters.push({ node: node.name, kind, timeMs: nowMs, sample: out.counters });
         for (const note of out.notes) o.log.info(note, { node: node.name, kind });
-        runs.push({ node: node.name, kind, success: true, durationMs: performance.now() - t0, rows: out.rows });
+        nodeRuns.push({ node: node.name, kind, success: true, durationMs: performance.now() - t0, rows: out.rows });
       } catch (e) {
         // Rejected, logged, never stored: the other kinds of this node still land.
         const error = `${kind}: ${(e as Error).message}`;
         errors.push(error);
         o.log.warn('node output rejected', { node: node.name, kind, error });
-        runs.push({ node: node.name, kind, success: false, durationMs: performance.now() - t0, rows: 0, error });
+        nodeRuns.push({ node: node.name, kind, success: false, durationMs: performance.now() - t0, rows: 0, error });
       }
     }
+    if (maxSeries > 0 && rows > maxSeries) {
+      // Refused whole, as Prometheus refuses a scrape over sample_limit: nothing of it stored,
+      // not even its counters (the next round's deltas start from the last stored ones).
+      const error = `${rows} series over the limit ${maxSeries} (collect.maxSeriesPerNode)`;
+      o.log.warn('node round refused', { node: node.name, error });
+      for (const r of nodeRuns) runs.push({ ...r, success: false, rows: 0, error });
+      return { node: node.name, status: 'error', error, rows: 0, durationMs: 0 };
+    }
+    counters.push(...nodeCounters);
+    runs.push(...nodeRuns);
     return errors.length
       ? { node: node.name, status: 'error', error: errors.join('; '), rows, durationMs: 0, readings }
       : { node: node.name, status: 'up', rows, durationMs: 0, readings };
@@ -124,11 +156,18 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     seenUnixSeconds: r.status === 'unreachable' ? undefined : time,
     error: r.error,
   }));
-  readingsWriter(o.db).writeRound(
-    results.flatMap((r) => (r.readings ? [r.readings] : [])),
-    counters,
-    runs,
-    () => recordOutcomes(o.db, outcomes, time),
+  const write = await buffer.submit(
+    {
+      timeUnixSeconds: time,
+      startedUnixMs: startMs,
+      kinds,
+      readings: results.flatMap((r) => (r.readings ? [r.readings] : [])),
+      counters,
+      runs,
+      outcomes,
+      sync: o.syncInWrite,
+    },
+    { deadlineMs: o.writeDeadlineMs ?? startMs + 10_000, log: o.log },
   );
   const ok = results.filter((r) => r.status === 'up').length;
   return {
@@ -138,6 +177,9 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     failed: results.length - ok,
     rows: results.reduce((n, r) => n + r.rows, 0),
     durationMs: Date.now() - startMs,
+    stored: write.stored,
+    storeError: write.error,
+    bufferedRounds: buffer.health.bufferedRounds,
     results,
   };
 }

@@ -32,6 +32,10 @@ export const SCHEMA = {
     busyTimeoutMs: int(5000, 0, 600_000, 'milliseconds'),
     /** Inventory vars stored as they are although their names say secret (shared/domain/secrets.ts); top-level names. */
     keepVars: list([]),
+    /** Rounds kept in memory while the store refuses them (locked, disk full); the oldest is dropped beyond. */
+    bufferMaxRounds: int(360, 1, 1_000_000),
+    /** Bytes (their JSON size) those rounds may take at most. */
+    bufferMaxBytes: int(64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024, 'bytes'),
   },
   collect: {
     /** Which kinds collectAll runs. */
@@ -45,6 +49,8 @@ export const SCHEMA = {
     storageExcludeMountPoints: regex(''),
     /** Interfaces left out of network. */
     networkExcludeInterfaces: regex('^lo$'),
+    /** A node giving more series (rows) in one round is refused whole, like Prometheus' sample_limit (0: no limit). */
+    maxSeriesPerNode: int(2000, 0, 10_000_000),
   },
   ssh: {
     /** OpenSSH known_hosts file the node host keys are checked against. */
@@ -71,6 +77,8 @@ export const SCHEMA = {
     rollup1hDays: int(400, 0, 36_500, 'days'),
     /** Days of 6-hour rollups kept (0: forever). */
     rollup6hDays: int(0, 0, 36_500, 'days'),
+    /** Days closed anomaly episodes are kept after they end (0: forever). */
+    anomaliesDays: int(90, 0, 36_500, 'days'),
   },
   geocoder: {
     /** Nominatim server (its `/search` JSON API); the public one allows one request per second. */

@@ -2,15 +2,17 @@
  * The anomaly use case: every series of every node, read sample by sample since its cursor,
  * averaged into fixed time steps (steps.ts) and scored step by step by the online detector, plus
  * the fixed rules a lab expects (unreachable, disk over 90 %, too hot) on every raw sample;
- * consecutive anomalous steps or samples merge into one episode. Per node: one range seek per raw
- * table, then states, cursors and episodes written in one transaction.
+ * consecutive anomalous steps or samples merge into one episode. Per node: range seeks per raw
+ * table in bounded pages, the work sliced with yields to the event loop (a hub's routes and
+ * rounds keep their pace beside a large backlog), then states, cursors and episodes written in
+ * one transaction.
  */
 import type { Logger } from '../domain/index.js';
 import {
   anomalyStore,
   episodeKey,
   listNodes,
-  readNewSamples,
+  readSamplesPage,
   ROLLUP_SERIES,
   seriesKey,
   type Db,
@@ -80,6 +82,20 @@ interface SeriesRun {
 }
 
 const DEFAULT_BACKLOG_SECONDS = 86400;
+/** A series whose cursor is this far behind its table's newest no longer pins where the table is read from. */
+const STALE_SERIES_SECONDS = 3600;
+/** Rows read per query. */
+const PAGE_ROWS = 4096;
+/** Work done between two yields to the event loop, at most (about). */
+const SLICE_MS = 20;
+
+let sliceStartMs = performance.now();
+/** Let routes and rounds in the same process (the hub) run once a slice of work is done. */
+async function yieldSlice(): Promise<void> {
+  if (performance.now() - sliceStartMs < SLICE_MS) return;
+  await new Promise((r) => setImmediate(r));
+  sliceStartMs = performance.now();
+}
 
 /** One node's host var `edgefleet_temp_max_celsius` (a number or numeric string), else the default. */
 export function tempMaxCelsius(vars: Record<string, unknown>): number {
@@ -140,48 +156,67 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
     };
 
     for (const [table, tableDefs] of byTable) {
-      // Where this table's series stand: the oldest cursor among them; a node new to the detector
-      // starts `backlogSeconds` back.
-      const cursors = [...stored.entries()].filter(([k]) => tableDefs.some((d) => k.startsWith(d.series + '\0'))).map(([, s]) => s.cursorUnixSeconds);
+      // Where this table's series stand: the oldest cursor among the live ones; a node new to
+      // the detector starts `backlogSeconds` back. A series far behind the table's newest has
+      // had no samples (a vanished veth): it must not pull every run a day back.
+      let newest = -Infinity;
+      const cursors: number[] = [];
+      for (const [k, s] of stored) {
+        if (!tableDefs.some((d) => k.startsWith(d.series + '\0'))) continue;
+        cursors.push(s.cursorUnixSeconds);
+        if (s.cursorUnixSeconds > newest) newest = s.cursorUnixSeconds;
+      }
+      let oldestLive = Infinity;
+      for (const c of cursors) if (c >= newest - STALE_SERIES_SECONDS && c < oldestLive) oldestLive = c;
       const floor = o.nowUnixSeconds - (o.backlogSeconds ?? DEFAULT_BACKLOG_SECONDS);
-      const after = cursors.length ? Math.max(floor, Math.min(...cursors)) : floor;
+      let after = cursors.length ? Math.max(floor, oldestLive) : floor;
       const label = tableDefs[0]!.label;
       const columns = [label, ...tableDefs.map((d) => (d.where ? `CASE WHEN ${d.where} THEN (${d.value}) END` : `(${d.value})`))];
-      const rows = readNewSamples(o.db, table, columns, node.id, after, o.nowUnixSeconds);
-      for (const row of rows) {
-        const t = row[0] as number;
-        const lbl = String(row[1] ?? '');
-        for (let j = 0; j < tableDefs.length; j++) {
-          const raw = row[j + 2];
-          if (raw === null || raw === undefined) continue;
-          const value = Number(raw);
-          if (!Number.isFinite(value)) continue;
-          const def = tableDefs[j]!;
-          const key = seriesKey(def.series, lbl);
-          let run = runs.get(key);
-          if (!run) {
-            const s: StoredDetectorState | undefined = stored.get(key);
-            const state = s && s.detector === DETECTOR_NAME && isSeriesState(s.state, stepSeconds) ? s.state : newSeriesState(stepSeconds);
-            run = { def, label: lbl, state, cursor: s?.cursorUnixSeconds ?? -Infinity, touched: false };
-            runs.set(key, run);
-          }
-          if (t <= run.cursor) continue;
-          run.cursor = t;
-          run.touched = true;
-          sum.samples++;
-          const step = addSample(run.state, t, value);
-          if (step) {
-            sum.steps++;
-            const d = detect(run.state.detector, step.value, config);
-            if (d.flagged) sum.flagged++;
-            episode(def.series, lbl, DETECTOR_NAME, 'score', step.timeUnixSeconds, d.anomalous, d.score, step.value, () => `${def.series}${lbl ? ` (${lbl})` : ''} = ${round(step.value)}${over}: anomaly score ${d.score.toFixed(3)}`);
-          }
-          if (def.series === 'storage.used_percent') {
-            episode(def.series, lbl, RULE_DETECTOR, 'disk_full', t, value > RULES.diskFullPercent, 1, value, () => `disk ${lbl} ${round(value)} % used (over ${RULES.diskFullPercent} %)`);
-          } else if (def.series === 'temperature.celsius') {
-            episode(def.series, lbl, RULE_DETECTOR, 'temperature_high', t, value > tempMax, 1, value, () => `${lbl} at ${round(value)} °C (over ${tempMax} °C, edgefleet_temp_max_celsius)`);
+      for (;;) {
+        // Bounded pages in time order, the work between them sliced by time (yieldSlice): a
+        // backlog of millions of samples never holds the event loop for long.
+        const page = readSamplesPage(o.db, table, columns, node.id, after, o.nowUnixSeconds, PAGE_ROWS);
+        if (page.rows.length === 0) break;
+        for (let i = 0; i < page.rows.length; i++) {
+          if ((i & 255) === 255) await yieldSlice();
+          const row = page.rows[i]!;
+          const t = row[0] as number;
+          const lbl = String(row[1] ?? '');
+          for (let j = 0; j < tableDefs.length; j++) {
+            const raw = row[j + 2];
+            if (raw === null || raw === undefined) continue;
+            const value = Number(raw);
+            if (!Number.isFinite(value)) continue;
+            const def = tableDefs[j]!;
+            const key = seriesKey(def.series, lbl);
+            let run = runs.get(key);
+            if (!run) {
+              const s: StoredDetectorState | undefined = stored.get(key);
+              const state = s && s.detector === DETECTOR_NAME && isSeriesState(s.state, stepSeconds) ? s.state : newSeriesState(stepSeconds);
+              run = { def, label: lbl, state, cursor: s?.cursorUnixSeconds ?? -Infinity, touched: false };
+              runs.set(key, run);
+            }
+            if (t <= run.cursor) continue;
+            run.cursor = t;
+            run.touched = true;
+            sum.samples++;
+            const step = addSample(run.state, t, value);
+            if (step) {
+              sum.steps++;
+              const d = detect(run.state.detector, step.value, config);
+              if (d.flagged) sum.flagged++;
+              episode(def.series, lbl, DETECTOR_NAME, 'score', step.timeUnixSeconds, d.anomalous, d.score, step.value, () => `${def.series}${lbl ? ` (${lbl})` : ''} = ${round(step.value)}${over}: anomaly score ${d.score.toFixed(3)}`);
+            }
+            if (def.series === 'storage.used_percent') {
+              episode(def.series, lbl, RULE_DETECTOR, 'disk_full', t, value > RULES.diskFullPercent, 1, value, () => `disk ${lbl} ${round(value)} % used (over ${RULES.diskFullPercent} %)`);
+            } else if (def.series === 'temperature.celsius') {
+              episode(def.series, lbl, RULE_DETECTOR, 'temperature_high', t, value > tempMax, 1, value, () => `${lbl} at ${round(value)} °C (over ${tempMax} °C, edgefleet_temp_max_celsius)`);
+            }
           }
         }
+        if (page.last) break;
+        after = page.throughUnixSeconds;
+        await yieldSlice();
       }
     }
 
@@ -195,8 +230,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
     if (states.length || changed.size) store.save(node.id, states, [...changed.values()]);
     sum.series += runs.size;
     sum.open += new Set([...open.values(), ...changed.values()].filter((e) => e.endUnixSeconds === null)).size;
-    // Let collections in the same process (the hub) run between nodes.
-    await new Promise((r) => setImmediate(r));
+    await yieldSlice();
   }
   sum.durationMs = Math.round(performance.now() - t0);
   o.log?.debug('anomalies', { ...sum });

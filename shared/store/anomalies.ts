@@ -90,7 +90,7 @@ export class AnomalyStore {
         if (e.id === undefined) e.id = Number(this.#s.insert.run({ ...e, id: undefined }).lastInsertRowid);
         else this.#s.update.run(e);
       }
-    })();
+    }).immediate();
   }
 }
 
@@ -102,15 +102,26 @@ export function anomalyStore(db: Db): AnomalyStore {
 }
 
 /**
- * New raw samples of one node in one table, after `afterUnixSeconds`: one range seek on the
- * table's primary key (node_id, time, …). `columns` are SQL expressions over the table's columns
- * (the label first, then one value per series); rows come in time order.
+ * New raw samples of one node in one table, after `afterUnixSeconds`, in time order: one range
+ * seek on the table's (node_id, time, …) key. `columns` are SQL expressions over the table's
+ * columns (the label first, then one value per series). At most about `limit` rows: a page ends before its last second, unless
+ * that second is all it holds (one round's rows of one node, bounded by collect.maxSeriesPerNode),
+ * so a second is never split. `throughUnixSeconds`: where the next page starts after; `last`:
+ * nothing more until `untilUnixSeconds`.
  */
-export function readNewSamples(db: Db, table: string, columns: readonly string[], nodeId: number, afterUnixSeconds: number, untilUnixSeconds: number): unknown[][] {
-  return db
-    .prepare(`SELECT time, ${columns.map((c, i) => `${c} AS c${i}`).join(', ')} FROM ${table} WHERE node_id = ? AND time > ? AND time <= ? ORDER BY time`)
+export function readSamplesPage(db: Db, table: string, columns: readonly string[], nodeId: number, afterUnixSeconds: number, untilUnixSeconds: number, limit: number): { rows: unknown[][]; throughUnixSeconds: number; last: boolean } {
+  const cols = `time, ${columns.map((c, i) => `${c} AS c${i}`).join(', ')}`;
+  const rows = db
+    .prepare(`SELECT ${cols} FROM ${table} WHERE node_id = ? AND time > ? AND time <= ? ORDER BY time LIMIT ?`)
     .raw(true)
-    .all(nodeId, afterUnixSeconds, untilUnixSeconds) as unknown[][];
+    .all(nodeId, afterUnixSeconds, untilUnixSeconds, limit) as unknown[][];
+  if (rows.length < limit) return { rows, throughUnixSeconds: untilUnixSeconds, last: true };
+  const lastTime = rows[rows.length - 1]![0] as number;
+  let keep = rows.length;
+  while (keep > 0 && rows[keep - 1]![0] === lastTime) keep--;
+  if (keep > 0) return { rows: rows.slice(0, keep), throughUnixSeconds: rows[keep - 1]![0] as number, last: false };
+  const whole = db.prepare(`SELECT ${cols} FROM ${table} WHERE node_id = ? AND time = ?`).raw(true).all(nodeId, lastTime) as unknown[][];
+  return { rows: whole, throughUnixSeconds: lastTime, last: lastTime >= untilUnixSeconds };
 }
 
 export interface AnomalyFilter {

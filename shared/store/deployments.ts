@@ -64,7 +64,7 @@ export function insertDeployment(db: Db, d: NewDeployment): void {
       node.run(d.id, n, sec(d.nowMs), sec(d.nowMs));
       insertEvent(db, d.id, n, 'queued', null, null, d.nowMs);
     }
-  })();
+  }).immediate();
 }
 
 export function markDeploymentStarted(db: Db, id: string, digest: string | null, nowMs: number): void {
@@ -108,7 +108,7 @@ export function recordNodeStep(db: Db, id: string, node: string, u: NodeUpdate, 
       previous: u.previousContainerId ?? null,
     });
     insertEvent(db, id, node, u.state, u.progressPercent ?? null, u.message ?? u.error ?? null, nowMs);
-  })();
+  }).immediate();
 }
 
 function insertEvent(db: Db, id: string, node: string, state: NodeDeployState, progress: number | null, message: string | null, nowMs: number): void {

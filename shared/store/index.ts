@@ -10,3 +10,4 @@ export * from './anomalies.js';
 export * from './deployments.js';
 export * from './inference.js';
 export * from './snapshots.js';
+export * from './roundBuffer.js';

@@ -122,12 +122,12 @@ export function inferenceStore(db: Db) {
           now: nowUnixSeconds,
         });
         return inserted;
-      })();
+      }).immediate();
     },
 
     /** Pushed rows: stored in one transaction; returns how many were new (the rest were pushed before). */
     insert(rows: readonly InferenceWrite[]): number {
-      return db.transaction(() => insertAll(rows))();
+      return db.transaction(() => insertAll(rows)).immediate();
     },
   };
 }

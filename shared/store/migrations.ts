@@ -414,4 +414,39 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (deployment_id, node_id, container_id)
   ) WITHOUT ROWID;
   `,
+  // 8: rounds. collector_runs was keyed by (node_id, time, kind) with `time` the second the row
+  // was written, so two rounds in one second replaced each other's rows. Each round now gets an
+  // id in `rounds` (written in the round's own transaction, so a round is there whole or not at
+  // all), and collector_runs is keyed by (node_id, time, round_id, kind): still one range scan
+  // per node and time range. Old rows get one round per distinct second.
+  `
+  CREATE TABLE rounds (
+    id INTEGER PRIMARY KEY,
+    time INTEGER NOT NULL,
+    started_unix_ms INTEGER NOT NULL,
+    written_unix_ms INTEGER NOT NULL,
+    nodes INTEGER NOT NULL,
+    kinds TEXT NOT NULL
+  );
+  CREATE INDEX rounds_time ON rounds (time);
+  INSERT INTO rounds (time, started_unix_ms, written_unix_ms, nodes, kinds)
+    SELECT time, time * 1000, time * 1000, COUNT(DISTINCT node_id), group_concat(DISTINCT kind) FROM collector_runs GROUP BY time ORDER BY time;
+  CREATE TABLE collector_runs_8 (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    round_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    success INTEGER NOT NULL,
+    duration_ms REAL NOT NULL,
+    rows INTEGER NOT NULL,
+    error TEXT,
+    PRIMARY KEY (node_id, time, round_id, kind)
+  ) WITHOUT ROWID;
+  INSERT INTO collector_runs_8 (node_id, time, round_id, kind, success, duration_ms, rows, error)
+    SELECT c.node_id, c.time, r.id, c.kind, c.success, c.duration_ms, c.rows, c.error FROM collector_runs c JOIN rounds r ON r.time = c.time;
+  DROP TABLE collector_runs;
+  ALTER TABLE collector_runs_8 RENAME TO collector_runs;
+  CREATE INDEX collector_runs_time ON collector_runs (time);
+  CREATE INDEX collector_runs_round ON collector_runs (round_id);
+  `,
 ];

@@ -125,7 +125,7 @@ export function saveRepositorySync(db: Db, registry: string, s: RepositorySync, 
         removed.push(tag);
       }
     }
-  })();
+  }).immediate();
   return { removed };
 }
 
@@ -136,7 +136,7 @@ export function markRepositoriesRemoved(db: Db, registry: string, present: reado
   const stmt = db.prepare('UPDATE models SET removed_unix_seconds = ? WHERE registry = ? AND repository = ? AND removed_unix_seconds IS NULL');
   db.transaction(() => {
     for (const r of gone) stmt.run(now, registry, r);
-  })();
+  }).immediate();
   return gone;
 }
 

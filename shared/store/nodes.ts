@@ -100,7 +100,7 @@ export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: nu
       remove.run(nowUnixSeconds, nowUnixSeconds, name);
       summary.removed.push(name);
     }
-  })();
+  }).immediate();
   return summary;
 }
 

@@ -22,6 +22,15 @@ export interface CollectorRun {
   error?: string;
 }
 
+/** What identifies a round in `rounds`: when it started, which kinds, how many nodes. */
+export interface RoundMeta {
+  /** The round's time, as every reading of it carries. */
+  timeUnixSeconds: number;
+  startedUnixMs: number;
+  kinds: readonly MetricKind[];
+  nodes: number;
+}
+
 export interface CounterState {
   node: string;
   kind: MetricKind;
@@ -37,8 +46,9 @@ export class ReadingsWriter {
 
   constructor(private readonly db: Db) {
     const p = (sql: string) => db.prepare(sql);
-    // OR REPLACE: two rounds in the same second (a CLI run beside the hub) keep the later one
-    // instead of failing the whole round on the primary key.
+    // OR REPLACE: readings are keyed by second, so two rounds in the same second (a CLI run
+    // beside the hub) keep the later one's instead of failing the whole round on the primary key.
+    // collector_runs keeps both: it is keyed by round.
     this.#stmts = {
       sensor: p(
         `INSERT INTO temperature_sensors (node_id, sensor, type, source) VALUES (?, ?, ?, ?)
@@ -74,7 +84,8 @@ export class ReadingsWriter {
         `INSERT INTO counter_state (node_id, kind, time_ms, sample_json) VALUES (?, ?, ?, ?)
          ON CONFLICT (node_id, kind) DO UPDATE SET time_ms = excluded.time_ms, sample_json = excluded.sample_json`,
       ),
-      run: p('INSERT OR REPLACE INTO collector_runs (node_id, time, kind, success, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      round: p('INSERT INTO rounds (time, started_unix_ms, written_unix_ms, nodes, kinds) VALUES (?, ?, ?, ?, ?)'),
+      run: p('INSERT INTO collector_runs (node_id, time, round_id, kind, success, duration_ms, rows, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       nodeIds: p('SELECT name, id FROM nodes'),
     };
   }
@@ -84,16 +95,33 @@ export class ReadingsWriter {
     return (r.temperature?.length ?? 0) + (r.cpu?.length ?? 0) + (r.load ? 1 : 0) + (r.memory ? 1 : 0) + (r.storage?.length ?? 0) + (r.network?.counters.length ?? 0);
   }
 
-  /** Write a whole round in one transaction: readings, counters and collector runs land together or not at all. */
+  /** A transaction around writeRound rolled back: what #once remembers may not be in the tables. */
+  forgetWritten(): void {
+    this.#written.clear();
+  }
+
   #once(key: string, write: () => unknown): void {
     if (this.#written.has(key)) return;
     write();
     this.#written.add(key);
   }
 
-  writeRound(readings: readonly NodeReadings[], counters: readonly CounterState[], runs: readonly CollectorRun[], extra?: () => void): void {
+  /**
+   * One round in one IMMEDIATE transaction (the write lock is taken at BEGIN, where the busy
+   * timeout applies; a deferred one that read first would fail at its first write without
+   * waiting). `meta` defaults to the readings' time and the runs' nodes and kinds. Returns the
+   * round's id in `rounds`.
+   */
+  writeRound(readings: readonly NodeReadings[], counters: readonly CounterState[], runs: readonly CollectorRun[], extra?: () => void, meta?: RoundMeta): number {
     const s = this.#stmts;
-    const run = this.db.transaction(() => {
+    const nowMs = Date.now();
+    const m = meta ?? {
+      timeUnixSeconds: readings[0]?.timeUnixSeconds ?? Math.floor(nowMs / 1000),
+      startedUnixMs: nowMs,
+      kinds: [...new Set(runs.map((r) => r.kind))],
+      nodes: new Set([...runs.map((r) => r.node), ...readings.map((r) => r.node)]).size,
+    };
+    const run = this.db.transaction((): number => {
       const ids = new Map((s.nodeIds.all() as { name: string; id: number }[]).map((r) => [r.name, r.id]));
       const idOf = (name: string) => {
         const id = ids.get(name);
@@ -129,12 +157,13 @@ export class ReadingsWriter {
         }
       }
       for (const c of counters) s.counter.run(idOf(c.node), c.kind, c.timeMs, JSON.stringify(c.sample));
-      const now = Math.floor(Date.now() / 1000);
-      for (const run of runs) s.run.run(idOf(run.node), now, run.kind, run.success ? 1 : 0, run.durationMs, run.rows, run.error ?? null);
+      const roundId = Number(s.round.run(m.timeUnixSeconds, m.startedUnixMs, nowMs, m.nodes, m.kinds.join(',')).lastInsertRowid);
+      for (const run of runs) s.run.run(idOf(run.node), m.timeUnixSeconds, roundId, run.kind, run.success ? 1 : 0, run.durationMs, run.rows, run.error ?? null);
       extra?.();
+      return roundId;
     });
     try {
-      run();
+      return run.immediate();
     } catch (e) {
       // Rolled back: what #once remembers of this round may not be in the table.
       this.#written.clear();

@@ -7,16 +7,21 @@ export interface RetentionDays {
   rollup1mDays: number;
   rollup1hDays: number;
   rollup6hDays: number;
+  /** Closed anomaly episodes, counted from their end; 0 or absent keeps them forever. Open ones are always kept. */
+  anomaliesDays?: number;
 }
 
 const RAW_TABLES = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'collector_runs'] as const;
 /** One DELETE covers at most this much time of one node: a few hundred rows, a millisecond or two. */
 const BATCH_SECONDS = 3600;
+/** Tables with no node in their key are deleted from this many rows at a time. */
+const BATCH_ROWS = 1000;
 
 const yieldToCollections = () => new Promise((r) => setImmediate(r));
 
 /**
- * Delete what is older than each table's retention, node by node and an hour at a time, each
+ * Delete what is older than each table's retention (rounds and the detector state of series
+ * with no sample as raw samples; closed anomaly episodes by `anomaliesDays`), node by node and an hour at a time, each
  * batch its own short transaction with a yield between: the collector's writes interleave and
  * are never held up by more than one batch.
  */
@@ -48,6 +53,37 @@ export async function applyRetention(db: Db, days: RetentionDays, nowUnixSeconds
         }
       }
     }
+  }
+  const batched = async (name: string, sql: string, args: Record<string, number>) => {
+    deleted[name] = 0;
+    const del = db.prepare(sql);
+    for (;;) {
+      const n = del.run({ ...args, limit: BATCH_ROWS }).changes;
+      deleted[name] += n;
+      await yieldToCollections();
+      if (n < BATCH_ROWS) return;
+    }
+  };
+  if (days.rawDays > 0) {
+    const cutoff = nowUnixSeconds - days.rawDays * 86400;
+    await batched('rounds', 'DELETE FROM rounds WHERE id IN (SELECT id FROM rounds WHERE time < @cutoff LIMIT @limit)', { cutoff });
+    // A series with no sample for longer than raw samples are kept is gone (a veth that
+    // vanished, a sensor removed): its detector state would only grow the table. One that
+    // comes back starts over, as a new series does.
+    await batched(
+      'detector_state',
+      `DELETE FROM detector_state WHERE (node_id, series, label) IN
+         (SELECT node_id, series, label FROM detector_state WHERE cursor_unix_seconds < @cutoff LIMIT @limit)`,
+      { cutoff },
+    );
+  }
+  if ((days.anomaliesDays ?? 0) > 0) {
+    const cutoff = nowUnixSeconds - days.anomaliesDays! * 86400;
+    await batched(
+      'anomalies',
+      'DELETE FROM anomalies WHERE id IN (SELECT id FROM anomalies WHERE end_unix_seconds IS NOT NULL AND end_unix_seconds < @cutoff LIMIT @limit)',
+      { cutoff },
+    );
   }
   return deleted;
 }

@@ -107,7 +107,7 @@ export async function updateRollups(db: Db, nowUnixSeconds: number): Promise<Rol
         db.transaction(() => {
           for (const stmt of statements) summary.rows += stmt.run({ from, to }).changes;
           setMark.run(lvl.level, to);
-        })();
+        }).immediate();
         summary.buckets += (to - from) / lvl.bucketSeconds;
         await yieldToCollections();
       }
