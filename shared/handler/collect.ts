@@ -19,7 +19,9 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
       kinds: kinds ?? configuredKinds(ctx.config),
       onNode: (r, done, total) => progress.emit('node', name, r, done, total),
     });
-    ctx.log.info('round', { nodes: summary.nodes, ok: summary.ok, failed: summary.failed, rows: summary.rows, durationMs: summary.durationMs });
+    ctx.log.info('round', {
+      nodes: summary.nodes, ok: summary.ok, failed: summary.failed, rows: summary.rows, durationMs: summary.durationMs, stored: summary.stored, bufferedRounds: summary.bufferedRounds,
+    });
     if (kinds !== undefined) return summary;
     // collectAll also puts the nodes on the map, after the round and bounded: inventory coordinates
     // and cached addresses cost nothing; at most geocoder.perRoundLimit addresses are looked up

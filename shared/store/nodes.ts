@@ -47,9 +47,35 @@ export interface SyncSummary {
  */
 export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: number, opts: { keepVars?: readonly string[] } = {}): SyncSummary {
   const summary: SyncSummary = { added: [], updated: [], removed: [], unchanged: 0 };
-  const existing = new Map(
-    (db.prepare('SELECT id, name, host, port, user, connection, groups_json, vars_json, removed_unix_seconds FROM nodes').all() as Record<string, unknown>[]).map((r) => [r.name as string, r]),
-  );
+  const readExisting = () =>
+    new Map(
+      (db.prepare('SELECT id, name, host, port, user, connection, groups_json, vars_json, removed_unix_seconds FROM nodes').all() as Record<string, unknown>[]).map((r) => [r.name as string, r]),
+    );
+  const rowOf = (spec: NodeSpec) => ({
+    name: spec.name,
+    host: spec.host,
+    port: spec.problem ? null : spec.port,
+    user: spec.user ?? null,
+    connection: spec.connection,
+    groups: JSON.stringify(spec.groups),
+    vars: JSON.stringify(redactVars(spec.vars, opts.keepVars)),
+    now: nowUnixSeconds,
+  });
+  const differs = (old: Record<string, unknown>, row: ReturnType<typeof rowOf>) =>
+    old.host !== row.host || old.port !== row.port || old.user !== row.user || old.connection !== row.connection ||
+    old.groups_json !== row.groups || old.vars_json !== row.vars || old.removed_unix_seconds !== null;
+  // Nothing to change (every round of a steady fleet): no write lock taken, so a lock held by
+  // another process cannot stall the round here.
+  {
+    const before = readExisting();
+    const names = new Set(specs.map((s) => s.name));
+    const same =
+      specs.every((spec) => {
+        const old = before.get(spec.name);
+        return old !== undefined && !differs(old, rowOf(spec));
+      }) && [...before].every(([name, old]) => names.has(name) || old.removed_unix_seconds !== null);
+    if (same) return { ...summary, unchanged: specs.length };
+  }
   const insert = db.prepare(
     `INSERT INTO nodes (name, host, port, user, connection, groups_json, vars_json, status, added_unix_seconds, updated_unix_seconds)
      VALUES (@name, @host, @port, @user, @connection, @groups, @vars, 'unknown', @now, @now)`,
@@ -65,27 +91,16 @@ export function syncNodes(db: Db, specs: readonly NodeSpec[], nowUnixSeconds: nu
   const addGroup = db.prepare('INSERT INTO node_groups (node_id, grp) SELECT id, ? FROM nodes WHERE name = ?');
 
   db.transaction(() => {
+    const existing = readExisting();
     const seen = new Set<string>();
     for (const spec of specs) {
       seen.add(spec.name);
-      const row = {
-        name: spec.name,
-        host: spec.host,
-        port: spec.problem ? null : spec.port,
-        user: spec.user ?? null,
-        connection: spec.connection,
-        groups: JSON.stringify(spec.groups),
-        vars: JSON.stringify(redactVars(spec.vars, opts.keepVars)),
-        now: nowUnixSeconds,
-      };
+      const row = rowOf(spec);
       const old = existing.get(spec.name);
       if (!old) {
         insert.run(row);
         summary.added.push(spec.name);
-      } else if (
-        old.host !== row.host || old.port !== row.port || old.user !== row.user || old.connection !== row.connection ||
-        old.groups_json !== row.groups || old.vars_json !== row.vars || old.removed_unix_seconds !== null
-      ) {
+      } else if (differs(old, row)) {
         update.run(row);
         summary.updated.push(spec.name);
       } else {

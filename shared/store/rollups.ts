@@ -56,6 +56,7 @@ export const ROLLUP_LEVELS = [
 export const LATE_SECONDS = 60;
 /** Work is done in transactions of at most this much time, so a catch-up never holds the writer long. */
 const CHUNK_SECONDS = 3600;
+const CHUNK_TARGET_MS = 20;
 
 export interface RollupSummary {
   level: string;
@@ -102,13 +103,20 @@ export async function updateRollups(db: Db, nowUnixSeconds: number): Promise<Rol
       summary.toUnixSeconds = Math.max(start, end);
       const statements = below ? rollupStatements(db, below.table, lvl.table, lvl.bucketSeconds) : rawStatements(db, lvl.table, lvl.bucketSeconds);
       const setMark = db.prepare('INSERT INTO rollup_state (level, done_until_unix_seconds) VALUES (?, ?) ON CONFLICT (level) DO UPDATE SET done_until_unix_seconds = excluded.done_until_unix_seconds');
-      for (let from = start; from < end; from += CHUNK_SECONDS) {
-        const to = Math.min(end, from + CHUNK_SECONDS);
+      // Chunks sized to take about CHUNK_TARGET_MS (a backlog of a big fleet would hold the
+      // event loop for hundreds of ms per fixed hour), whole buckets, at most CHUNK_SECONDS.
+      let chunk = CHUNK_SECONDS;
+      for (let from = start; from < end; ) {
+        const to = Math.min(end, from + Math.max(lvl.bucketSeconds, Math.floor(chunk / lvl.bucketSeconds) * lvl.bucketSeconds));
+        const t0 = performance.now();
         db.transaction(() => {
           for (const stmt of statements) summary.rows += stmt.run({ from, to }).changes;
           setMark.run(lvl.level, to);
         }).immediate();
+        const ms = performance.now() - t0;
+        chunk = Math.min(CHUNK_SECONDS, Math.max(lvl.bucketSeconds, (to - from) * Math.min(2, CHUNK_TARGET_MS / Math.max(ms, 1))));
         summary.buckets += (to - from) / lvl.bucketSeconds;
+        from = to;
         await yieldToCollections();
       }
     }

@@ -65,6 +65,7 @@ export function isTransientStoreError(e: unknown): boolean {
 
 /** A lock is waited for in slices this long (the busy timeout of each try), with the event loop free between them. */
 const LOCK_SLICE_MS = 200;
+const LOCK_PAUSE_MS = 10;
 const BACKOFF_MAX_MS = 1000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,13 +99,14 @@ export class RoundBuffer {
   }
 
   /**
-   * Write the buffered rounds, then this one. A lock is waited for up to the busy timeout
-   * (`store.busyTimeoutMs`) and then on, a full disk retried with backoff, both until
-   * `deadlineMs`; a round still unwritten then is buffered.
+   * Write the buffered rounds, then this one. A lock is waited for in slices of the busy
+   * timeout (`store.busyTimeoutMs`, at most LOCK_SLICE_MS each, the event loop free between),
+   * a full disk retried with backoff, both until `deadlineMs` (shortly before the next round is
+   * due); a round still unwritten then is buffered and goes first next time.
    */
   async submit(round: RoundWrite, o: { deadlineMs: number; log: Logger }): Promise<SubmitResult> {
     const busyTimeoutMs = Number(this.db.pragma('busy_timeout', { simple: true })) || 0;
-    const deadlineMs = Math.max(o.deadlineMs, Date.now() + busyTimeoutMs);
+    const deadlineMs = o.deadlineMs;
     let flushed = 0;
     let attempts = 0;
     let backoffMs = 50;
@@ -132,13 +134,18 @@ export class RoundBuffer {
           else return { stored: false, flushed, error, attempts };
           continue;
         }
-        if (Date.now() + backoffMs >= deadlineMs) {
+        if (Date.now() + Math.min(backoffMs, LOCK_SLICE_MS) >= deadlineMs) {
           this.#push(round, o.log);
           o.log.warn('store write failed, round buffered', { error, attempts, bufferedRounds: this.health.bufferedRounds, bufferedBytes: this.health.bufferedBytes });
           return { stored: false, flushed, error, attempts };
         }
-        await sleep(backoffMs);
-        backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
+        if (/^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown }).code))) {
+          // The try itself waited a slice for the lock: only let the event loop turn.
+          await sleep(LOCK_PAUSE_MS);
+        } else {
+          await sleep(backoffMs);
+          backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
+        }
       }
     }
   }

@@ -1,0 +1,92 @@
+/**
+ * For fault tests: `edgefleet hub` as a real child process (its JSON log lines parsed as they
+ * come, stopped by SIGTERM or SIGKILL), and fake node roots for the local transport — a proc
+ * tree copied from a captured machine with as many network interfaces as a test needs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN, cleanEnv } from './cli.js';
+import { freePort } from './ports.js';
+
+const MACHINE = join(import.meta.dirname, '..', 'fixtures', 'machines', 'x86-hub', 'proc');
+
+export interface HubProcess {
+  child: ChildProcess;
+  base: string;
+  stderr: () => string;
+  /** Every JSON log line so far. */
+  logs: () => Record<string, unknown>[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL unless it is gone already; resolves once it is. */
+  kill: () => Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `edgefleet hub` and waits until GET /health answers (at most `readyMs`). */
+export async function startHub(o: { cwd: string; inventory: string; db: string; intervalSeconds: number; env?: Record<string, string>; readyMs?: number }): Promise<HubProcess> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, [BIN, 'hub', '-i', o.inventory, '--db', o.db, '--port', String(port), '--interval', String(o.intervalSeconds)], {
+    cwd: o.cwd,
+    env: cleanEnv(o.env),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const hub: HubProcess = {
+    child,
+    base,
+    stderr: () => stderr,
+    logs: () => stderr.split('\n').flatMap((l) => {
+      try {
+        return l.startsWith('{') ? [JSON.parse(l) as Record<string, unknown>] : [];
+      } catch {
+        return [];
+      }
+    }),
+    exited,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  const deadline = Date.now() + (o.readyMs ?? 20_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`hub exited with ${child.exitCode}:\n${stderr}`);
+    try {
+      if ((await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) })).ok) return hub;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await hub.kill();
+      throw new Error(`hub did not answer /health in time:\n${stderr}`);
+    }
+    await sleep(50);
+  }
+}
+
+/**
+ * A node's proc root under `dir`: the x86-hub capture's stat, loadavg and meminfo, and a
+ * /proc/net/dev of `interfaces` veths (like a container host). Returns the proc root.
+ */
+export function makeProcRoot(dir: string, interfaces: number): string {
+  const proc = join(dir, 'proc');
+  mkdirSync(join(proc, 'net'), { recursive: true });
+  for (const f of ['stat', 'loadavg', 'meminfo']) copyFileSync(join(MACHINE, f), join(proc, f));
+  const header = readFileSync(join(MACHINE, 'net', 'dev'), 'utf8').split('\n').slice(0, 2);
+  const lines = Array.from({ length: interfaces }, (_, i) => `  veth${i}: ${1000 + i} ${10 + i} 0 0 0 0 0 0 ${2000 + i} ${20 + i} 0 0 0 0 0 0`);
+  writeFileSync(join(proc, 'net', 'dev'), [...header, ...lines, ''].join('\n'));
+  return proc;
+}
+
+/** GET a JSON route, with its latency. */
+export async function getJson(base: string, path: string, timeoutMs = 5000): Promise<{ status: number; body: Record<string, any>; ms: number }> {
+  const t0 = performance.now();
+  const res = await fetch(base + path, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = (await res.json()) as Record<string, any>;
+  return { status: res.status, body, ms: performance.now() - t0 };
+}
