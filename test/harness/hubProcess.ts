@@ -24,8 +24,19 @@ export interface HubProcess {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Starts `edgefleet hub` and waits until GET /health answers (at most `readyMs`). */
-export async function startHub(o: { cwd: string; inventory: string; db: string; intervalSeconds: number; env?: Record<string, string>; readyMs?: number }): Promise<HubProcess> {
+/**
+ * Starts `edgefleet hub` and waits until GET /health answers (at most `readyMs`), or with
+ * `until`, until a log line matches it.
+ */
+export async function startHub(o: {
+  cwd: string;
+  inventory: string;
+  db: string;
+  intervalSeconds: number;
+  env?: Record<string, string>;
+  readyMs?: number;
+  until?: (line: Record<string, unknown>) => boolean;
+}): Promise<HubProcess> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [BIN, 'hub', '-i', o.inventory, '--db', o.db, '--port', String(port), '--interval', String(o.intervalSeconds)], {
@@ -56,7 +67,9 @@ export async function startHub(o: { cwd: string; inventory: string; db: string; 
   const deadline = Date.now() + (o.readyMs ?? 20_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`hub exited with ${child.exitCode}:\n${stderr}`);
-    try {
+    if (o.until) {
+      if (hub.logs().some(o.until)) return hub;
+    } else try {
       if ((await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) })).ok) return hub;
     } catch {
       // not listening yet
@@ -65,7 +78,7 @@ export async function startHub(o: { cwd: string; inventory: string; db: string; 
       await hub.kill();
       throw new Error(`hub did not answer /health in time:\n${stderr}`);
     }
-    await sleep(50);
+    await sleep(o.until ? 5 : 50);
   }
 }
 
