@@ -4,19 +4,25 @@ import { schemaVersion, storeHealth } from '../shared/store/index.js';
 
 /**
  * GET /health: the store answers; counts of nodes by status and when the last round landed.
- * `degraded` (still 200: the hub runs, a restart would lose the rounds held in memory) while
+ * Like Grafana's /api/health, anyone (a load balancer's probe) gets the status; the rest, which
+ * says how big the fleet is and how it fares, only a reader (no key needed from the hub on loopback).
+ * `degraded` (still 200: the hub runs, and a restart would lose the rounds held in memory) while
  * this process's rounds fail to be written: the last store error, since when, and the rounds
  * held in memory until the store takes them.
  */
-export const handler = makeHandler<HttpEvent, HttpResult>('health', async (_event, ctx) => {
+export const handler = makeHandler<HttpEvent, HttpResult>('health', async (event, ctx) => {
+  const h = storeHealth(ctx.db);
+  const status = h !== null && (h.failingSinceUnixSeconds !== null || h.bufferedRounds > 0) ? 'degraded' : 'ok';
+  if (!mayRead(event, ctx.config)) {
+    ctx.db.prepare('SELECT 1').get();
+    return json(200, { status });
+  }
   const byStatus = Object.fromEntries(
     (ctx.db.prepare('SELECT status, COUNT(*) AS n FROM nodes WHERE removed_unix_seconds IS NULL GROUP BY status').all() as { status: string; n: number }[]).map((r) => [r.status, r.n]),
   );
   const last = ctx.db.prepare('SELECT MAX(time) AS t FROM rounds').get() as { t: number | null };
-  const h = storeHealth(ctx.db);
-  const degraded = h !== null && (h.failingSinceUnixSeconds !== null || h.bufferedRounds > 0);
   return json(200, {
-    status: degraded ? 'degraded' : 'ok',
+    status,
     schemaVersion: schemaVersion(ctx.db),
     nodes: byStatus,
     lastCollectionUnixSeconds: last.t,
@@ -29,4 +35,4 @@ export const handler = makeHandler<HttpEvent, HttpResult>('health', async (_even
       droppedRounds: h?.droppedRounds ?? 0,
     },
   });
-});
+}, { open: true });

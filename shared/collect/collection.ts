@@ -80,14 +80,14 @@ export async function runCollection(o: {
   // A locked or full store must not stop the round: it is collected anyway, and the sync is
   // done again in the round's own transaction when the store takes it.
   let sync: SyncSummary;
-  let syncInWrite: readonly NodeSpec[] | undefined;
+  let syncInWrite: { specs: readonly NodeSpec[]; keepVars?: readonly string[] } | undefined;
   try {
     sync = syncNodes(o.db, nodes, Math.floor(startMs / 1000), { keepVars: o.config.store.keepVars });
   } catch (e) {
     if (!isTransientStoreError(e)) throw e;
     o.log.warn('nodes not synced, syncing with the round', { error: (e as Error).message });
     sync = { added: [], updated: [], removed: [], unchanged: 0 };
-    syncInWrite = nodes;
+    syncInWrite = { specs: nodes, keepVars: o.config.store.keepVars };
   }
   if (sync.added.length || sync.updated.length || sync.removed.length) o.log.info('nodes synced', { ...sync });
   // Nodes gone from the inventory keep no connection open.

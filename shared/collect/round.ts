@@ -22,7 +22,7 @@ export interface RoundOptions {
   /** A write the store refuses (locked, full) is retried until then, then buffered (default: the start plus 10 s). */
   writeDeadlineMs?: number;
   /** Inventory nodes to sync in the round's own transaction, when the sync before the round failed. */
-  syncInWrite?: readonly NodeSpec[];
+  syncInWrite?: { specs: readonly NodeSpec[]; keepVars?: readonly string[] };
   log: Logger;
   /** Called as each node finishes, for progress displays. */
   onNode?: (result: NodeResult, done: number, total: number) => void;

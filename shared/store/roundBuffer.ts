@@ -21,7 +21,7 @@ export interface RoundWrite {
   runs: readonly CollectorRun[];
   outcomes: readonly NodeOutcome[];
   /** The inventory's nodes when the round's own sync did not land: synced in the round's transaction. */
-  sync?: readonly NodeSpec[];
+  sync?: { specs: readonly NodeSpec[]; keepVars?: readonly string[] };
 }
 
 export interface BufferLimits {
@@ -157,7 +157,7 @@ export class RoundBuffer {
     try {
       // Nested transactions are savepoints: the sync, readings, runs and outcomes land together.
       return this.db.transaction(() => {
-        if (r.sync) syncNodes(this.db, r.sync, r.timeUnixSeconds);
+        if (r.sync) syncNodes(this.db, r.sync.specs, r.timeUnixSeconds, { keepVars: r.sync.keepVars });
         return writer.writeRound(r.readings, r.counters, r.runs, () => recordOutcomes(this.db, r.outcomes, r.timeUnixSeconds), {
           timeUnixSeconds: r.timeUnixSeconds,
           startedUnixMs: r.startedUnixMs,
