@@ -49,17 +49,22 @@ describe('faults: the hub SIGKILLed mid-round', () => {
   it('twenty kills: integrity_check ok after each, every round wholly present or absent', async () => {
     const db = join(dir, 'killed.db');
     let midRound = 0;
+    // How long from collectAll's 'scheduled' line (its first round starts there) to the round's
+    // 'round' line (logged once the store took it): kills aim at the later part of that span,
+    // where the round parses and writes its 3,000 interfaces.
+    let spanMs = 300;
     for (let kill = 0; kill < 20; kill++) {
-      // The first round starts as collectAll's 'scheduled' line comes out: kill 10–500 ms
-      // after it, while that round syncs, probes, parses or writes (3,000 interfaces).
       const isSched = (l: Record<string, unknown>) => l.msg === 'scheduled' && l.function === 'collectAll';
+      const isRound = (l: Record<string, unknown>) => l.msg === 'round' && l.fn === 'collectAll';
       hub = await startHub({ cwd: dir, inventory, db, intervalSeconds: 1, env: KINDS, until: isSched });
       const t0 = Date.parse(hub.logs().find(isSched)!.time as string);
-      await sleep(t0 + 10 + Math.random() * 490 - Date.now());
+      await sleep(t0 + spanMs * (0.4 + Math.random() * 0.65) - Date.now());
       hub.child.kill('SIGKILL');
       await hub.exited;
-      // Cut off unless its 'round' line (logged once the store took it) came out.
-      if (!hub.logs().some((l) => l.msg === 'round' && l.fn === 'collectAll')) midRound++;
+      const done = hub.logs().find(isRound);
+      // Cut off unless its 'round' line came out.
+      if (done) spanMs = Date.parse(done.time as string) - t0;
+      else midRound++;
       const check = new Database(db);
       try {
         assert.equal(check.pragma('integrity_check', { simple: true }), 'ok', `after kill ${kill + 1}`);
