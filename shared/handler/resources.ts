@@ -1,5 +1,7 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { openDb, type Db } from '../store/db.js';
+import { flushRoundsOnClose } from '../store/roundBuffer.js';
+import { jsonLogger } from './logger.js';
 import { TransportPool } from '../transport/pool.js';
 
 /**
@@ -52,6 +54,10 @@ export async function closeResources(): Promise<void> {
   const all = [...pools.values()];
   pools.clear();
   await Promise.all(all.map((p) => p.closeAll()));
-  for (const db of dbs.values()) db.close();
+  for (const db of dbs.values()) {
+    // Rounds the store refused while running get one more try before the process goes.
+    flushRoundsOnClose(db, jsonLogger({ fn: 'store' }));
+    db.close();
+  }
   dbs.clear();
 }

@@ -150,6 +150,28 @@ export class RoundBuffer {
     }
   }
 
+  /**
+   * At close (the hub's shutdown, the CLI's exit): one try for each buffered round, oldest first,
+   * stopping at the first refusal. What is still buffered then is lost, and the log says so.
+   */
+  flushOnClose(log: Logger): void {
+    const busyTimeoutMs = Number(this.db.pragma('busy_timeout', { simple: true })) || 0;
+    let written = 0;
+    try {
+      while (this.#pending.length) {
+        this.#writeOne(this.#pending[0]!.round, busyTimeoutMs);
+        this.#shift();
+        written++;
+      }
+    } catch (e) {
+      this.#failed((e as Error).message);
+    }
+    if (written) log.info('buffered rounds written at close', { rounds: written });
+    if (this.#pending.length) {
+      log.error('buffered rounds lost at close: the store refused them', { rounds: this.#pending.length, error: this.health.lastError });
+    }
+  }
+
   /** One round in one transaction; a lock is waited for one slice at a time (the caller sleeps between tries). */
   #writeOne(r: RoundWrite, busyTimeoutMs: number): number {
     const writer = readingsWriter(this.db);
@@ -214,6 +236,11 @@ export function roundBuffer(db: Db): RoundBuffer {
   let b = buffers.get(db);
   if (!b) buffers.set(db, (b = new RoundBuffer(db)));
   return b;
+}
+
+/** Write what the database's buffer holds, if it has one, before the database is closed. */
+export function flushRoundsOnClose(db: Db, log: Logger): void {
+  buffers.get(db)?.flushOnClose(log);
 }
 
 /** The store's write health of an open database; null when no round was submitted in this process. */
