@@ -22,6 +22,9 @@ export interface NodeSnapshot {
   runs?: { timeMs: number; kinds: { kind: string; success: boolean; durationMs: number }[] };
 }
 
+/** Two rounds in one second both keep their collector_runs (keyed by round): the later one's. */
+const LATEST_ROUND = 'WHERE t.round_id = (SELECT MAX(c.round_id) FROM collector_runs c WHERE c.node_id = t.node_id AND c.time = t.time)';
+
 /** The newest rows of `table` per node: one seek per node on its (node_id, time, …) key. */
 /** (CROSS JOIN keeps SQLite from scanning the metric table and probing nodes instead.) */
 const LATEST = (table: string, columns: string, join = '') =>
@@ -65,7 +68,7 @@ export function nodeSnapshots(db: Db): NodeSnapshot[] {
     if (kind === 'cpu' && sample.cpus) n.cpu = { timeMs, cpus: sample.cpus, bootTimeUnixSeconds: sample.bootTimeUnixSeconds };
     if (kind === 'network' && sample.interfaces) n.network = { timeMs, interfaces: sample.interfaces };
   }
-  for (const [id, time, kind, success, durationMs] of rows(LATEST('collector_runs', 't.kind, t.success, t.duration_ms')) as [number, number, string, number, number][]) {
+  for (const [id, time, kind, success, durationMs] of rows(LATEST('collector_runs', 't.kind, t.success, t.duration_ms', LATEST_ROUND)) as [number, number, string, number, number][]) {
     const n = byId.get(id)!;
     (n.runs ??= { timeMs: time * 1000, kinds: [] }).kinds.push({ kind, success: success === 1, durationMs });
   }
