@@ -1,32 +1,23 @@
 /**
- * For fault tests: `edgefleet hub` as a real child process (its JSON log lines parsed as they
- * come, stopped by SIGTERM or SIGKILL), and fake node roots for the local transport — a proc
- * tree copied from a captured machine with as many network interfaces as a test needs.
+ * For fault tests, on top of hub.ts: `edgefleet hub` with its JSON log lines parsed as they come
+ * and a wait for a given line; fake node roots for the local transport — a proc tree copied from
+ * a captured machine with as many network interfaces as a test needs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, cleanEnv } from './cli.js';
+import { sleep, spawnHub, type HubProcess as SpawnedHub } from './hub.js';
 import { freePort } from './ports.js';
 
 const MACHINE = join(import.meta.dirname, '..', 'fixtures', 'machines', 'x86-hub', 'proc');
 
-export interface HubProcess {
-  child: ChildProcess;
-  base: string;
-  stderr: () => string;
+export interface HubProcess extends SpawnedHub {
   /** Every JSON log line so far. */
   logs: () => Record<string, unknown>[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILL unless it is gone already; resolves once it is. */
-  kill: () => Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
- * Starts `edgefleet hub` and waits until GET /health answers (at most `readyMs`), or with
- * `until`, until a log line matches it.
+ * Starts `edgefleet hub -i INVENTORY --db DB --interval N` and waits until GET /health answers
+ * (at most `readyMs`), or with `until`, until a log line matches it.
  */
 export async function startHub(o: {
   cwd: string;
@@ -37,46 +28,33 @@ export async function startHub(o: {
   readyMs?: number;
   until?: (line: Record<string, unknown>) => boolean;
 }): Promise<HubProcess> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [BIN, 'hub', '-i', o.inventory, '--db', o.db, '--port', String(port), '--interval', String(o.intervalSeconds)], {
-    cwd: o.cwd,
-    env: cleanEnv(o.env),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const spawned = spawnHub({ cwd: o.cwd, port: await freePort(), env: o.env, args: ['-i', o.inventory, '--db', o.db, '--interval', String(o.intervalSeconds)] });
   const hub: HubProcess = {
-    child,
-    base,
-    stderr: () => stderr,
-    logs: () => stderr.split('\n').flatMap((l) => {
-      try {
-        return l.startsWith('{') ? [JSON.parse(l) as Record<string, unknown>] : [];
-      } catch {
-        return [];
-      }
-    }),
-    exited,
-    kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
+    ...spawned,
+    logs: () =>
+      spawned.stderr().split('\n').flatMap((l) => {
+        try {
+          return l.startsWith('{') ? [JSON.parse(l) as Record<string, unknown>] : [];
+        } catch {
+          return [];
+        }
+      }),
   };
   const deadline = Date.now() + (o.readyMs ?? 20_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`hub exited with ${child.exitCode}:\n${stderr}`);
+    if (hub.child.exitCode !== null) throw new Error(`hub exited with ${hub.child.exitCode}:\n${hub.stderr()}`);
     if (o.until) {
       if (hub.logs().some(o.until)) return hub;
-    } else try {
-      if ((await fetch(`${base}/health`, { signal: AbortSignal.timeout(1000) })).ok) return hub;
-    } catch {
-      // not listening yet
+    } else {
+      try {
+        if ((await fetch(`${hub.base}/health`, { signal: AbortSignal.timeout(1000) })).ok) return hub;
+      } catch {
+        // not listening yet
+      }
     }
     if (Date.now() > deadline) {
       await hub.kill();
-      throw new Error(`hub did not answer /health in time:\n${stderr}`);
+      throw new Error(`hub not ready in time:\n${hub.stderr()}`);
     }
     await sleep(o.until ? 5 : 50);
   }
