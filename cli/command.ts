@@ -8,6 +8,9 @@ import { checkFlag, distance, envName } from '../shared/config/config.js';
 import { lambdaContext } from './lambdaContext.js';
 import { loadHandler, readServerless } from './serverlessFunctions.js';
 
+/** How the process was started: the launcher's PID, taken by bin/edgefleet.js before the sources load. */
+export const launch = { parentPid: process.ppid };
+
 /** Exit status 1: bad flags, arguments, config or inventory, in the user's words. */
 export class UsageError extends Error {}
 

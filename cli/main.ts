@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { distance } from '../shared/config/config.js';
 import { backgroundSettled } from '../shared/handler/background.js';
 import { closeResources } from '../shared/handler/resources.js';
-import { applyFlagsToEnv, COMMON_FLAGS, commandHelp, parseCommandArgs, UsageError } from './command.js';
+import { applyFlagsToEnv, COMMON_FLAGS, commandHelp, launch, parseCommandArgs, UsageError } from './command.js';
 import { COMMANDS, commandNamed } from './commands/index.js';
 import { PROJECT_ROOT } from './serverlessFunctions.js';
 
@@ -33,7 +33,8 @@ export function version(): string {
   return (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], started?: { parentPid: number }): Promise<number> {
+  if (started) launch.parentPid = started.parentPid;
   // The command is the first word that is not a flag (or a common flag's value): `edgefleet -v run` works too.
   let at = -1;
   for (let i = 0; i < argv.length; i++) {

@@ -3,8 +3,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 
-/** The project root: where serverless.yml lives. */
-export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Compiled (dist/cli/*.js, the installed package) or run from the sources through tsx (a checkout). */
+const COMPILED = import.meta.url.endsWith('.js');
+
+/** The package root: where package.json and serverless.yml live (above dist/ when compiled). */
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), COMPILED ? '../..' : '..');
 
 export interface FunctionDef {
   name: string;
@@ -52,12 +55,15 @@ export function readServerless(path = join(PROJECT_ROOT, 'serverless.yml')): Ser
 
 export type LambdaHandler = (event: unknown, context: object) => Promise<unknown>;
 
-/** Load a function's handler from source: `dist/functions/x.handler` → `functions/x.ts`, export `handler`. */
+/**
+ * Load a function's handler: `dist/functions/x.handler` → export `handler` of dist/functions/x.js
+ * when compiled, of functions/x.ts from the sources.
+ */
 export async function loadHandler(def: FunctionDef): Promise<LambdaHandler> {
   const dot = def.handler.lastIndexOf('.');
-  const file = def.handler.slice(0, dot).replace(/^dist\//, '');
+  const file = COMPILED ? `${def.handler.slice(0, dot)}.js` : `${def.handler.slice(0, dot).replace(/^dist\//, '')}.ts`;
   const exported = def.handler.slice(dot + 1);
-  const mod = (await import(pathToFileURL(join(PROJECT_ROOT, `${file}.ts`)).href)) as Record<string, unknown>;
+  const mod = (await import(pathToFileURL(join(PROJECT_ROOT, file)).href)) as Record<string, unknown>;
   const fn = mod[exported];
   if (typeof fn !== 'function') throw new Error(`${def.handler}: no exported function "${exported}"`);
   return fn as LambdaHandler;

@@ -5,7 +5,7 @@
  * worked out apart from the parsers (see test/fixtures/machines/SOURCE.md).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -103,6 +103,16 @@ before(async () => {
 });
 
 after(async () => {
+  // The hanging probes' `head` still waits on the FIFO (sshd does not kill a command whose channel
+  // the client closed): an end of file lets it, and its shell, exit.
+  const hang = roots.get('hang');
+  if (hang) {
+    try {
+      closeSync(openSync(join(hang, 'proc', 'stat'), constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // ENXIO: no reader left
+    }
+  }
   for (const s of silentSockets) s.destroy();
   silent?.close();
   db?.close();
