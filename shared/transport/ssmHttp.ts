@@ -29,7 +29,12 @@ export function httpOverCommand(run: RunBytes, socketPath: string): Duplex {
       if (started) return done();
       buf = Buffer.concat([buf, chunk]);
       if (buf.length > MAX_REQUEST_BYTES) return done(new TransportError('exec', `engine request over ${MAX_REQUEST_BYTES} bytes`));
-      const req = parseRequest(buf);
+      let req: ParsedRequest | undefined;
+      try {
+        req = parseRequest(buf);
+      } catch (e) {
+        return done(e as Error);
+      }
       if (req) {
         started = true;
         void send(req);
