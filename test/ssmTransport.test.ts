@@ -17,6 +17,7 @@ import { TransportError, TransportPool } from '../shared/transport/index.js';
 import type { NodeSpec } from '../shared/domain/index.js';
 import { managedInstanceId, startSsmServer, TEST_CREDENTIALS, type SsmServer } from './harness/ssmServer.js';
 import { verifySigV4 } from './harness/sigv4.js';
+import { curlCommand, parseRequest } from '../shared/transport/ssmHttp.js';
 
 const ONLINE = [1, 2, 3].map(managedInstanceId);
 const LOST = managedInstanceId(9);
@@ -141,6 +142,18 @@ describe('SsmTransport', () => {
     });
     const took = Date.now() - t0;
     assert.ok(took >= 1400 && took < 2500, `took ${took} ms`);
+  });
+});
+
+describe('engine requests over SSM (ssmHttp)', () => {
+  it('quotes every curl argument and never puts registry credentials into the SSM command', () => {
+    const raw = 'POST /v1.41/images/create?fromImage=lab%2Fx&tag=v1 HTTP/1.1\r\nHost: engine\r\nX-Registry-Auth: c2VjcmV0LXBhc3N3b3Jk\r\nContent-Length: 0\r\n\r\n';
+    const cmd = curlCommand(parseRequest(Buffer.from(raw))!, "/run/a b's.sock", true);
+    assert.ok(!cmd.includes('c2VjcmV0LXBhc3N3b3Jk'), 'the credential left the hub');
+    assert.match(cmd, /'--unix-socket' '\/run\/a b'\\''s\.sock'/);
+    // The node's shell gives curl exactly these words: checked by running the quoting through sh.
+    const words = execFileSync('/bin/sh', ['-c', `set -- ${cmd.split('\n')[1]!.replace(/ <.*$/, '')}; printf '%s\\n' "$@"`], { encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(words, ['curl', '-sS', '-i', '-H', 'Expect:', '--unix-socket', "/run/a b's.sock", '-X', 'POST', 'http://localhost/v1.41/images/create?fromImage=lab%2Fx&tag=v1']);
   });
 });
 

@@ -16,8 +16,12 @@ export type RunBytes = (command: string, timeoutMs: number) => Promise<{ stdout:
 const MAX_REQUEST_BYTES = 256 * 1024;
 const PULL_TIMEOUT_MS = 30 * 60_000;
 const REQUEST_TIMEOUT_MS = 2 * 60_000;
-/** Header names curl must not be handed: it writes its own (and the body is no longer chunked). */
-const DROP_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'expect']);
+/**
+ * Header names curl must not be handed: it writes its own (and the body is no longer chunked);
+ * and registry credentials, which would be kept in SSM's command history (ListCommands shows
+ * every command's parameters): over SSM a pull authenticates with the node's own engine login.
+ */
+const DROP_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'expect', 'x-registry-auth', 'x-registry-config']);
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function httpOverCommand(run: RunBytes, socketPath: string): Duplex {
