@@ -76,7 +76,7 @@ export function countEpisodes(nodes: { next: (t: number) => NodeReadings }[], da
         const step = addSample(st.s, start + k * intervalSeconds, v);
         if (!step) continue;
         steps++;
-        const d = detect(st.s.detector, step.value, config);
+        const d = detect(st.s.detector, step.value, config, step.timeUnixSeconds);
         if (d.anomalous && !st.open) {
           episodes++;
           const kind = key.slice(0, key.indexOf('|'));

@@ -23,7 +23,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_DETECTOR_CONFIG, DETECTOR_NAME, detect, newDetectorState, type DetectorConfig } from '../shared/detect/detector.js';
-import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, scoreFile, scoreNab, windowReport, windowRows, type NabFile, type NabProfile } from '../shared/detect/nab.js';
+import { NAB_PROFILES, nabUnixSeconds, normalizeNab, optimizeThreshold, parseNabCsv, scoreFile, scoreNab, windowReport, windowRows, type NabFile, type NabProfile } from '../shared/detect/nab.js';
 
 export interface NabSeries {
   /** Path under data/, e.g. `realTweets/Twitter_volume_AAPL.csv`. */
@@ -31,6 +31,8 @@ export interface NabSeries {
   /** The NAB folder of the file (its first path segment). */
   family: string;
   values: Float64Array;
+  /** Unix seconds of each row. */
+  times: Float64Array;
   windows: [number, number][];
 }
 
@@ -63,7 +65,7 @@ export function loadNab(dir: string): NabSeries[] {
         const { timestamps, values } = parseNabCsv(readFileSync(p, 'utf8'), name);
         const w = labels[name];
         if (!w) throw new Error(`${labelsFile}: no windows for ${name}`);
-        out.push({ name, family: name.includes('/') ? name.slice(0, name.indexOf('/')) : '.', values, windows: windowRows(timestamps, w, name) });
+        out.push({ name, family: name.includes('/') ? name.slice(0, name.indexOf('/')) : '.', values, times: Float64Array.from(timestamps, nabUnixSeconds), windows: windowRows(timestamps, w, name) });
       }
     }
   };
@@ -93,9 +95,9 @@ export function lofoGroup(family: string): string {
   return family.startsWith('artificial') ? 'artificial' : family;
 }
 
-export function detectorScores(values: Float64Array, config: Readonly<DetectorConfig> = DEFAULT_DETECTOR_CONFIG): Float64Array {
+export function detectorScores(values: Float64Array, config: Readonly<DetectorConfig> = DEFAULT_DETECTOR_CONFIG, times?: Float64Array): Float64Array {
   const state = newDetectorState();
-  return Float64Array.from(values, (v) => detect(state, v, config).score);
+  return Float64Array.from(values, (v, i) => detect(state, v, config, times?.[i]).score);
 }
 
 /** Leave-one-out: each file scored at the threshold optimised on the others; normalised over all files. */
@@ -195,7 +197,7 @@ function main(): number {
   const grid = parseSettings(o.grid ?? []);
   const series = loadNabDirs(dirs.map((d) => resolveDataDir(d)));
   const t0 = performance.now();
-  const files: NabFile[] = series.map((s) => ({ name: s.name, windows: s.windows, scores: detectorScores(s.values, base) }));
+  const files: NabFile[] = series.map((s) => ({ name: s.name, windows: s.windows, scores: detectorScores(s.values, base, s.times) }));
   const ms = performance.now() - t0;
   const threshold = base.threshold;
   const results = NAB_PROFILES.map((p) => ({ optimized: scoreNab(files, p), fixed: scoreNab(files, p, threshold) }));
@@ -239,7 +241,7 @@ function main(): number {
     const groupOf = series.map((s) => lofoGroup(s.family));
     // Every candidate's scores (the base setting alone without --grid).
     const candidates = grid.length > 1 || (o.grid ?? []).length ? grid.map((g) => ({ ...base, ...g })) : [base];
-    const scored = candidates.length === 1 ? [files] : candidates.map((c) => series.map((s) => ({ name: s.name, windows: s.windows, scores: detectorScores(s.values, c) })));
+    const scored = candidates.length === 1 ? [files] : candidates.map((c) => series.map((s) => ({ name: s.name, windows: s.windows, scores: detectorScores(s.values, c, s.times) })));
     for (const p of NAB_PROFILES) {
       const l = leaveGroupOut(scored, groupOf, p);
       const inSample = Math.max(...scored.map((fs) => scoreNab(fs, p).normalized));

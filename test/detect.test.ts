@@ -14,6 +14,12 @@ import { listAnomalies, openDb, readingsWriter, recordOutcomes, syncNodes, type 
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/nab', import.meta.url));
 const [standard, lowFp, lowFn] = NAB_PROFILES;
+/** Standard normal draws from a seeded Park–Miller source (Box–Muller). */
+const gaussianSource = (seed: number) => {
+  let rng = seed;
+  const u = () => (rng = (rng * 16807) % 2147483647) / 2147483647;
+  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+};
 const near = (a: number, b: number, eps = 1e-6) => assert.ok(Math.abs(a - b) < eps, `${a} ≠ ${b}`);
 
 describe('NAB scoring (hand-worked)', () => {
@@ -176,6 +182,60 @@ describe('detector', () => {
     assert.equal(on.out[420], off.out[420]);
     assert.ok(on.st.seen.length <= 18 && on.st.ctx.length <= DEFAULT_DETECTOR_CONFIG.contextLength);
   });
+  // A daily square wave (10 from 08:00 to 20:00 UTC, 0 otherwise, ±0.05 noise) at 5-minute steps; on
+  // day 6 the rise at 08:00 does not come. Nothing is new about a 0 at 08:00 to any window-local
+  // feature (the last 8 hours were 0 too, and 0 is inside the range); for the 08:00 bin it is
+  // far from its mean in its deviations (floored at 1 % of the range = 0.1), so the profile adds up
+  // to its weight there — and nothing on the regular days before.
+  const squareDay = (i: number, skipDay: number) => {
+    const hour = ((i * 300) % 86400) / 3600;
+    const day = Math.floor((i * 300) / 86400);
+    return hour >= 8 && hour < 20 && day !== skipDay ? 10 : 0;
+  };
+  it('time of day: a missing daily rise scores up to the profile weight more; regular days and untimed samples score as without it', () => {
+    const T0 = 1_700_006_400 - (1_700_006_400 % 86400);
+    const run = (profileBins: number, timed = true) => {
+      const st = newDetectorState();
+      let rng = 3;
+      const u = () => (rng = (rng * 16807) % 2147483647) / 2147483647;
+      const out: number[] = [];
+      for (let i = 0; i < 288 * 7; i++) out.push(detect(st, squareDay(i, 6) + (u() - 0.5) * 0.1, { ...DEFAULT_DETECTOR_CONFIG, profileBins }, timed ? T0 + 300 * i : undefined).score);
+      return { out, st };
+    };
+    const off = run(0);
+    const on = run(24);
+    // Give or take an hour bin, and the 08:00 bin itself learns the missing day as it goes: the
+    // first extra score comes after 08:00 and by 10:00; every earlier sample scores as without it.
+    const from = 6 * 288 + 96; // day 6, 08:00
+    const first = on.out.findIndex((x, i) => x !== off.out[i]);
+    assert.ok(first > from && first <= from + 24, `first difference at step ${first}`);
+    const extra = on.out.slice(from, from + 144).map((x, i) => x - off.out[from + i]!);
+    assert.ok(Math.max(...extra) >= 0.2 && Math.max(...extra) <= DEFAULT_DETECTOR_CONFIG.profileWeight + 1e-9, `extra: ${Math.max(...extra)}`);
+    assert.ok(off.out.slice(from, from + 144).every((x) => x < 0.5), 'without the profile the missing rise is not seen');
+    // Without times the profile is off; its state stays empty.
+    assert.deepEqual(run(24, false).out, off.out);
+    assert.deepEqual(run(24, false).st.prof, []);
+    // 24 bins × (mean, deviation, count); through JSON it is the same state.
+    assert.equal(on.st.prof.length, 72);
+    assert.ok(isDetectorState(JSON.parse(JSON.stringify(on.st))));
+  });
+  it('affine changes of the values (× 1000 + 5, × 0.001 − 40, a sign flip) leave the scores as they were', () => {
+    const v = series[0]!.values;
+    const times = Float64Array.from(v, (_, i) => 1_393_000_000 + 300 * i);
+    const base = detectorScores(v, DEFAULT_DETECTOR_CONFIG, times);
+    for (const [a, b] of [[1000, 5], [0.001, -40], [-1, 0]] as const) {
+      const s = detectorScores(Float64Array.from(v, (x) => a * x + b), DEFAULT_DETECTOR_CONFIG, times);
+      const worst = base.reduce((m, x, i) => Math.max(m, Math.abs(x - s[i]!)), 0);
+      assert.ok(worst < 1e-6, `× ${a} + ${b}: scores differ by up to ${worst}`);
+    }
+  });
+  it('Gaussian noise with times, 20,000 steps (69 days): at most a few alarms', () => {
+    const rand = gaussianSource(11);
+    const st = newDetectorState();
+    let flags = 0;
+    for (let i = 0; i < 20000; i++) if (detect(st, 20 + rand(), DEFAULT_DETECTOR_CONFIG, 1_700_000_000 + 300 * i).flagged) flags++;
+    assert.ok(flags <= 3, `${flags} alarms`);
+  });
   it('ignores non-finite values; a foreign state is rejected', () => {
     const st = newDetectorState();
     assert.deepEqual(detect(st, NaN), { score: 0, flagged: false, anomalous: false });
@@ -189,6 +249,10 @@ describe('detector', () => {
     const { band: _b, stay: _st, longest: _l, ...v2 } = newDetectorState();
     assert.equal(isDetectorState({ ...v2, v: 3 }), false);
     assert.equal(isDetectorState({ ...newDetectorState(), longest: [1.5] }), false);
+    // A likelihood-v3 state (v 4, no time-of-day profile) starts over.
+    const { prof: _p, t0: _t, vs: _vs, ...v3 } = newDetectorState();
+    assert.equal(isDetectorState({ ...v3, v: 4 }), false);
+    assert.equal(isDetectorState({ ...newDetectorState(), prof: [NaN] }), false);
   });
   it('eval:nab on the fixture prints one line per profile and the summary line last', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts', '--data', FIXTURE], { encoding: 'utf8' });

@@ -208,7 +208,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
             const step = addSample(run.state, t, value);
             if (step) {
               sum.steps++;
-              const d = detect(run.state.detector, step.value, config);
+              const d = detect(run.state.detector, step.value, config, step.timeUnixSeconds);
               if (d.flagged) sum.flagged++;
               episode(def.series, lbl, DETECTOR_NAME, 'score', step.timeUnixSeconds, d.anomalous, d.score, step.value, () => `${def.series}${lbl ? ` (${lbl})` : ''} = ${round(step.value)}${over}: anomaly score ${d.score.toFixed(3)}`);
             }

@@ -70,9 +70,17 @@ export interface DetectorConfig {
   stayMinSamples: number;
   /** …and the samples before the stay are at least this many times its length ("longer than ever" needs an "ever"). */
   stayHistoryFactor: number;
+  /** Time-of-day profile: bins of the UTC day (0 turns it off; it needs the samples' times). */
+  profileBins: number;
+  /** Days of history before the profile is asked. */
+  profileDays: number;
+  /** Smallest weight of a new sample in its bin's running mean and deviation (memory ≈ 1/alpha samples of that bin). */
+  profileAlpha: number;
+  /** Added to the score, × (deviation − 3) / 3 capped at 1, when the profile feature is over 3 of its bin's σ. */
+  profileWeight: number;
 }
 
-export const DETECTOR_NAME = 'likelihood-v3';
+export const DETECTOR_NAME = 'likelihood-v4';
 
 /** Measured on the NAB development folder (see docs/anomalies.md); the threshold sits on a plateau of the standard profile. */
 export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
@@ -92,6 +100,10 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   stayFactor: 1.75,
   stayMinSamples: 84,
   stayHistoryFactor: 40,
+  profileBins: 24,
+  profileDays: 3,
+  profileAlpha: 0.01,
+  profileWeight: 0.3,
 };
 
 /** Bits of the seen-context set for a configuration: Σ_{j=1..L} S^(j+1), S = buckets + 2. */
@@ -104,7 +116,7 @@ export function contextSetBits(config: Readonly<DetectorConfig>): number {
 
 /** Everything the detector remembers about one series: plain numbers, JSON as it is. */
 export interface DetectorState {
-  v: 4;
+  v: 5;
   /** Samples seen. */
   n: number;
   /** The last values (at most `windowSamples + shiftSamples − 1`), a ring: the oldest at `head` once full. */
@@ -129,10 +141,13 @@ export interface DetectorState {
   longest: number[];
   /** Exponentially weighted mean and variance of the values. */
   vs: [number, number];
+  /** Time-of-day profile: per bin its running mean, mean absolute deviation and sample count (capped); the first sample's time (null: none yet). */
+  prof: number[];
+  t0: number | null;
 }
 
 export function newDetectorState(): DetectorState {
-  return { v: 4, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [], vs: [0, 0] };
+  return { v: 5, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [], vs: [0, 0], prof: [], t0: null };
 }
 
 /** A stored state that is not one of ours (another version, hand-edited) starts over rather than failing. */
@@ -140,7 +155,7 @@ export function isDetectorState(x: unknown): x is DetectorState {
   if (typeof x !== 'object' || x === null) return false;
   const s = x as Partial<DetectorState>;
   return (
-    s.v === 4 &&
+    s.v === 5 &&
     typeof s.n === 'number' &&
     Array.isArray(s.window) &&
     s.window.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
@@ -165,7 +180,10 @@ export function isDetectorState(x: unknown): x is DetectorState {
     s.longest.every((v) => Number.isInteger(v) && v >= 0) &&
     Array.isArray(s.vs) &&
     s.vs.length === 2 &&
-    s.vs.every((v) => typeof v === 'number' && Number.isFinite(v))
+    s.vs.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
+    Array.isArray(s.prof) &&
+    s.prof.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
+    (s.t0 === null || (typeof s.t0 === 'number' && Number.isFinite(s.t0)))
   );
 }
 
@@ -404,7 +422,7 @@ function median3(a: number, b: number, c: number): number {
  * Score one new sample and update `state` in place. Non-finite values are not scored (score 0)
  * and leave the state as it was.
  */
-export function detect(state: DetectorState, value: number, config: Readonly<DetectorConfig> = DEFAULT_DETECTOR_CONFIG): Detection {
+export function detect(state: DetectorState, value: number, config: Readonly<DetectorConfig> = DEFAULT_DETECTOR_CONFIG, timeUnixSeconds?: number): Detection {
   if (!Number.isFinite(value)) return { score: 0, flagged: false, anomalous: false };
   const w = state.window;
   const len = w.length;
@@ -414,13 +432,20 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   const start = len < capacity ? 0 : state.head;
   let shift = 0;
   let extreme = 0;
+  let seasonal = 0;
+  let bin = -1;
+  // The recent median (below); the profile learns it, not the raw value, so it lags a sharp daily rise exactly as the feature does.
+  let recent = value;
+  if (config.profileBins > 0 && timeUnixSeconds !== undefined && Number.isFinite(timeUnixSeconds)) {
+    bin = Math.floor((((timeUnixSeconds % 86400) + 86400) % 86400) / (86400 / config.profileBins));
+    if (state.t0 === null) state.t0 = timeUnixSeconds;
+  }
   const older = len - (k - 1);
   const sorted = sortedOlder(state, start, older);
   if (older >= 16 && state.min !== null && state.max !== null) {
     const range = state.max - state.min;
     const m = older % 2 ? sorted[older >> 1]! : (sorted[(older >> 1) - 1]! + sorted[older >> 1]!) / 2;
     const scale = Math.max(madSorted(sorted, older, m) * 1.4826, config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)));
-    let recent = value;
     if (k === 3) recent = median3(w[(start + len - 2) % len]!, w[(start + len - 1) % len]!, value);
     else if (k > 1) {
       for (let i = 0; i < k - 1; i++) scratch[i] = w[(start + older + i) % len]!;
@@ -428,6 +453,19 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
       recent = medianOf(scratch, k);
     }
     shift = Math.abs(recent - m) / scale;
+    // Unusual for the time of day: the recent median against its bin's mean of recent medians, in its bin's deviation.
+    // Give or take a bin: the nearest of this bin and its two neighbours (a daily edge that comes a
+    // few minutes early or late, or falls on a bin boundary, is not unusual).
+    if (bin >= 0 && state.t0 !== null && timeUnixSeconds! - state.t0 >= config.profileDays * 86400 && state.prof.length === 3 * config.profileBins) {
+      const floor = Math.max(config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)));
+      seasonal = Infinity;
+      for (let j = -1; j <= 1; j++) {
+        const b = (bin + j + config.profileBins) % config.profileBins;
+        const dev = Math.max(state.prof[3 * b + 1]! * 1.2533, floor);
+        seasonal = state.prof[3 * b + 2]! >= 3 ? Math.min(seasonal, Math.abs(recent - state.prof[3 * b]!) / dev) : 0;
+        if (seasonal === 0) break;
+      }
+    }
     const excess = Math.max(0, value - state.max, state.min - value);
     if (excess > 0) {
       const noise = Math.max(differenceNoise(w, start, value), config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)));
@@ -448,6 +486,17 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   const l0 = likelihood(state.stats, 0, f0, state.n, config.likelihoodAlpha);
   const l1 = likelihood(state.stats, 2, f1, state.n, config.likelihoodAlpha);
   let score = live ? Math.max(l0, l1) : 0;
+  if (live && seasonal > 3) score = Math.min(1, score + config.profileWeight * Math.min(1, (seasonal - 3) / 3));
+  if (bin >= 0) {
+    const prof = state.prof;
+    while (prof.length < 3 * config.profileBins) prof.push(0, 0, 0);
+    const c = prof[3 * bin + 2]!;
+    const a = Math.max(config.profileAlpha, 1 / (c + 1));
+    const d = recent - prof[3 * bin]!;
+    prof[3 * bin] = c === 0 ? recent : prof[3 * bin]! + a * d;
+    prof[3 * bin + 1] = c === 0 ? 0 : prof[3 * bin + 1]! + a * (Math.abs(d) - prof[3 * bin + 1]!);
+    prof[3 * bin + 2] = Math.min(c + 1, 1 / config.profileAlpha);
+  }
   if (config.stayBands > 0 && stayRecord(state, value, config) && live) score = 1;
   const novelty = config.contextBuckets > 0 ? contextNovelty(state, value, config) : 0;
   if (live && novelty > 0) score = Math.min(1, score + config.contextWeight * novelty);
