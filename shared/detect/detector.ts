@@ -90,7 +90,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   likelihoodAlpha: 0.0003,
   scaleFloorOfRange: 0.01,
   refractorySamples: 12,
-  threshold: 0.8,
+  threshold: 0.95,
   contextBuckets: 6,
   contextLength: 2,
   contextWeight: 0.1,
