@@ -6,7 +6,12 @@
  * the same run. Series: a synthetic fleet (sine + noise + steps + spikes), 200 series × 5000
  * samples, so no data folder is needed. Last line: `bench:detect ns_per_sample=<n>`.
  */
-import { DEFAULT_DETECTOR_CONFIG, detect, newDetectorState, type DetectorState } from '../shared/detect/detector.js';
+import { parseArgs } from 'node:util';
+import { DEFAULT_DETECTOR_CONFIG as DEFAULTS, detect, newDetectorState, type DetectorState } from '../shared/detect/detector.js';
+import { parseSettings } from './nab.js';
+
+// `-- --set key=value`: the cost of another setting (e.g. profileBins=0, the detector without its time-of-day profile).
+const DEFAULT_DETECTOR_CONFIG = { ...DEFAULTS, ...parseSettings(parseArgs({ options: { set: { type: 'string', multiple: true } } }).values.set ?? [])[0] };
 
 const SERIES = Number(process.env.BENCH_SERIES ?? 200);
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5000);
