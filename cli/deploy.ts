@@ -83,8 +83,8 @@ export async function deployCommand(action: DeploymentAction, ref: string | unde
   } finally {
     progress.off('deploy', onStep);
   }
-  writeJsonOrTable(f.json, summary, ['NODE', 'STATE', 'CONTAINER', 'SECONDS', 'ERROR'], () =>
-    summary.nodes.map((n) => [n.node, n.state, n.containerName ?? null, (n.durationMs / 1000).toFixed(1), n.error ?? '']),
+  writeJsonOrTable(f.json, summary, ['NODE', 'STATE', 'ORDER', 'CONTAINER', 'SECONDS', 'ERROR'], () =>
+    summary.nodes.map((n) => [n.node, n.state, n.order ?? null, n.containerName ?? null, (n.durationMs / 1000).toFixed(1), n.error ?? '']),
   );
   if (!f.json) {
     process.stdout.write(`\ndeployment ${summary.id} ${summary.status}: ${summary.image}${summary.digest ? `@${summary.digest}` : ''} in ${(summary.durationMs / 1000).toFixed(1)} s\n`);
@@ -105,7 +105,7 @@ export function deploymentsCommand(id: string | undefined, asJson: boolean): num
       return 0;
     }
     process.stdout.write(`${d.id} ${d.action} ${d.image} ${d.status}${d.error ? ` (${d.error})` : ''}\n\n`);
-    process.stdout.write(table(['NODE', 'STATE', 'PROGRESS', 'CONTAINER', 'ERROR'], nodes.map((n) => [n.node, n.state, n.progressPercent === null ? null : `${n.progressPercent}%`, n.containerName, n.error ?? ''])) + '\n\n');
+    process.stdout.write(table(['NODE', 'STATE', 'ORDER', 'PROGRESS', 'CONTAINER', 'ERROR'], nodes.map((n) => [n.node, n.state, n.updateOrder, n.progressPercent === null ? null : `${n.progressPercent}%`, n.containerName, n.error ?? ''])) + '\n\n');
     const t0 = events[0]?.timeUnixMs ?? 0;
     process.stdout.write(table(['+SECONDS', 'NODE', 'STATE', 'PROGRESS', 'MESSAGE'], events.map((e) => [((e.timeUnixMs - t0) / 1000).toFixed(3), e.node, e.state, e.progressPercent === null ? null : `${e.progressPercent}%`, e.message ?? ''])) + '\n');
     return 0;

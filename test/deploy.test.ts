@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inventoryNodes } from '../shared/collect/collection.js';
 import { loadConfig, type Config } from '../shared/config/config.js';
-import { containerSpec, createDeployment, DeployInputError, gpuRequests, parseDeployRequest, runDeployment, type DeployDeps, type DeploymentSummary } from '../shared/deploy/index.js';
+import { checkDeployPolicy, containerName, containerSpec, createDeployment, DeployInputError, gpuRequests, parseDeployRequest, runDeployment, type DeployDeps, type DeploymentSummary } from '../shared/deploy/index.js';
 import { DEPLOY_LABELS, silentLogger, type DeployRequest } from '../shared/domain/index.js';
 import { deploymentEvents, deploymentNodes, getDeployment, openDb, type Db } from '../shared/store/index.js';
 import { TransportPool } from '../shared/transport/pool.js';
@@ -59,10 +59,48 @@ describe('deployment requests (pure)', () => {
     ['a relative volume', { image: 'lab/yolo:v8', nodes: ['a'], options: { volumes: ['../etc:/etc'] } }, /volumes/],
     ['a volume escaping with ..', { image: 'lab/yolo:v8', nodes: ['a'], options: { volumes: ['/data/../etc:/etc'] } }, /volumes/],
     ['an env name with =', { image: 'lab/yolo:v8', nodes: ['a'], options: { env: { 'A=B': 'x' } } }, /options.env: "A=B"/],
-    ['an unknown option', { image: 'lab/yolo:v8', nodes: ['a'], options: { privileged: true } }, /unknown field "privileged"/],
+    ['an unknown option', { image: 'lab/yolo:v8', nodes: ['a'], options: { capAdd: ['SYS_ADMIN'] } }, /unknown field "capAdd"/],
+    ['an unknown update order', { image: 'lab/yolo:v8', nodes: ['a'], options: { order: 'rolling' } }, /options.order: one of stop-first, start-first/],
     ['an unknown registry', { image: 'lab/yolo:v8', nodes: ['a'], registry: 'other' }, /no registry named "other"/],
   ];
   for (const [name, body, re] of bad) it(`refuses ${name}`, () => assert.throws(() => parseDeployRequest(body, defaults), (e: Error) => e instanceof DeployInputError && re.test(e.message)));
+
+  describe('what a request may ask of a node (deploy.allowedBindMounts, allowEngineSocket, allowPrivileged, allowHostPid)', () => {
+    const node = { name: 'a', groups: [], connection: 'ssh' as const, host: 'x', port: 22, vars: { edgefleet_engine_socket: '/srv/engine/podman.sock' } };
+    const closed = { allowedBindMounts: [] as string[], allowEngineSocket: false, allowPrivileged: false, allowHostPid: false, engineSocket: '/var/run/docker.sock' };
+    const check = (options: unknown, policy: Partial<typeof closed> = {}) => checkDeployPolicy(parseDeployRequest({ image: 'lab/yolo:v8', nodes: ['a'], options }, defaults), [node], { ...closed, ...policy });
+    const refused = (options: unknown, policy: Partial<typeof closed>, re: RegExp) => assert.throws(() => check(options, policy), (e: Error) => e instanceof DeployInputError && re.test(e.message), JSON.stringify(options));
+    it('a bind mount of / is refused by the bind-mount rule; named volumes always pass', () => {
+      refused({ volumes: ['/:/host'] }, {}, /options.volumes: "\/:\/host" binds host path \/, which is not under deploy.allowedBindMounts \(none configured\)/);
+      refused({ volumes: ['/etc:/etc:ro'] }, { allowedBindMounts: ['/data/models'] }, /not under deploy.allowedBindMounts \(\/data\/models\)/);
+      refused({ volumes: ['/data/models-old:/m'] }, { allowedBindMounts: ['/data/models'] }, /not under deploy.allowedBindMounts/);
+      check({ volumes: ['cache:/cache'] });
+      check({ volumes: ['/data/models:/models:ro', '/data/models/yolo//:/y'] }, { allowedBindMounts: ['/data/models/'] });
+    });
+    it('a path holding an engine socket is refused even when allowed, unless allowEngineSocket', () => {
+      refused({ volumes: ['/:/host'] }, { allowedBindMounts: ['/'] }, /engine socket \/var\/run\/docker\.sock \(root on the node\); refused unless deploy.allowEngineSocket/);
+      refused({ volumes: ['/run:/run'] }, { allowedBindMounts: ['/'] }, /engine socket/);
+      refused({ volumes: ['/srv/engine:/e'] }, { allowedBindMounts: ['/srv'] }, /engine socket \/srv\/engine\/podman\.sock/);
+      refused({ volumes: ['/opt/x/docker.sock:/var/run/docker.sock'] }, { allowedBindMounts: ['/opt'] }, /engine socket/);
+      check({ volumes: ['/var/run/docker.sock:/var/run/docker.sock'] }, { allowedBindMounts: ['/var/run/docker.sock'], allowEngineSocket: true });
+    });
+    it('privileged and the host PID namespace only when the config allows them', () => {
+      refused({ privileged: true }, {}, /options.privileged: .*refused unless deploy.allowPrivileged/);
+      refused({ pidMode: 'host' }, {}, /options.pidMode: .*refused unless deploy.allowHostPid/);
+      check({ privileged: true, pidMode: 'host' }, { allowPrivileged: true, allowHostPid: true });
+      check({ privileged: false });
+    });
+  });
+
+  it('container names: a long repository and tag are cut, never the deployment id', () => {
+    const repo = 'lab/' + 'a'.repeat(250);
+    const tag = 'b'.repeat(128);
+    const one = containerName(repo, tag, '0123456789ab');
+    const two = containerName(repo, tag, 'ba9876543210');
+    assert.ok(one.length <= 200 && one.endsWith('-0123456789ab'), one);
+    assert.notEqual(one, two);
+    assert.equal(containerName('lab/yolo', 'v8', '0123456789ab'), 'edgefleet-lab_yolo-v8-0123456789ab');
+  });
 
   it('GPUs: device requests from edgefleet_gpus, the nvidia runtime from edgefleet_container_runtime', () => {
     assert.deepEqual(gpuRequests('all'), [{ Driver: 'nvidia', Capabilities: [['gpu']], Count: -1 }]);
@@ -191,7 +229,7 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
     assert.ok(!deploymentEvents(db, s.id).some((e) => e.state === 'pulling'));
   });
 
-  it('a new tag replaces the old container only after the new one runs', async () => {
+  it('a new tag replaces the old container (stop-first with host networking)', async () => {
     const old = engines.map((e) => running(e)[0]!.name);
     const s = await deploy({ image: `${REPO}:v2`, group: 'edge' });
     assert.equal(s.status, 'succeeded', JSON.stringify(s.nodes));
@@ -202,9 +240,10 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
     }
     for (const node of ['node01', 'node02']) {
       const states = deploymentEvents(db, s.id).filter((e) => e.node === node).map((e) => e.state).filter((st, i, a) => st !== a[i - 1]);
-      assert.deepEqual(states, ['queued', 'pulling', 'creating', 'starting', 'verifying', 'replacing', 'running'], node);
+      // Host networking (edgefleet_network_mode=host): stop-first.
+      assert.deepEqual(states, ['queued', 'pulling', 'creating', 'stopping', 'starting', 'verifying', 'replacing', 'running'], node);
     }
-    assert.ok(deploymentNodes(db, s.id).every((n) => n.previousContainerId));
+    assert.ok(deploymentNodes(db, s.id).every((n) => n.previousContainerId && n.updateOrder === 'stop-first'));
   });
 
   it('a tag that does not exist fails with the registry’s reason; the old container keeps running, the other node is untouched', async () => {
@@ -317,6 +356,12 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
       assert.equal((await post({ image: `${REPO}:v2`, nodes: ['node01'] }, { authorization: 'Bearer wrong-key-0123456789' })).status, 401);
       assert.equal((await fetch(`${base}/deployments`)).status, 401);
       assert.ok(!stderr.includes(API_KEY), 'the key is never logged');
+    });
+
+    it('refuses a bind mount of / with the rule that refused it', async () => {
+      const r = await post({ image: `${REPO}:v2`, nodes: ['node01'], options: { volumes: ['/:/host'] } }, { authorization: `Bearer ${API_KEY}` });
+      assert.equal(r.status, 400);
+      assert.match(((await r.json()) as { error: string }).error, /options.volumes: "\/:\/host" binds host path \/, which is not under deploy.allowedBindMounts/);
     });
 
     it('refuses a malformed image reference and unknown nodes', async () => {

@@ -126,6 +126,14 @@ export const SCHEMA = {
     engineTimeoutSeconds: seconds(60, 3600),
     /** Seconds the engine gives the previous container to stop before it kills it. */
     stopTimeoutSeconds: int(10, 0, 3600, 'seconds'),
+    /** Host paths a deployment may bind-mount (that path or below); none by default (named volumes always). */
+    allowedBindMounts: list([]),
+    /** Allow a bind mount that holds a container engine's socket (root on the node). */
+    allowEngineSocket: bool(false),
+    /** Allow options.privileged. */
+    allowPrivileged: bool(false),
+    /** Allow options.pidMode: host. */
+    allowHostPid: bool(false),
   },
   /**
    * Keys the HTTP routes take (Authorization: Bearer KEY or X-Api-Key). `keys` may do

@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { DEPLOY_LABELS, type DeployOptions, type NodeSpec } from '../domain/index.js';
+import { DEPLOY_LABELS, UPDATE_ORDERS, type DeployOptions, type NodeSpec, type UpdateOrder } from '../domain/index.js';
 
 /** The node vars that shape a deployment on that node (docs/deployments.md). */
 export const DEPLOY_VARS = {
@@ -11,12 +11,39 @@ export const DEPLOY_VARS = {
   runtime: 'edgefleet_container_runtime',
   /** The container's network: `host` (common on edge nodes), `bridge`, a network name. Engine default when unset. */
   networkMode: 'edgefleet_network_mode',
+  /** `stop-first` or `start-first` for this node's deploys (a request's options.order wins). */
+  updateOrder: 'edgefleet_update_order',
 } as const;
 
-/** Docker container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`. */
+/** Docker allows long names; edgefleet keeps them under this. */
+const MAX_NAME = 200;
+
+/**
+ * Docker container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`. A long repository and tag are cut, never
+ * the deployment id at the end: two deployments never get the same name.
+ */
 export function containerName(repository: string, tag: string, deploymentId: string): string {
   const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]+/g, '_');
-  return `edgefleet-${safe(repository)}-${safe(tag)}-${deploymentId}`.slice(0, 200);
+  const suffix = `-${deploymentId}`;
+  return `edgefleet-${safe(repository)}-${safe(tag)}`.slice(0, MAX_NAME - suffix.length) + suffix;
+}
+
+/**
+ * The update order on this node and why: the request's, else the node var's, else stop-first
+ * when the container publishes host ports, uses host networking or asks for a GPU (two copies
+ * would fight over the port or the GPU's memory), start-first otherwise.
+ */
+export function updateOrder(node: NodeSpec, o: DeployOptions): { order: UpdateOrder; reason: string } {
+  if (o.order) return { order: o.order, reason: 'options.order' };
+  const v = node.vars[DEPLOY_VARS.updateOrder];
+  if (v !== undefined && v !== '') {
+    if (!(UPDATE_ORDERS as readonly unknown[]).includes(v)) throw new Error(`${DEPLOY_VARS.updateOrder}: ${JSON.stringify(v)} is not ${UPDATE_ORDERS.join(' or ')}`);
+    return { order: v as UpdateOrder, reason: DEPLOY_VARS.updateOrder };
+  }
+  if (o.ports.length) return { order: 'stop-first', reason: 'publishes host ports' };
+  if (node.vars[DEPLOY_VARS.networkMode] === 'host') return { order: 'stop-first', reason: 'host networking' };
+  if (gpuRequests(node.vars[DEPLOY_VARS.gpus])) return { order: 'stop-first', reason: 'requests a GPU' };
+  return { order: 'start-first', reason: 'no host ports, host network or GPU' };
 }
 
 export interface ContainerSpecInput {
@@ -63,6 +90,8 @@ export function containerSpec(i: ContainerSpecInput): Docker.ContainerCreateOpti
     ...(typeof runtime === 'string' && runtime ? { Runtime: runtime } : {}),
     ...(network ? { NetworkMode: network } : {}),
     ...(gpus ? { DeviceRequests: gpus } : {}),
+    ...(o.privileged ? { Privileged: true } : {}),
+    ...(o.pidMode ? { PidMode: o.pidMode } : {}),
   };
   return {
     name: containerName(i.repository, i.tag, i.deploymentId),

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { mapLimit } from '../collect/limit.js';
 import type { Config, RegistryConfig } from '../config/config.js';
-import { DEPLOY_LABELS, FAILED_NODE_STATES, type DeployRequest, type DeploymentStatus, type Logger, type NodeDeployState, type NodeSpec } from '../domain/index.js';
+import { DEPLOY_LABELS, FAILED_NODE_STATES, type DeployRequest, type DeploymentStatus, type Logger, type NodeDeployState, type NodeSpec, type UpdateOrder } from '../domain/index.js';
 import { Engine, EngineError, type EngineContainer, type RegistryAuth } from '../engine/index.js';
 import { RegistryClient, registrySettings } from '../registry/index.js';
 import type { Db } from '../store/db.js';
 import { deploymentNodes, finishDeployment, getDeployment, insertDeployment, markDeploymentStarted, recordNodeStep, type DeploymentRow, type NodeUpdate } from '../store/deployments.js';
 import type { TransportPool } from '../transport/pool.js';
-import { containerSpec, DEPLOY_VARS } from './container.js';
+import { containerSpec, DEPLOY_VARS, updateOrder } from './container.js';
+import { checkDeployPolicy } from './policy.js';
 import { DeployInputError, resolveTargets } from './request.js';
 
 export interface DeployDeps {
@@ -31,6 +32,8 @@ export interface NodeOutcome {
   durationMs: number;
   /** Of which pulling the image (deploy and pull). */
   pullMs?: number;
+  /** How the previous container was replaced (deploy). */
+  order?: UpdateOrder;
 }
 
 export interface DeploymentSummary {
@@ -63,6 +66,7 @@ export function registryHost(url: string): string {
  */
 export function createDeployment(deps: Pick<DeployDeps, 'db' | 'config' | 'inventory' | 'now'>, req: DeployRequest): DeploymentRow {
   const targets = resolveTargets(deps.inventory, req);
+  checkDeployPolicy(req, targets, deps.config.deploy);
   const reg = registryConfig(deps.config, req.registry);
   const image = `${registryHost(reg.url)}/${req.repository}${req.tag ? `:${req.tag}` : ''}`;
   const id = newDeploymentId();
@@ -156,6 +160,7 @@ interface NodeRun {
   auth: RegistryAuth | undefined;
   step: (u: NodeUpdate) => void;
   timing: { pullMs: number | undefined };
+  order?: UpdateOrder;
 }
 
 export function engineFor(pool: TransportPool, config: Config, node: NodeSpec): Engine {
@@ -262,20 +267,38 @@ async function deployNode(
     return { state: 'unchanged', containerId: same.id, containerName: same.name };
   }
   const previous = mine.filter((c) => c.labels[DEPLOY_LABELS.deployment] !== d.id);
-  const previousRunning = previous.filter((c) => c.state === 'running');
-
-  const pulled = await pull(r, engine);
-  if (pulled) return fail(pulled);
+  const previousRunning = previous.filter((c) => c.state === 'running' || c.state === 'restarting');
 
   let spec;
+  let order: UpdateOrder;
+  let reason: string;
   try {
+    ({ order, reason } = updateOrder(node, d.options));
     spec = containerSpec({ node, image: d.image, registry: d.registry, repository: d.repository, tag: d.tag, digest: d.digest, deploymentId: d.id, options: d.options });
   } catch (e) {
     return fail((e as Error).message);
   }
-  step({ state: 'creating', message: spec.name ?? null, containerName: spec.name ?? null, previousContainerId: previousRunning[0]?.id ?? null });
+  r.order = order;
+  const stopFirst = order === 'stop-first' && previousRunning.length > 0;
+  const withOrder = (o: Omit<NodeOutcome, 'node' | 'durationMs'>) => ({ ...o, order });
+
+  // The old container keeps running through the pull: a tag that does not exist changes nothing.
+  const pulled = await pull(r, engine);
+  if (pulled) return withOrder(fail(pulled));
+
+  const names = (cs: EngineContainer[]) => cs.map((c) => c.name).join(', ');
+  step({
+    state: 'creating',
+    updateOrder: order,
+    message: `${order} (${reason}): creating ${spec.name}${previousRunning.length ? `, replacing ${names(previousRunning)}` : ''}`,
+    containerName: spec.name ?? null,
+    previousContainerId: previousRunning[0]?.id ?? null,
+  });
+  const graceSeconds = d.options.graceSeconds ?? deps.config.deploy.graceSeconds;
   let id: string | undefined;
-  // The new container failed: remove it; the previous one never stopped (rolled back).
+  /** Previous containers this deploy stopped (stop-first): started again if the new one fails. */
+  const stopped: EngineContainer[] = [];
+  // The new container failed: remove it; start again what stop-first stopped, and check it runs.
   const rollback = async (error: string) => {
     if (id) {
       try {
@@ -284,56 +307,91 @@ async function deployNode(
         error += `; removing the failed container: ${describeError(e)}`;
       }
     }
-    return fail(error, previousRunning.length ? 'rolled_back' : 'failed');
+    if (stopped.length === 0) return withOrder(fail(error, previousRunning.length ? 'rolled_back' : 'failed'));
+    step({ state: 'restoring', message: `${order}: starting ${names(stopped)} again` });
+    const problems: string[] = [];
+    for (const c of stopped) {
+      try {
+        await engine.start(c.id);
+        const bad = await verify(engine, c.id, Math.min(graceSeconds, 5));
+        if (bad) problems.push(`${c.name} ${bad}`);
+      } catch (e) {
+        problems.push(`${c.name}: ${describeError(e)}`);
+      }
+    }
+    if (problems.length) return withOrder(fail(`${error}; the previous container could not be started again: ${problems.join('; ')}`, 'failed'));
+    return withOrder(fail(`${error}; ${names(stopped)} runs again`, 'rolled_back'));
   };
   try {
     id = await engine.createContainer(spec);
   } catch (e) {
     return rollback(describeError(e));
   }
-  step({ state: 'starting', containerId: id });
+  if (stopFirst) {
+    step({ state: 'stopping', containerId: id, message: `${order}: stopping ${names(previousRunning)} before starting ${spec.name}` });
+    for (const c of previousRunning) {
+      try {
+        await engine.stop(c.id, deps.config.deploy.stopTimeoutSeconds);
+        stopped.push(c);
+      } catch (e) {
+        // It may have stopped anyway: start it again with the others.
+        stopped.push(c);
+        return rollback(`stopping ${c.name}: ${describeError(e)}`);
+      }
+    }
+  }
+  step({ state: 'starting', containerId: id, message: `${order}: starting ${spec.name}` });
   try {
     await engine.start(id);
   } catch (e) {
     return rollback(describeError(e));
   }
-  const graceSeconds = d.options.graceSeconds ?? deps.config.deploy.graceSeconds;
-  step({ state: 'verifying', message: `still running after ${graceSeconds} s?` });
-  // Watched through the grace period: one that dies early fails early.
-  const until = performance.now() + graceSeconds * 1000;
+  step({ state: 'verifying', message: `${order}: still running after ${graceSeconds} s?` });
   try {
-    for (;;) {
-      const left = until - performance.now();
-      if (left > 0) await sleep(Math.min(left, 250));
-      const s = await engine.inspect(id);
-      const healthy = s.running && !s.restarting && s.restartCount === 0;
-      if (healthy && performance.now() < until) continue;
-      if (healthy) break;
+    const bad = await verify(engine, id, graceSeconds);
+    if (bad) {
       const logs = await engine.logsTail(id);
-      const why = s.running || s.restarting ? `restarted ${s.restartCount} time(s) within ${graceSeconds} s` : `exited with code ${s.exitCode} within ${graceSeconds} s`;
-      return rollback(`container ${spec.name} ${why}${s.error ? `: ${s.error}` : ''}${logs ? ` (last output: ${logs.slice(-500)})` : ''}`);
+      return rollback(`container ${spec.name} ${bad}${logs ? ` (last output: ${logs.slice(-500)})` : ''}`);
     }
   } catch (e) {
     return rollback(describeError(e));
   }
-  // Only now the previous containers of the model go.
+  // Only now the previous containers of the model go (stop-first: already stopped).
   if (previous.length) {
-    step({ state: 'replacing', message: `stopping ${previous.map((c) => c.name).join(', ')}` });
+    step({ state: 'replacing', message: `${order}: ${stopFirst ? 'removing' : 'stopping and removing'} ${names(previous)}` });
     const problems: string[] = [];
     for (const c of previous) {
       try {
-        if (c.state === 'running' || c.state === 'restarting') await engine.stop(c.id, deps.config.deploy.stopTimeoutSeconds);
+        if ((c.state === 'running' || c.state === 'restarting') && !stopped.includes(c)) await engine.stop(c.id, deps.config.deploy.stopTimeoutSeconds);
         await engine.remove(c.id, { force: true });
       } catch (e) {
         problems.push(describeError(e));
       }
     }
     if (problems.length) deps.log.warn('previous container not removed', { node: node.name, deployment: d.id, error: problems.join('; ') });
-    step({ state: 'running', containerId: id, message: problems.length ? `running; previous container not removed: ${problems.join('; ')}` : `running; replaced ${previous.map((c) => c.name).join(', ')}`, final: true });
+    step({ state: 'running', containerId: id, message: problems.length ? `running (${order}); previous container not removed: ${problems.join('; ')}` : `running (${order}); replaced ${names(previous)}`, final: true });
   } else {
-    step({ state: 'running', containerId: id, message: 'running', final: true });
+    step({ state: 'running', containerId: id, message: `running (${order})`, final: true });
   }
-  return { state: 'running', containerId: id, ...(spec.name ? { containerName: spec.name } : {}) };
+  return { state: 'running', order, containerId: id, ...(spec.name ? { containerName: spec.name } : {}) };
+}
+
+/**
+ * Watch a container through `graceSeconds` (every 250 ms, so one that dies fails at once): the
+ * reason it is not healthy, or undefined when it stayed up without restarts.
+ */
+async function verify(engine: Engine, id: string, graceSeconds: number): Promise<string | undefined> {
+  const until = performance.now() + graceSeconds * 1000;
+  for (;;) {
+    const left = until - performance.now();
+    if (left > 0) await sleep(Math.min(left, 250));
+    const s = await engine.inspect(id);
+    const healthy = s.running && !s.restarting && s.restartCount === 0;
+    if (healthy && performance.now() < until) continue;
+    if (healthy) return undefined;
+    const why = s.running || s.restarting ? `restarted ${s.restartCount} time(s) within ${graceSeconds} s` : `exited with code ${s.exitCode} within ${graceSeconds} s`;
+    return `${why}${s.error ? `: ${s.error}` : ''}`;
+  }
 }
 
 /** `modelStatus`: the edgefleet containers on each node, as its engine lists them now. */

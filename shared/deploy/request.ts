@@ -7,7 +7,9 @@ import {
   type NodeSpec,
   type PortBinding,
   type RestartPolicy,
+  type UpdateOrder,
   type VolumeBinding,
+  UPDATE_ORDERS,
 } from '../domain/index.js';
 import { isRepositoryName, isTag, parseModelReference } from '../parse/registry.js';
 
@@ -127,7 +129,7 @@ export function parseOptions(raw: unknown): DeployOptions {
   const o: DeployOptions = { env: {}, ports: [], volumes: [], restart: 'unless-stopped' };
   if (raw === undefined || raw === null) return o;
   if (!isObject(raw)) throw new DeployInputError('options: expected an object');
-  only(raw, ['env', 'ports', 'volumes', 'restart', 'graceSeconds', 'concurrency'], 'options: ');
+  only(raw, ['env', 'ports', 'volumes', 'restart', 'graceSeconds', 'concurrency', 'order', 'privileged', 'pidMode'], 'options: ');
   if (raw.env !== undefined) {
     const env = Array.isArray(raw.env) ? Object.fromEntries(raw.env.map((kv) => splitEnv(str(kv, 'options.env')))) : raw.env;
     if (!isObject(env)) throw new DeployInputError('options.env: expected an object of NAME: value (or a list of NAME=value)');
@@ -160,6 +162,19 @@ export function parseOptions(raw: unknown): DeployOptions {
     const c = raw.concurrency;
     if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > 256) throw new DeployInputError('options.concurrency: an integer, 1 to 256');
     o.concurrency = c;
+  }
+  if (raw.order !== undefined) {
+    const r = str(raw.order, 'options.order');
+    if (!(UPDATE_ORDERS as readonly string[]).includes(r)) throw new DeployInputError(`options.order: one of ${UPDATE_ORDERS.join(', ')}`);
+    o.order = r as UpdateOrder;
+  }
+  if (raw.privileged !== undefined) {
+    if (typeof raw.privileged !== 'boolean') throw new DeployInputError('options.privileged: true or false');
+    if (raw.privileged) o.privileged = true;
+  }
+  if (raw.pidMode !== undefined) {
+    if (raw.pidMode !== 'host') throw new DeployInputError('options.pidMode: only "host" (the node\'s PID namespace)');
+    o.pidMode = 'host';
   }
   return o;
 }

@@ -13,8 +13,11 @@ export type DeploymentAction = (typeof DEPLOYMENT_ACTIONS)[number];
  * (stopping and removing the previous container of the model) → `running`. Final states:
  * `running`, `unchanged` (the same digest already runs: nothing done), `pulled` (pull only),
  * `started`, `stopped`, `removed`, `failed` (with the engine's reason; nothing was changed, or
- * there was no previous container), `rolled_back` (the new container failed and was removed;
- * the previous one still runs).
+ * there was no previous container, or it could not be started again), `rolled_back` (the new
+ * container failed and was removed; the previous one runs again), `interrupted` (the hub running
+ * it stopped mid-way and its lease expired; the error names the last step). Stop-first adds
+ * `stopping` (the previous container, before the new one starts) and, on a failure,
+ * `restoring` (the previous container started again and verified).
  */
 export const NODE_DEPLOY_STATES = [
   'queued',
@@ -31,16 +34,30 @@ export const NODE_DEPLOY_STATES = [
   'started',
   'stopped',
   'removed',
+  'restoring',
   'failed',
   'rolled_back',
+  'interrupted',
 ] as const;
 export type NodeDeployState = (typeof NODE_DEPLOY_STATES)[number];
 
-export const FINAL_NODE_STATES: readonly NodeDeployState[] = ['running', 'unchanged', 'pulled', 'started', 'stopped', 'removed', 'failed', 'rolled_back'];
-export const FAILED_NODE_STATES: readonly NodeDeployState[] = ['failed', 'rolled_back'];
+export const FINAL_NODE_STATES: readonly NodeDeployState[] = ['running', 'unchanged', 'pulled', 'started', 'stopped', 'removed', 'failed', 'rolled_back', 'interrupted'];
+export const FAILED_NODE_STATES: readonly NodeDeployState[] = ['failed', 'rolled_back', 'interrupted'];
 
-/** The deployment as a whole: `succeeded` (every node), `partial` (some failed), `failed` (all). */
-export const DEPLOYMENT_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed'] as const;
+/**
+ * The deployment as a whole: `succeeded` (every node), `partial` (some failed), `failed` (all),
+ * `interrupted` (the hub running it stopped and its lease expired before it finished).
+ */
+export const DEPLOYMENT_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted'] as const;
+
+/**
+ * How a deploy replaces the previous container of the model on a node (Docker Swarm's
+ * `update_config.order`): `stop-first` stops it before the new one starts (a fixed host port, the
+ * GPU's memory: what cannot run twice) and starts it again if the new one fails; `start-first`
+ * starts the new one beside it and stops the old one only once the new one runs.
+ */
+export const UPDATE_ORDERS = ['stop-first', 'start-first'] as const;
+export type UpdateOrder = (typeof UPDATE_ORDERS)[number];
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 
 /** A port the container publishes: `8080:80`, `127.0.0.1:8080:80/udp`. */
@@ -71,6 +88,12 @@ export interface DeployOptions {
   graceSeconds?: number;
   /** Nodes worked on at once. */
   concurrency?: number;
+  /** Replace stop-first or start-first; unset: the node var edgefleet_update_order, else chosen from ports, network and GPUs. */
+  order?: UpdateOrder;
+  /** HostConfig.Privileged: refused unless deploy.allowPrivileged. */
+  privileged?: boolean;
+  /** HostConfig.PidMode `host`: refused unless deploy.allowHostPid. */
+  pidMode?: 'host';
 }
 
 /** A checked request: which model, where, how. */

@@ -123,13 +123,24 @@ export class Engine {
     this.docker = new Docker({ protocol: 'http', host: 'engine', port: 80, agent: tunnelAgent(transport, socketPath) } as Docker.DockerOptions);
   }
 
+  /**
+   * One engine request under a deadline that aborts it: the signal reaches http.request through
+   * dockerode, so a wedged engine (a socket that accepts and never answers) costs `timeoutMs`
+   * and its channel is destroyed, not left running behind a Promise.race.
+   */
+  private async call<T>(what: string, fn: (signal: AbortSignal) => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      return await fn(signal);
+    } catch (e) {
+      if (signal.aborted) throw new EngineError('timeout', `${what}: no answer from the engine at ${this.socketPath} within ${timeoutMs} ms`, { cause: e });
+      throw wrap(what, e);
+    }
+  }
+
   /** `GET /_ping`. */
   async ping(): Promise<void> {
-    try {
-      await this.docker.ping();
-    } catch (e) {
-      throw wrap(`engine at ${this.socketPath}`, e);
-    }
+    await this.call(`engine at ${this.socketPath}`, (abortSignal) => (this.docker as unknown as { ping(o: { abortSignal: AbortSignal }): Promise<unknown> }).ping({ abortSignal }));
   }
 
   /**
@@ -138,16 +149,28 @@ export class Engine {
    * fails the pull with that message.
    */
   async pull(image: string, o: { auth?: RegistryAuth; onProgress?: (p: PullProgress) => void; timeoutMs: number }): Promise<void> {
+    // One request, two deadlines that abort it: the engine's answer must start within the engine
+    // timeout (a wedged engine fails fast), the whole pull end within the pull timeout.
+    const abort = new AbortController();
+    let why = '';
+    const firstByte = setTimeout(() => {
+      why = `pull ${image}: no answer from the engine at ${this.socketPath} within ${this.timeoutMs} ms`;
+      abort.abort();
+    }, Math.min(this.timeoutMs, o.timeoutMs));
     let stream: NodeJS.ReadableStream;
     try {
-      stream = (await this.docker.pull(image, o.auth ? { authconfig: o.auth } : {})) as NodeJS.ReadableStream;
+      stream = (await this.docker.pull(image, { ...(o.auth ? { authconfig: o.auth } : {}), abortSignal: abort.signal })) as NodeJS.ReadableStream;
     } catch (e) {
+      if (abort.signal.aborted) throw new EngineError('timeout', why, { cause: e });
       throw wrap(`pull ${image}`, e);
+    } finally {
+      clearTimeout(firstByte);
     }
     const layers = new Map<string, { current: number; total: number }>();
     let lastError: string | undefined;
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
+        abort.abort();
         (stream as unknown as Duplex).destroy?.();
         reject(new EngineError('timeout', `pull ${image}: no end after ${o.timeoutMs} ms`));
       }, o.timeoutMs);
@@ -198,26 +221,23 @@ export class Engine {
 
   /** `POST /containers/create?name=…`: the container's id. */
   async createContainer(spec: Docker.ContainerCreateOptions): Promise<string> {
-    try {
-      const c = await this.docker.createContainer(spec);
-      return c.id;
-    } catch (e) {
-      throw wrap(`create container ${spec.name ?? ''}`.trim(), e);
-    }
+    const c = await this.call(`create container ${spec.name ?? ''}`.trim(), (abortSignal) => this.docker.createContainer({ ...spec, abortSignal } as Docker.ContainerCreateOptions));
+    return c.id;
   }
 
   async start(id: string): Promise<void> {
-    try {
-      await this.docker.getContainer(id).start();
-    } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 304) return; // already started
-      throw wrap(`start ${id.slice(0, 12)}`, e);
-    }
+    await this.call(`start ${id.slice(0, 12)}`, async (abortSignal) => {
+      try {
+        await this.docker.getContainer(id).start({ abortSignal });
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 304) throw e; // 304: already started
+      }
+    });
   }
 
   async inspect(id: string): Promise<ContainerState & { name: string; labels: Record<string, string> }> {
-    try {
-      const c = await this.docker.getContainer(id).inspect();
+    return this.call(`inspect ${id.slice(0, 12)}`, async (abortSignal) => {
+      const c = await this.docker.getContainer(id).inspect({ abortSignal });
       const s = c.State;
       return {
         name: c.Name.replace(/^\//, ''),
@@ -230,15 +250,13 @@ export class Engine {
         error: s.Error ?? '',
         startedAt: s.StartedAt,
       };
-    } catch (e) {
-      throw wrap(`inspect ${id.slice(0, 12)}`, e);
-    }
+    });
   }
 
   /** The last lines the container wrote (stdout and stderr), for a failure's reason. */
   async logsTail(id: string, lines = 5): Promise<string> {
     try {
-      const buf = (await this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false })) as unknown as Buffer;
+      const buf = await this.call(`logs ${id.slice(0, 12)}`, (abortSignal) => this.docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false, abortSignal }) as unknown as Promise<Buffer>);
       return demux(Buffer.isBuffer(buf) ? buf : Buffer.from(String(buf))).trim();
     } catch {
       return '';
@@ -252,56 +270,53 @@ export class Engine {
    * container's restarts: the engine keeps one log per container.
    */
   async logs(id: string, o: { sinceUnixSeconds: number; untilUnixSeconds?: number; timeoutMs?: number }): Promise<Buffer> {
-    const timeoutMs = o.timeoutMs ?? this.timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const got = this.docker.getContainer(id).logs({
-        follow: false,
-        stdout: true,
-        stderr: false,
-        timestamps: true,
-        since: Math.max(0, Math.floor(o.sinceUnixSeconds)),
-        ...(o.untilUnixSeconds !== undefined ? { until: Math.floor(o.untilUnixSeconds) } : {}),
-      }) as unknown as Promise<Buffer | string>;
-      const out = await Promise.race([
-        got,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new EngineError('timeout', `logs ${id.slice(0, 12)}: no answer after ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
-      return Buffer.isBuffer(out) ? out : Buffer.from(String(out), 'utf8');
-    } catch (e) {
-      throw wrap(`logs ${id.slice(0, 12)}`, e);
-    } finally {
-      clearTimeout(timer);
-    }
+    const out = await this.call(
+      `logs ${id.slice(0, 12)}`,
+      (abortSignal) =>
+        this.docker.getContainer(id).logs({
+          follow: false,
+          stdout: true,
+          stderr: false,
+          timestamps: true,
+          since: Math.max(0, Math.floor(o.sinceUnixSeconds)),
+          ...(o.untilUnixSeconds !== undefined ? { until: Math.floor(o.untilUnixSeconds) } : {}),
+          abortSignal,
+        }) as unknown as Promise<Buffer | string>,
+      o.timeoutMs ?? this.timeoutMs,
+    );
+    return Buffer.isBuffer(out) ? out : Buffer.from(String(out), 'utf8');
   }
 
   async stop(id: string, timeoutSeconds: number): Promise<void> {
-    try {
-      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
-    } catch (e) {
-      const status = (e as { statusCode?: number }).statusCode;
-      if (status === 304) return; // already stopped
-      throw wrap(`stop ${id.slice(0, 12)}`, e);
-    }
+    // The engine waits up to t seconds before it kills the container: the deadline adds them.
+    await this.call(
+      `stop ${id.slice(0, 12)}`,
+      async (abortSignal) => {
+        try {
+          await this.docker.getContainer(id).stop({ t: timeoutSeconds, abortSignal });
+        } catch (e) {
+          if ((e as { statusCode?: number }).statusCode !== 304) throw e; // 304: already stopped
+        }
+      },
+      timeoutSeconds * 1000 + this.timeoutMs,
+    );
   }
 
   async remove(id: string, o: { force?: boolean } = {}): Promise<void> {
-    try {
-      await this.docker.getContainer(id).remove({ force: o.force ?? false });
-    } catch (e) {
-      if ((e as { statusCode?: number }).statusCode === 404) return;
-      throw wrap(`remove ${id.slice(0, 12)}`, e);
-    }
+    await this.call(`remove ${id.slice(0, 12)}`, async (abortSignal) => {
+      try {
+        await this.docker.getContainer(id).remove({ force: o.force ?? false, abortSignal });
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 404) throw e; // 404: already gone
+      }
+    });
   }
 
   /** `GET /containers/json?all=true&filters={"label":[…]}`: every container carrying these labels. */
   async listContainers(labels: Record<string, string | undefined>): Promise<EngineContainer[]> {
     const label = Object.entries(labels).map(([k, v]) => (v === undefined ? k : `${k}=${v}`));
-    try {
-      const list = await this.docker.listContainers({ all: true, filters: JSON.stringify({ label }) });
-      return list.map((c) => ({
+    const list = await this.call('list containers', (abortSignal) => this.docker.listContainers({ all: true, filters: JSON.stringify({ label }), abortSignal }));
+    return list.map((c) => ({
         id: c.Id,
         name: (c.Names?.[0] ?? '').replace(/^\//, ''),
         image: c.Image,
@@ -310,9 +325,6 @@ export class Engine {
         labels: c.Labels ?? {},
         createdUnixSeconds: c.Created,
       }));
-    } catch (e) {
-      throw wrap('list containers', e);
-    }
   }
 }
 

@@ -28,6 +28,8 @@ export interface DeploymentNodeRow {
   containerId: string | null;
   containerName: string | null;
   previousContainerId: string | null;
+  /** stop-first or start-first (deploy), once chosen. */
+  updateOrder: string | null;
   error: string | null;
   queuedUnixSeconds: number;
   startedUnixSeconds: number | null;
@@ -83,6 +85,7 @@ export interface NodeUpdate {
   containerId?: string | null;
   containerName?: string | null;
   previousContainerId?: string | null;
+  updateOrder?: string | null;
   final?: boolean;
 }
 
@@ -95,6 +98,7 @@ export function recordNodeStep(db: Db, id: string, node: string, u: NodeUpdate, 
     if (u.containerId !== undefined) sets.push('container_id = @containerId');
     if (u.containerName !== undefined) sets.push('container_name = @containerName');
     if (u.previousContainerId !== undefined) sets.push('previous_container_id = @previous');
+    if (u.updateOrder !== undefined) sets.push('update_order = @updateOrder');
     if (u.final) sets.push('finished_unix_seconds = @now');
     db.prepare(`UPDATE deployment_nodes SET ${sets.join(', ')} WHERE deployment_id = @id AND node = @node`).run({
       id,
@@ -106,6 +110,7 @@ export function recordNodeStep(db: Db, id: string, node: string, u: NodeUpdate, 
       containerId: u.containerId ?? null,
       containerName: u.containerName ?? null,
       previous: u.previousContainerId ?? null,
+      updateOrder: u.updateOrder ?? null,
     });
     insertEvent(db, id, node, u.state, u.progressPercent ?? null, u.message ?? u.error ?? null, nowMs);
   }).immediate();
@@ -171,6 +176,7 @@ export function deploymentNodes(db: Db, id: string): DeploymentNodeRow[] {
     containerId: r.container_id as string | null,
     containerName: r.container_name as string | null,
     previousContainerId: r.previous_container_id as string | null,
+    updateOrder: (r.update_order as string | null) ?? null,
     error: r.error as string | null,
     queuedUnixSeconds: r.queued_unix_seconds as number,
     startedUnixSeconds: r.started_unix_seconds as number | null,

@@ -449,4 +449,23 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX collector_runs_time ON collector_runs (time);
   CREATE INDEX collector_runs_round ON collector_runs (round_id);
   `,
+  // 9 (issue 14): deployments that survive a real lab. deployment_nodes.update_order: how the
+  // node replaced the previous container (stop-first | start-first). deployments.lease_*: the
+  // process running a deployment renews its lease; one whose lease expired while `running` is
+  // `interrupted`. deployment_claims: one deployment at a time per (node, model), taken by a
+  // conditional upsert (the row is free, expired, or already ours).
+  `
+  ALTER TABLE deployment_nodes ADD COLUMN update_order TEXT;
+  ALTER TABLE deployments ADD COLUMN lease_owner TEXT;
+  ALTER TABLE deployments ADD COLUMN lease_expires_unix_ms INTEGER;
+  CREATE INDEX deployments_status ON deployments (status);
+  CREATE TABLE deployment_claims (
+    node TEXT NOT NULL,
+    repository TEXT NOT NULL,
+    deployment_id TEXT NOT NULL,
+    lease_owner TEXT NOT NULL,
+    lease_expires_unix_ms INTEGER NOT NULL,
+    PRIMARY KEY (node, repository)
+  ) WITHOUT ROWID;
+  `,
 ];
