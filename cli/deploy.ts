@@ -4,7 +4,7 @@ import { FINAL_NODE_STATES } from '../shared/domain/index.js';
 import { loadConfig } from '../shared/config/config.js';
 import { progress } from '../shared/handler/progress.js';
 import { dbFor } from '../shared/handler/resources.js';
-import { deploymentEvents, deploymentNodes, getDeployment, listDeployments } from '../shared/store/index.js';
+import { deploymentEvents, deploymentNodes, getDeployment, listDeployments, recoverInterruptedDeployments } from '../shared/store/index.js';
 import type { NodeUpdate } from '../shared/store/deployments.js';
 import { ago, table, writeJsonOrTable } from './table.js';
 
@@ -95,6 +95,7 @@ export async function deployCommand(action: DeploymentAction, ref: string | unde
 /** `edgefleet deployments [ID]`: the latest deployments, or one with its nodes and events. */
 export function deploymentsCommand(id: string | undefined, asJson: boolean): number {
   const db = dbFor(loadConfig());
+  recoverInterruptedDeployments(db, Date.now());
   if (id !== undefined) {
     const d = getDeployment(db, id);
     if (!d) throw new Error(`no deployment ${id}`);

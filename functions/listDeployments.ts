@@ -2,7 +2,7 @@ import { requireApiKey } from '../shared/handler/apiKey.js';
 import { badRequest } from '../shared/handler/errors.js';
 import { json, makeHandler, type HttpEvent, type HttpResult } from '../shared/handler/middleware.js';
 import { isRepositoryName } from '../shared/parse/registry.js';
-import { deploymentNodes, listDeployments } from '../shared/store/index.js';
+import { deploymentNodes, listDeployments, recoverInterruptedDeployments } from '../shared/store/index.js';
 
 /** GET /deployments[?model=lab/yolo&limit=50] (API key): newest first, each with its nodes' states. */
 export const handler = makeHandler<HttpEvent, HttpResult>('listDeployments', async (event, ctx) => {
@@ -12,6 +12,7 @@ export const handler = makeHandler<HttpEvent, HttpResult>('listDeployments', asy
   if (q.model !== undefined && !isRepositoryName(q.model)) throw badRequest('model: not a repository name');
   const limit = q.limit === undefined ? 50 : Number(q.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('limit: an integer, 1 to 1000');
+  recoverInterruptedDeployments(ctx.db, Date.now());
   const list = listDeployments(ctx.db, { limit, ...(q.model !== undefined ? { repository: q.model } : {}) });
   return json(200, { deployments: list.map((d) => ({ ...d, nodes: deploymentNodes(ctx.db, d.id) })) });
 });

@@ -17,11 +17,13 @@ import { createDeployment, parseDeployRequest, runDeployment, updateOrder, type 
 import { silentLogger, type NodeSpec } from '../shared/domain/index.js';
 import { deploymentEvents, deploymentNodes, openDb, type Db } from '../shared/store/index.js';
 import { TransportPool } from '../shared/transport/pool.js';
+import { startHub, sleep, type HubProcess } from './harness/hub.js';
 import { startModelLab, type ModelLab } from './harness/modelLab.js';
 import { pushModelImage } from './harness/podman.js';
 import { freePort } from './harness/ports.js';
 
 const SERVER = 'lab/server';
+const API_KEY = 'test-key-0123456789abcdef';
 const SLEEPER = 'lab/sleeper';
 
 /** busybox httpd on 127.0.0.1:$PORT serving its version; TERM stops it at once. */
@@ -61,14 +63,31 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
     );
     writeFileSync(
       join(lab.dir, 'edgefleet.yaml'),
-      ['inventory: inventory.ini', 'db: edgefleet.db', 'ssh:', `  knownHostsFile: ${lab.fleet.knownHostsFile}`, 'deploy:', '  graceSeconds: 1', '  stopTimeoutSeconds: 2', '  engineTimeoutSeconds: 2', 'registries:', '  - name: lab', `    url: ${lab.registry.url}`, '    insecure: true', ''].join('\n'),
+      [
+        'inventory: inventory.ini',
+        'db: edgefleet.db',
+        'ssh:',
+        `  knownHostsFile: ${lab.fleet.knownHostsFile}`,
+        'deploy:',
+        '  graceSeconds: 1',
+        '  stopTimeoutSeconds: 2',
+        '  engineTimeoutSeconds: 2',
+        '  leaseSeconds: 2',
+        'api:',
+        `  keys: [${API_KEY}]`,
+        'registries:',
+        '  - name: lab',
+        `    url: ${lab.registry.url}`,
+        '    insecure: true',
+        '',
+      ].join('\n'),
     );
     config = loadConfig({ file: join(lab.dir, 'edgefleet.yaml'), env: {} });
     db = openDb(config.db);
     pool = new TransportPool({ knownHostsFile: config.ssh.knownHostsFile, acceptNewHostKeys: false, privateKeyFile: '', agentSocket: '', user: 'root', connectTimeoutMs: 3000 });
     for (const v of ['v1', 'v2', 'v3']) await pushModelImage(lab.registry.push, SERVER, v, { entrypoint: ['sh', '-c', serverScript(v)] });
     await pushModelImage(lab.registry.push, SERVER, 'broken', { entrypoint: ['sh', '-c', 'echo weights missing >&2; exit 3'] });
-    for (const v of ['v1', 'v2']) await pushModelImage(lab.registry.push, SLEEPER, v, { entrypoint: ['sh', '-c', SLEEP], labels: { 'org.opencontainers.image.version': v } });
+    for (const v of ['v1', 'v2', 'v3', 'v4', 'v5']) await pushModelImage(lab.registry.push, SLEEPER, v, { entrypoint: ['sh', '-c', SLEEP], labels: { 'org.opencontainers.image.version': v } });
   });
 
   after(async () => {
@@ -176,5 +195,81 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
     // The abort destroyed the request's SSH channel; sshd then closes its end of the socket.
     for (let i = 0; i < 40 && closedWedged < wedged.length; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(closedWedged, wedged.length, 'every aborted request closed its connection');
+  });
+
+  it('two deployments of one model to one node at once: serialised, both recorded, the later one runs', async () => {
+    const a = createDeployment(deps(), parseDeployRequest({ image: `${SLEEPER}:v3`, nodes: ['plain'] }, { registries: ['lab'] }));
+    const b = createDeployment(deps(), parseDeployRequest({ image: `${SLEEPER}:v4`, nodes: ['plain'] }, { registries: ['lab'] }));
+    const [sa, sb] = await Promise.all([runDeployment(deps(), a.id), runDeployment(deps(), b.id)]);
+    assert.deepEqual([sa.status, sb.status], ['succeeded', 'succeeded'], JSON.stringify([sa.nodes, sb.nodes]));
+    const events = (id: string) => deploymentEvents(db, id).filter((e) => e.node === 'plain');
+    const waited = events(a.id).some((e) => /waiting for deployment/.test(e.message ?? '')) ? a.id : b.id;
+    const first = waited === a.id ? b.id : a.id;
+    assert.ok(events(waited).some((e) => e.message === `waiting for deployment ${first} of ${SLEEPER} on plain`), JSON.stringify(events(waited)));
+    const firstDone = events(first).at(-1)!.timeUnixMs;
+    assert.ok(events(waited).find((e) => e.state === 'pulling')!.timeUnixMs >= firstDone, 'the second started only after the first ended');
+    assert.deepEqual(lab.engine.containers().filter((c) => c.labels['io.edgefleet.model'] === SLEEPER).map((c) => [c.labels['io.edgefleet.deployment'], c.state]), [[waited, 'running']]);
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM deployment_claims').get() as { n: number }).n, 0, 'no claim left behind');
+  });
+
+  describe('the hub process', () => {
+    let hub: HubProcess | undefined;
+    const env = () => ({ EDGEFLEET_CONFIG: join(lab.dir, 'edgefleet.yaml'), EDGEFLEET_HUB_INTERVAL_SECONDS: '3600' });
+    const post = (h: HubProcess, body: unknown) =>
+      fetch(`${h.base}/deployments`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+    const get = async (h: HubProcess, id: string) =>
+      (await (await fetch(`${h.base}/deployments/${id}`, { headers: { 'x-api-key': API_KEY }, signal: AbortSignal.timeout(5000) })).json()) as { status: string; nodes: { node: string; state: string; error: string | null }[] };
+    after(async () => {
+      await hub?.kill();
+    });
+
+    it('SIGKILLed mid-deploy: after a restart the deployment is interrupted at its last step, and the node can be deployed to again', async () => {
+      hub = await startHub({ cwd: lab.dir, port: await freePort(), env: env() });
+      const r = await post(hub, { image: `${SLEEPER}:v5`, nodes: ['plain'], options: { graceSeconds: 60 } });
+      assert.equal(r.status, 202);
+      const { id } = (await r.json()) as { id: string };
+      for (let i = 0; ; i++) {
+        if ((await get(hub, id)).nodes[0]!.state === 'verifying') break;
+        assert.ok(i < 300, 'never reached verifying');
+        await sleep(100);
+      }
+      await hub.kill();
+      hub = await startHub({ cwd: lab.dir, port: await freePort(), env: env() });
+      let d = await get(hub, id);
+      for (let i = 0; d.status === 'running'; i++) {
+        assert.ok(i < 100, 'still running 10 s after the kill');
+        await sleep(100);
+        d = await get(hub, id);
+      }
+      assert.equal(d.status, 'interrupted');
+      assert.equal(d.nodes[0]!.state, 'interrupted');
+      assert.match(d.nodes[0]!.error!, /^interrupted at verifying: the process running the deployment stopped/);
+      // Its claim died with it: the next deployment of the model to the node does not wait.
+      const s = await deploy({ image: `${SLEEPER}:v3`, nodes: ['plain'] });
+      assert.equal(s.nodes[0]!.state, 'running', JSON.stringify(s.nodes));
+      await hub.kill();
+      hub = undefined;
+    });
+
+    it('SIGTERM while a deployment waits on a wedged engine: the hub stops within 5 s', async () => {
+      hub = await startHub({ cwd: lab.dir, port: await freePort(), env: env() });
+      const before = wedged.length;
+      const r = await post(hub, { image: `${SLEEPER}:v4`, nodes: ['wedged'] });
+      assert.equal(r.status, 202);
+      const { id } = (await r.json()) as { id: string };
+      for (let i = 0; wedged.length === before; i++) {
+        assert.ok(i < 100, 'the deployment never reached the wedged engine');
+        await sleep(50);
+      }
+      const t = performance.now();
+      hub.child.kill('SIGTERM');
+      const exit = await hub.exited;
+      const ms = performance.now() - t;
+      assert.ok(ms < 5000, `stopped after ${ms} ms`);
+      assert.equal(exit.code, 0, hub.stderr());
+      hub = undefined;
+      const row = db.prepare('SELECT status FROM deployments WHERE id = ?').get(id) as { status: string };
+      assert.equal(row.status, 'failed', 'it ended (the engine call aborted), not left running');
+    });
   });
 });

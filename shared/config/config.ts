@@ -134,6 +134,10 @@ export const SCHEMA = {
     allowPrivileged: bool(false),
     /** Allow options.pidMode: host. */
     allowHostPid: bool(false),
+    /** Seconds a running deployment's lease lasts (renewed every third of it); expired: `interrupted`. */
+    leaseSeconds: seconds(30, 3600),
+    /** How long a deployment waits for another one of the same model on the same node to finish. */
+    claimWaitSeconds: int(900, 0, 86_400, 'seconds'),
   },
   /**
    * Keys the HTTP routes take (Authorization: Bearer KEY or X-Api-Key). `keys` may do

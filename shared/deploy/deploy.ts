@@ -1,11 +1,26 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { mapLimit } from '../collect/limit.js';
 import type { Config, RegistryConfig } from '../config/config.js';
 import { DEPLOY_LABELS, FAILED_NODE_STATES, type DeployRequest, type DeploymentStatus, type Logger, type NodeDeployState, type NodeSpec, type UpdateOrder } from '../domain/index.js';
 import { Engine, EngineError, type EngineContainer, type RegistryAuth } from '../engine/index.js';
 import { RegistryClient, registrySettings } from '../registry/index.js';
 import type { Db } from '../store/db.js';
-import { deploymentNodes, finishDeployment, getDeployment, insertDeployment, markDeploymentStarted, recordNodeStep, type DeploymentRow, type NodeUpdate } from '../store/deployments.js';
+import {
+  claimDeployment,
+  claimNodeModel,
+  deploymentNodes,
+  finishDeployment,
+  getDeployment,
+  insertDeployment,
+  recordNodeStep,
+  recoverInterruptedDeployments,
+  releaseNodeModel,
+  renewLease,
+  setDeploymentDigest,
+  type DeploymentRow,
+  type NodeUpdate,
+} from '../store/deployments.js';
 import type { TransportPool } from '../transport/pool.js';
 import { containerSpec, DEPLOY_VARS, updateOrder } from './container.js';
 import { checkDeployPolicy } from './policy.js';
@@ -47,6 +62,9 @@ export interface DeploymentSummary {
 
 /** `a1b2c3d4e5f6`: short enough for a container name, random enough never to repeat. */
 export const newDeploymentId = () => randomBytes(6).toString('hex');
+
+/** Who holds a lease: this process (host, pid, and a random part for a reused pid). */
+export const LEASE_OWNER = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 
 function registryConfig(config: Config, name: string): RegistryConfig {
   const r = config.registries.find((x) => x.name === name);
@@ -94,27 +112,51 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runDeployment(deps: DeployDeps, id: string): Promise<DeploymentSummary> {
   const now = deps.now ?? Date.now;
   const t0 = performance.now();
+  recoverInterruptedDeployments(deps.db, now());
   const d = getDeployment(deps.db, id);
   if (!d) throw new DeployInputError(`no deployment ${id}`);
+  const leaseMs = deps.config.deploy.leaseSeconds * 1000;
+  // Taken atomically: a second runner of the same id (a retried async invoke, two hubs) stops here.
+  if (!claimDeployment(deps.db, id, LEASE_OWNER, now(), leaseMs)) throw new DeployInputError(`deployment ${id} is ${getDeployment(deps.db, id)?.status ?? d.status}, not queued: it runs elsewhere or has run`);
+  // The heartbeat: a process that dies stops renewing, and the next handler marks it interrupted.
+  const heartbeat = setInterval(() => {
+    try {
+      if (!renewLease(deps.db, id, LEASE_OWNER, now(), leaseMs)) deps.log.warn('deployment lease lost', { deployment: id });
+    } catch (e) {
+      deps.log.warn('deployment lease not renewed', { deployment: id, error: (e as Error).message });
+    }
+  }, Math.max(100, leaseMs / 3));
+  heartbeat.unref();
+  try {
+    return await runClaimed(deps, d, t0);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+async function runClaimed(deps: DeployDeps, d0: DeploymentRow, t0: number): Promise<DeploymentSummary> {
+  const now = deps.now ?? Date.now;
+  const id = d0.id;
   const names = deploymentNodes(deps.db, id).map((n) => n.node);
   const byName = new Map(deps.inventory.map((n) => [n.name, n]));
-  const reg = registryConfig(deps.config, d.registry);
+  const reg = registryConfig(deps.config, d0.registry);
   const auth: RegistryAuth | undefined = reg.username ? { username: reg.username, password: reg.password, serveraddress: registryHost(reg.url) } : undefined;
 
   // The tag's digest, once, from the registry: a node already running it is left alone. When the
   // registry cannot say (down, or no such tag), each node's engine pulls and reports for itself.
   let digest: string | null = null;
-  if (d.action === 'deploy' || d.action === 'pull') {
+  if (d0.action === 'deploy' || d0.action === 'pull') {
     const client = new RegistryClient(registrySettings(reg, { timeoutSeconds: deps.config.models.timeoutSeconds, pageSize: deps.config.models.pageSize }));
     try {
-      digest = (await client.manifestDigest(d.repository, d.tag)) ?? null;
+      digest = (await client.manifestDigest(d0.repository, d0.tag)) ?? null;
     } catch (e) {
       deps.log.warn('digest lookup failed', { deployment: id, error: (e as Error).message });
     } finally {
       client.close();
     }
   }
-  markDeploymentStarted(deps.db, id, digest, now());
+  setDeploymentDigest(deps.db, id, digest);
+  const d = { ...d0, digest };
 
   const step = (node: string, u: NodeUpdate) => {
     recordNodeStep(deps.db, id, node, u, now());
@@ -132,7 +174,7 @@ export async function runDeployment(deps: DeployDeps, id: string): Promise<Deplo
       outcome = { state: 'failed', error };
     } else {
       try {
-        outcome = await runNode({ deps, d: { ...d, digest }, node, auth, step: (u) => step(name, u), timing });
+        outcome = await withNodeClaim(deps, d, name, (u) => step(name, u), () => runNode({ deps, d, node, auth, step: (u) => step(name, u), timing }));
       } catch (e) {
         // A bug or a store failure: recorded, never thrown past the other nodes.
         const error = (e as Error).message;
@@ -144,13 +186,54 @@ export async function runDeployment(deps: DeployDeps, id: string): Promise<Deplo
         outcome = { state: 'failed', error };
       }
     }
-    deps.log.info('deploy node', { deployment: id, node: name, state: outcome.state, error: outcome.error });
+    deps.log.info('deploy node', { deployment: id, node: name, state: outcome.state, order: outcome.order, error: outcome.error });
     return { node: name, ...outcome, durationMs: Math.round(performance.now() - started), ...(timing.pullMs !== undefined ? { pullMs: Math.round(timing.pullMs) } : {}) };
   });
   const failed = outcomes.filter((o) => FAILED_NODE_STATES.includes(o.state)).length;
   const status: DeploymentStatus = failed === 0 ? 'succeeded' : failed === outcomes.length ? 'failed' : 'partial';
   finishDeployment(deps.db, id, status, failed ? `${failed} of ${outcomes.length} nodes failed` : null, now());
   return { id, status, image: d.image, digest, nodes: outcomes, durationMs: Math.round(performance.now() - t0) };
+}
+
+/**
+ * Run `work` holding the (node, model) claim: a second deployment of the same model to the same
+ * node waits here (`queued`, saying for whom) until the first is done, so the two never take
+ * each other's containers for "previous" ones. A pull changes no container and claims nothing.
+ */
+async function withNodeClaim(
+  deps: DeployDeps,
+  d: DeploymentRow,
+  node: string,
+  step: (u: NodeUpdate) => void,
+  work: () => Promise<Omit<NodeOutcome, 'node' | 'durationMs'>>,
+): Promise<Omit<NodeOutcome, 'node' | 'durationMs'>> {
+  if (d.action === 'pull') return work();
+  const now = deps.now ?? Date.now;
+  const claim = { node, repository: d.repository, deploymentId: d.id, owner: LEASE_OWNER };
+  const leaseMs = deps.config.deploy.leaseSeconds * 1000;
+  const giveUp = performance.now() + deps.config.deploy.claimWaitSeconds * 1000;
+  let waitingFor: string | undefined;
+  for (;;) {
+    const c = claimNodeModel(deps.db, claim, now(), leaseMs);
+    if (c.claimed) break;
+    if (c.holder !== waitingFor) {
+      waitingFor = c.holder;
+      step({ state: 'queued', message: `waiting for deployment ${c.holder} of ${d.repository} on ${node}` });
+    }
+    if (performance.now() > giveUp) {
+      const error = `deployment ${c.holder} of ${d.repository} still runs on ${node} after ${deps.config.deploy.claimWaitSeconds} s`;
+      step({ state: 'failed', error, final: true });
+      return { state: 'failed', error };
+    }
+    // Expired claims are taken over by the upsert itself; a live one is polled.
+    recoverInterruptedDeployments(deps.db, now());
+    await sleep(250);
+  }
+  try {
+    return await work();
+  } finally {
+    releaseNodeModel(deps.db, claim);
+  }
 }
 
 interface NodeRun {

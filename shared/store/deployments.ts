@@ -73,6 +73,80 @@ export function markDeploymentStarted(db: Db, id: string, digest: string | null,
   db.prepare(`UPDATE deployments SET status = 'running', digest = ?, started_unix_seconds = ? WHERE id = ?`).run(digest, sec(nowMs), id);
 }
 
+/**
+ * Take a queued deployment to run it: one conditional UPDATE, so of two processes (or two
+ * invocations) only one gets it. The lease says who runs it and until when; renewLease extends it.
+ */
+export function claimDeployment(db: Db, id: string, owner: string, nowMs: number, leaseMs: number): boolean {
+  return (
+    db.prepare(`UPDATE deployments SET status = 'running', started_unix_seconds = ?, lease_owner = ?, lease_expires_unix_ms = ? WHERE id = ? AND status = 'queued'`).run(sec(nowMs), owner, Math.round(nowMs + leaseMs), id).changes === 1
+  );
+}
+
+export function setDeploymentDigest(db: Db, id: string, digest: string | null): void {
+  db.prepare(`UPDATE deployments SET digest = ? WHERE id = ?`).run(digest, id);
+}
+
+/** The heartbeat: extend the lease of the deployment and of its node claims; false when it is no longer ours. */
+export function renewLease(db: Db, id: string, owner: string, nowMs: number, leaseMs: number): boolean {
+  const until = Math.round(nowMs + leaseMs);
+  return db.transaction(() => {
+    const mine = db.prepare(`UPDATE deployments SET lease_expires_unix_ms = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`).run(until, id, owner).changes === 1;
+    db.prepare(`UPDATE deployment_claims SET lease_expires_unix_ms = ? WHERE deployment_id = ? AND lease_owner = ?`).run(until, id, owner);
+    return mine;
+  })();
+}
+
+/**
+ * One deployment at a time per (node, model): a conditional upsert that takes the claim when
+ * it is free, expired (its holder died), or already this deployment's. Returns the holder otherwise.
+ */
+export function claimNodeModel(db: Db, c: { node: string; repository: string; deploymentId: string; owner: string }, nowMs: number, leaseMs: number): { claimed: true } | { claimed: false; holder: string } {
+  const r = db
+    .prepare(
+      `INSERT INTO deployment_claims (node, repository, deployment_id, lease_owner, lease_expires_unix_ms) VALUES (@node, @repository, @deploymentId, @owner, @until)
+       ON CONFLICT (node, repository) DO UPDATE SET deployment_id = excluded.deployment_id, lease_owner = excluded.lease_owner, lease_expires_unix_ms = excluded.lease_expires_unix_ms
+       WHERE deployment_claims.lease_expires_unix_ms < @now OR deployment_claims.deployment_id = excluded.deployment_id`,
+    )
+    .run({ ...c, until: Math.round(nowMs + leaseMs), now: Math.round(nowMs) });
+  if (r.changes === 1) return { claimed: true };
+  const holder = db.prepare(`SELECT deployment_id AS id FROM deployment_claims WHERE node = ? AND repository = ?`).get(c.node, c.repository) as { id: string } | undefined;
+  return holder ? { claimed: false, holder: holder.id } : claimNodeModel(db, c, nowMs, leaseMs);
+}
+
+export function releaseNodeModel(db: Db, c: { node: string; repository: string; deploymentId: string }): void {
+  db.prepare(`DELETE FROM deployment_claims WHERE node = ? AND repository = ? AND deployment_id = ?`).run(c.node, c.repository, c.deploymentId);
+}
+
+/**
+ * What a crashed or killed process left `running`: every deployment whose lease expired (or
+ * that has none, from before leases) becomes `interrupted`, each unfinished node too, with the
+ * step it was at; their claims are freed. Cheap (an indexed lookup): run by every deployment
+ * handler before it reads or starts one. Returns the ids.
+ */
+export function recoverInterruptedDeployments(db: Db, nowMs: number): string[] {
+  const stale = db.prepare(`SELECT id FROM deployments WHERE status = 'running' AND (lease_expires_unix_ms IS NULL OR lease_expires_unix_ms < ?)`).all(Math.round(nowMs)) as { id: string }[];
+  const done: string[] = [];
+  for (const { id } of stale) {
+    db.transaction(() => {
+      const took = db
+        .prepare(`UPDATE deployments SET status = 'interrupted', finished_unix_seconds = ? WHERE id = ? AND status = 'running' AND (lease_expires_unix_ms IS NULL OR lease_expires_unix_ms < ?)`)
+        .run(sec(nowMs), id, Math.round(nowMs)).changes;
+      if (!took) return;
+      const open = db.prepare(`SELECT node, state, progress_percent AS p FROM deployment_nodes WHERE deployment_id = ? AND finished_unix_seconds IS NULL`).all(id) as { node: string; state: NodeDeployState; p: number | null }[];
+      for (const n of open) {
+        const at = n.state === 'pulling' && n.p !== null ? `pulling (${n.p}%)` : n.state;
+        recordNodeStep(db, id, n.node, { state: 'interrupted', error: `interrupted at ${at}: the process running the deployment stopped (its lease expired)`, final: true }, nowMs);
+      }
+      const total = (db.prepare(`SELECT COUNT(*) AS n FROM deployment_nodes WHERE deployment_id = ?`).get(id) as { n: number }).n;
+      db.prepare(`UPDATE deployments SET error = ? WHERE id = ?`).run(`${open.length} of ${total} nodes interrupted`, id);
+      db.prepare(`DELETE FROM deployment_claims WHERE deployment_id = ?`).run(id);
+      done.push(id);
+    })();
+  }
+  return done;
+}
+
 export function finishDeployment(db: Db, id: string, status: DeploymentStatus, error: string | null, nowMs: number): void {
   db.prepare(`UPDATE deployments SET status = ?, error = ?, finished_unix_seconds = ? WHERE id = ?`).run(status, error, sec(nowMs), id);
 }

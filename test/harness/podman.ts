@@ -106,7 +106,8 @@ export async function startPodman(o: PodmanOptions): Promise<PodmanEngine> {
       await exited;
       clearTimeout(t);
     }
-    rmSync(dir, { recursive: true, force: true });
+    // conmon may still be writing as its container goes: retried, as rm -rf would be run again.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   const engine: PodmanEngine = {
     dir,
