@@ -39,10 +39,11 @@ export async function startModelLab(dirPrefix: string): Promise<ModelLab> {
     engine,
     config,
     async close() {
-      await engine.close();
-      await fleet.close();
-      await registry.close();
+      // Each part is closed even when one before it fails, so no process outlives the test.
+      const closed = await Promise.allSettled([engine.close()]);
+      closed.push(...(await Promise.allSettled([fleet.close(), registry.close()])));
       rmSync(dir, { recursive: true, force: true });
+      for (const c of closed) if (c.status === 'rejected') throw c.reason;
     },
   };
 }
