@@ -22,13 +22,27 @@
  */
 import type { Config } from '../config/config.js';
 import { DEPLOY_LABELS, type InferenceRecord, type Logger, type NodeSpec } from '../domain/index.js';
-import { demuxStream, Engine, EngineError, splitTimestampedLines, DEFAULT_ENGINE_SOCKET } from '../engine/index.js';
+import { Engine, EngineError, FrameDemuxer, splitTimestampedLines, DEFAULT_ENGINE_SOCKET } from '../engine/index.js';
 import { parseInferenceLine, parseInferenceObject } from '../parse/inference.js';
 import type { Db } from '../store/db.js';
 import { inferenceStore, lineKey, type CursorKey, type InferenceCursor, type InferenceWrite, type LogBatchCounts } from '../store/inference.js';
 import { nodeIds } from '../store/nodes.js';
 import type { TransportPool } from '../transport/pool.js';
 import { mapLimit } from './limit.js';
+
+/**
+ * How a container's log is read: requests of at most `seconds` of log each (`since`/`until`),
+ * each streamed and committed every `bytes` of stdout (rows and cursor in one transaction), so
+ * a backlog of days drains window by window at ingest speed in flat memory, and what was read
+ * stays read if the round is cut off. A round stops reading a container after `budgetMs`; the
+ * next round goes on from the cursor.
+ */
+export interface LogWindow {
+  seconds: number;
+  bytes: number;
+  budgetMs: number;
+}
+export const LOG_WINDOW: LogWindow = { seconds: 3600, bytes: 2 << 20, budgetMs: 300_000 };
 
 /** Which deployment, model and node a container's lines belong to. */
 export interface LogSource extends CursorKey {
@@ -48,16 +62,35 @@ export interface LogBatch {
  * run exactly this.
  */
 export function readLogBatch(engineAnswer: Buffer, cursor: InferenceCursor, src: LogSource): LogBatch {
-  const { lines } = splitTimestampedLines(demuxStream(engineAnswer, 1));
+  const parts = new FrameDemuxer(1, { timestamps: true }).push(engineAnswer);
+  return readLogLines(parts.length === 1 ? parts[0]! : Buffer.concat(parts), cursor, src);
+}
+
+/**
+ * What an engine answer repeats of what was already taken: lines before the cursor, and the
+ * first `left` lines at its exact time. One answer read in several pieces shares one of these,
+ * since only its start repeats.
+ */
+export interface CursorSkip {
+  ns: bigint;
+  left: number;
+}
+export const skipFor = (c: InferenceCursor): CursorSkip => ({ ns: c.logTimeUnixNs, left: c.linesAtTime });
+
+/**
+ * The same for stdout already demultiplexed: its complete lines after the cursor (a last partial
+ * line is left). `skip`: of the answer this piece continues (default: an answer of its own).
+ */
+export function readLogLines(stdout: Buffer, cursor: InferenceCursor, src: LogSource, skip: CursorSkip = skipFor(cursor)): LogBatch {
+  const { lines } = splitTimestampedLines(stdout);
   const rows: InferenceWrite[] = [];
   const counts: LogBatchCounts = { linesRead: 0, inferences: 0, ignored: 0, invalid: 0 };
   let ns = cursor.logTimeUnixNs;
   let atTime = cursor.linesAtTime;
-  let skipAtCursor = cursor.linesAtTime;
   for (const line of lines) {
-    if (line.timeUnixNs < cursor.logTimeUnixNs) continue;
-    if (line.timeUnixNs === cursor.logTimeUnixNs && skipAtCursor > 0) {
-      skipAtCursor--;
+    if (line.timeUnixNs < skip.ns) continue;
+    if (line.timeUnixNs === skip.ns && skip.left > 0) {
+      skip.left--;
       continue;
     }
     if (line.timeUnixNs === ns) atTime++;
@@ -103,6 +136,8 @@ export interface InferenceCollectDeps {
   /** Every inventory host; the ones edgefleet has deployed to are read. */
   inventory: readonly NodeSpec[];
   now?: () => number;
+  /** Log windows (tests and the bench use smaller ones). */
+  window?: LogWindow;
 }
 
 export interface ContainerCollect {
@@ -174,16 +209,11 @@ export async function collectInference(deps: InferenceCollectDeps): Promise<Infe
       const per: ContainerCollect = { node: node.name, containerId: c.id, deploymentId, model: src.model, tag: src.tag, linesRead: 0, inferences: 0, ignored: 0, invalid: 0 };
       sum.containers++;
       try {
-        const cursor = store.cursor(src);
-        const answer = await engine.logs(c.id, { sinceUnixSeconds: Number(cursor.logTimeUnixNs / 1_000_000_000n) });
-        const batch = readLogBatch(answer, cursor, src);
-        if (batch.counts.linesRead > 0) {
-          const inserted = store.commitLogBatch(src, batch.cursor, batch.rows, batch.counts, Math.floor(now() / 1000));
-          per.linesRead = batch.counts.linesRead;
-          per.inferences = inserted;
-          per.ignored = batch.counts.ignored;
-          per.invalid = batch.counts.invalid;
-        }
+        const got = await drainLog(engine, store, src, c.createdUnixSeconds, Math.floor(now() / 1000), deps.window ?? LOG_WINDOW, now);
+        per.linesRead = got.linesRead;
+        per.inferences = got.inferences;
+        per.ignored = got.ignored;
+        per.invalid = got.invalid;
       } catch (e) {
         per.error = e instanceof EngineError ? e.message : (e as Error).message;
         sum.failed.push({ node: node.name, containerId: c.id, error: per.error });
@@ -198,6 +228,61 @@ export async function collectInference(deps: InferenceCollectDeps): Promise<Infe
   });
   sum.durationMs = Math.round(performance.now() - t0);
   return sum;
+}
+
+type Store = ReturnType<typeof inferenceStore>;
+
+/**
+ * Read one container's log from its cursor to `untilUnixSeconds` (the round's start) in time
+ * windows; each window streamed, its complete lines committed every `w.bytes` with the cursor.
+ */
+async function drainLog(engine: Engine, store: Store, src: LogSource, createdUnixSeconds: number, untilUnixSeconds: number, w: LogWindow, now: () => number): Promise<LogBatchCounts & { inferences: number }> {
+  const got = { linesRead: 0, inferences: 0, ignored: 0, invalid: 0 };
+  const giveUp = performance.now() + w.budgetMs;
+  let cursor = store.cursor(src);
+  // Nothing is older than the container: a new cursor starts at its creation, not at 1970.
+  let since = Math.max(Number(cursor.logTimeUnixNs / 1_000_000_000n), createdUnixSeconds - 1);
+  for (;;) {
+    const last = since + w.seconds >= untilUnixSeconds;
+    const stream = engine.logStream(src.containerId, { sinceUnixSeconds: since, ...(last ? {} : { untilUnixSeconds: since + w.seconds }) });
+    const demux = new FrameDemuxer(1, { timestamps: true });
+    const skip = skipFor(cursor);
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const commit = () => {
+      const stdout = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      const nl = stdout.lastIndexOf(10);
+      // Only complete lines; a partial last one waits for the next chunk (or the next round).
+      const whole = nl < 0 ? stdout.subarray(0, 0) : stdout.subarray(0, nl + 1);
+      pending = nl + 1 < stdout.length ? [Buffer.from(stdout.subarray(nl + 1))] : [];
+      pendingBytes = stdout.length - (nl + 1);
+      if (whole.length === 0) return;
+      const batch = readLogLines(whole, cursor, src, skip);
+      if (batch.counts.linesRead === 0) return;
+      got.inferences += store.commitLogBatch(src, batch.cursor, batch.rows, batch.counts, Math.floor(now() / 1000));
+      cursor = batch.cursor;
+      got.linesRead += batch.counts.linesRead;
+      got.ignored += batch.counts.ignored;
+      got.invalid += batch.counts.invalid;
+    };
+    let cut = false;
+    for await (const chunk of stream) {
+      for (const p of demux.push(chunk)) {
+        pending.push(p);
+        pendingBytes += p.length;
+      }
+      if (pendingBytes >= w.bytes) {
+        commit();
+        if (performance.now() > giveUp) {
+          cut = true;
+          break; // destroys the request
+        }
+      }
+    }
+    commit();
+    if (cut || last || performance.now() > giveUp) return got;
+    since += w.seconds;
+  }
 }
 
 /** A push the caller got wrong (400), with the reason. */

@@ -3,7 +3,7 @@
  * percentiles, error rate, accuracy, cold start, and the node's temperature and CPU meanwhile.
  */
 import type { Db } from '../store/db.js';
-import { coldStartMs, inferenceStatRows, logLineCounts, nodeConditions, type InferenceFilter, type InferenceStatRow } from '../store/inference.js';
+import { coldStartMs, inferenceGroupRows, logLineCounts, nodeConditions, type InferenceFilter } from '../store/inference.js';
 
 /**
  * Nearest-rank percentile of ascending values: the smallest value with at least p % of the
@@ -49,75 +49,41 @@ export interface InferenceStats {
   logLines: { read: number; ignored: number; invalid: number; lastInvalid: string | null };
 }
 
+/**
+ * The stats per model × tag × node, computed by the database (inferenceGroupRows): nothing here
+ * holds the window's rows, so a day of a busy model costs the same memory as a minute.
+ */
 export function inferenceStats(db: Db, f: InferenceFilter): InferenceStats[] {
-  const groups = new Map<string, InferenceStatRow[]>();
-  for (const r of inferenceStatRows(db, f)) {
-    const k = `${r.model}\0${r.tag}\0${r.node}`;
-    let g = groups.get(k);
-    if (!g) groups.set(k, (g = []));
-    g.push(r);
-  }
   const out: InferenceStats[] = [];
-  for (const rows of groups.values()) {
-    const first = rows[0]!;
-    let firstMs = Infinity;
-    let lastMs = -Infinity;
-    let samples = 0;
-    let errors = 0;
-    let withExpected = 0;
-    let correct = 0;
-    const latencies: number[] = [];
-    const deployments = new Map<string, number>();
-    for (const r of rows) {
-      if (r.timeUnixMs < firstMs) firstMs = r.timeUnixMs;
-      if (r.timeUnixMs > lastMs) lastMs = r.timeUnixMs;
-      samples += r.batch;
-      if (r.deploymentId !== null) deployments.set(r.deploymentId, Math.max(deployments.get(r.deploymentId) ?? -Infinity, r.timeUnixMs));
-      if (r.error !== null) {
-        errors++;
-        continue;
-      }
-      if (r.latencyMs !== null) latencies.push(r.latencyMs);
-      if (r.expected !== null) {
-        withExpected++;
-        if (r.label === r.expected) correct++;
-      }
-    }
-    latencies.sort((a, b) => a - b);
-    const spanSeconds = (lastMs - firstMs) / 1000;
-    const firstBatch = rows.reduce((m, r) => (r.timeUnixMs === firstMs ? r.batch : m), 0);
-    const latest = [...deployments.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-    const cold = latest !== undefined ? coldStartMs(db, latest, first.node, first.nodeId) : undefined;
-    const cond = nodeConditions(db, first.nodeId, Math.floor(firstMs / 1000), Math.ceil(lastMs / 1000));
-    const lines = logLineCounts(db, [...deployments.keys()], first.nodeId);
+  for (const g of inferenceGroupRows(db, f)) {
+    const deployments = JSON.parse(g.deploymentsJson) as [string, number][];
+    const spanSeconds = (g.lastUnixMs - g.firstUnixMs) / 1000;
+    const latest = [...deployments].sort((a, b) => b[1] - a[1])[0]?.[0];
+    const cold = latest !== undefined ? coldStartMs(db, latest, g.node, g.nodeId) : undefined;
+    const cond = nodeConditions(db, g.nodeId, Math.floor(g.firstUnixMs / 1000), Math.ceil(g.lastUnixMs / 1000));
+    const ids = deployments.map((x) => x[0]);
+    const lines = logLineCounts(db, ids, g.nodeId);
     out.push({
-      model: first.model,
-      tag: first.tag,
-      node: first.node,
-      count: rows.length,
-      samples,
-      firstUnixMs: firstMs,
-      lastUnixMs: lastMs,
-      inferencesPerSecond: rows.length > 1 && spanSeconds > 0 ? (rows.length - 1) / spanSeconds : null,
-      samplesPerSecond: rows.length > 1 && spanSeconds > 0 ? (samples - firstBatch) / spanSeconds : null,
-      latencyMs: latencies.length
-        ? {
-            min: latencies[0]!,
-            mean: latencies.reduce((s, v) => s + v, 0) / latencies.length,
-            p50: percentile(latencies, 50)!,
-            p90: percentile(latencies, 90)!,
-            p95: percentile(latencies, 95)!,
-            p99: percentile(latencies, 99)!,
-            max: latencies[latencies.length - 1]!,
-          }
-        : null,
-      errors,
-      errorRate: errors / rows.length,
-      withExpected,
-      correct,
-      accuracy: withExpected ? correct / withExpected : null,
+      model: g.model,
+      tag: g.tag,
+      node: g.node,
+      count: g.count,
+      samples: g.samples,
+      firstUnixMs: g.firstUnixMs,
+      lastUnixMs: g.lastUnixMs,
+      inferencesPerSecond: g.count > 1 && spanSeconds > 0 ? (g.count - 1) / spanSeconds : null,
+      samplesPerSecond: g.count > 1 && spanSeconds > 0 ? (g.samples - g.firstBatch) / spanSeconds : null,
+      latencyMs:
+        g.latencyCount > 0
+          ? { min: g.latencyMin!, mean: g.latencyMean!, p50: g.p50!, p90: g.p90!, p95: g.p95!, p99: g.p99!, max: g.latencyMax! }
+          : null,
+      errors: g.errors,
+      errorRate: g.errors / g.count,
+      withExpected: g.withExpected,
+      correct: g.correct,
+      accuracy: g.withExpected ? g.correct / g.withExpected : null,
       coldStartMs: cold ?? null,
-      deploymentIds: [...deployments.keys()].sort(),
+      deploymentIds: ids.sort(),
       temperatureCelsius: cond.temperatureCelsius,
       cpuUsagePercent: cond.cpuUsagePercent,
       logLines: { read: lines.linesRead, ignored: lines.ignored, invalid: lines.invalid, lastInvalid: lines.lastInvalid },

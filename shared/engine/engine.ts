@@ -287,6 +287,68 @@ export class Engine {
     return Buffer.isBuffer(out) ? out : Buffer.from(String(out), 'utf8');
   }
 
+  /**
+   * `GET /containers/{id}/logs` as a stream of chunks, for logs too big to hold (an inference
+   * backlog): stdout with timestamps from `sinceUnixSeconds` (whole seconds, inclusive) up to
+   * `untilUnixSeconds` (inclusive; the end of the log when absent), multiplexed as the engine
+   * sends it. The answer must start within the engine timeout, and the engine must never keep
+   * the reader waiting longer than that for the next chunk; either aborts the request (an
+   * EngineError of kind `timeout`). Leaving the loop early (`break`) destroys the request.
+   */
+  async *logStream(id: string, o: { sinceUnixSeconds: number; untilUnixSeconds?: number }): AsyncGenerator<Buffer> {
+    const what = `logs ${id.slice(0, 12)}`;
+    const abort = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    let stalled = false;
+    // Only time spent waiting on the engine counts, not the reader's own work between chunks.
+    const arm = () => {
+      timer = setTimeout(() => {
+        stalled = true;
+        abort.abort();
+      }, this.timeoutMs);
+    };
+    const timeout = () => new EngineError('timeout', `${what}: the engine at ${this.socketPath} sent nothing for ${this.timeoutMs} ms`);
+    arm();
+    let res: NodeJS.ReadableStream & { destroy(e?: Error): void };
+    try {
+      res = await new Promise((resolve, reject) =>
+        this.docker.modem.dial(
+          {
+            path: `/containers/${encodeURIComponent(id)}/logs?`,
+            method: 'GET',
+            isStream: true,
+            abortSignal: abort.signal,
+            statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+            options: {
+              follow: false,
+              stdout: true,
+              stderr: false,
+              timestamps: true,
+              since: Math.max(0, Math.floor(o.sinceUnixSeconds)),
+              ...(o.untilUnixSeconds !== undefined ? { until: Math.floor(o.untilUnixSeconds) } : {}),
+            },
+          } as never,
+          (err: unknown, stream: unknown) => (err ? reject(err) : resolve(stream as NodeJS.ReadableStream & { destroy(e?: Error): void })),
+        ),
+      );
+    } catch (e) {
+      clearTimeout(timer);
+      throw stalled ? timeout() : wrap(what, e);
+    }
+    try {
+      for await (const chunk of res as AsyncIterable<Buffer>) {
+        clearTimeout(timer);
+        yield chunk;
+        arm();
+      }
+    } catch (e) {
+      throw stalled ? timeout() : wrap(what, e);
+    } finally {
+      clearTimeout(timer);
+      res.destroy();
+    }
+  }
+
   async stop(id: string, timeoutSeconds: number): Promise<void> {
     // The engine waits up to t seconds before it kills the container: the deadline adds them.
     await this.call(

@@ -92,3 +92,83 @@ export function splitTimestampedLines(buf: Buffer): { lines: LogLine[]; partialB
   }
   return { lines, partialBytes: buf.length - start };
 }
+
+/**
+ * The log stream demultiplexed as it arrives: feed it the engine's chunks in order, get back
+ * the payload of one stream (1 = stdout). Frames split across chunks are carried whole to the
+ * next one (a frame over MAX_CARRIED_FRAME_BYTES passes through in pieces); raw (TTY) streams,
+ * told by their first bytes, pass through.
+ *
+ * With `timestamps`, a line the engine logged in parts (Docker splits messages at 16 KiB;
+ * Podman logs what the program wrote in one write as one partial record, so a line written in
+ * two pieces is two frames) comes as frames that each start with a timestamp, only the last
+ * ending in a newline: the timestamps of the continuations are dropped, so the line is whole
+ * again, with the time of its first part.
+ */
+export const MAX_CARRIED_FRAME_BYTES = 1 << 20;
+
+export class FrameDemuxer {
+  private carry: Buffer | undefined;
+  private mode: 'unknown' | 'framed' | 'raw' = 'unknown';
+  /** Payload bytes still owed by an oversized frame that the last chunk ended inside. */
+  private owed = 0;
+  private owedType = 0;
+  /** The last payload of our stream did not end a line: the next frame continues it. */
+  private midLine = false;
+
+  constructor(
+    private readonly stream: 1 | 2 = 1,
+    private readonly o: { timestamps?: boolean } = {},
+  ) {}
+
+  push(chunk: Buffer): Buffer[] {
+    if (this.mode === 'raw') return [chunk];
+    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = undefined;
+    if (this.mode === 'unknown') {
+      if (buf.length < 8) {
+        this.carry = buf;
+        return [];
+      }
+      this.mode = isMultiplexed(buf) ? 'framed' : 'raw';
+      if (this.mode === 'raw') return [buf];
+    }
+    const out: Buffer[] = [];
+    const mine = (type: number) => type === this.stream || type === 0;
+    let i = 0;
+    if (this.owed > 0) {
+      const take = Math.min(this.owed, buf.length);
+      if (mine(this.owedType)) this.emit(out, buf.subarray(0, take), false);
+      this.owed -= take;
+      i = take;
+    }
+    while (i + 8 <= buf.length) {
+      const type = buf[i]!;
+      const size = buf.readUInt32BE(i + 4);
+      const end = i + 8 + size;
+      if (end > buf.length) {
+        if (size <= MAX_CARRIED_FRAME_BYTES) break; // carried whole to the next chunk
+        if (mine(type)) this.emit(out, buf.subarray(i + 8), true);
+        this.owed = end - buf.length;
+        this.owedType = type;
+        i = buf.length;
+        break;
+      }
+      if (mine(type)) this.emit(out, buf.subarray(i + 8, end), true);
+      i = end;
+    }
+    if (i < buf.length) this.carry = Buffer.from(buf.subarray(i));
+    return out;
+  }
+
+  private emit(out: Buffer[], payload: Buffer, frameStart: boolean): void {
+    if (payload.length === 0) return;
+    if (frameStart && this.midLine && this.o.timestamps) {
+      const sp = payload.indexOf(32);
+      if (sp > 0 && sp <= 40 && parseLogTimestamp(payload.toString('latin1', 0, sp)) !== undefined) payload = payload.subarray(sp + 1);
+    }
+    if (payload.length === 0) return;
+    out.push(payload);
+    this.midLine = payload[payload.length - 1] !== 10;
+  }
+}

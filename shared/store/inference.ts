@@ -141,35 +141,73 @@ export interface InferenceFilter {
   node?: string;
 }
 
-/** The rows the stats are computed from, one per inference in the window. */
-export interface InferenceStatRow {
+/** One model × tag × node of the window, aggregated by SQLite: one row per group reaches JavaScript, never the inferences. */
+export interface InferenceGroupRow {
   model: string;
   tag: string;
   node: string;
   nodeId: number;
-  deploymentId: string | null;
-  timeUnixMs: number;
-  latencyMs: number | null;
-  batch: number;
-  label: string | null;
-  expected: string | null;
-  error: string | null;
+  count: number;
+  samples: number;
+  firstUnixMs: number;
+  lastUnixMs: number;
+  /** The batch of the first inference (left out of samples per second). */
+  firstBatch: number;
+  errors: number;
+  withExpected: number;
+  correct: number;
+  /** Over inferences without an error that gave latency_ms; null when none did. */
+  latencyCount: number;
+  latencyMin: number | null;
+  latencyMax: number | null;
+  latencyMean: number | null;
+  /** Nearest rank (sorted[ceil(p/100 · n) − 1]), picked by ROW_NUMBER over the sorted latencies. */
+  p50: number | null;
+  p90: number | null;
+  p95: number | null;
+  p99: number | null;
+  /** JSON `[[deploymentId, lastUnixMs], …]`. */
+  deploymentsJson: string;
 }
 
-export function inferenceStatRows(db: Db, f: InferenceFilter): InferenceStatRow[] {
+/**
+ * The stats of every group of the window in SQL (GET /inference/stats): counts and sums by
+ * GROUP BY, percentiles by a window function, so memory holds a row per group whatever the
+ * window holds (SQLite sorts the latencies itself, spilling to its temp store when large).
+ */
+export function inferenceGroupRows(db: Db, f: InferenceFilter): InferenceGroupRow[] {
   const where = ['i.time >= @from', 'i.time <= @to'];
   if (f.model !== undefined) where.push('i.model = @model');
   if (f.tag !== undefined) where.push('i.tag = @tag');
   // The node_id IN (…) lets SQLite seek each node's (node_id, time) range.
   const nodes = f.node !== undefined ? 'SELECT id FROM nodes WHERE name = @node' : 'SELECT id FROM nodes';
+  const w = `FROM inference i WHERE i.node_id IN (${nodes}) AND ${where.join(' AND ')}`;
+  const pick = (p: number) => `MAX(CASE WHEN rn = (${p} * n + 99) / 100 THEN latency_ms END) AS p${p}`;
   return db
     .prepare(
-      `SELECT i.model, i.tag, n.name AS node, i.node_id AS nodeId, i.deployment_id AS deploymentId, i.time_unix_ms AS timeUnixMs, i.latency_ms AS latencyMs,
-              i.batch, i.label, i.expected, i.error
-       FROM inference i JOIN nodes n ON n.id = i.node_id
-       WHERE i.node_id IN (${nodes}) AND ${where.join(' AND ')}`,
+      `WITH g AS (
+         SELECT i.model, i.tag, i.node_id, COUNT(*) AS count, SUM(i.batch) AS samples, MIN(i.time_unix_ms) AS firstUnixMs, MAX(i.time_unix_ms) AS lastUnixMs,
+                SUM(i.error IS NOT NULL) AS errors, SUM(i.error IS NULL AND i.expected IS NOT NULL) AS withExpected,
+                SUM(i.error IS NULL AND i.expected IS NOT NULL AND i.label = i.expected) AS correct,
+                COUNT(CASE WHEN i.error IS NULL THEN i.latency_ms END) AS latencyCount, MIN(CASE WHEN i.error IS NULL THEN i.latency_ms END) AS latencyMin,
+                MAX(CASE WHEN i.error IS NULL THEN i.latency_ms END) AS latencyMax, AVG(CASE WHEN i.error IS NULL THEN i.latency_ms END) AS latencyMean
+         ${w} GROUP BY i.model, i.tag, i.node_id),
+       l AS (
+         SELECT i.model, i.tag, i.node_id, i.latency_ms, ROW_NUMBER() OVER (PARTITION BY i.model, i.tag, i.node_id ORDER BY i.latency_ms) AS rn,
+                COUNT(*) OVER (PARTITION BY i.model, i.tag, i.node_id) AS n
+         ${w} AND i.error IS NULL AND i.latency_ms IS NOT NULL),
+       p AS (SELECT model, tag, node_id, ${[50, 90, 95, 99].map(pick).join(', ')} FROM l GROUP BY model, tag, node_id),
+       d AS (SELECT i.model, i.tag, i.node_id, json_group_array(json_array(i.deployment_id, last)) AS deploymentsJson
+             FROM (SELECT i.model, i.tag, i.node_id, i.deployment_id, MAX(i.time_unix_ms) AS last ${w} AND i.deployment_id IS NOT NULL GROUP BY i.model, i.tag, i.node_id, i.deployment_id) i
+             GROUP BY i.model, i.tag, i.node_id)
+       SELECT g.model, g.tag, n.name AS node, g.node_id AS nodeId, g.count, g.samples, g.firstUnixMs, g.lastUnixMs,
+              (SELECT i.batch FROM inference i WHERE i.node_id = g.node_id AND i.model = g.model AND i.tag = g.tag AND i.time_unix_ms = g.firstUnixMs ORDER BY i.id DESC LIMIT 1) AS firstBatch,
+              g.errors, g.withExpected, g.correct, g.latencyCount, g.latencyMin, g.latencyMax, g.latencyMean, p.p50, p.p90, p.p95, p.p99, COALESCE(d.deploymentsJson, '[]') AS deploymentsJson
+       FROM g JOIN nodes n ON n.id = g.node_id
+       LEFT JOIN p ON p.model = g.model AND p.tag = g.tag AND p.node_id = g.node_id
+       LEFT JOIN d ON d.model = g.model AND d.tag = g.tag AND d.node_id = g.node_id`,
     )
-    .all({ from: f.fromUnixSeconds, to: f.toUnixSeconds, model: f.model, tag: f.tag, node: f.node }) as InferenceStatRow[];
+    .all({ from: f.fromUnixSeconds, to: f.toUnixSeconds, model: f.model, tag: f.tag, node: f.node }) as InferenceGroupRow[];
 }
 
 /** A node's mean temperature (every sensor) and CPU usage (all CPUs) over a window; null when nothing was collected. */

@@ -13,7 +13,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -106,7 +106,10 @@ export async function startPodman(o: PodmanOptions): Promise<PodmanEngine> {
       await exited;
       clearTimeout(t);
     }
-    // conmon may still be writing as its container goes: retried, as rm -rf would be run again.
+    // conmon and `podman container cleanup` (started by conmon as a container exits) may still
+    // be writing into the storage: end the ones of this instance (their command lines name its
+    // folder), then remove it, retried as rm -rf would be run again.
+    killProcessesUsing(dir);
     rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   };
   const engine: PodmanEngine = {
@@ -149,6 +152,25 @@ export async function startPodman(o: PodmanOptions): Promise<PodmanEngine> {
     chownSync(socketPath, uid, gid);
   }
   return engine;
+}
+
+/** SIGKILL every process whose command line names `dir` (by pid; only this instance's own). */
+function killProcessesUsing(dir: string): void {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!cmdline.includes(dir)) continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
