@@ -7,6 +7,9 @@
  * Plus the streaming demultiplexer against the whole-buffer one at every split point.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { inventoryNodes } from '../shared/collect/collection.js';
 import { collectInference } from '../shared/collect/inference.js';
@@ -14,7 +17,7 @@ import { inferenceStats, percentile } from '../shared/collect/inferenceStats.js'
 import { createDeployment, parseDeployRequest, runDeployment } from '../shared/deploy/index.js';
 import { silentLogger } from '../shared/domain/index.js';
 import { demuxStream, Engine, FrameDemuxer } from '../shared/engine/index.js';
-import { openDb, syncNodes, type Db } from '../shared/store/index.js';
+import { applyInferenceRetention, finishDeployment, inferenceStore, insertDeployment, openDb, pruneGoneCursors, syncNodes, type Db } from '../shared/store/index.js';
 import { TransportPool } from '../shared/transport/pool.js';
 import { startModelLab, type ModelLab } from './harness/modelLab.js';
 import { pushModelImage } from './harness/podman.js';
@@ -70,6 +73,43 @@ describe('FrameDemuxer', () => {
   it('passes a raw (TTY) stream through', () => {
     const d = new FrameDemuxer(1);
     assert.equal(Buffer.concat([...d.push(Buffer.from('2026-01')), ...d.push(Buffer.from('-01T00:00:00Z x\n'))]).toString(), '2026-01-01T00:00:00Z x\n');
+  });
+});
+
+describe('retention of inferences, deployment events and vanished containers’ cursors', () => {
+  it('deletes what is past its days, keeps the rest and every event of a running deployment', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefleet-inference-retention-'));
+    const db = openDb(join(dir, 'r.db'));
+    try {
+      const now = 1_800_000_000;
+      const day = 86400;
+      syncNodes(db, [{ name: 'n1', groups: [], vars: {}, connection: 'local', host: 'n1', port: 22 }], now);
+      const nodeId = (db.prepare('SELECT id FROM nodes').get() as { id: number }).id;
+      const rows = [40, 31, 29, 1].map((ago, i) => ({ nodeId, deploymentId: null, model: 'lab/m', tag: 'v1', timeUnixMs: (now - ago * day) * 1000, record: { batch: 1, latencyMs: 1 }, source: 'push' as const, lineKey: BigInt(i + 1) }));
+      inferenceStore(db).insert(rows);
+      const base = { action: 'deploy' as const, registry: 'lab', repository: 'lab/m', tag: 'v1', image: 'r/lab/m:v1', target: { nodes: ['n1'] }, options: { env: {}, ports: [], volumes: [], restart: 'no' as const }, nodes: ['n1'] };
+      insertDeployment(db, { ...base, id: 'aaaaaaaaaaaa', nowMs: (now - 100 * day) * 1000 });
+      finishDeployment(db, 'aaaaaaaaaaaa', 'succeeded', null, (now - 100 * day) * 1000);
+      insertDeployment(db, { ...base, id: 'bbbbbbbbbbbb', nowMs: (now - 100 * day) * 1000 });
+      db.prepare(`UPDATE deployments SET status = 'running', lease_expires_unix_ms = ? WHERE id = 'bbbbbbbbbbbb'`).run((now + 60) * 1000);
+      insertDeployment(db, { ...base, id: 'cccccccccccc', nowMs: (now - 10 * day) * 1000 });
+      finishDeployment(db, 'cccccccccccc', 'succeeded', null, (now - 10 * day) * 1000);
+      const deleted = await applyInferenceRetention(db, { inferenceDays: 30, deploymentEventsDays: 90 }, now);
+      assert.deepEqual(deleted, { inference: 2, deployment_events: 1 });
+      assert.deepEqual((db.prepare('SELECT time FROM inference ORDER BY time').all() as { time: number }[]).map((r) => (now - r.time) / day), [29, 1]);
+      assert.deepEqual((db.prepare('SELECT DISTINCT deployment_id AS id FROM deployment_events ORDER BY 1').all() as { id: string }[]).map((r) => r.id), ['bbbbbbbbbbbb', 'cccccccccccc']);
+
+      const put = (containerId: string, updated: number) =>
+        inferenceStore(db).commitLogBatch({ deploymentId: 'cccccccccccc', nodeId, containerId }, { logTimeUnixNs: 1n, linesAtTime: 1 }, [], { linesRead: 1, inferences: 0, ignored: 1, invalid: 0 }, updated);
+      put('gone-long-ago', now - 8 * day);
+      put('gone-recently', now - 1 * day);
+      put('listed-but-idle', now - 30 * day);
+      assert.equal(pruneGoneCursors(db, nodeId, ['listed-but-idle'], now - 7 * day), 1);
+      assert.deepEqual((db.prepare('SELECT container_id AS c FROM inference_cursors ORDER BY 1').all() as { c: string }[]).map((r) => r.c), ['gone-recently', 'listed-but-idle']);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -26,6 +26,7 @@ import { Engine, EngineError, FrameDemuxer, splitTimestampedLines, DEFAULT_ENGIN
 import { parseInferenceLine, parseInferenceObject } from '../parse/inference.js';
 import type { Db } from '../store/db.js';
 import { inferenceStore, lineKey, type CursorKey, type InferenceCursor, type InferenceWrite, type LogBatchCounts } from '../store/inference.js';
+import { pruneGoneCursors } from '../store/inferenceRetention.js';
 import { nodeIds } from '../store/nodes.js';
 import type { TransportPool } from '../transport/pool.js';
 import { mapLimit } from './limit.js';
@@ -42,7 +43,7 @@ export interface LogWindow {
   bytes: number;
   budgetMs: number;
 }
-export const LOG_WINDOW: LogWindow = { seconds: 3600, bytes: 2 << 20, budgetMs: 300_000 };
+export const LOG_WINDOW: LogWindow = { seconds: 3600, bytes: 1 << 20, budgetMs: 300_000 };
 
 /** Which deployment, model and node a container's lines belong to. */
 export interface LogSource extends CursorKey {
@@ -201,6 +202,9 @@ export async function collectInference(deps: InferenceCollectDeps): Promise<Infe
       deps.log.warn('inference: cannot list containers', { node: node.name, error: (e as Error).message });
       return;
     }
+    // Cursors of containers this engine no longer has, idle for retention.inferenceCursorDays, go.
+    const keepDays = deps.config.retention.inferenceCursorDays;
+    if (keepDays > 0) pruneGoneCursors(deps.db, nodeId, containers.map((c) => c.id), Math.floor(now() / 1000) - keepDays * 86400);
     for (const c of containers) {
       const deploymentId = c.labels[DEPLOY_LABELS.deployment];
       const model = c.labels[DEPLOY_LABELS.model];

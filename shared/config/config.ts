@@ -79,6 +79,12 @@ export const SCHEMA = {
     rollup6hDays: int(0, 0, 36_500, 'days'),
     /** Days closed anomaly episodes are kept after they end (0: forever). */
     anomaliesDays: int(90, 0, 36_500, 'days'),
+    /** Days of inferences kept (0: forever). */
+    inferenceDays: int(30, 0, 36_500, 'days'),
+    /** Days of finished deployments' events kept (0: forever). */
+    deploymentEventsDays: int(90, 0, 36_500, 'days'),
+    /** A vanished container's log cursor is dropped once it has not moved for this many days (0: never). */
+    inferenceCursorDays: int(7, 0, 36_500, 'days'),
   },
   geocoder: {
     /** Nominatim server (its `/search` JSON API); the public one allows one request per second. */

@@ -11,3 +11,4 @@ export * from './deployments.js';
 export * from './inference.js';
 export * from './snapshots.js';
 export * from './roundBuffer.js';
+export * from './inferenceRetention.js';
