@@ -3,11 +3,13 @@
  * test/deploy.test.ts: Debian's docker-registry on loopback, 2 OpenSSH nodes each with its own
  * Podman API service, reached by SSH stream-local forwarding. For each image size (a static
  * busybox layer plus a weights layer of random bytes) it deploys a first tag, then a second
- * one that replaces it, with graceSeconds 0 (the grace period is a chosen wait, not overhead).
- * overhead = wall time of the deployment − the longest node's pull (listing containers,
- * creating, starting, inspecting, stopping and removing the previous container, and every
- * store write). Last line: `bench:deploy nodes=2 total=<s>s pull=<s>s overhead=<s>s` for the
- * largest image's replacing deploy.
+ * one that replaces it stop-first, then a third that replaces that one start-first, with
+ * graceSeconds 0 (the grace period is a chosen wait, not overhead). overhead = wall time of the
+ * deployment − the longest node's pull (listing containers, creating, starting, inspecting,
+ * stopping and removing the previous container, claims and leases, and every store write).
+ * Last line: `bench:deploy nodes=2 total=<s>s pull=<s>s overhead=<s>s stop_first_overhead=<s>s
+ * start_first_overhead=<s>s` for the largest image's replacing deploys (the first three fields:
+ * the stop-first one, the default on these host-network nodes).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,24 +43,33 @@ try {
   const db = openDb(config.db);
   const pool = new TransportPool({ knownHostsFile: config.ssh.knownHostsFile, acceptNewHostKeys: false, privateKeyFile: '', agentSocket: '', user: 'root', connectTimeoutMs: 5000 });
   const deps = { db, config, pool, log: silentLogger, inventory: inventoryNodes(config) };
-  let last: { total: number; pull: number } | undefined;
+  const last: Record<string, { total: number; pull: number }> = {};
+  const steps = [
+    { tag: 'v1', what: 'first deploy' },
+    { tag: 'v2', what: 'replacing v1 stop-first', order: 'stop-first' },
+    { tag: 'v3', what: 'replacing v2 start-first', order: 'start-first' },
+  ];
   for (const mb of SIZES_MB) {
     const repo = `bench/model-${mb}mb`;
-    for (const tag of ['v1', 'v2']) await pushModelImage(registry.push, repo, tag, { entrypoint: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'], weightsBytes: mb * 1024 * 1024 });
-    for (const tag of ['v1', 'v2']) {
-      const req = parseDeployRequest({ image: `${repo}:${tag}`, nodes: fleet.nodes.map((n) => n.name), options: { graceSeconds: 0, restart: 'no' } }, { registries: ['lab'] });
+    for (const { tag } of steps) await pushModelImage(registry.push, repo, tag, { entrypoint: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'], weightsBytes: mb * 1024 * 1024 });
+    for (const { tag, what, order } of steps) {
+      const req = parseDeployRequest({ image: `${repo}:${tag}`, nodes: fleet.nodes.map((n) => n.name), options: { graceSeconds: 0, restart: 'no', ...(order ? { order } : {}) } }, { registries: ['lab'] });
       const d = createDeployment(deps, req);
       const s: DeploymentSummary = await runDeployment(deps, d.id);
       if (s.status !== 'succeeded') throw new Error(`deploy ${repo}:${tag} ${s.status}: ${JSON.stringify(s.nodes)}`);
       const total = s.durationMs / 1000;
       const pull = Math.max(...s.nodes.map((n) => (n.pullMs ?? 0) / 1000));
-      console.log(`image ${mb} MiB + busybox, ${tag === 'v1' ? 'first deploy' : 'replacing v1'}: total ${total.toFixed(3)} s, pull ${pull.toFixed(3)} s, overhead ${(total - pull).toFixed(3)} s`);
-      last = { total, pull };
+      console.log(`image ${mb} MiB + busybox, ${what}: total ${total.toFixed(3)} s, pull ${pull.toFixed(3)} s, overhead ${(total - pull).toFixed(3)} s`);
+      if (order) last[order] = { total, pull };
     }
   }
   await pool.closeAll();
   db.close();
-  console.log(`bench:deploy nodes=2 total=${last!.total.toFixed(3)}s pull=${last!.pull.toFixed(3)}s overhead=${(last!.total - last!.pull).toFixed(3)}s`);
+  const stop = last['stop-first']!;
+  const start = last['start-first']!;
+  console.log(
+    `bench:deploy nodes=2 total=${stop.total.toFixed(3)}s pull=${stop.pull.toFixed(3)}s overhead=${(stop.total - stop.pull).toFixed(3)}s stop_first_overhead=${(stop.total - stop.pull).toFixed(3)}s start_first_overhead=${(start.total - start.pull).toFixed(3)}s`,
+  );
 } finally {
   await Promise.allSettled(engines.map((e) => e.close()));
   await fleet.close();
