@@ -114,12 +114,15 @@ function wrap(what: string, e: unknown): EngineError {
  */
 export class Engine {
   readonly docker: Docker;
+  /** A pull's answer starts only when it ends (SSM): only the pull timeout applies to it. */
+  private readonly answersWhole: boolean;
 
   constructor(
     transport: Transport,
     readonly socketPath: string = DEFAULT_ENGINE_SOCKET,
     private readonly timeoutMs = 60_000,
   ) {
+    this.answersWhole = transport.answersWhole === true;
     this.docker = new Docker({ protocol: 'http', host: 'engine', port: 80, agent: tunnelAgent(transport, socketPath) } as Docker.DockerOptions);
   }
 
@@ -153,10 +156,11 @@ export class Engine {
     // timeout (a wedged engine fails fast), the whole pull end within the pull timeout.
     const abort = new AbortController();
     let why = '';
+    const firstByteMs = this.answersWhole ? o.timeoutMs : Math.min(this.timeoutMs, o.timeoutMs);
     const firstByte = setTimeout(() => {
-      why = `pull ${image}: no answer from the engine at ${this.socketPath} within ${this.timeoutMs} ms`;
+      why = `pull ${image}: no answer from the engine at ${this.socketPath} within ${firstByteMs} ms`;
       abort.abort();
-    }, Math.min(this.timeoutMs, o.timeoutMs));
+    }, firstByteMs);
     let stream: NodeJS.ReadableStream;
     try {
       stream = (await this.docker.pull(image, { ...(o.auth ? { authconfig: o.auth } : {}), abortSignal: abort.signal })) as NodeJS.ReadableStream;

@@ -47,6 +47,7 @@ interface Job {
 
 /** One node's view of an SsmFleet: exec() joins the fleet's next batch. */
 export class SsmTransport implements Transport {
+  readonly answersWhole = true;
   constructor(
     private readonly fleet: SsmFleet,
     readonly instanceId: string,

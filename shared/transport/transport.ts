@@ -9,6 +9,8 @@ export interface Transport {
    * transports that cannot tunnel.
    */
   openStreamLocal?(socketPath: string): Promise<Duplex>;
+  /** The engine's answers arrive whole when the request ends (SSM runs each one as a command): no first byte earlier. */
+  readonly answersWhole?: boolean;
   close(): Promise<void>;
   /** Cut the connection at once, without waiting for the node (shutdown: a frozen node never answers a goodbye). */
   destroy?(): void;
