@@ -18,6 +18,7 @@ export interface DeployFlags {
   restart?: string;
   grace?: string;
   concurrency?: string;
+  order?: string;
   json: boolean;
 }
 
@@ -34,6 +35,7 @@ export function deployEvent(action: DeploymentAction, ref: string | undefined, f
   if (f.restart !== undefined) options.restart = f.restart;
   if (f.grace !== undefined) options.graceSeconds = Number(f.grace);
   if (f.concurrency !== undefined) options.concurrency = Number(f.concurrency);
+  if (f.order !== undefined) options.order = f.order;
   return {
     action,
     ...(hasTag ? { image: ref } : { model: ref }),

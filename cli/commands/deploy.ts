@@ -14,11 +14,12 @@ const CONTAINER: Flag[] = [
   { name: 'volume', type: 'string', multiple: true, value: 'SRC:/DST[:ro]', help: 'mount SRC at /DST' },
   { name: 'restart', type: 'string', value: 'POLICY', help: 'restart policy: no, always, on-failure, unless-stopped' },
   { name: 'grace', type: 'string', value: 'SECONDS', help: 'seconds the new container must keep running before the old one stops' },
+  { name: 'order', type: 'string', value: 'ORDER', help: 'stop-first or start-first (default: stop-first with host ports, host network or a GPU)' },
 ];
 
 function pick(o: Values): Omit<DeployFlags, 'json'> {
   const f: Omit<DeployFlags, 'json'> = {};
-  for (const k of ['nodes', 'group', 'registry', 'restart', 'grace', 'concurrency'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
+  for (const k of ['nodes', 'group', 'registry', 'restart', 'grace', 'concurrency', 'order'] as const) if (typeof o[k] === 'string') f[k] = o[k] as string;
   if (Array.isArray(o.env)) f.env = o.env;
   if (Array.isArray(o.publish)) f.port = o.publish;
   if (Array.isArray(o.volume)) f.volume = o.volume;
