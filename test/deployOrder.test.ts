@@ -244,9 +244,12 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
       assert.equal(d.status, 'interrupted');
       assert.equal(d.nodes[0]!.state, 'interrupted');
       assert.match(d.nodes[0]!.error!, /^interrupted at verifying: the process running the deployment stopped/);
-      // Its claim died with it: the next deployment of the model to the node does not wait.
-      const s = await deploy({ image: `${SLEEPER}:v3`, nodes: ['plain'] });
+      // Its claim died with it: the next deployment of the model to the node does not wait, and
+      // replaces what the interrupted one left.
+      const s = await deploy({ image: `${SLEEPER}:v2`, nodes: ['plain'] });
       assert.equal(s.nodes[0]!.state, 'running', JSON.stringify(s.nodes));
+      assert.ok(!deploymentEvents(db, s.id).some((e) => /waiting for/.test(e.message ?? '')));
+      assert.deepEqual(lab.engine.containers().filter((c) => c.labels['io.edgefleet.model'] === SLEEPER).map((c) => [c.labels['io.edgefleet.deployment'], c.state]), [[s.id, 'running']]);
       await hub.kill();
       hub = undefined;
     });
