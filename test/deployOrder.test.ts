@@ -214,17 +214,24 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
 
   describe('the hub process', () => {
     let hub: HubProcess | undefined;
+    const hubs: HubProcess[] = [];
+    const start = async () => {
+      const h = await startHub({ cwd: lab.dir, port: await freePort(), env: env() });
+      hubs.push(h);
+      return h;
+    };
     const env = () => ({ EDGEFLEET_CONFIG: join(lab.dir, 'edgefleet.yaml'), EDGEFLEET_HUB_INTERVAL_SECONDS: '3600' });
     const post = (h: HubProcess, body: unknown) =>
       fetch(`${h.base}/deployments`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
     const get = async (h: HubProcess, id: string) =>
       (await (await fetch(`${h.base}/deployments/${id}`, { headers: { 'x-api-key': API_KEY }, signal: AbortSignal.timeout(5000) })).json()) as { status: string; nodes: { node: string; state: string; error: string | null }[] };
     after(async () => {
-      await hub?.kill();
+      // Every hub started, whatever failed in between.
+      await Promise.all(hubs.map((h) => h.kill()));
     });
 
     it('SIGKILLed mid-deploy: after a restart the deployment is interrupted at its last step, and the node can be deployed to again', async () => {
-      hub = await startHub({ cwd: lab.dir, port: await freePort(), env: env() });
+      hub = await start();
       const r = await post(hub, { image: `${SLEEPER}:v5`, nodes: ['plain'], options: { graceSeconds: 60 } });
       assert.equal(r.status, 202);
       const { id } = (await r.json()) as { id: string };
@@ -234,7 +241,7 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
         await sleep(100);
       }
       await hub.kill();
-      hub = await startHub({ cwd: lab.dir, port: await freePort(), env: env() });
+      hub = await start();
       let d = await get(hub, id);
       for (let i = 0; d.status === 'running'; i++) {
         assert.ok(i < 100, 'still running 10 s after the kill');
@@ -255,7 +262,7 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
     });
 
     it('SIGTERM while a deployment waits on a wedged engine: the hub stops within 5 s', async () => {
-      hub = await startHub({ cwd: lab.dir, port: await freePort(), env: env() });
+      hub = await start();
       const before = wedged.length;
       const r = await post(hub, { image: `${SLEEPER}:v4`, nodes: ['wedged'] });
       assert.equal(r.status, 202);
