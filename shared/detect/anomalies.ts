@@ -89,7 +89,7 @@ const STALE_SERIES_SECONDS = 3600;
 /** Rows read per query. */
 const PAGE_ROWS = 4096;
 /** Work done between two yields to the event loop, at most (about). */
-const SLICE_MS = 20;
+const SLICE_MS = 8;
 
 let sliceStartMs = performance.now();
 /** Let routes and rounds in the same process (the hub) run once a slice of work is done. */
@@ -197,7 +197,8 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
             let run = runs.get(key);
             if (!run) {
               const s: StoredDetectorState | undefined = stored.get(key);
-              const state = s && s.detector === DETECTOR_NAME && isSeriesState(s.state, stepSeconds) ? s.state : newSeriesState(stepSeconds);
+              const saved = s && s.detector === DETECTOR_NAME ? s.state() : undefined;
+              const state = isSeriesState(saved, stepSeconds) ? saved : newSeriesState(stepSeconds);
               run = { def, label: lbl, state, cursor: s?.cursorUnixSeconds ?? -Infinity, touched: false };
               runs.set(key, run);
             }
@@ -229,9 +230,13 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
     const unreachable = node.status === 'unreachable';
     episode('node.status', '', RULE_DETECTOR, 'unreachable', o.nowUnixSeconds, unreachable, 1, null, () => `unreachable: ${node.lastError ?? 'no connection'}`, node.lastErrorUnixSeconds ?? o.nowUnixSeconds);
 
-    const states = [...runs.values()]
-      .filter((r) => r.touched)
-      .map((r) => ({ series: r.def.series, label: r.label, detector: DETECTOR_NAME, cursorUnixSeconds: r.cursor, state: r.state }));
+    // Serialized in slices (thousands of states are tens of ms of JSON), written in one transaction.
+    const states: { series: string; label: string; detector: string; cursorUnixSeconds: number; stateJson: string }[] = [];
+    for (const r of runs.values()) {
+      if (!r.touched) continue;
+      states.push({ series: r.def.series, label: r.label, detector: DETECTOR_NAME, cursorUnixSeconds: r.cursor, stateJson: JSON.stringify(r.state) });
+      if ((states.length & 63) === 0) await yieldSlice();
+    }
     if (states.length || changed.size) store.save(node.id, states, [...changed.values()]);
     sum.series += runs.size;
     sum.open += new Set([...open.values(), ...changed.values()].filter((e) => e.endUnixSeconds === null)).size;

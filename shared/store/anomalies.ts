@@ -27,7 +27,8 @@ export type EpisodeWrite = Omit<AnomalyRow, 'id' | 'node'> & { id?: number; node
 export interface StoredDetectorState {
   detector: string;
   cursorUnixSeconds: number;
-  state: unknown;
+  /** The state, parsed when first asked for (a node's thousands of states are not parsed in one go); undefined when it is not valid JSON. */
+  state: () => unknown;
 }
 
 export const seriesKey = (series: string, label: string) => `${series}\0${label}`;
@@ -61,16 +62,17 @@ export class AnomalyStore {
     };
   }
 
-  /** Each series' stored detector state of one node, keyed by `seriesKey`. A state that is not valid JSON is left out (the series starts over). */
+  /** Each series' stored detector state of one node, keyed by `seriesKey`. A state that is not valid JSON reads as undefined (the series starts over). */
   detectorStates(nodeId: number): Map<string, StoredDetectorState> {
     const out = new Map<string, StoredDetectorState>();
     for (const r of this.#s.states.all(nodeId) as { series: string; label: string; detector: string; cursor: number; state_json: string }[]) {
-      let state: unknown;
-      try {
-        state = JSON.parse(r.state_json);
-      } catch {
-        continue;
-      }
+      const state = () => {
+        try {
+          return JSON.parse(r.state_json) as unknown;
+        } catch {
+          return undefined;
+        }
+      };
       out.set(seriesKey(r.series, r.label), { detector: r.detector, cursorUnixSeconds: r.cursor, state });
     }
     return out;
@@ -82,10 +84,13 @@ export class AnomalyStore {
     return new Map(rows.map((r) => [episodeKey(r.series, r.label, r.detector, r.kind), r]));
   }
 
-  /** Detector states and episodes of one node in one transaction: both land, or neither. */
-  save(nodeId: number, states: readonly { series: string; label: string; detector: string; cursorUnixSeconds: number; state: unknown }[], episodes: readonly EpisodeWrite[]): void {
+  /**
+   * Detector states and episodes of one node in one transaction: both land, or neither. A state
+   * may come serialized already (`stateJson`), so that the caller can spread that work out.
+   */
+  save(nodeId: number, states: readonly ({ series: string; label: string; detector: string; cursorUnixSeconds: number } & ({ state: unknown } | { stateJson: string }))[], episodes: readonly EpisodeWrite[]): void {
     this.db.transaction(() => {
-      for (const s of states) this.#s.saveState.run(nodeId, s.series, s.label, s.detector, s.cursorUnixSeconds, JSON.stringify(s.state));
+      for (const s of states) this.#s.saveState.run(nodeId, s.series, s.label, s.detector, s.cursorUnixSeconds, 'stateJson' in s ? s.stateJson : JSON.stringify(s.state));
       for (const e of episodes) {
         if (e.id === undefined) e.id = Number(this.#s.insert.run({ ...e, id: undefined }).lastInsertRowid);
         else this.#s.update.run(e);

@@ -56,7 +56,7 @@ export const ROLLUP_LEVELS = [
 export const LATE_SECONDS = 60;
 /** Work is done in transactions of at most this much time, so a catch-up never holds the writer long. */
 const CHUNK_SECONDS = 3600;
-const CHUNK_TARGET_MS = 20;
+const CHUNK_TARGET_MS = 10;
 
 export interface RollupSummary {
   level: string;
