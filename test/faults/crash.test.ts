@@ -58,13 +58,17 @@ describe('faults: the hub SIGKILLed mid-round', () => {
       const isRound = (l: Record<string, unknown>) => l.msg === 'round' && l.fn === 'collectAll';
       hub = await startHub({ cwd: dir, inventory, db, intervalSeconds: 1, env: KINDS, until: isSched });
       const t0 = Date.parse(hub.logs().find(isSched)!.time as string);
-      await sleep(t0 + spanMs * (0.4 + Math.random() * 0.65) - Date.now());
+      await sleep(t0 + spanMs * (0.4 + Math.random() * 0.8) - Date.now());
       hub.child.kill('SIGKILL');
       await hub.exited;
       const done = hub.logs().find(isRound);
       // Cut off unless its 'round' line came out.
       if (done) spanMs = Date.parse(done.time as string) - t0;
-      else midRound++;
+      else {
+        midRound++;
+        // None finished: the round is longer than thought (a loaded machine), aim later.
+        spanMs *= 1.3;
+      }
       const check = new Database(db);
       try {
         assert.equal(check.pragma('integrity_check', { simple: true }), 'ok', `after kill ${kill + 1}`);
@@ -76,7 +80,9 @@ describe('faults: the hub SIGKILLed mid-round', () => {
     try {
       const r = partialRounds(check);
       console.log(`# SIGKILL x20: ${midRound} kills inside a round; integrity_check ok 20/20; ${r.rounds} rounds stored, ${r.partial} partial, ${r.orphanSeconds} readings without their round`);
-      // Every round whose line came out is stored (one killed between its commit and its line counts as cut off).
+      // Every round whose line came out is stored (one killed between its commit and its line counts as cut off);
+      // some rounds must have finished, or nothing was shown about whole rounds.
+      assert.ok(20 - midRound >= 2, `only ${20 - midRound} of 20 rounds finished before their kill`);
       assert.ok(r.rounds >= 20 - midRound, `${r.rounds} rounds stored, ${20 - midRound} finished`);
       assert.equal(r.partial, 0);
       assert.equal(r.orphanSeconds, 0);
