@@ -75,7 +75,8 @@ describe('deploy to a Podman engine over SSM', { timeout: 240_000 }, () => {
     await pool?.closeAll();
     db?.close();
     await ssm?.close();
-    await engine?.close();
+    // Under load a container's last files can still be going when the folder is removed: retry that.
+    await engine?.close().catch(() => rmSync(engine.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }));
     await registry?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
     process.env = SAVED_ENV;
