@@ -110,7 +110,8 @@ describe('deploy to a Podman engine over SSM', { timeout: 240_000 }, () => {
   it('a new tag replaces the old container once the new one runs', async () => {
     const s = await deploy({ image: `${REPO}:v2`, nodes: ['edge-ssm'] });
     assert.equal(s.status, 'succeeded', JSON.stringify(s.nodes));
-    assert.deepEqual(states(s.id), ['queued', 'pulling', 'creating', 'starting', 'verifying', 'replacing', 'running']);
+    // Host network: stop-first, as test/deploy.test.ts expects over SSH.
+    assert.deepEqual(states(s.id), ['queued', 'pulling', 'creating', 'stopping', 'starting', 'verifying', 'replacing', 'running']);
     assert.deepEqual(engine.containers().map((c) => [c.name, c.state]), [[`edgefleet-lab_detector-v2-${s.id}`, 'running']]);
   });
 
