@@ -58,7 +58,9 @@ export const CONFIG_TEMPLATE = (() => {
 /** The inventory `edgefleet init` writes when the configured one does not exist yet. */
 export const LOCAL_INVENTORY = `# The hub itself. Add your nodes as in any Ansible inventory, e.g.
 #   [jetsons]
-#   jetson-[01:04] ansible_host=192.0.2.[11:14] ansible_user=nvidia
+#   jetson-[01:04].lab.example ansible_user=nvidia
+#   jetson-05 ansible_host=192.0.2.15 ansible_user=nvidia
+# (a range expands host names only: one ansible_host on a range line would go to every host)
 [hub]
 localhost ansible_connection=local
 `;

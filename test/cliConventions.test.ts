@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -63,6 +63,58 @@ describe('errors: the exact command, its exit code and the first line of its mes
       assert.equal(r.stderr.split('\n')[0], first.replace('EDGEFLEET_CONFIG_DIR', dir));
     });
   }
+});
+
+describe('inventory and database problems: what, where, how to fix (Ansible’s words kept)', () => {
+  /** Files under a fresh folder: { 'hosts.ini': '…' } → the folder. */
+  const tree = (files: Record<string, string>) => {
+    const d = fresh();
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(join(d, name, '..'), { recursive: true });
+      writeFileSync(join(d, name), text);
+    }
+    return d;
+  };
+  for (const [what, files, inventory, first] of [
+    ['a range without its "]"', { 'hosts.ini': '[edge]\njetson-[01:04 ansible_user=nvidia\n' }, 'hosts.ini',
+      'edgefleet: D/hosts.ini:2: host pattern "jetson-[01:04" opens a range with "[" but has no closing "]"; write a range as name[01:04] (Ansible: not enough values to unpack (expected 3, got 2))'],
+    ['a range bound that is no number', { 'hosts.ini': '[edge]\n\njetson-[01:xx]\n' }, 'hosts.ini',
+      `edgefleet: D/hosts.ini:3: host pattern "jetson-[01:xx]": "xx" is not a number; a range is [01:04] (numbers) or [a:f] (single letters) (Ansible: invalid literal for int() with base 10: 'xx')`],
+    ['a vault-encrypted vars file', { 'hosts': '[edge]\njetson-01\n', 'group_vars/edge.yml': '$ANSIBLE_VAULT;1.1;AES256\n62386239623938\n' }, 'hosts',
+      'edgefleet: D/group_vars/edge.yml:1: encrypted with ansible-vault: edgefleet cannot read vault files (it has no vault password and stores no secrets); decrypt it (ansible-vault decrypt D/group_vars/edge.yml) or give edgefleet an inventory without it, with the vars it needs (ansible_host, ansible_user, ansible_port, ansible_ssh_private_key_file) in plain files (Ansible without a vault password: Attempting to decrypt but no vault secrets found)'],
+    ['a directory whose only inventory is a .ini file (Ansible skips those in a directory)', { 'inventory/hosts.ini': '[edge]\njetson-01\n', 'inventory/group_vars/all.yml': 'ansible_user: pi\n' }, 'inventory',
+      'edgefleet: D/inventory: no inventory file in this directory; skipped as Ansible does: hosts.ini (it ignores .ini files in an inventory directory); give the file itself (-i D/inventory/hosts.ini), or rename it without the extension'],
+    ['a missing file', {}, 'nope.ini', 'edgefleet: D/nope.ini: no such inventory file or directory (set -i FILE, EDGEFLEET_INVENTORY, or inventory: in edgefleet.yaml)'],
+  ] as [string, Record<string, string>, string, string][]) {
+    it(`edgefleet inventory --list -i … with ${what} → exit 1`, async () => {
+      const d = tree(files);
+      const r = await runCli(['inventory', '--list', '-i', join(d, inventory)], { cwd: d });
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr.split('\n')[0], first.replaceAll('D/', `${d}/`));
+    });
+  }
+
+  it('edgefleet run with a host that has no SSH credentials → exit 1 (a setting to fix, not rejected data), the others collected', async () => {
+    const d = tree({ 'hosts.ini': '[hub]\nhub-local ansible_connection=local\n[edge]\nnokey ansible_host=127.0.0.1 ansible_port=1\n' });
+    const r = await runCli(['run', '--json', '-i', join(d, 'hosts.ini'), '--db', join(d, 'f.db')], { cwd: d, env: { HOME: d, EDGEFLEET_SSH_AGENT_SOCKET: '', EDGEFLEET_SSH_KNOWN_HOSTS_FILE: join(d, 'known_hosts') } });
+    assert.equal(r.code, 1, r.stderr);
+    const by = Object.fromEntries((JSON.parse(r.stdout) as { perNode: { node: string; status: string; error?: string; errorKind?: string }[] }).perNode.map((n) => [n.node, n]));
+    assert.equal(by['hub-local']!.status, 'up');
+    assert.deepEqual([by.nokey!.status, by.nokey!.errorKind], ['error', 'config']);
+    assert.equal(by.nokey!.error, 'no credentials for edge@127.0.0.1:1: set ansible_ssh_private_key_file, ssh.privateKeyFile or an ssh-agent'.replace('edge@', `${process.env.USER ?? 'root'}@`));
+  });
+
+  // root writes anywhere: the read-only cases run the CLI as nobody.
+  const asNobody = process.getuid?.() === 0 ? (args: string[], cwd: string) => runCli(args, { cwd, env: { HOME: cwd, EDGEFLEET_LOG_LEVEL: 'silent' }, launcher: ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, BIN] }) : undefined;
+  it('a database in a folder this user cannot write → exit 1 naming the path and the fix', { skip: !asNobody && 'needs root to switch to nobody' }, async () => {
+    const d = tree({ 'local.ini': '[hub]\nhub-local ansible_connection=local\n' });
+    chmodSync(root, 0o755); // mkdtemp's 0700 would keep nobody out of the whole tree
+    chmodSync(d, 0o755);
+    const r = await asNobody!(['nodes', '-i', join(d, 'local.ini'), '--db', join(d, 'fleet.db')], d);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stderr.split('\n')[0], `edgefleet: cannot open database ${d}/fleet.db (unable to open database file): edgefleet writes the file and creates fleet.db-wal and fleet.db-shm beside it in ${d}; give user nobody write access, or set --db / EDGEFLEET_DB (db: in edgefleet.yaml) to a writable path`);
+  });
 });
 
 describe('edgefleet completion', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -46,8 +46,8 @@ describe('ansible-inventory --list conformance', () => {
         const expected = JSON.parse(readFileSync(join(dir, 'expected.list.json'), 'utf8')) as unknown;
         // Format is guessed from the file, as a caller of loadInventory(path) would get it.
         assert.deepEqual(toAnsibleList(loadInventory(file)), expected);
-        // ...and the explicit plugin choice gives the same answer.
-        assert.deepEqual(toAnsibleList(loadInventory(file, { format: meta.plugin })), expected);
+        // ...and the explicit plugin choice gives the same answer (a directory may mix formats).
+        if (!statSync(file).isDirectory()) assert.deepEqual(toAnsibleList(loadInventory(file, { format: meta.plugin })), expected);
       });
     } else {
       it(`${name}: is rejected like expected.error.txt`, () => {

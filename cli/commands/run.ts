@@ -11,7 +11,7 @@ import { bytes, fmt, writeJsonOrTable } from '../table.js';
 export const run: Command = {
   name: 'run',
   summary: 'collect every kind from every node once; a table per node',
-  description: 'Exit 0 all up; 2 a node answered but its data was rejected; 4 a node was unreachable.',
+  description: 'Exit 0 all up; 1 a node’s settings cannot work (no SSH credentials, a bad ansible_port); 4 a node was unreachable; 2 a node answered but its data was rejected (the first that applies).',
   flags: [JSON_FLAG],
   examples: ['edgefleet run -i inventory/hosts.ini', 'edgefleet run --json | jq .perNode'],
   async run(o) {
@@ -57,6 +57,8 @@ export const run: Command = {
         process.stdout.write('CPU usage and network rates are deltas between two rounds: run again, or start the hub.\n');
       }
     }
+    // The first that applies: the user's to fix (settings), then the network's, then the node's data.
+    if (summary.perNode.some((r) => r.errorKind === 'config')) return 1;
     if (summary.perNode.some((r) => r.status === 'unreachable')) return 4;
     if (summary.perNode.some((r) => r.status === 'error')) return 2;
     return 0;

@@ -33,6 +33,8 @@ export interface NodeResult {
   status: 'up' | 'unreachable' | 'error';
   /** What went wrong: the connection, or each kind whose data was rejected. */
   error?: string;
+  /** `config`: the node's settings cannot work (no SSH credentials, a bad ansible_port): fix the inventory or config. */
+  errorKind?: 'config';
   rows: number;
   durationMs: number;
   readings?: NodeReadings;
@@ -109,7 +111,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
       const error = (e as Error).message;
       o.log.warn('node not collected', { node: node.name, status, error });
       for (const kind of kinds) runs.push({ node: node.name, kind, success: false, durationMs: 0, rows: 0, error });
-      return { node: node.name, status, error, rows: 0, durationMs: 0 };
+      return { node: node.name, status, error, ...(e instanceof TransportError && e.kind === 'config' ? { errorKind: 'config' as const } : {}), rows: 0, durationMs: 0 };
     }
     const nowMs = Date.now();
     const files = splitProbeOutput(stdout, roots);

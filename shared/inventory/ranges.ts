@@ -15,8 +15,31 @@ export function pyInt(text: string): number {
   return m[1] === '-' ? -n : n;
 }
 
+/**
+ * Ansible's own words (Python's, for a missing "]" or a bad number) kept verbatim, after what is
+ * wrong with the pattern and how to write it.
+ */
+function explained(pattern: string, message: string): string {
+  const unpack = /values to unpack \(expected 3, got (\d+)\)/.exec(message);
+  if (unpack && Number(unpack[1]) < 3) return `host pattern "${pattern}" opens a range with "[" but has no closing "]"; write a range as name[01:04] (Ansible: ${message})`;
+  if (unpack) return `host pattern "${pattern}" has a "|" or more brackets than one range takes; write a range as name[01:04] (Ansible: ${message})`;
+  const int = /invalid literal for int\(\) with base 10: '(.*)'/.exec(message);
+  if (int) return `host pattern "${pattern}": "${int[1]}" is not a number; a range is [01:04] (numbers) or [a:f] (single letters) (Ansible: ${message})`;
+  if (/equal-length/.test(message)) return `${message}: in "${pattern}" the zero-padded start sets the width, so pad the end alike or drop the zero (jetson[001:100] or jetson[1:100])`;
+  return `host pattern "${pattern}": ${message}`;
+}
+
 /** Expands every [a:b(:step)] in a host pattern; several ranges make a cartesian product, leftmost slowest. */
 export function expandHostnameRange(line: string): string[] {
+  try {
+    return expand(line);
+  } catch (e) {
+    if (e instanceof ParseFailure && !e.message.includes('host pattern')) throw new ParseFailure(explained(line, e.message));
+    throw e;
+  }
+}
+
+function expand(line: string): string[] {
   if (!line) return [];
   // Ansible turns the first '[' and ']' into '|' and splits, so exactly three parts are required.
   const parts = line.replace('[', '|').replace(']', '|').split('|');
@@ -61,7 +84,7 @@ export function expandHostnameRange(line: string): string[] {
   const hosts: string[] = [];
   for (const item of seq) {
     const name = head + fill(item) + tail;
-    if (detectRange(name)) hosts.push(...expandHostnameRange(name));
+    if (detectRange(name)) hosts.push(...expand(name));
     else hosts.push(name);
   }
   return hosts;

@@ -52,7 +52,16 @@ export function varsFilesReader(baseDir: string): VarsLookup {
     // Names that look like absolute paths are skipped, as Ansible does for chroot-style hosts.
     if (!name.startsWith(sep) && existsSync(dir) && isDir(dir)) {
       for (const file of findVarsFiles(realpathSync(dir), name)) {
-        const loaded = loadData(readFileSync(file, 'utf8'), file);
+        const text = readFileSync(file, 'utf8');
+        // Ansible decrypts these with a vault password; edgefleet has none and stores no secrets.
+        if (/^\$ANSIBLE_VAULT;/.test(text)) {
+          throw located(
+            file,
+            1,
+            `encrypted with ansible-vault: edgefleet cannot read vault files (it has no vault password and stores no secrets); decrypt it (ansible-vault decrypt ${file}) or give edgefleet an inventory without it, with the vars it needs (ansible_host, ansible_user, ansible_port, ansible_ssh_private_key_file) in plain files (Ansible without a vault password: Attempting to decrypt but no vault secrets found)`,
+          );
+        }
+        const loaded = loadData(text, file);
         const empty = loaded === null || loaded === '' || loaded === 0 || loaded === false ||
           (loaded instanceof Map && loaded.size === 0) || (Array.isArray(loaded) && loaded.length === 0);
         if (empty) continue;

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { userInfo } from 'node:os';
+import { basename, dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.js';
 
 export type Db = Database.Database;
@@ -16,15 +17,48 @@ export class StoreError extends Error {
   override name = 'StoreError';
 }
 
+/**
+ * SQLite's and the file system's refusals in the user's words: the path, what edgefleet needs
+ * there, and how to give it. (SQLite's own "unable to open database file" names no file.)
+ */
+function storeError(path: string, e: unknown): StoreError {
+  const err = e as Error & { code?: string };
+  const fix = `give user ${userInfo().username} write access, or set --db / EDGEFLEET_DB (db: in edgefleet.yaml) to a writable path`;
+  const dir = dirname(path);
+  let message = `database ${path}: ${err.message}`;
+  if (err.code === 'EACCES' || err.code === 'EROFS') message = `cannot create the database folder ${dir} (${err.code}): ${fix}`;
+  else if (err.code === 'SQLITE_CANTOPEN' || /unable to open database file/.test(err.message)) {
+    message = `cannot open database ${path} (unable to open database file): edgefleet writes the file and creates ${basename(path)}-wal and ${basename(path)}-shm beside it in ${dir}; ${fix}`;
+  } else if (err.code?.startsWith('SQLITE_READONLY') || /readonly database/.test(err.message)) {
+    message = `database ${path} is read-only (${err.message}): ${fix}`;
+  } else if (err.code === 'SQLITE_NOTADB' || /not a database/.test(err.message)) {
+    message = `${path} is not an SQLite database (${err.message}): point --db / EDGEFLEET_DB at edgefleet's database, or at a new path`;
+  }
+  return new StoreError(message, { cause: e });
+}
+
 /** Open (creating the file and its folder when missing) and migrate to the latest schema. */
 export function openDb(path: string, opts: OpenOptions = {}): Db {
-  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
-  let db: Db;
   try {
-    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    return open(path, opts);
   } catch (e) {
-    throw new StoreError(`cannot open database ${path}: ${(e as Error).message}`, { cause: e });
+    if (e instanceof StoreError) throw e;
+    throw storeError(path, e);
   }
+}
+
+function open(path: string, opts: OpenOptions): Db {
+  if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  try {
+    return prepare(db, opts);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+function prepare(db: Db, opts: OpenOptions): Db {
   db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
   if (!opts.readonly) {
     db.pragma(`journal_mode = ${opts.journalMode === 'DELETE' ? 'DELETE' : 'WAL'}`);

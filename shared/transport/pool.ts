@@ -123,10 +123,10 @@ export class TransportPool {
 class UnsupportedTransport implements Transport {
   constructor(private readonly why: string) {}
   async exec(): Promise<never> {
-    throw new TransportError('exec', this.why);
+    throw new TransportError('config', this.why);
   }
   async openStreamLocal(): Promise<never> {
-    throw new TransportError('exec', this.why);
+    throw new TransportError('config', this.why);
   }
   async close(): Promise<void> {}
 }

@@ -161,13 +161,13 @@ export class SshTransport implements Transport {
       try {
         return { privateKey: readFileSync(o.privateKeyFile, 'utf8'), agent: o.agentSocket || undefined };
       } catch (e) {
-        throw new TransportError('exec', `cannot read private key ${o.privateKeyFile}: ${(e as Error).message}`, { cause: e });
+        throw new TransportError('config', `cannot read private key ${o.privateKeyFile}: ${(e as Error).message}`, { cause: e });
       }
     }
     if (o.agentSocket) return { agent: o.agentSocket };
     const found = DEFAULT_KEYS.find((k) => existsSync(k));
     if (found) return { privateKey: readFileSync(found, 'utf8') };
-    // Nothing to try with is a setup error (status error), not a network one.
-    throw new TransportError('exec', `no credentials for ${this.#where()}: set ansible_ssh_private_key_file, ssh.privateKeyFile or an ssh-agent`);
+    // Nothing to try with is a setup error (status error, exit 1), not a network one.
+    throw new TransportError('config', `no credentials for ${this.#where()}: set ansible_ssh_private_key_file, ssh.privateKeyFile or an ssh-agent`);
   }
 }

@@ -25,9 +25,10 @@ export interface ExecResult {
 
 /**
  * `unreachable`: no connection (refused, timed out, host key refused, SSM agent offline); `timeout`: the command overran;
- * `exec`: the command could not start; `output`: its output arrived cut or damaged (never parsed).
+ * `exec`: the command could not start; `output`: its output arrived cut or damaged (never parsed);
+ * `config`: the node's settings cannot work (no credentials, an unreadable key, an unusable var): the user's to fix (exit 1), not the node's.
  */
-export type TransportErrorKind = 'unreachable' | 'timeout' | 'exec' | 'output';
+export type TransportErrorKind = 'unreachable' | 'timeout' | 'exec' | 'output' | 'config';
 
 export class TransportError extends Error {
   override name = 'TransportError';

@@ -21,10 +21,12 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
  * Runs `edgefleet ARGS` in `cwd` with `cleanEnv(env)`. A call that takes longer than `timeoutMs` is killed, so a
  * hang fails the test instead of CI.
  */
-export function runCli(args: string[], o: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult> {
+export function runCli(args: string[], o: { cwd: string; env?: Record<string, string>; timeoutMs?: number; launcher?: string[] }): Promise<CliResult> {
   const start = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    // `launcher`: what runs the CLI instead of `node BIN` (e.g. setpriv … node BIN, as another user).
+    const [cmd, ...pre] = o.launcher ?? [process.execPath, BIN];
+    const child = spawn(cmd!, [...pre, ...args], {
       cwd: o.cwd,
       env: cleanEnv(o.env),
       stdio: ['ignore', 'pipe', 'pipe'],
