@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import { FakeNode, fakeState } from './harness/fakeProc.js';
 import { startHub, type HubProcess } from './harness/hub.js';
 import { freePort } from './harness/ports.js';
+import { checkCpuBusy, checkMemAvailable, checkNetworkRates, rawSamples } from './harness/promChecks.js';
 import { startPrometheus, type Prometheus } from './harness/prometheus.js';
 
 const NODES = [
@@ -31,7 +32,6 @@ let ticker: NodeJS.Timeout | undefined;
 let db: Database.Database;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const close = (a: number, b: number, what: string, rel = 1e-9) => assert.ok(Math.abs(a - b) <= rel * Math.max(1, Math.abs(b)), `${what}: ${a} ≠ ${b}`);
 const nodeId = (name: string) => (db.prepare('SELECT id FROM nodes WHERE name = ?').get(name) as { id: number }).id;
 
 before(async () => {
@@ -71,19 +71,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The stored round a sample belongs to: the newest round time at or before the sample's (the probe's) time. */
-function roundOf(times: readonly number[], sampleSeconds: number): number {
-  let j = -1;
-  for (let i = 0; i < times.length && times[i]! <= sampleSeconds; i++) j = i;
-  return j;
-}
-
 /** Prometheus' raw samples of one series over the last 10 minutes. */
-async function raw(selector: string): Promise<[number, number][]> {
-  const r = await prom!.query(`${selector}[10m]`);
-  assert.equal(r.length, 1, `${selector}: ${JSON.stringify(r)}`);
-  return r[0]!.values!.map(([t, v]) => [t, Number(v)]);
-}
+const raw = (selector: string) => rawSamples(prom!, selector, '10m');
 
 describe('GET /metrics scraped by Prometheus 2.42', () => {
   it('is linted clean by promtool check metrics (but for node_exporter’s own camelCase meminfo names)', async () => {
@@ -126,58 +115,16 @@ describe('GET /metrics scraped by Prometheus 2.42', () => {
 
   for (const node of NODES) {
     it(`${node.name}: rate(node_network_receive_bytes_total[…]) is the rate edgefleet stored, round by round`, async () => {
-      const stored = db.prepare("SELECT time, rx_bytes, rx_bytes_per_second AS rate FROM network WHERE node_id = ? AND iface = 'eth0' ORDER BY time").all(nodeId(node.name)) as { time: number; rx_bytes: number; rate: number | null }[];
-      const samples = await raw(`node_network_receive_bytes_total{instance="${node.name}",device="eth0"}`);
-      const times = stored.map((s) => s.time);
-      let checked = 0;
-      for (let i = 1; i < samples.length; i++) {
-        const j = roundOf(times, samples[i]![0]);
-        assert.equal(samples[i]![1], stored[j]!.rx_bytes, `sample ${samples[i]}: the stored round's counter`);
-        if (roundOf(times, samples[i - 1]![0]) !== j - 1) continue; // Prometheus missed a round between them
-        // A window exactly from the previous sample to this one: rate() is then Δ/Δt, no extrapolation.
-        const rangeMs = Math.round((samples[i]![0] - samples[i - 1]![0]) * 1000);
-        const [r] = await prom!.query(`rate(node_network_receive_bytes_total{instance="${node.name}",device="eth0"}[${rangeMs}ms])`, samples[i]![0]);
-        close(Number(r!.value![1]), stored[j]!.rate!, `round at ${stored[j]!.time}`);
-        checked++;
-      }
+      const checked = await checkNetworkRates(prom!, db, node.name);
       assert.ok(checked >= ROUNDS - 3, `only ${checked} rounds compared`);
     });
-
     it(`${node.name}: 100 - avg by (instance)(rate(node_cpu_seconds_total{mode="idle"}[…]))*100 follows from the CPU rows edgefleet stored`, async () => {
-      const id = nodeId(node.name);
-      const cpuRows = db.prepare("SELECT time, idle_percent AS idle, interval_seconds AS seconds FROM cpu WHERE node_id = ? AND cpu <> 'all' ORDER BY time, cpu").all(id) as { time: number; idle: number; seconds: number }[];
-      const net = db.prepare("SELECT time, rx_bytes FROM network WHERE node_id = ? AND iface = 'eth0' ORDER BY time").all(id) as { time: number; rx_bytes: number }[];
-      const samples = await raw(`node_network_receive_bytes_total{instance="${node.name}",device="eth0"}`);
-      let checked = 0;
-      const times = net.map((s) => s.time);
-      for (let i = 1; i < samples.length; i++) {
-        const j = roundOf(times, samples[i]![0]);
-        if (roundOf(times, samples[i - 1]![0]) !== j - 1) continue;
-        const rangeMs = Math.round((samples[i]![0] - samples[i - 1]![0]) * 1000);
-        const [r] = await prom!.query(`100 - avg by (instance)(rate(node_cpu_seconds_total{mode="idle",instance="${node.name}"}[${rangeMs}ms]))*100`, samples[i]![0]);
-        // edgefleet stores each core's idle share of the ticks that passed and how many seconds
-        // of ticks that was: idle seconds = share × seconds; Prometheus divides by the clock's Δt.
-        const cores = cpuRows.filter((c) => c.time === net[j]!.time);
-        // No tick passed (the files did not change between the two rounds): edgefleet stores no usage.
-        if (cores.length === 0) continue;
-        const expected = 100 - (cores.reduce((s, c) => s + ((c.idle / 100) * c.seconds) / (rangeMs / 1000), 0) / cores.length) * 100;
-        close(Number(r!.value![1]), expected, `round at ${net[j]!.time}`, 1e-6);
-        checked++;
-      }
+      const checked = await checkCpuBusy(prom!, db, node.name);
       assert.ok(checked >= ROUNDS - 3, `only ${checked} rounds compared`);
     });
-
     it(`${node.name}: node_memory_MemAvailable_bytes at each round's time is the stored mem_available_bytes`, async () => {
-      const stored = new Map(
-        (db.prepare('SELECT time, mem_available_bytes AS v FROM memory WHERE node_id = ?').all(nodeId(node.name)) as { time: number; v: number }[]).map((r) => [r.time, r.v]),
-      );
-      const samples = await raw(`node_memory_MemAvailable_bytes{instance="${node.name}"}`);
+      const samples = await checkMemAvailable(prom!, db, node.name);
       assert.ok(samples.length >= ROUNDS - 2, `${samples.length} samples`);
-      for (const [t, v] of samples) {
-        assert.equal(v, stored.get(t), `raw sample at ${t}`);
-        const [r] = await prom!.query(`node_memory_MemAvailable_bytes{instance="${node.name}"}`, t);
-        assert.equal(Number(r!.value![1]), stored.get(t));
-      }
     });
   }
 

@@ -9,6 +9,7 @@ import { syncNodes, type SyncSummary } from '../store/nodes.js';
 import { isTransientStoreError, roundBuffer } from '../store/roundBuffer.js';
 import type { TransportPool } from '../transport/pool.js';
 import type { KindFilters } from './kinds/index.js';
+import { remoteWriteHook } from '../prometheus/remoteWrite.js';
 import { collectRound, type NodeResult, type RoundSummary } from './round.js';
 
 /**
@@ -107,6 +108,7 @@ export async function runCollection(o: {
     syncInWrite,
     log: o.log,
     onNode: o.onNode,
+    remoteWrite: remoteWriteHook(o.config, nodes, o.log),
   });
   return { ...round, sync, perNode: results.map(({ readings: _r, ...rest }) => rest) };
 }

@@ -26,6 +26,21 @@ export interface RoundOptions {
   log: Logger;
   /** Called as each node finishes, for progress displays. */
   onNode?: (result: NodeResult, done: number, total: number) => void;
+  /**
+   * Remote write (shared/prometheus/remoteWrite.ts): given what the round stores, it encodes it
+   * and returns what to run inside the round's transaction (queueing it), so a round is stored
+   * and queued together or not at all.
+   */
+  remoteWrite?: (round: StoredRound) => (db: Db) => void;
+}
+
+/** What a round stores, for remote write. */
+export interface StoredRound {
+  timeUnixSeconds: number;
+  readings: readonly NodeReadings[];
+  counters: readonly CounterState[];
+  runs: readonly CollectorRun[];
+  statuses: readonly { node: string; status: NodeResult['status'] }[];
 }
 
 export interface NodeResult {
@@ -158,6 +173,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     seenUnixSeconds: r.status === 'unreachable' ? undefined : time,
     error: r.error,
   }));
+  const queue = o.remoteWrite?.({ timeUnixSeconds: time, readings: results.flatMap((r) => (r.readings ? [r.readings] : [])), counters, runs, statuses: results.map((r) => ({ node: r.node, status: r.status })) });
   const write = await buffer.submit(
     {
       timeUnixSeconds: time,
@@ -168,6 +184,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
       runs,
       outcomes,
       sync: o.syncInWrite,
+      alsoInTransaction: queue,
     },
     { deadlineMs: o.writeDeadlineMs ?? startMs + 10_000, log: o.log },
   );

@@ -161,6 +161,27 @@ export const SCHEMA = {
     /** detectAnomalies scores the mean of each step of this many seconds per series (the detector was tuned on 5-minute data); 0: every raw sample. */
     stepSeconds: int(DEFAULT_STEP_SECONDS, 0, 86_400, 'seconds'),
   },
+  /** Prometheus remote write (docs/prometheus.md); GET /metrics needs no configuration. */
+  prometheus: {
+    /** `job` label of remote-written series (a scrape's job comes from the scrape config). */
+    job: str('edgefleet', { nonEmpty: true }),
+    /** Endpoints every round is pushed to: [{url, name?, basicAuth: {username, password} | bearerToken, headers}]; checked by shared/prometheus/remoteWrite.ts. */
+    remoteWrite: custom<unknown[]>([], 'a list of {url, name, basicAuth | bearerToken, headers}', (raw, o) => {
+      if (raw === null || raw === undefined) return [];
+      if (!Array.isArray(raw)) throw new ConfigError(`${o.where}: "prometheus.remoteWrite" must be a list of {url, basicAuth | bearerToken, headers}`);
+      return raw;
+    }),
+    /** Samples per request at most (a round bigger than that is split). */
+    maxSamplesPerSend: int(10_000, 1, 1_000_000),
+    /** Samples the queue in the store holds at most; beyond, the oldest are dropped with a warning. */
+    queueMaxSamples: int(2_000_000, 1, 1_000_000_000),
+    /** One request, connect to response. */
+    remoteWriteTimeoutSeconds: seconds(10, 600),
+    /** How long a collection handler goes on sending after its round (the rest waits for the next). */
+    flushSeconds: num(5, { min: 0, max: 3600, unit: 'seconds' }),
+    /** Longest wait between retries (the backoff doubles from 0.25 s up to it; Retry-After wins). */
+    retryMaxSeconds: seconds(30, 3600),
+  },
   hub: {
     /** Seconds between collectAll rounds under `edgefleet hub` (may be below AWS's one minute). */
     intervalSeconds: num(10, { min: 1, max: 86_400, unit: 'seconds' }),

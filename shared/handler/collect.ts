@@ -4,6 +4,25 @@ import { geolocate, type GeolocateSummary } from '../collect/geolocate.js';
 import { syncModels, type ModelSyncSummary } from '../collect/models.js';
 import { makeHandler } from './middleware.js';
 import { progress } from './progress.js';
+import { flushRemoteWrite } from '../prometheus/remoteWrite.js';
+import type { EdgefleetContext } from './middleware.js';
+
+/**
+ * After the round, send what the remote-write queue holds for at most prometheus.flushSeconds
+ * (and never past the Lambda's own deadline); what is left waits in the store for the next
+ * round. A failing endpoint never fails the collection.
+ */
+async function sendRemoteWrite(ctx: EdgefleetContext): Promise<void> {
+  const p = ctx.config.prometheus;
+  if (!Array.isArray(p.remoteWrite) || p.remoteWrite.length === 0) return;
+  const left = typeof ctx.getRemainingTimeInMillis === 'function' ? ctx.getRemainingTimeInMillis() - 1000 : Infinity;
+  try {
+    const sent = await flushRemoteWrite({ db: ctx.db, config: ctx.config, log: ctx.log, deadlineMs: Date.now() + Math.max(0, Math.min(p.flushSeconds * 1000, left)) });
+    for (const s of sent) if (s.sentRequests || s.droppedSamples || s.stopped) ctx.log.debug('remote write', { ...s });
+  } catch (e) {
+    ctx.log.warn('remote write failed', { error: (e as Error).message });
+  }
+}
 
 /** A scheduled collector: sync the nodes, collect `kinds` (all configured kinds when absent) once. */
 export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
@@ -22,6 +41,7 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
     ctx.log.info('round', {
       nodes: summary.nodes, ok: summary.ok, failed: summary.failed, rows: summary.rows, durationMs: summary.durationMs, stored: summary.stored, bufferedRounds: summary.bufferedRounds,
     });
+    await sendRemoteWrite(ctx);
     if (kinds !== undefined) return summary;
     // collectAll also puts the nodes on the map, after the round and bounded: inventory coordinates
     // and cached addresses cost nothing; at most geocoder.perRoundLimit addresses are looked up

@@ -1,5 +1,6 @@
 import { NODE_DEPLOY_STATES } from '../domain/index.js';
 import type { Db } from '../store/db.js';
+import { remoteWriteStates } from '../store/remoteWrite.js';
 import { inferenceLatencyHistograms, latestDeploymentStates, nodeSnapshots, openAnomalyCounts } from '../store/snapshots.js';
 import { ExpositionWriter, renderLabels, type Family } from './exposition.js';
 import { NODE_FAMILY_LIST, nodeLabelPairs, nodeSamples, type NodeLabels, type SampleSink } from './nodeMetrics.js';
@@ -13,6 +14,13 @@ export const FLEET_FAMILIES = {
   inferenceLatency: f('edgefleet_inference_latency_seconds', 'histogram', 'Latency of the inferences each model tag reported on the node (stored ones; cumulative since the hub process started counting).', 'seconds'),
   anomaliesOpen: f('edgefleet_anomalies_open', 'gauge', 'Anomalous episodes still open, per series, detector and kind (GET /anomalies?open=true).'),
   deploymentState: f('edgefleet_deployment_state', 'gauge', "1 for the state of the node's newest deployment of the model tag, 0 for the other states."),
+  rwQueueSamples: f('edgefleet_remote_write_queue_samples', 'gauge', 'Samples queued in the store for the remote-write endpoint, not sent yet.'),
+  rwQueueRequests: f('edgefleet_remote_write_queue_requests', 'gauge', 'Requests queued in the store for the remote-write endpoint, not sent yet.'),
+  rwOldest: f('edgefleet_remote_write_oldest_queued_timestamp_seconds', 'gauge', 'When the oldest request still queued for the endpoint was queued, unix seconds.', 'seconds'),
+  rwSent: f('edgefleet_remote_write_sent_samples_total', 'counter', 'Samples the endpoint accepted (2xx).'),
+  rwDropped: f('edgefleet_remote_write_dropped_samples_total', 'counter', 'Samples given up for the endpoint: rejected with a 4xx, or dropped from a full queue (prometheus.queueMaxSamples).'),
+  rwFailed: f('edgefleet_remote_write_failed_requests_total', 'counter', 'Requests to the endpoint that failed (network, timeout, 5xx, 429: retried; other 4xx: dropped).'),
+  rwLastSuccess: f('edgefleet_remote_write_last_success_timestamp_seconds', 'gauge', 'When the endpoint last accepted a request, unix seconds.', 'seconds'),
 } as const;
 
 /** Renderings of the frozen label sets nodeMetrics shares between nodes (bounded: one per core number and mode). */
@@ -68,6 +76,16 @@ export function renderMetrics(db: Db, o: { openMetrics: boolean; extra?: ExtraSa
     const node = labelsOf(d.instance);
     // A state set, as kube-state-metrics writes one: every state, 1 for the current.
     for (const s of NODE_DEPLOY_STATES) sink.add(FLEET_FAMILIES.deploymentState, node, ['model', d.model, 'tag', d.tag, 'state', s], s === d.state ? 1 : 0, undefined);
+  }
+  for (const e of remoteWriteStates(db)) {
+    const l = renderLabels(['endpoint', e.endpoint]);
+    w.add(FLEET_FAMILIES.rwQueueSamples, l, e.queuedSamples);
+    w.add(FLEET_FAMILIES.rwQueueRequests, l, e.queuedRequests);
+    if (e.oldestQueuedUnixMs !== null) w.add(FLEET_FAMILIES.rwOldest, l, e.oldestQueuedUnixMs / 1000);
+    w.add(FLEET_FAMILIES.rwSent, l, e.sentSamples);
+    w.add(FLEET_FAMILIES.rwDropped, l, e.droppedSamples);
+    w.add(FLEET_FAMILIES.rwFailed, l, e.failedRequests);
+    if (e.lastSuccessUnixMs !== null) w.add(FLEET_FAMILIES.rwLastSuccess, l, e.lastSuccessUnixMs / 1000);
   }
   o.extra?.(w);
   return { contentType: w.contentType, body: w.render() };

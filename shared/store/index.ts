@@ -12,3 +12,4 @@ export * from './inference.js';
 export * from './snapshots.js';
 export * from './roundBuffer.js';
 export * from './inferenceRetention.js';
+export * from './remoteWrite.js';

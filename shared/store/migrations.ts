@@ -468,4 +468,35 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (node, repository)
   ) WITHOUT ROWID;
   `,
+  // 10: the Prometheus remote-write queue (shared/prometheus/remoteWrite.ts). Each collection
+  // round queues its samples in the round's own transaction, as snappy-compressed WriteRequests
+  // of at most prometheus.maxSamplesPerSend samples (one row = one request, sent as it is, so a
+  // request resent after a crash is byte for byte the one sent before). Each endpoint keeps how
+  // far it got (acked_id); a row every configured endpoint has passed is deleted.
+  `
+  -- AUTOINCREMENT: ids never come back once the queue has drained, or an endpoint's acked_id
+  -- would cover requests it never saw.
+  CREATE TABLE remote_write_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_unix_ms INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    series INTEGER NOT NULL,
+    payload BLOB NOT NULL
+  );
+  CREATE TABLE remote_write_endpoints (
+    endpoint TEXT PRIMARY KEY,
+    acked_id INTEGER NOT NULL,
+    sent_samples INTEGER NOT NULL DEFAULT 0,
+    sent_requests INTEGER NOT NULL DEFAULT 0,
+    dropped_samples INTEGER NOT NULL DEFAULT 0,
+    failed_requests INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    retry_at_unix_ms INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_error_unix_ms INTEGER,
+    last_success_unix_ms INTEGER,
+    lease_owner TEXT,
+    lease_until_unix_ms INTEGER NOT NULL DEFAULT 0
+  );
+  `,
 ];

@@ -22,6 +22,8 @@ export interface RoundWrite {
   outcomes: readonly NodeOutcome[];
   /** The inventory's nodes when the round's own sync did not land: synced in the round's transaction. */
   sync?: { specs: readonly NodeSpec[]; keepVars?: readonly string[] };
+  /** Runs inside the round's transaction after its rows (remote write queues the round there). */
+  alsoInTransaction?: (db: Db) => void;
 }
 
 export interface BufferLimits {
@@ -180,7 +182,11 @@ export class RoundBuffer {
       // Nested transactions are savepoints: the sync, readings, runs and outcomes land together.
       return this.db.transaction(() => {
         if (r.sync) syncNodes(this.db, r.sync.specs, r.timeUnixSeconds, { keepVars: r.sync.keepVars });
-        return writer.writeRound(r.readings, r.counters, r.runs, () => recordOutcomes(this.db, r.outcomes, r.timeUnixSeconds), {
+        const extra = () => {
+          recordOutcomes(this.db, r.outcomes, r.timeUnixSeconds);
+          r.alsoInTransaction?.(this.db);
+        };
+        return writer.writeRound(r.readings, r.counters, r.runs, extra, {
           timeUnixSeconds: r.timeUnixSeconds,
           startedUnixMs: r.startedUnixMs,
           kinds: r.kinds,
