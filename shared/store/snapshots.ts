@@ -124,7 +124,9 @@ export function inferenceLatencyHistograms(db: Db, leMs: readonly number[]): Lat
   if (!caches) histogramCaches.set(db, (caches = new Map()));
   const cacheKey = leMs.join(',');
   let cache = caches.get(cacheKey);
-  if (!cache) caches.set(cacheKey, (cache = { lastId: 0, byKey: new Map() }));
+  // Ids come back only if the table was emptied (retention of everything): count afresh then.
+  const maxId = (db.prepare('SELECT MAX(id) AS id FROM inference').get() as { id: number | null }).id ?? 0;
+  if (!cache || maxId < cache.lastId) caches.set(cacheKey, (cache = { lastId: 0, byKey: new Map() }));
   const rows = db
     .prepare(
       `SELECT i.node_id, n.name, i.model, i.tag, MAX(i.id), COUNT(*), SUM(i.latency_ms), ${leMs.map((le) => `SUM(i.latency_ms <= ${Number(le)})`).join(', ')}
@@ -132,10 +134,10 @@ export function inferenceLatencyHistograms(db: Db, leMs: readonly number[]): Lat
     )
     .raw(true)
     .all(cache.lastId) as (number | string)[][];
-  let maxId = cache.lastId;
+  let seen = cache.lastId;
   for (const r of rows) {
     const [nodeId, instance, model, tag, lastId, count, sum] = r as [number, string, string, string, number, number, number];
-    maxId = Math.max(maxId, lastId);
+    seen = Math.max(seen, lastId);
     const key = `${nodeId}\0${model}\0${tag}`;
     let h = cache.byKey.get(key);
     if (!h) cache.byKey.set(key, (h = { nodeId, instance, model, tag, counts: leMs.map(() => 0), count: 0, sumMs: 0 }));
@@ -145,6 +147,6 @@ export function inferenceLatencyHistograms(db: Db, leMs: readonly number[]): Lat
   }
   // SQLite has one writer at a time and gives each new row an id above every committed one, so
   // no row can show up later below the cursor.
-  cache.lastId = maxId;
+  cache.lastId = seen;
   return [...cache.byKey.values()];
 }

@@ -11,11 +11,20 @@ export const close = (a: number, b: number, what: string, rel = 1e-9) => assert.
 
 const nodeId = (db: Database.Database, name: string) => (db.prepare('SELECT id FROM nodes WHERE name = ?').get(name) as { id: number }).id;
 
-/** The stored round a sample belongs to: the newest round time at or before the sample's (the probe's) time. */
-export function roundOf(times: readonly number[], sampleSeconds: number): number {
-  let j = -1;
-  for (let i = 0; i < times.length && times[i]! <= sampleSeconds; i++) j = i;
-  return j;
+/**
+ * Which stored round each Prometheus sample of a counter is: the rounds' counters never go down,
+ * so samples and rows are matched in order by value (a round Prometheus lacks is skipped).
+ * Returns the row index of each sample; -1 for a sample no later row holds.
+ */
+export function alignByValue(samples: readonly [number, number][], rows: readonly number[]): number[] {
+  const out: number[] = [];
+  let j = 0;
+  for (const [, v] of samples) {
+    while (j < rows.length && rows[j] !== v) j++;
+    out.push(j < rows.length ? j : -1);
+    if (j < rows.length) j++;
+  }
+  return out;
 }
 
 /** Prometheus' raw samples of one series over the last `range`. */
@@ -29,12 +38,11 @@ export async function rawSamples(prom: Prometheus, selector: string, range = '1h
 async function roundPairs(prom: Prometheus, db: Database.Database, node: string) {
   const stored = db.prepare("SELECT time, rx_bytes, rx_bytes_per_second AS rate FROM network WHERE node_id = ? AND iface = 'eth0' ORDER BY time").all(nodeId(db, node)) as { time: number; rx_bytes: number; rate: number | null }[];
   const samples = await rawSamples(prom, `node_network_receive_bytes_total{instance="${node}",device="eth0"}`);
-  const times = stored.map((s) => s.time);
+  const rows = alignByValue(samples, stored.map((s) => s.rx_bytes));
   const pairs: { prev: [number, number]; cur: [number, number]; row: (typeof stored)[number] }[] = [];
   for (let i = 0; i < samples.length; i++) {
-    const j = roundOf(times, samples[i]![0]);
-    assert.equal(samples[i]![1], stored[j]?.rx_bytes, `sample ${samples[i]}: the stored round's counter`);
-    if (i > 0 && roundOf(times, samples[i - 1]![0]) === j - 1) pairs.push({ prev: samples[i - 1]!, cur: samples[i]!, row: stored[j]! });
+    assert.ok(rows[i]! >= 0, `sample ${samples[i]} is no stored round's counter`);
+    if (i > 0 && rows[i - 1] === rows[i]! - 1) pairs.push({ prev: samples[i - 1]!, cur: samples[i]!, row: stored[rows[i]!]! });
   }
   return { pairs, samples, stored };
 }

@@ -1,0 +1,301 @@
+/**
+ * Remote write against the real thing: `edgefleet hub` pushes every round of three synthetic
+ * nodes to Debian's Prometheus 2.42 (--web.enable-remote-write-receiver). The issue's PromQL
+ * must give what edgefleet stored; then Prometheus is stopped for several rounds, the hub is
+ * killed (SIGKILL) and started again meanwhile, Prometheus comes back — and every round must be
+ * there exactly once. Then, in process against real HTTP servers: 4xx, 5xx/429, the queue bound,
+ * and configuration errors.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { DEFAULT_CONFIG, ConfigError, type Config } from '../shared/config/config.js';
+import type { Logger } from '../shared/domain/index.js';
+import { flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests } from '../shared/prometheus/remoteWrite.js';
+import { decodeWriteRequest, type TimeSeries } from '../shared/prometheus/writeRequest.js';
+import { enqueueRemoteWrite, openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
+import { FakeNode, fakeState } from './harness/fakeProc.js';
+import { startHub, type HubProcess } from './harness/hub.js';
+import { freePort } from './harness/ports.js';
+import { checkCpuBusy, checkMemAvailable, checkNetworkRates, rawSamples } from './harness/promChecks.js';
+import { startPrometheus, type Prometheus } from './harness/prometheus.js';
+
+const NODES = ['pi-a', 'pi-b', 'x86-c'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('remote write to Prometheus 2.42, through an outage and a hub crash', () => {
+  let dir: string;
+  let hub: HubProcess | undefined;
+  let prom: Prometheus;
+  let ticker: NodeJS.Timeout | undefined;
+  let db: Database.Database;
+  let hubPort: number;
+  let stderrBefore = '';
+
+  const startTheHub = async () => {
+    hub = await startHub({ cwd: dir, port: hubPort, args: ['--interval', '1'], env: { EDGEFLEET_CONFIG: join(dir, 'edgefleet.yaml'), EDGEFLEET_LOG_LEVEL: 'info' } });
+  };
+  /** The hub's own view of the queue, from GET /metrics. */
+  const queued = async () => {
+    const text = await (await fetch(`${hub!.base}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
+    const m = /^edgefleet_remote_write_queue_samples\{endpoint="[^"]*"\} (\d+)$/m.exec(text);
+    const dropped = /^edgefleet_remote_write_dropped_samples_total\{endpoint="[^"]*"\} (\d+)$/m.exec(text);
+    return { samples: m ? Number(m[1]) : NaN, dropped: dropped ? Number(dropped[1]) : NaN };
+  };
+  const roundsIn = async () => {
+    const r = await prom.query('min(count_over_time(node_memory_MemAvailable_bytes[1h])) and count(node_memory_MemAvailable_bytes) == 3');
+    return r.length ? Number(r[0]!.value![1]) : 0;
+  };
+  const until = async (what: string, ms: number, ok: () => Promise<boolean>) => {
+    const deadline = Date.now() + ms;
+    while (!(await ok())) {
+      if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms\n${hub?.stderr().slice(-3000)}\n${prom.log().slice(-2000)}`);
+      await sleep(200);
+    }
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'edgefleet-rw-'));
+    const fakes = NODES.map((n) => new FakeNode(join(dir, n)));
+    let k = 0;
+    fakes.forEach((f, i) => f.set(fakeState(i, k)));
+    const lines = NODES.map((n, i) => `${n} ansible_connection=local edgefleet_proc_root=${fakes[i]!.procRoot} edgefleet_sys_root=${fakes[i]!.sysRoot}`);
+    writeFileSync(join(dir, 'hosts.ini'), ['[edge]', ...lines].join('\n') + '\n');
+    prom = await startPrometheus({ dir: join(dir, 'prom'), remoteWriteReceiver: true });
+    hubPort = await freePort();
+    writeFileSync(
+      join(dir, 'edgefleet.yaml'),
+      [
+        'inventory: hosts.ini',
+        'db: e.db',
+        'prometheus:',
+        '  job: lab',
+        '  remoteWriteTimeoutSeconds: 2',
+        '  flushSeconds: 0.8',
+        '  retryMaxSeconds: 1',
+        '  maxSamplesPerSend: 100',
+        '  remoteWrite:',
+        `    - url: ${prom.url}/api/v1/write`,
+        '      headers: { X-Scope-OrgID: lab }',
+      ].join('\n') + '\n',
+    );
+    await startTheHub();
+    ticker = setInterval(() => {
+      k++;
+      fakes.forEach((f, i) => f.set(fakeState(i, k)));
+    }, 400);
+    db = new Database(join(dir, 'e.db'), { readonly: true, fileMustExist: true });
+    await until('5 rounds in Prometheus', 30_000, async () => (await roundsIn()) >= 5);
+  });
+
+  after(async () => {
+    if (ticker) clearInterval(ticker);
+    db?.close();
+    await prom?.stop();
+    await hub?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the same PromQL gives the numbers edgefleet stored, with job from prometheus.job', async () => {
+    for (const node of NODES) {
+      assert.ok((await checkNetworkRates(prom, db, node)) >= 3, node);
+      assert.ok((await checkCpuBusy(prom, db, node)) >= 3, node);
+      assert.ok((await checkMemAvailable(prom, db, node)).length >= 5, node);
+    }
+    const up = await prom.query('edgefleet_node_up');
+    assert.deepEqual(up.map((r) => [r.metric.instance, r.metric.job, r.metric.groups, r.value![1]]).sort(), NODES.map((n) => [n, 'lab', ',edge,', '1']));
+  });
+
+  it('Prometheus down for several rounds and the hub killed meanwhile: every round arrives, none twice', async () => {
+    await prom.stop();
+    await sleep(3500); // rounds queue up
+    const during = await queued();
+    assert.ok(during.samples > 0, `queue empty while Prometheus is down: ${JSON.stringify(during)}`);
+    stderrBefore = hub!.stderr();
+    assert.match(stderrBefore, /remote write failed, will retry/);
+    await hub!.kill(); // SIGKILL: no shutdown, whatever was in flight is cut
+    await sleep(500);
+    await startTheHub();
+    await sleep(2500); // more rounds, queued behind the first ones
+    assert.ok((await queued()).samples > during.samples, 'the restarted hub keeps the queue and adds to it');
+    await prom.start();
+    await until('the queue drains', 30_000, async () => (await queued()).samples === 0);
+    clearInterval(ticker);
+    ticker = undefined;
+    await sleep(1500);
+    await until('the last rounds drain', 10_000, async () => (await queued()).samples === 0);
+
+    assert.equal((await queued()).dropped, 0);
+    for (const node of NODES) {
+      // Every stored round of the node is in Prometheus, once: the gauges carry the round's own time…
+      const id = (db.prepare('SELECT id FROM nodes WHERE name = ?').get(node) as { id: number }).id;
+      const rounds = (db.prepare('SELECT time FROM memory WHERE node_id = ? ORDER BY time').all(id) as { time: number }[]).map((r) => r.time);
+      const mem = await checkMemAvailable(prom, db, node);
+      assert.deepEqual(mem.map(([t]) => t), rounds, `${node}: rounds in Prometheus = rounds stored`);
+      // …and the counters the probe's: one sample per stored round, in order, each the stored counter.
+      const net = (db.prepare("SELECT rx_bytes FROM network WHERE node_id = ? AND iface = 'eth0' ORDER BY time").all(id) as { rx_bytes: number }[]).map((r) => r.rx_bytes);
+      const samples = await rawSamples(prom, `node_network_receive_bytes_total{instance="${node}",device="eth0"}`);
+      assert.deepEqual(samples.map(([, v]) => v), net, `${node}: one counter sample per round`);
+      assert.ok(samples.every(([t], i) => i === 0 || t > samples[i - 1]![0]));
+      assert.ok((await checkNetworkRates(prom, db, node)) >= net.length - 2);
+      assert.ok((await checkCpuBusy(prom, db, node)) >= 3);
+    }
+    // Nothing was refused as out of order or duplicate (a request sent twice would be).
+    assert.doesNotMatch(hub!.stderr() + stderrBefore, /remote write rejected/);
+  });
+});
+
+/** A real HTTP receiver whose answers the test scripts; it decodes what it gets. */
+async function receiver(answer: (n: number, req: IncomingMessage) => { status: number; body?: string; headers?: Record<string, string> }) {
+  const got: { atMs: number; series: TimeSeries[]; headers: IncomingMessage['headers'] }[] = [];
+  let n = 0;
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const a = answer(n++, req);
+      if (a.status < 300) got.push({ atMs: Date.now(), series: decodeWriteRequest(Buffer.concat(chunks)).timeseries, headers: req.headers });
+      res.writeHead(a.status, a.headers).end(a.body ?? '');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/write`;
+  return { url, got, attempts: () => n, close: () => new Promise((r) => server.close(r)) };
+}
+
+function capture(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (msg: string, fields?: Record<string, unknown>) => void lines.push(`${level} ${msg} ${JSON.stringify(fields ?? {})}`);
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+const series = (name: string, values: number[]): TimeSeries[] =>
+  values.map((v, i) => ({ labels: [{ name: '__name__', value: name }, { name: 'instance', value: `n${i}` }], samples: [{ value: v, timestamp: 1_790_000_000_000 + i }] }));
+
+describe('remote write, in process, against scripted receivers', () => {
+  let dir: string;
+  let db: Db;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'edgefleet-rw-unit-'));
+  });
+  after(() => {
+    db?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const configFor = (remoteWrite: unknown[], extra: Partial<Config['prometheus']> = {}): Config => ({
+    ...DEFAULT_CONFIG,
+    prometheus: { ...DEFAULT_CONFIG.prometheus, remoteWriteTimeoutSeconds: 2, retryMaxSeconds: 1, remoteWrite, ...extra },
+  });
+  const fresh = (name: string) => {
+    db?.close();
+    db = openDb(join(dir, `${name}.db`));
+    return db;
+  };
+  const queue = (d: Db, endpoints: string[], batches: TimeSeries[][], max = 1e9) =>
+    d.transaction(() => enqueueRemoteWrite(d, batches.flatMap((b) => remoteWriteRequests(b, 1000, Date.now())), endpoints, max))();
+
+  it('a 4xx is logged with the response and dropped, never retried; the next request still goes', async () => {
+    const r = await receiver((n) => (n === 0 ? { status: 400, body: 'out of order sample' } : { status: 204 }));
+    try {
+      const config = configFor([{ url: r.url, bearerToken: 'sekrit-token-123' }]);
+      const [e] = remoteWriteEndpoints(config);
+      const d = fresh('4xx');
+      queue(d, [e!.name], [series('a', [1]), series('b', [2])]);
+      const log = capture();
+      const [s] = await flushRemoteWrite({ db: d, config, log, deadlineMs: Date.now() + 5000 });
+      assert.equal(r.attempts(), 2, 'one try for the rejected request, one for the next');
+      assert.deepEqual(r.got.map((g) => g.series[0]!.labels[0]!.value), ['b']);
+      assert.equal(r.got[0]!.headers.authorization, 'Bearer sekrit-token-123');
+      assert.equal(r.got[0]!.headers['content-encoding'], 'snappy');
+      assert.equal(r.got[0]!.headers['x-prometheus-remote-write-version'], '0.1.0');
+      assert.equal(s!.droppedSamples, 1);
+      assert.match(log.lines.join('\n'), /error remote write rejected, request dropped \(not retried\).*HTTP 400: out of order sample/);
+      assert.doesNotMatch(log.lines.join('\n'), /sekrit/);
+      const [state] = remoteWriteStates(d);
+      assert.deepEqual([state!.queuedSamples, state!.sentSamples, state!.droppedSamples], [0, 1, 1]);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('5xx and 429 are retried with growing waits (Retry-After kept), requests stay in order', async () => {
+    const r = await receiver((n) => (n === 0 ? { status: 503 } : n === 1 ? { status: 500 } : n === 2 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 }));
+    try {
+      const config = configFor([{ url: r.url }]);
+      const d = fresh('5xx');
+      queue(d, [remoteWriteEndpoints(config)[0]!.name], [series('first', [1, 2]), series('second', [3])]);
+      const log = capture();
+      const t0 = Date.now();
+      const times: number[] = [];
+      const server = r;
+      const [s] = await flushRemoteWrite({ db: d, config, log, deadlineMs: Date.now() + 8000 });
+      times.push(Date.now() - t0);
+      assert.equal(server.attempts(), 5);
+      assert.equal(s!.retries, 3);
+      assert.deepEqual(server.got.map((g) => g.series.map((x) => x.labels[0]!.value)), [['first', 'first'], ['second']]);
+      // Waits: 250 ms, 500 ms, then Retry-After's 1 s: at least 1.75 s in all.
+      assert.ok(times[0]! >= 1700, `${times[0]} ms`);
+      assert.match(log.lines.join('\n'), /warn remote write failed, will retry.*HTTP 503/);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('a flush that runs out of time leaves the rest queued with its retry time, for the next round', async () => {
+    const r = await receiver(() => ({ status: 503 }));
+    try {
+      const config = configFor([{ url: r.url }], { retryMaxSeconds: 30 });
+      const d = fresh('deadline');
+      const name = remoteWriteEndpoints(config)[0]!.name;
+      queue(d, [name], [series('x', [1])]);
+      const [s] = await flushRemoteWrite({ db: d, config, log: capture(), deadlineMs: Date.now() + 1200 });
+      assert.ok(['backoff', 'deadline'].includes(s!.stopped ?? ''), JSON.stringify(s));
+      const [state] = remoteWriteStates(d);
+      assert.equal(state!.queuedSamples, 1);
+      assert.ok(state!.retryAtUnixMs > Date.now() - 100 && state!.attempts >= 2, JSON.stringify(state));
+      const n = r.attempts();
+      // Before its retry time, a flush sends nothing.
+      await flushRemoteWrite({ db: d, config, log: capture(), deadlineMs: Date.now() + 100 });
+      assert.equal(r.attempts(), n);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('the queue keeps at most prometheus.queueMaxSamples: the oldest go, with a warning and the count', () => {
+    const d = fresh('bound');
+    const first = queue(d, ['a', 'b'], [series('r1', [1, 2, 3])], 5);
+    assert.equal(first.droppedSamples, 0);
+    const second = queue(d, ['a', 'b'], [series('r2', [4, 5, 6])], 5);
+    assert.deepEqual([second.droppedSamples, second.droppedRequests, second.droppedFor.sort(), second.queuedSamples], [3, 1, ['a', 'b'], 3]);
+    const states = remoteWriteStates(d);
+    assert.deepEqual(states.map((s) => [s.endpoint, s.queuedSamples, s.droppedSamples]), [['a', 3, 3], ['b', 3, 3]]);
+    // An endpoint dropped from the configuration is forgotten, and no longer holds rows back.
+    queue(d, ['a'], [], 5);
+    assert.deepEqual(remoteWriteStates(d).map((s) => s.endpoint), ['a']);
+  });
+
+  it('encodes a WriteRequest Prometheus reads back: labels sorted, __name__ first, millisecond timestamps', () => {
+    const [req] = remoteWriteRequests(series('m', [1.5, -2]), 1000, 0);
+    const decoded = decodeWriteRequest(req!.payload).timeseries;
+    assert.deepEqual(decoded, series('m', [1.5, -2]));
+  });
+
+  it('refuses bad configuration with the entry and the key', () => {
+    const bad = (entry: unknown, msg: RegExp) => assert.throws(() => remoteWriteEndpoints(configFor([entry])), (e: Error) => e instanceof ConfigError && msg.test(e.message));
+    bad({ url: 'ftp://x' }, /remoteWrite\[0\]\.url" must be http or https/);
+    bad({ url: 'not a url' }, /remoteWrite\[0\]\.url" is not a URL/);
+    bad({ url: 'http://x/w', bearerToken: 't', basicAuth: { username: 'u', password: 'p' } }, /basicAuth and bearerToken exclude each other/);
+    bad({ url: 'http://x/w', headers: { 'Content-Encoding': 'gzip' } }, /"Content-Encoding" is set by edgefleet/);
+    bad({ url: 'http://x/w', nope: 1 }, /unknown key "nope"/);
+    assert.throws(() => remoteWriteEndpoints(configFor([{ url: 'http://x/w' }, { url: 'http://x/w' }])), /two endpoints named "http:\/\/x\/w"/);
+    const [e] = remoteWriteEndpoints(configFor([{ url: 'https://u:p%40ss@mimir.lab/api/v1/push?org=1', basicAuth: undefined }]));
+    assert.equal(e!.name, 'https://mimir.lab/api/v1/push');
+    assert.equal(e!.headers.authorization, `Basic ${Buffer.from('u:p@ss').toString('base64')}`);
+    assert.doesNotMatch(e!.url, /u:p/);
+  });
+});
