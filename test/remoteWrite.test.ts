@@ -16,7 +16,8 @@ import Database from 'better-sqlite3';
 import { DEFAULT_CONFIG, ConfigError, type Config } from '../shared/config/config.js';
 import type { Logger } from '../shared/domain/index.js';
 import { flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests } from '../shared/prometheus/remoteWrite.js';
-import { decodeWriteRequest, type TimeSeries } from '../shared/prometheus/writeRequest.js';
+import snappy from 'snappy';
+import { decodeWriteRequest, encodeLabels, encodeWriteRequest, type EncodedSeries, type TimeSeries } from '../shared/prometheus/writeRequest.js';
 import { enqueueRemoteWrite, openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
 import { FakeNode, fakeState } from './harness/fakeProc.js';
 import { startHub, type HubProcess } from './harness/hub.js';
@@ -173,8 +174,9 @@ function capture(): Logger & { lines: string[] } {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-const series = (name: string, values: number[]): TimeSeries[] =>
+const timeSeries = (name: string, values: number[]): TimeSeries[] =>
   values.map((v, i) => ({ labels: [{ name: '__name__', value: name }, { name: 'instance', value: `n${i}` }], samples: [{ value: v, timestamp: 1_790_000_000_000 + i }] }));
+const series = (name: string, values: number[]): EncodedSeries[] => timeSeries(name, values).map((s) => ({ labels: encodeLabels(s.labels), ...s.samples[0]! }));
 
 describe('remote write, in process, against scripted receivers', () => {
   let dir: string;
@@ -195,7 +197,7 @@ describe('remote write, in process, against scripted receivers', () => {
     db = openDb(join(dir, `${name}.db`));
     return db;
   };
-  const queue = (d: Db, endpoints: string[], batches: TimeSeries[][], max = 1e9) =>
+  const queue = (d: Db, endpoints: string[], batches: EncodedSeries[][], max = 1e9) =>
     d.transaction(() => enqueueRemoteWrite(d, batches.flatMap((b) => remoteWriteRequests(b, 1000, Date.now())), endpoints, max))();
 
   it('a 4xx is logged with the response and dropped, never retried; the next request still goes', async () => {
@@ -279,10 +281,10 @@ describe('remote write, in process, against scripted receivers', () => {
     assert.deepEqual(remoteWriteStates(d).map((s) => s.endpoint), ['a']);
   });
 
-  it('encodes a WriteRequest Prometheus reads back: labels sorted, __name__ first, millisecond timestamps', () => {
-    const [req] = remoteWriteRequests(series('m', [1.5, -2]), 1000, 0);
-    const decoded = decodeWriteRequest(req!.payload).timeseries;
-    assert.deepEqual(decoded, series('m', [1.5, -2]));
+  it('encodes the WriteRequest protobufjs decodes back, the same bytes as encoding it whole', () => {
+    const [req] = remoteWriteRequests(series('m', [1.5, -2, 1e300]), 1000, 0);
+    assert.deepEqual(decodeWriteRequest(req!.payload).timeseries, timeSeries('m', [1.5, -2, 1e300]));
+    assert.deepEqual(snappy.uncompressSync(req!.payload), snappy.uncompressSync(encodeWriteRequest(timeSeries('m', [1.5, -2, 1e300]))));
   });
 
   it('refuses bad configuration with the entry and the key', () => {

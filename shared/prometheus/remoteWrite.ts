@@ -7,7 +7,7 @@ import type { CollectorRun } from '../store/readings.js';
 import { ackRemoteWrite, deferRemoteWrite, enqueueRemoteWrite, leaseRemoteWrite, nextRemoteWrite, releaseRemoteWrite } from '../store/remoteWrite.js';
 import type { NodeSnapshot } from '../store/snapshots.js';
 import { nodeLabelPairs, nodeSamples, type SampleSink } from './nodeMetrics.js';
-import { encodeWriteRequest, REMOTE_WRITE_HEADERS, type Label, type TimeSeries } from './writeRequest.js';
+import { encodeLabels, encodeWriteRequestFrom, REMOTE_WRITE_HEADERS, type EncodedSeries, type Label } from './writeRequest.js';
 
 /**
  * Prometheus remote write 1.0 to every `prometheus.remoteWrite` endpoint, fed by each
@@ -87,21 +87,35 @@ export function remoteWriteEndpoints(config: Config): RemoteWriteEndpoint[] {
   return out;
 }
 
-/** The round's series, labelled as GET /metrics labels them, plus `job`. */
-export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job: string): TimeSeries[] {
+/** Encoded label sets, by node (instance, groups, job), then name and labels: they repeat every round. */
+const labelCache = new Map<string, Map<string, Uint8Array>>();
+/** Bounded: past this many nodes (an inventory renaming nodes all the time) it starts afresh. */
+const LABEL_CACHE_MAX_NODES = 100_000;
+
+/** The round's series, labelled as GET /metrics labels them, plus `job`, their labels encoded. */
+export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job: string): EncodedSeries[] {
   const groups = new Map(nodes.map((n) => [n.name, n.groups]));
   const readings = new Map(round.readings.map((r) => [r.node, r]));
   const counters = new Map(round.counters.map((c) => [`${c.node}\0${c.kind}`, c]));
   const runs = new Map<string, CollectorRun[]>();
   for (const r of round.runs) runs.set(r.node, [...(runs.get(r.node) ?? []), r]);
-  const series: TimeSeries[] = [];
+  const series: EncodedSeries[] = [];
   let base: Label[] = [];
+  let cache = new Map<string, Uint8Array>();
+  if (labelCache.size > LABEL_CACHE_MAX_NODES) labelCache.clear();
   const sink: SampleSink = {
     add(f, _node, labels, value, ts, suffix) {
-      const all = [{ name: '__name__', value: f.name + (suffix ?? '') }, ...base];
-      for (let i = 0; i < labels.length; i += 2) all.push({ name: labels[i]!, value: labels[i + 1]! });
-      all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      series.push({ labels: all, samples: [{ value, timestamp: Math.round(ts ?? round.timeUnixSeconds * 1000) }] });
+      const name = suffix ? f.name + suffix : f.name;
+      const key = labels.length ? `${name}\0${labels.join('\0')}` : name;
+      let encoded = cache.get(key);
+      if (!encoded) {
+        const all = [{ name: '__name__', value: name }, ...base];
+        for (let i = 0; i < labels.length; i += 2) all.push({ name: labels[i]!, value: labels[i + 1]! });
+        // The spec: label names sorted (`__name__` sorts first).
+        all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        cache.set(key, (encoded = encodeLabels(all)));
+      }
+      series.push({ labels: encoded, value, timestamp: Math.round(ts ?? round.timeUnixSeconds * 1000) });
     },
   };
   const t = round.timeUnixSeconds * 1000;
@@ -110,6 +124,9 @@ export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job:
     base = [];
     for (let i = 0; i < pairs.length; i += 2) base.push({ name: pairs[i]!, value: pairs[i + 1]! });
     base.push({ name: 'job', value: job });
+    const baseKey = `${pairs.join('\0')}\0${job}`;
+    cache = labelCache.get(baseKey) ?? new Map();
+    labelCache.set(baseKey, cache);
     const r = readings.get(node);
     const cpu = counters.get(`${node}\0cpu`);
     const net = counters.get(`${node}\0network`);
@@ -134,12 +151,12 @@ export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job:
 }
 
 /** The round's series as requests of at most `maxSamples` samples each (one sample per series per round). */
-export function remoteWriteRequests(series: readonly TimeSeries[], maxSamples: number, nowMs: number): { createdUnixMs: number; samples: number; series: number; payload: Buffer }[] {
+export function remoteWriteRequests(series: readonly EncodedSeries[], maxSamples: number, nowMs: number): { createdUnixMs: number; samples: number; series: number; payload: Buffer }[] {
   const out = [];
   const size = Math.max(1, Math.floor(maxSamples));
   for (let i = 0; i < series.length; i += size) {
     const chunk = series.slice(i, i + size);
-    out.push({ createdUnixMs: nowMs, samples: chunk.length, series: chunk.length, payload: encodeWriteRequest(chunk) });
+    out.push({ createdUnixMs: nowMs, samples: chunk.length, series: chunk.length, payload: encodeWriteRequestFrom(chunk) });
   }
   return out;
 }

@@ -40,6 +40,9 @@ message TimeSeries {
 
 const root = protobuf.parse(PROTO, { keepCase: true }).root;
 export const WriteRequestType = root.lookupType('prometheus.WriteRequest');
+const TimeSeriesType = root.lookupType('prometheus.TimeSeries');
+/** WriteRequest.timeseries' key: its field number, wire type 2 (length-delimited), from the schema. */
+const TIMESERIES_KEY = (WriteRequestType.fields.timeseries!.id << 3) | 2;
 
 export interface Label {
   name: string;
@@ -60,6 +63,38 @@ export const REMOTE_WRITE_HEADERS = {
 /** A WriteRequest of these series, protobuf-encoded and snappy-compressed: the request body. */
 export function encodeWriteRequest(timeseries: readonly TimeSeries[]): Buffer {
   const bytes = WriteRequestType.encode({ timeseries }).finish();
+  return snappy.compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+/** A series' labels, encoded once by protobufjs as a TimeSeries holding only them. */
+export function encodeLabels(labels: readonly Label[]): Uint8Array {
+  return TimeSeriesType.encode({ labels }).finish();
+}
+
+/** A series whose labels are already encoded (encodeLabels), and one sample of it. */
+export interface EncodedSeries {
+  labels: Uint8Array;
+  value: number;
+  timestamp: number;
+}
+
+/**
+ * The same request as encodeWriteRequest, faster: a series' labels repeat every round, so they
+ * are encoded once (encodeLabels) and each round only its sample is (a TimeSeries holding only
+ * the sample). Labels-only plus sample-only is the whole TimeSeries: protobuf merges two
+ * encodings of one message by concatenation, repeated fields appended. protobufjs's Writer
+ * frames each as WriteRequest.timeseries.
+ */
+export function encodeWriteRequestFrom(series: readonly EncodedSeries[]): Buffer {
+  const w = protobuf.Writer.create();
+  for (const s of series) {
+    const sample = TimeSeriesType.encode({ samples: [{ value: s.value, timestamp: s.timestamp }] }).finish();
+    const both = new Uint8Array(s.labels.length + sample.length);
+    both.set(s.labels, 0);
+    both.set(sample, s.labels.length);
+    w.uint32(TIMESERIES_KEY).bytes(both);
+  }
+  const bytes = w.finish();
   return snappy.compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
