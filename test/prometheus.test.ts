@@ -1,5 +1,5 @@
 /**
- * GET /metrics against the real thing: `edgefleet hub` collects three synthetic nodes (fake
+ * GET /metrics against the real thing: `edgefleet hub` collects three synthetic nodes every 1.5 s (fake
  * /proc and /sys roots whose counters move on every 400 ms) and Debian's Prometheus 2.42
  * scrapes it every 500 ms. PromQL over Prometheus' HTTP API must give, per node and round,
  * what edgefleet stored in SQLite: rates from the raw counters and the samples' timestamps,
@@ -45,7 +45,7 @@ before(async () => {
   writeFileSync(join(dir, 'hosts.ini'), lines.join('\n') + '\n');
 
   const port = await freePort();
-  hub = await startHub({ cwd: dir, port, args: ['-i', join(dir, 'hosts.ini'), '--db', join(dir, 'e.db'), '--interval', '1'], env: { EDGEFLEET_LOG_LEVEL: 'warn' } });
+  hub = await startHub({ cwd: dir, port, args: ['-i', join(dir, 'hosts.ini'), '--db', join(dir, 'e.db'), '--interval', '1.5'], env: { EDGEFLEET_LOG_LEVEL: 'warn' } });
   prom = await startPrometheus({ dir: join(dir, 'prom'), scrape: { job: 'edgefleet', target: `127.0.0.1:${port}`, intervalMs: 500 } });
   // Counters move on every 400 ms, out of step with the hub's 1 s rounds (each file is swapped whole).
   ticker = setInterval(() => {

@@ -90,7 +90,7 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
       fakes.forEach((f, i) => f.set(fakeState(i, k)));
     }, 400);
     db = new Database(join(dir, 'e.db'), { readonly: true, fileMustExist: true });
-    await until('5 rounds in Prometheus', 30_000, async () => (await roundsIn()) >= 5);
+    await until('7 rounds in Prometheus', 40_000, async () => (await roundsIn()) >= 7);
   });
 
   after(async () => {
@@ -103,9 +103,10 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
 
   it('the same PromQL gives the numbers edgefleet stored, with job from prometheus.job', async () => {
     for (const node of NODES) {
-      assert.ok((await checkNetworkRates(prom, db, node)) >= 3, node);
-      assert.ok((await checkCpuBusy(prom, db, node)) >= 3, node);
-      assert.ok((await checkMemAvailable(prom, db, node)).length >= 5, node);
+      assert.ok((await checkNetworkRates(prom, db, node)) >= 5, node);
+      // Rounds whose files did not change in between (a slow machine) give no CPU row: fewer.
+      assert.ok((await checkCpuBusy(prom, db, node)) >= 2, node);
+      assert.ok((await checkMemAvailable(prom, db, node)).length >= 7, node);
     }
     const up = await prom.query('edgefleet_node_up');
     assert.deepEqual(up.map((r) => [r.metric.instance, r.metric.job, r.metric.groups, r.value![1]]).sort(), NODES.map((n) => [n, 'lab', ',edge,', '1']));
@@ -140,7 +141,7 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
       // …and the counters the probe's: one sample per stored round, in order, each the stored counter.
       const net = (db.prepare("SELECT rx_bytes FROM network WHERE node_id = ? AND iface = 'eth0' ORDER BY time").all(id) as { rx_bytes: number }[]).map((r) => r.rx_bytes);
       const samples = await rawSamples(prom, `node_network_receive_bytes_total{instance="${node}",device="eth0"}`);
-      assert.deepEqual(samples.map(([, v]) => v), net, `${node}: one counter sample per round`);
+      assert.deepEqual(samples.map(([, v]) => v), net, `${node}: one counter sample per round: Prometheus ${JSON.stringify(samples)} stored ${JSON.stringify(net)}`);
       assert.ok(samples.every(([t], i) => i === 0 || t > samples[i - 1]![0]));
       assert.ok((await checkNetworkRates(prom, db, node)) >= net.length - 2);
       assert.ok((await checkCpuBusy(prom, db, node)) >= 3);

@@ -8,6 +8,19 @@ import { flushRemoteWrite } from '../prometheus/remoteWrite.js';
 import type { EdgefleetContext } from './middleware.js';
 
 /**
+ * Two rounds that start in one second share its `time`: the store keeps the later, and remote
+ * write would hand Prometheus two values at one timestamp, which it refuses (a 400 for the whole
+ * request). With remote write configured, a round that would start in the second of the last
+ * one waits for the next second (at most a second, and only at intervals of about a second).
+ */
+async function notInTheSameSecond(ctx: EdgefleetContext): Promise<void> {
+  const p = ctx.config.prometheus;
+  if (!Array.isArray(p.remoteWrite) || p.remoteWrite.length === 0) return;
+  const last = (ctx.db.prepare('SELECT MAX(last_seen_unix_seconds) AS t FROM nodes').get() as { t: number | null }).t;
+  if (last !== null && last >= Math.floor(Date.now() / 1000)) await new Promise((r) => setTimeout(r, Math.min(1100, (last + 1) * 1000 - Date.now() + 5)));
+}
+
+/**
  * After the round, send what the remote-write queue holds for at most prometheus.flushSeconds
  * (and never past the Lambda's own deadline); what is left waits in the store for the next
  * round. A failing endpoint never fails the collection.
@@ -29,6 +42,7 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
   return makeHandler<unknown, CollectionSummary & { geolocation?: Omit<GeolocateSummary, 'perNode'> | { error: string }; models?: ModelSyncSummary | { error: string } }>(name, async (_event, ctx) => {
     // The inventory first: a malformed one fails the run before the database is opened or created.
     const nodes = inventoryNodes(ctx.config);
+    await notInTheSameSecond(ctx);
     const summary = await runCollection({
       config: ctx.config,
       nodes,
