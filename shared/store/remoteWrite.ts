@@ -1,7 +1,7 @@
 import type { Db } from './db.js';
 
 /**
- * The durable remote-write queue (migration 8): requests ready to send, in order, and per
+ * The durable remote-write queue (migration 10): requests ready to send, in order, and per
  * endpoint how far it got. Everything here is one statement or one transaction, so a crash
  * anywhere leaves a request either still queued for an endpoint or acknowledged by it.
  */
