@@ -20,7 +20,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CpuSample } from '../shared/domain/index.js';
-import { probeCommand, type ProbeRoots } from '../shared/collect/probes.js';
+import { newProbeNonce, probeCommand, type ProbeRoots } from '../shared/collect/probes.js';
 import {
   ParseError,
   cpuUsage,
@@ -32,6 +32,7 @@ import {
   parseProcStat,
   parseStorage,
   parseTemperatures,
+  probeEnd,
   splitProbeOutput,
   type StorageOptions,
 } from '../shared/parse/index.js';
@@ -81,9 +82,10 @@ const read = (...p: string[]) => readFileSync(join(...p), 'utf8');
 const maybeRead = (...p: string[]) => (existsSync(join(...p)) ? read(...p) : undefined);
 const readJson = (...p: string[]): unknown => JSON.parse(read(...p));
 
-/** Run the real probe over a fake root with /bin/sh, as a node would. */
+/** Run the real probe over a fake root with /bin/sh, as a node would; the output before its end marker. */
 function runProbe(kinds: Parameters<typeof probeCommand>[0], roots: ProbeRoots): string {
-  return execFileSync('/bin/sh', ['-c', probeCommand(kinds, roots)], { encoding: 'utf8' });
+  const nonce = newProbeNonce();
+  return probeEnd(execFileSync('/bin/sh', ['-c', probeCommand(kinds, roots, { nonce, dfTimeoutSeconds: 3 })], { encoding: 'utf8' }), nonce, 0).body;
 }
 
 /** Every file under `dir` (following symlinks, like the probe's globs), keyed by `prefix` + relative path. */
@@ -134,8 +136,8 @@ describe('machines: probe over a fake root, then splitProbeOutput and the parser
       const mounts = maybeRead(root, 'storage', 'mounts');
       const df = maybeRead(root, 'storage', 'df-Pk.txt');
       if (mounts !== undefined && df !== undefined) {
-        // head's separator + header, then the probe's `echo '==> df -Pk <=='; exec df -Pk`
-        output += `\n==> /proc/self/mounts <==\n${mounts}==> df -Pk <==\n${df}`;
+        // head's separator + header, then the probe's `printf '\n==> df -Pk <==\n'; df -Pk`
+        output += `\n==> /proc/self/mounts <==\n${mounts}\n==> df -Pk <==\n${df}`;
       }
       const files = splitProbeOutput(output, roots);
       const hasSecond = existsSync(join(root, 'proc1'));

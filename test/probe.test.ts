@@ -4,14 +4,14 @@
  * so the parsers see the same files. Quoting: a root with shell metacharacters stays a path.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, existsSync, mkdirSync, cpSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, existsSync, mkdirSync, cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { METRIC_KINDS } from '../shared/domain/index.js';
-import { probeCommand, DF_SECTION } from '../shared/collect/probes.js';
-import { parseMeminfo, parseProcStat, parseTemperatures, splitProbeOutput } from '../shared/parse/index.js';
+import { probeCommand, DF_SECTION, DF_KILLED_RC } from '../shared/collect/probes.js';
+import { parseMeminfo, parseProcStat, parseTemperatures, probeEnd, splitProbeOutput } from '../shared/parse/index.js';
 
 const BUSYBOX = '/bin/busybox';
 const MACHINES = join(import.meta.dirname, 'fixtures', 'machines');
@@ -22,15 +22,30 @@ describe('probe', { skip: !existsSync(BUSYBOX) && 'busybox is not installed (apt
   // A PATH holding only busybox applets: nothing from coreutils can sneak in.
   const bin = join(dir, 'bin');
   mkdirSync(bin);
-  for (const applet of ['sh', 'head', 'df', 'echo', 'true']) symlinkSync(BUSYBOX, join(bin, applet));
+  for (const applet of ['sh', 'head', 'df', 'timeout', 'sleep']) symlinkSync(BUSYBOX, join(bin, applet));
+  // A busybox without `timeout` (older or trimmed builds): the shell's own watchdog bounds df.
+  const bare = join(dir, 'bare');
+  mkdirSync(bare);
+  for (const applet of ['sh', 'head', 'df', 'sleep']) symlinkSync(BUSYBOX, join(bare, applet));
   const root = join(dir, "jet $(touch pwned) `touch pwned2` 'o'");
   cpSync(join(MACHINES, 'jetson-orin'), root, { recursive: true, verbatimSymlinks: true });
   const roots = { procRoot: join(root, 'proc'), sysRoot: join(root, 'sys') };
-  const command = probeCommand(METRIC_KINDS, roots);
+  const nonce = '0123456789abcdef';
+  // df bounded on the node, as for a node whose df hung before; `plain` as for every other node.
+  const command = probeCommand(METRIC_KINDS, roots, { nonce, dfTimeoutSeconds: 1, boundDf: true });
+  const plain = probeCommand(METRIC_KINDS, roots, { nonce, dfTimeoutSeconds: 1 });
 
-  const runWith = (shell: string, env: NodeJS.ProcessEnv) => execFileSync(shell, ['-c', command], { env, cwd: dir, encoding: 'utf8' });
-  const busybox = runWith(join(bin, 'sh'), { PATH: bin });
-  const gnu = runWith('/bin/sh', { PATH: '/usr/bin:/bin' });
+  /** The probe's output, checked complete with its exit status as the transport would. */
+  const runWith = (shell: string, env: NodeJS.ProcessEnv, cmd = command) => {
+    const r = spawnSync(shell, ['-c', cmd], { env, cwd: dir, encoding: 'utf8' });
+    return probeEnd(r.stdout, nonce, r.status);
+  };
+  const busyboxEnd = runWith(join(bin, 'sh'), { PATH: bin });
+  const busybox = busyboxEnd.body;
+  const bareEnd = runWith(join(bare, 'sh'), { PATH: bare });
+  const plainEnd = runWith(join(bin, 'sh'), { PATH: bin }, plain);
+  const gnuEnd = runWith('/bin/sh', { PATH: '/usr/bin:/bin' });
+  const gnu = gnuEnd.body;
 
   it('prints every file under busybox as under GNU coreutils', () => {
     const a = splitProbeOutput(busybox, roots);
@@ -41,6 +56,11 @@ describe('probe', { skip: !existsSync(BUSYBOX) && 'busybox is not installed (apt
       assert.equal(a.get(path), text, path);
     }
     assert.ok(a.has(DF_SECTION), 'busybox df ran');
+    assert.equal(busyboxEnd.exitCode, 0, "df's status is the probe's");
+    assert.equal(gnuEnd.exitCode, 0);
+    assert.deepEqual([...splitProbeOutput(bareEnd.body, roots).keys()], [...a.keys()], 'without timeout: the same files');
+    assert.equal(bareEnd.exitCode, 0);
+    assert.deepEqual([...splitProbeOutput(plainEnd.body, roots).keys()], [...a.keys()], 'df not bounded: the same files');
     assert.deepEqual(parseProcStat(a.get('/proc/stat')!), parseProcStat(b.get('/proc/stat')!));
     assert.deepEqual(parseMeminfo(a.get('/proc/meminfo')!), parseMeminfo(b.get('/proc/meminfo')!));
     assert.ok(parseTemperatures(a).readings.length > 0);
@@ -51,8 +71,56 @@ describe('probe', { skip: !existsSync(BUSYBOX) && 'busybox is not installed (apt
     assert.ok(!existsSync(join(dir, 'pwned')) && !existsSync(join(dir, 'pwned2')), 'no command substitution ran');
   });
 
-  it('reads only: the probe is head, df and echo', () => {
-    const words = command.split(/[;|&]/).map((part) => part.trim().split(/\s+/)[0]);
-    for (const w of words) assert.ok(/^(P=.*|head|echo|exec|true)$/.test(w!), `unexpected command ${w}`);
+  it('reads only: the programs it runs are head, df, timeout and sleep; the rest are shell builtins', () => {
+    // The default roots: the test root's quotes and parentheses would split the words.
+    const words = probeCommand(METRIC_KINDS, undefined, { nonce, dfTimeoutSeconds: 1, boundDf: true })
+      .replace(/\d?>(&\d|\/dev\/null)/g, '')
+      .split(/[;|&()]|\bthen\b|\belse\b/)
+      .map((part) => part.trim().split(/\s+/)[0])
+      .filter((w) => w !== '' && w !== undefined);
+    for (const w of words) assert.ok(/^(P=.*|[hrdw]=\$[?!]|head|printf|if|fi|command|exec|timeout|df|sleep|kill|wait|exit)$/.test(w!), `unexpected command ${w}`);
   });
+
+  for (const [label, path] of [
+    ['coreutils timeout', bin],
+    ['the shell watchdog (no timeout)', bare],
+  ] as const) {
+    it(`a hung df is killed after its bound by ${label}: the other files arrive, df's status says killed, no df left`, () => {
+      // A df that never answers (as statfs on a dead NFS server): exec, so the killed pid is the sleeper.
+      const hung = join(dir, `hung-${label.length}`);
+      mkdirSync(hung);
+      for (const f of ['head', 'sleep']) symlinkSync(BUSYBOX, join(hung, f));
+      // coreutils': busybox's timeout runs its own df applet whatever PATH says.
+      if (path === bin) symlinkSync('/usr/bin/timeout', join(hung, 'timeout'));
+      // Under dash: busybox's sh would run its own df applet whatever PATH says.
+      const seconds0 = 1000 + label.length;
+      const tag = `sleep\0${seconds0}\0`;
+      writeFileSync(join(hung, 'df'), `#!/bin/sh\nexec sleep ${seconds0}\n`, { mode: 0o755 });
+      const t0 = performance.now();
+      const run = spawnSync('/bin/sh', ['-c', command], { env: { PATH: hung }, encoding: 'utf8' });
+      const out = probeEnd(run.stdout, nonce, run.status);
+      const seconds = (performance.now() - t0) / 1000;
+      // The shell's watchdog: 137; coreutils' timeout -s KILL kills itself too: a signal (null).
+      assert.ok(out.exitCode === DF_KILLED_RC || out.exitCode === null, `exit ${out.exitCode}`);
+      assert.ok(seconds >= 0.9 && seconds < 3, `took ${seconds.toFixed(2)} s with a 1 s bound`);
+      const files = splitProbeOutput(out.body, roots);
+      assert.ok(files.get('/proc/stat')?.startsWith('cpu '), 'cpu still arrives');
+      assert.equal(files.get(DF_SECTION), '');
+      assert.deepEqual(processesWith(tag), [], 'no df left running');
+    });
+  }
 });
+
+/** Pids whose command line holds `tag`. */
+function processesWith(tag: string): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/cmdline`, 'latin1').includes(tag)) pids.push(Number(e));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}

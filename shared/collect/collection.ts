@@ -57,6 +57,17 @@ export function kindFilters(config: Config): KindFilters {
   };
 }
 
+/**
+ * collect.maxOutputBytes, maxOutputLines, dfTimeoutSeconds (checked by the config schema). df's
+ * bound is held to half the command timeout (whole seconds, at least 1), so that a hung mount
+ * leaves the probe time to end on its own.
+ */
+export function probeLimits(config: Config): { maxOutputBytes: number; maxOutputLines: number; dfTimeoutSeconds: number } {
+  const c = config.collect;
+  const dfTimeoutSeconds = Math.max(1, Math.min(Math.ceil(c.dfTimeoutSeconds), Math.floor(c.commandTimeoutSeconds / 2)));
+  return { maxOutputBytes: c.maxOutputBytes, maxOutputLines: c.maxOutputLines, dfTimeoutSeconds };
+}
+
 export interface CollectionSummary extends Omit<RoundSummary, 'results'> {
   sync: SyncSummary;
   /** Per node: status, error, rows (the readings themselves are in the store). */
@@ -101,6 +112,7 @@ export async function runCollection(o: {
     kinds: o.kinds,
     concurrency: o.config.collect.concurrency,
     commandTimeoutMs: o.config.collect.commandTimeoutSeconds * 1000,
+    ...probeLimits(o.config),
     filters: kindFilters(o.config),
     maxSeriesPerNode: o.config.collect.maxSeriesPerNode,
     // Retried until shortly before the next round is due, so a locked store never skips one.

@@ -1,5 +1,5 @@
 import type { Logger, MetricKind, NodeSpec } from '../domain/index.js';
-import { splitProbeOutput } from '../parse/probeOutput.js';
+import { ParseError } from '../parse/errors.js';
 import type { Db } from '../store/db.js';
 import type { NodeOutcome } from '../store/nodes.js';
 import { loadCounterStates, type CollectorRun, type CounterState, type NodeReadings } from '../store/readings.js';
@@ -7,7 +7,9 @@ import { roundBuffer } from '../store/roundBuffer.js';
 import { TransportError, type TransportPool } from '../transport/index.js';
 import { COLLECTORS, type KindFilters } from './kinds/index.js';
 import { mapLimit } from './limit.js';
-import { DEFAULT_ROOTS, probeCommand, type ProbeRoots } from './probes.js';
+import { dfHung } from './kinds/storage.js';
+import { DEFAULT_DF_TIMEOUT_SECONDS, DEFAULT_ROOTS, newProbeNonce, type ProbeRoots } from './probes.js';
+import { runProbe, type ProbeRun } from './runProbe.js';
 
 export interface RoundOptions {
   db: Db;
@@ -16,6 +18,11 @@ export interface RoundOptions {
   kinds: readonly MetricKind[];
   concurrency: number;
   commandTimeoutMs: number;
+  /** Per-node output caps (collect.maxOutputBytes, collect.maxOutputLines); past them the node is `error`, nothing kept. */
+  maxOutputBytes?: number;
+  maxOutputLines?: number;
+  /** df is killed on the node after this long (collect.dfTimeoutSeconds). */
+  dfTimeoutSeconds?: number;
   filters?: KindFilters;
   /** A node whose round has more series (rows) than this is refused whole, like Prometheus' sample_limit (`collect.maxSeriesPerNode`; 0: no limit). */
   maxSeriesPerNode?: number;
@@ -100,6 +107,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
   const counters: CounterState[] = [];
   const runs: CollectorRun[] = [];
   let done = 0;
+  const probe = { nonce: newProbeNonce(), dfTimeoutSeconds: o.dfTimeoutSeconds ?? DEFAULT_DF_TIMEOUT_SECONDS };
 
   const probe = async (node: NodeSpec): Promise<NodeResult> => {
     const t0 = performance.now();
@@ -118,18 +126,25 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
 
   async function collectNode(node: NodeSpec): Promise<NodeResult> {
     const roots = probeRoots(node);
-    let stdout: string;
+    let run: ProbeRun;
     try {
-      ({ stdout } = await o.pool.get(node).exec(probeCommand(kinds, roots), { timeoutMs: o.commandTimeoutMs }));
+      // A node whose df hung last time gets df bounded on the node until it answers (state in counter_state, kind storage).
+      const boundDf = dfHung(prevCounters.get(`${node.name}\0storage`)?.sample);
+      run = await runProbe(o.pool.get(node), kinds, roots, { ...probe, boundDf }, {
+        timeoutMs: o.commandTimeoutMs,
+        maxOutputBytes: o.maxOutputBytes,
+        maxOutputLines: o.maxOutputLines,
+      });
     } catch (e) {
-      const status = e instanceof TransportError && e.kind !== 'unreachable' ? 'error' : 'unreachable';
+      // A cut-off output (ParseError) is the node's error, never rows.
+      const status = (e instanceof TransportError && e.kind !== 'unreachable') || e instanceof ParseError ? 'error' : 'unreachable';
       const error = (e as Error).message;
       o.log.warn('node not collected', { node: node.name, status, error });
       for (const kind of kinds) runs.push({ node: node.name, kind, success: false, durationMs: 0, rows: 0, error });
       return { node: node.name, status, error, ...(e instanceof TransportError && e.kind === 'config' ? { errorKind: 'config' as const } : {}), rows: 0, durationMs: 0 };
     }
     const nowMs = Date.now();
-    const files = splitProbeOutput(stdout, roots);
+    const files = run.files;
     const readings: NodeReadings = { node: node.name, timeUnixSeconds: time };
     const errors: string[] = [];
     const nodeCounters: CounterState[] = [];
@@ -138,7 +153,10 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     for (const kind of kinds) {
       const t0 = performance.now();
       try {
-        const out = COLLECTORS[kind].collect({ files, prev: prevCounters.get(`${node.name}\0${kind}`), nowMs, filters: o.filters ?? {} });
+        const out = COLLECTORS[kind].collect({
+          files, prev: prevCounters.get(`${node.name}\0${kind}`), nowMs, filters: o.filters ?? {},
+          df: run.df,
+        });
         Object.assign(readings, out.readings);
         rows += out.rows;
         if (out.counters !== undefined) nodeCounters.push({ node: node.name, kind, timeMs: nowMs, sample: out.counters });
@@ -148,6 +166,9 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
         // Rejected, logged, never stored: the other kinds of this node still land.
         const error = `${kind}: ${(e as Error).message}`;
         errors.push(error);
+        // A failure may carry state for the next round (storage: since when df hangs).
+        const state = (e as { counters?: unknown }).counters;
+        if (state !== undefined) counters.push({ node: node.name, kind, timeMs: nowMs, sample: state });
         o.log.warn('node output rejected', { node: node.name, kind, error });
         nodeRuns.push({ node: node.name, kind, success: false, durationMs: performance.now() - t0, rows: 0, error });
       }

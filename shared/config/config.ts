@@ -44,6 +44,14 @@ export const SCHEMA = {
     concurrency: int(64, 1, 4096),
     connectTimeoutSeconds: seconds(5, 600),
     commandTimeoutSeconds: seconds(10, 3600),
+    // Output caps per node: real probes print 6-9 kB, a node with 5,000 interfaces and mounts
+    // about 1.5 MB; 16 MiB is 10x that and bounds what one node costs the hub (docs/reliability.md).
+    /** A node that prints more (stdout and stderr together) is cut off and marked `error`; nothing of it is kept. */
+    maxOutputBytes: int(16 * 1024 * 1024, 4096, 1024 * 1024 * 1024, 'bytes'),
+    /** Same in newlines: a flood of short lines passes the byte cap late. */
+    maxOutputLines: int(200_000, 100, 100_000_000, 'lines'),
+    /** A node whose df hung is bounded to this on the node until df answers (at most half of commandTimeoutSeconds). */
+    dfTimeoutSeconds: seconds(3, 3600),
     /** Mounts left out of storage (regular expressions); defaults leave out pseudo and overlay filesystems. */
     storageExcludeFsTypes: regex(''),
     storageExcludeMountPoints: regex(''),

@@ -72,14 +72,21 @@ const RATE_FIELDS = [
 ] as const;
 
 /**
+ * Fastest link a 32-bit counter is taken to count (bytes/s): 1 Gbit/s line rate. A 32-bit
+ * byte counter on a faster link wraps more than once in a 35 s interval, which no rule can see.
+ */
+export const WRAP_MAX_BYTES_PER_SECOND = 125_000_000;
+
+/**
  * Per-second rates between two samples taken `intervalSeconds` apart.
  *
- * A counter that went backwards is a 32-bit wrap when the previous value fits in 32 bits
- * and it fell by at least 2^31, i.e. the wrapped delta `cur + 2^32 − prev` is at most half
- * the 32-bit range (≤ 2 GiB, so ≤ 214 MB/s over 10 s): a 32-bit counter near its top went
- * round. Any other step back (a smaller fall, or a previous value beyond 32 bits, which only
- * a 64-bit counter can hold) is a reset — the interface was re-created or the driver reloaded —
- * and that interface gets no rate. A new interface (no previous counters) has no rate either.
+ * A counter that went backwards is a 32-bit wrap only when it was near the top of the 32-bit
+ * range and is now near zero: the wrapped delta `cur + 2^32 − prev` is at most what a 1 Gbit/s
+ * link moves in the interval (WRAP_MAX_BYTES_PER_SECOND × interval, 1.25 GB over 10 s) and at
+ * most 2^31. Any other step back is a reset — the interface was re-created, the driver
+ * reloaded, a 64-bit counter restarted (3 GB → 100 B over 10 s would be 129 MB/s across a
+ * "wrap": more than the link carries) — and that interface gets no rate that round. A new
+ * interface (no previous counters) has no rate either.
  */
 export function netRates(
   prev: readonly NetDevCounters[] | undefined,
@@ -99,7 +106,7 @@ export function netRates(
     let reset = false;
     let wrapped = false;
     for (const [counter, perSecond] of RATE_FIELDS) {
-      const d = counterDelta(then[counter], now[counter]);
+      const d = counterDelta(then[counter], now[counter], intervalSeconds);
       if (d === 'reset') {
         reset = true;
         break;
@@ -116,10 +123,11 @@ export function netRates(
   return result;
 }
 
-function counterDelta(prev: number, cur: number): { delta: number; wrapped: boolean } | 'reset' {
+function counterDelta(prev: number, cur: number, intervalSeconds: number): { delta: number; wrapped: boolean } | 'reset' {
   if (cur >= prev) return { delta: cur - prev, wrapped: false };
-  if (prev < COUNTER_32_BIT && prev - cur >= COUNTER_32_BIT / 2) {
-    return { delta: cur + COUNTER_32_BIT - prev, wrapped: true };
+  const wrappedDelta = cur + COUNTER_32_BIT - prev;
+  if (prev < COUNTER_32_BIT && wrappedDelta <= Math.min(COUNTER_32_BIT / 2, WRAP_MAX_BYTES_PER_SECOND * intervalSeconds)) {
+    return { delta: wrappedDelta, wrapped: true };
   }
   return 'reset';
 }

@@ -1,31 +1,53 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TransportError, type ExecResult, type Transport } from './transport.js';
+import { OutputBudget, TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
 
 /** `ansible_connection=local`: the hub itself, through /bin/sh. */
 export class LocalTransport implements Transport {
-  exec(command: string, opts: { timeoutMs: number }): Promise<ExecResult> {
+  exec(command: string, opts: ExecOptions): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
       // detached: the shell leads its own process group, so a timeout kills its children too.
       const child = spawn('/bin/sh', ['-c', command], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const budget = new OutputBudget(opts);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
-      const timer = setTimeout(() => {
+      let settled = false;
+      const end = (error: TransportError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
         try {
           process.kill(-child.pid!, 'SIGKILL');
         } catch {
           /* already gone */
         }
-        reject(new TransportError('timeout', `command timed out after ${opts.timeoutMs} ms`));
-      }, opts.timeoutMs);
+        // Stop reading at once: what is still in the pipes is not ours to keep.
+        child.stdout.destroy();
+        child.stderr.destroy();
+        reject(error);
+      };
+      const take = (into: Buffer[]) => (b: Buffer) => {
+        if (settled) return;
+        const over = budget.add(b);
+        if (over) end(new TransportError('output', `${over} from the hub's own shell: cut off, nothing kept`));
+        else into.push(b);
+      };
+      child.stdout.on('data', take(out));
+      child.stderr.on('data', take(err));
+      const timer = setTimeout(
+        () => end(new TransportError('timeout', `command timed out after ${opts.timeoutMs} ms`, { partialStdout: Buffer.concat(out).toString('utf8') })),
+        opts.timeoutMs,
+      );
       child.on('error', (e) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         reject(new TransportError('exec', `cannot run /bin/sh: ${e.message}`, { cause: e }));
       });
       child.on('close', (code) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code });
       });

@@ -3,7 +3,7 @@ import { NodeSSH } from 'node-ssh';
 import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { knownKeys, verifyHostKey } from './knownHosts.js';
-import { TransportError, type ExecResult, type Transport } from './transport.js';
+import { OutputBudget, TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
 
 export interface SshOptions {
   host: string;
@@ -35,30 +35,66 @@ export class SshTransport implements Transport {
 
   constructor(readonly opts: SshOptions) {}
 
-  async exec(command: string, opts: { timeoutMs: number }): Promise<ExecResult> {
+  async exec(command: string, opts: ExecOptions): Promise<ExecResult> {
     const client = await this.#connection();
     return new Promise((resolve, reject) => {
       let channel: ClientChannel | undefined;
-      const timer = setTimeout(() => {
-        // A command that overran may mean a wedged link: start afresh next time.
-        channel?.close();
-        this.#drop();
-        reject(new TransportError('timeout', `command timed out after ${opts.timeoutMs} ms on ${this.#where()}`));
-      }, opts.timeoutMs);
+      let settled = false;
+      // Ends this command only: the connection stays for the node's other channels (pulls,
+      // tunnels). KILL reaches the remote command (sshd signals its process group, OpenSSH ≥ 7.9);
+      // closing the channel also hangs up its pipes for an older sshd.
+      const end = (error: TransportError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (channel) {
+          try {
+            channel.signal('KILL');
+          } catch {
+            /* the channel is already gone */
+          }
+          channel.close();
+        }
+        reject(error);
+      };
+      const out: Buffer[] = [];
+      const timer = setTimeout(
+        () => end(new TransportError('timeout', `command timed out after ${opts.timeoutMs} ms on ${this.#where()}`, { partialStdout: Buffer.concat(out).toString('utf8') })),
+        opts.timeoutMs,
+      );
       client.exec(command, (err, ch) => {
         if (err) {
           clearTimeout(timer);
           this.#drop();
+          settled = true;
           reject(new TransportError('exec', `cannot run a command on ${this.#where()}: ${err.message}`, { cause: err }));
           return;
         }
         channel = ch;
-        const out: Buffer[] = [];
+        if (settled) {
+          // Timed out before the channel opened: nobody reads it.
+          ch.close();
+          return;
+        }
+        const budget = new OutputBudget(opts);
         const errOut: Buffer[] = [];
-        ch.on('data', (b: Buffer) => out.push(b));
-        ch.stderr.on('data', (b: Buffer) => errOut.push(b));
-        ch.on('close', (code: number | null) => {
+        const take = (into: Buffer[]) => (b: Buffer) => {
+          if (settled) return;
+          const over = budget.add(b);
+          if (over) end(new TransportError('output', `${over} from ${this.#where()}: cut off, nothing kept`));
+          else into.push(b);
+        };
+        ch.on('data', take(out));
+        ch.stderr.on('data', take(errOut));
+        ch.on('close', (code: number | null | undefined, signal: string | undefined) => {
+          if (settled) return;
+          settled = true;
           clearTimeout(timer);
+          // Neither an exit status nor a signal: sshd or the link died under the command.
+          if (code === undefined && signal === undefined) {
+            reject(new TransportError('unreachable', `the connection to ${this.#where()} closed before the command ended: its output is not kept`));
+            return;
+          }
           resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8'), code: code ?? null });
         });
       });

@@ -51,6 +51,8 @@ export interface FleetOptions {
   basePort?: number;
   /** sshd MaxStartups: unauthenticated connections a node accepts at once. */
   maxStartups?: number;
+  /** Per-node environment of its sessions (sshd SetEnv, e.g. a PATH with a fake df), cycled over the nodes. */
+  env?: Record<string, string>[];
 }
 
 const SSHD = '/usr/sbin/sshd';
@@ -104,7 +106,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       nodes.map(async (n) => {
         const keyFile = join(dir, n.name, 'ssh_host_ed25519_key');
         await keygen(keyFile);
-        writeFileSync(n.config, sshdConfig(n, keyFile, authorizedKeys, opts.maxStartups ?? 100));
+        const env = opts.env?.length ? opts.env[nodes.indexOf(n) % opts.env.length]! : {};
+        writeFileSync(n.config, sshdConfig(n, keyFile, authorizedKeys, opts.maxStartups ?? 100, env));
         const [type, b64] = readFileSync(`${keyFile}.pub`, 'utf8').split(' ');
         n.hostKeyFingerprint = fingerprint(Buffer.from(b64!, 'base64'));
         return `${knownHostsName(n.host, n.port)} ${type} ${b64}\n`;
@@ -144,7 +147,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   };
 }
 
-function sshdConfig(n: Node, hostKey: string, authorizedKeys: string, maxStartups: number): string {
+function sshdConfig(n: Node, hostKey: string, authorizedKeys: string, maxStartups: number, env: Record<string, string>): string {
   return [
     `ListenAddress ${n.host}:${n.port}`,
     `HostKey ${hostKey}`,
@@ -162,7 +165,7 @@ function sshdConfig(n: Node, hostKey: string, authorizedKeys: string, maxStartup
     'LogLevel ERROR',
     `MaxStartups ${maxStartups}`,
     'MaxSessions 100',
-    'SetEnv SHLVL=1',
+    ['SetEnv SHLVL=1', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)].join(' '),
     // Tunnels to unix sockets (the container engine's API, for deployments); OpenSSH's default, said out loud.
     'AllowStreamLocalForwarding yes',
     // Debian's default, which Ansible uses to copy its modules.

@@ -1,5 +1,6 @@
 import type { MetricKind } from '../../domain/index.js';
 import type { NodeReadings } from '../../store/index.js';
+import type { DfOutcome } from '../runProbe.js';
 
 /** What a collector gets: the node's files, split from the probe output, and its last counters. */
 export interface KindInput {
@@ -9,6 +10,8 @@ export interface KindInput {
   /** When the hub received this sample. */
   nowMs: number;
   filters: KindFilters;
+  /** How the probe's df ended (collect/runProbe.ts). */
+  df?: DfOutcome;
 }
 
 export interface KindFilters {
