@@ -201,15 +201,16 @@ describe('collectAll with a hung mount, a 64-bit counter reset and a last file w
     const r = result(0, 'hungdf');
     assert.equal(r.status, 'error');
     assert.match(r.error!, new RegExp(`^storage: df did not answer within ${COMMAND_TIMEOUT_SECONDS} s .*bounded to ${DF_BOUND_SECONDS} s on this node`));
-    assert.ok(rounds[0]!.ms < (COMMAND_TIMEOUT_SECONDS + 1.5) * 1000, `round took ${Math.round(rounds[0]!.ms)} ms`);
+    // Ended at the command timeout, not later (the node's own time, connect included).
+    assert.ok(r.durationMs < (COMMAND_TIMEOUT_SECONDS + 1.5) * 1000, `hungdf took ${Math.round(r.durationMs)} ms`);
     for (const t of ['temperature', 'load', 'memory', 'network']) assert.ok(count(t, 'hungdf') > 0, `hungdf: no ${t}`);
   });
 
-  it(`a hung mount, next round: remembered (counter_state), df bounded on the node to ${DF_BOUND_SECONDS} s, the round no longer waits the command timeout`, () => {
+  it(`a hung mount, next round: remembered (counter_state), df bounded on the node to ${DF_BOUND_SECONDS} s, the node no longer waits the command timeout`, () => {
     const r = result(1, 'hungdf');
     assert.equal(r.status, 'error');
     assert.match(r.error!, new RegExp(`^storage: df did not answer within ${DF_BOUND_SECONDS} s`));
-    assert.ok(rounds[1]!.ms < (DF_BOUND_SECONDS + 1.5) * 1000, `round took ${Math.round(rounds[1]!.ms)} ms`);
+    assert.ok(r.durationMs < COMMAND_TIMEOUT_SECONDS * 1000, `hungdf took ${Math.round(r.durationMs)} ms`);
     assert.ok(count('cpu', 'hungdf') > 0, 'cpu usage from round 2');
     const since = rounds[0]!.storageState?.dfHungSinceMs;
     assert.equal(typeof since, 'number');
