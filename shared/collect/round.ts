@@ -107,7 +107,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
   const counters: CounterState[] = [];
   const runs: CollectorRun[] = [];
   let done = 0;
-  const probe = { nonce: newProbeNonce(), dfTimeoutSeconds: o.dfTimeoutSeconds ?? DEFAULT_DF_TIMEOUT_SECONDS };
+  const probeOptions = { nonce: newProbeNonce(), dfTimeoutSeconds: o.dfTimeoutSeconds ?? DEFAULT_DF_TIMEOUT_SECONDS };
 
   const probe = async (node: NodeSpec): Promise<NodeResult> => {
     const t0 = performance.now();
@@ -130,7 +130,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     try {
       // A node whose df hung last time gets df bounded on the node until it answers (state in counter_state, kind storage).
       const boundDf = dfHung(prevCounters.get(`${node.name}\0storage`)?.sample);
-      run = await runProbe(o.pool.get(node), kinds, roots, { ...probe, boundDf }, {
+      run = await runProbe(o.pool.get(node), kinds, roots, { ...probeOptions, boundDf }, {
         timeoutMs: o.commandTimeoutMs,
         maxOutputBytes: o.maxOutputBytes,
         maxOutputLines: o.maxOutputLines,
