@@ -168,7 +168,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
         errors.push(error);
         // A failure may carry state for the next round (storage: since when df hangs).
         const state = (e as { counters?: unknown }).counters;
-        if (state !== undefined) counters.push({ node: node.name, kind, timeMs: nowMs, sample: state });
+        if (state !== undefined) nodeCounters.push({ node: node.name, kind, timeMs: nowMs, sample: state });
         o.log.warn('node output rejected', { node: node.name, kind, error });
         nodeRuns.push({ node: node.name, kind, success: false, durationMs: performance.now() - t0, rows: 0, error });
       }
