@@ -94,7 +94,7 @@ export function renewLease(db: Db, id: string, owner: string, nowMs: number, lea
     const mine = db.prepare(`UPDATE deployments SET lease_expires_unix_ms = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`).run(until, id, owner).changes === 1;
     db.prepare(`UPDATE deployment_claims SET lease_expires_unix_ms = ? WHERE deployment_id = ? AND lease_owner = ?`).run(until, id, owner);
     return mine;
-  })();
+  }).immediate();
 }
 
 /**
@@ -142,7 +142,7 @@ export function recoverInterruptedDeployments(db: Db, nowMs: number): string[] {
       db.prepare(`UPDATE deployments SET error = ? WHERE id = ?`).run(`${open.length} of ${total} nodes interrupted`, id);
       db.prepare(`DELETE FROM deployment_claims WHERE deployment_id = ?`).run(id);
       done.push(id);
-    })();
+    }).immediate();
   }
   return done;
 }
