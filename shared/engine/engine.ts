@@ -98,6 +98,18 @@ export function engineMessage(e: unknown): string {
   return err.message ?? String(e);
 }
 
+/** The query of `GET /containers/{id}/logs` both log readers send: stdout with timestamps, whole seconds, `until` inclusive. */
+function logQuery(o: { sinceUnixSeconds: number; untilUnixSeconds?: number }) {
+  return {
+    follow: false,
+    stdout: true,
+    stderr: false,
+    timestamps: true,
+    since: Math.max(0, Math.floor(o.sinceUnixSeconds)),
+    ...(o.untilUnixSeconds !== undefined ? { until: Math.floor(o.untilUnixSeconds) } : {}),
+  } as const;
+}
+
 function wrap(what: string, e: unknown): EngineError {
   if (e instanceof EngineError) return e;
   const status = (e as { statusCode?: number }).statusCode;
@@ -277,15 +289,7 @@ export class Engine {
     const out = await this.call(
       `logs ${id.slice(0, 12)}`,
       (abortSignal) =>
-        this.docker.getContainer(id).logs({
-          follow: false,
-          stdout: true,
-          stderr: false,
-          timestamps: true,
-          since: Math.max(0, Math.floor(o.sinceUnixSeconds)),
-          ...(o.untilUnixSeconds !== undefined ? { until: Math.floor(o.untilUnixSeconds) } : {}),
-          abortSignal,
-        }) as unknown as Promise<Buffer | string>,
+        this.docker.getContainer(id).logs({ ...logQuery(o), abortSignal }) as unknown as Promise<Buffer | string>,
       o.timeoutMs ?? this.timeoutMs,
     );
     return Buffer.isBuffer(out) ? out : Buffer.from(String(out), 'utf8');
@@ -323,14 +327,7 @@ export class Engine {
             isStream: true,
             abortSignal: abort.signal,
             statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
-            options: {
-              follow: false,
-              stdout: true,
-              stderr: false,
-              timestamps: true,
-              since: Math.max(0, Math.floor(o.sinceUnixSeconds)),
-              ...(o.untilUnixSeconds !== undefined ? { until: Math.floor(o.untilUnixSeconds) } : {}),
-            },
+            options: logQuery(o),
           } as never,
           (err: unknown, stream: unknown) => (err ? reject(err) : resolve(stream as NodeJS.ReadableStream & { destroy(e?: Error): void })),
         ),
