@@ -34,10 +34,11 @@ function query<T>(sql: string): T {
   }
 }
 
-async function until(what: string, ms: number, ok: () => boolean): Promise<void> {
+/** Poll `ok` every 100 ms; after `ms`, fail with `what` and the stderr of `h` (the suite's hub unless named). */
+async function until(what: string, ms: number, ok: () => boolean, h: HubProcess | undefined = hub): Promise<void> {
   const deadline = Date.now() + ms;
   while (!ok()) {
-    assert.ok(Date.now() < deadline, `${what}: not within ${ms} ms\n${hub?.stderr()}`);
+    assert.ok(Date.now() < deadline, `${what}: not within ${ms} ms\n${h?.stderr()}`);
     await sleep(100);
   }
 }
@@ -153,7 +154,7 @@ describe('fault: shutdown while connecting to a node that never speaks SSH', () 
   });
 
   it(`SIGTERM while the SSH handshake with a silent node is pending (connect timeout 120 s): the handshake is cut, exit 0 within hub.shutdownTimeoutSeconds (${SHUTDOWN_TIMEOUT_SECONDS} s)`, async () => {
-    await until2(silentHub, 'a round stuck in the handshake', 5000, () => /previous run still going/.test(silentHub.stderr()) && sockets.size > 0);
+    await until('a round stuck in the handshake', 5000, () => /previous run still going/.test(silentHub.stderr()) && sockets.size > 0, silentHub);
     const t0 = performance.now();
     silentHub.child.kill('SIGTERM');
     const { code } = await within((SHUTDOWN_TIMEOUT_SECONDS + 3) * 1000, silentHub.exited, 'hub exit after SIGTERM');
@@ -163,11 +164,3 @@ describe('fault: shutdown while connecting to a node that never speaks SSH', () 
     process.stdout.write(`# shutdown during a silent handshake: ${seconds.toFixed(2)} s (deadline ${SHUTDOWN_TIMEOUT_SECONDS} s)\n`);
   });
 });
-
-async function until2(h: HubProcess, what: string, ms: number, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    assert.ok(Date.now() < deadline, `${what}: not within ${ms} ms\n${h.stderr()}`);
-    await sleep(100);
-  }
-}
