@@ -20,6 +20,9 @@ import { startFleet, type Fleet } from './harness/sshFleet.js';
 const MACHINES = join(import.meta.dirname, 'fixtures', 'machines');
 const PAIRED = ['rpi4', 'jetson-orin'] as const;
 const LOST = managedInstanceId(0x1057);
+/** What the local SSM server reports for the instances (DescribeInstanceInformation). */
+const AGENT = { agentVersion: '3.2.582.0', platformName: 'Raspbian GNU/Linux', platformVersion: '11' };
+const LOST_PING_UNIX_SECONDS = 1_780_000_000;
 const SAVED_ENV = { ...process.env };
 
 let dir: string;
@@ -50,7 +53,7 @@ before(async () => {
   fleet = await startFleet({ count: PAIRED.length });
   const ids = PAIRED.map((_, i) => managedInstanceId(0x100 + i));
   ssm = await startSsmServer({
-    instances: [...ids.map((id) => ({ id, root: dir })), { id: LOST, root: dir, pingStatus: 'ConnectionLost' as const }],
+    instances: [...ids.map((id) => ({ id, root: dir, ...AGENT })), { id: LOST, root: dir, pingStatus: 'ConnectionLost' as const, lastPingUnixSeconds: LOST_PING_UNIX_SECONDS }],
   });
   const rootVars = (m: string) => `edgefleet_proc_root=${roots[m]}/proc edgefleet_sys_root=${roots[m]}/sys`;
   const lines = ['[ssh]'];
@@ -130,4 +133,34 @@ describe('a round over SSH, SSM and local nodes', () => {
     assert.equal(lost?.status, 'unreachable');
     assert.match(JSON.stringify(lost), /SSM agent ConnectionLost/);
   });
+
+  it('edgefleet nodes and GET /nodes show each SSM node\'s agent version, platform and ping; SSH and local nodes have none', async () => {
+    const env = { EDGEFLEET_INVENTORY: join(dir, 'hosts.ini'), EDGEFLEET_DB: join(dir, 'edgefleet.db') };
+    const r = await runCli(['nodes', '--json'], { cwd: dir, env });
+    assert.equal(r.code, 0, r.stderr);
+    const cli = Object.fromEntries((JSON.parse(r.stdout) as { name: string; ssmAgent: unknown }[]).map((n) => [n.name, n.ssmAgent]));
+    const { handler } = await import('../functions/listNodes.js');
+    process.env.EDGEFLEET_API_READ_KEY = 'read-key-for-test';
+    const res = (await handler({ headers: { 'x-api-key': 'read-key-for-test' } } as never, lambdaContext('listNodes') as never)) as { statusCode: number; body: string };
+    delete process.env.EDGEFLEET_API_READ_KEY;
+    assert.equal(res.statusCode, 200, res.body);
+    const api = Object.fromEntries((JSON.parse(res.body).nodes as { name: string; ssmAgent: unknown }[]).map((n) => [n.name, n.ssmAgent]));
+    for (const got of [cli, api]) {
+      for (const m of PAIRED) assert.deepEqual(omitPing(got[`ssm-${m}`]), { ...AGENT, pingStatus: 'Online' }, `ssm-${m}`);
+      assert.deepEqual(got['ssm-lost'], { agentVersion: '3.3.1142.0', platformName: 'Ubuntu', platformVersion: '22.04', pingStatus: 'ConnectionLost', lastPingUnixSeconds: LOST_PING_UNIX_SECONDS });
+      for (const n of ['ssh-rpi4', 'localhost']) assert.equal(got[n], null, n);
+    }
+    const table = await runCli(['nodes'], { cwd: dir, env });
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /SSM AGENT/);
+    assert.match(table.stdout.split('\n').find((l) => l.startsWith('ssm-rpi4'))!, /Online 3\.2\.582\.0 Raspbian GNU\/Linux 11/);
+    assert.match(table.stdout.split('\n').find((l) => l.startsWith('ssm-lost'))!, /ConnectionLost 3\.3\.1142\.0 Ubuntu 22\.04/);
+  });
 });
+
+/** An Online agent's last ping is a few seconds before the round: present, but not a fixed value. */
+function omitPing(a: unknown): unknown {
+  const { lastPingUnixSeconds, ...rest } = (a ?? {}) as { lastPingUnixSeconds?: number };
+  assert.ok(typeof lastPingUnixSeconds === 'number' && Math.abs(Date.now() / 1000 - lastPingUnixSeconds) < 120, `last ping ${lastPingUnixSeconds}`);
+  return rest;
+}

@@ -3,16 +3,20 @@ import { geolocate } from '../../shared/collect/geolocate.js';
 import { loadConfig } from '../../shared/config/config.js';
 import { jsonLogger } from '../../shared/handler/logger.js';
 import { dbFor } from '../../shared/handler/resources.js';
-import { listNodes, syncNodes } from '../../shared/store/index.js';
+import { listNodes, syncNodes, type NodeRow } from '../../shared/store/index.js';
 import { JSON_FLAG, type Command } from '../command.js';
 import { ago, writeJsonOrTable } from '../table.js';
+
+/** An SSM node's agent in one cell: `Online 3.3.1142.0 Ubuntu 22.04`. */
+export const ssmAgentCell = (a: NodeRow['ssmAgent']) =>
+  a ? [a.pingStatus, a.agentVersion, [a.platformName, a.platformVersion].filter(Boolean).join(' ')].filter(Boolean).join(' ') : null;
 
 export const location = (lat: number | null, lon: number | null) => (lat !== null && lon !== null ? `${lat.toFixed(5)},${lon.toFixed(5)}` : null);
 
 /** `edgefleet nodes`: sync the nodes table to the inventory and list it (no network). */
 export const nodes: Command = {
   name: 'nodes',
-  summary: 'sync the nodes from the inventory and list them (with location and its source)',
+  summary: 'sync the nodes from the inventory and list them (with location and its source, and SSM nodes\' agents)',
   flags: [JSON_FLAG],
   examples: ['edgefleet nodes -i inventory/hosts.ini'],
   async run(o) {
@@ -27,7 +31,7 @@ export const nodes: Command = {
     writeJsonOrTable(
       asJson,
       all.map(({ vars: _v, ...n }) => n),
-      ['NODE', 'GROUPS', 'HOST', 'CONNECTION', 'STATUS', 'LAST SEEN', 'LOCATION', 'SOURCE', 'LAST ERROR'],
+      ['NODE', 'GROUPS', 'HOST', 'CONNECTION', 'STATUS', 'LAST SEEN', 'SSM AGENT', 'LOCATION', 'SOURCE', 'LAST ERROR'],
       () =>
         all.map((n) => [
           n.name,
@@ -36,6 +40,7 @@ export const nodes: Command = {
           n.connection,
           n.status,
           ago(n.lastSeenUnixSeconds),
+          ssmAgentCell(n.ssmAgent),
           location(n.latitude, n.longitude),
           n.locationSource,
           n.lastError ?? '',

@@ -1,4 +1,4 @@
-import type { Logger, MetricKind, NodeSpec } from '../domain/index.js';
+import type { Logger, MetricKind, NodeSpec, SsmAgentInfo } from '../domain/index.js';
 import { ParseError } from '../parse/errors.js';
 import type { Db } from '../store/db.js';
 import type { NodeOutcome } from '../store/nodes.js';
@@ -60,6 +60,8 @@ export interface NodeResult {
   rows: number;
   durationMs: number;
   readings?: NodeReadings;
+  /** SSM nodes: the agent as SSM described it this round (also when it was offline). */
+  ssmAgent?: SsmAgentInfo;
 }
 
 export interface RoundSummary {
@@ -113,6 +115,8 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     const t0 = performance.now();
     const result = await collectNode(node);
     result.durationMs = performance.now() - t0;
+    const agent = node.connection === 'ssm' ? o.pool.get(node).agentInfo?.() : undefined;
+    if (agent) result.ssmAgent = agent;
     o.onNode?.(result, ++done, o.nodes.length);
     return result;
   };
@@ -193,6 +197,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     status: r.status,
     seenUnixSeconds: r.status === 'unreachable' ? undefined : time,
     error: r.error,
+    ...(r.ssmAgent ? { ssmAgent: r.ssmAgent } : {}),
   }));
   const queue = o.remoteWrite?.({ timeUnixSeconds: time, readings: results.flatMap((r) => (r.readings ? [r.readings] : [])), counters, runs, statuses: results.map((r) => ({ node: r.node, status: r.status })) });
   const write = await buffer.submit(

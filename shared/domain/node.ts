@@ -22,5 +22,18 @@ export interface NodeSpec {
   ssm?: { instanceId: string; region?: string; profile?: string };
 }
 
+/** An SSM node's agent as DescribeInstanceInformation last reported it (absent: not an SSM node, or not asked yet). */
+export interface SsmAgentInfo {
+  /** AgentVersion, e.g. `3.3.1142.0`. */
+  agentVersion?: string;
+  /** PlatformName / PlatformVersion, e.g. `Ubuntu` `22.04`. */
+  platformName?: string;
+  platformVersion?: string;
+  /** PingStatus: `Online`, `ConnectionLost` or `Inactive`. */
+  pingStatus?: string;
+  /** LastPingDateTime. */
+  lastPingUnixSeconds?: number;
+}
+
 export const NODE_STATUSES = ['unknown', 'up', 'unreachable', 'error', 'removed'] as const;
 export type NodeStatus = (typeof NODE_STATUSES)[number];

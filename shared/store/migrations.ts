@@ -499,4 +499,14 @@ export const MIGRATIONS: readonly string[] = [
     lease_until_unix_ms INTEGER NOT NULL DEFAULT 0
   );
   `,
+  // 11 (issue 17): an SSM node's agent as DescribeInstanceInformation last reported it
+  // (AgentVersion, PlatformName/PlatformVersion, PingStatus, LastPingDateTime); NULL for SSH and
+  // local nodes, and for an SSM node not asked yet.
+  `
+  ALTER TABLE nodes ADD COLUMN ssm_agent_version TEXT;
+  ALTER TABLE nodes ADD COLUMN ssm_platform_name TEXT;
+  ALTER TABLE nodes ADD COLUMN ssm_platform_version TEXT;
+  ALTER TABLE nodes ADD COLUMN ssm_ping_status TEXT;
+  ALTER TABLE nodes ADD COLUMN ssm_last_ping_unix_seconds INTEGER;
+  `,
 ];

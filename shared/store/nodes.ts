@@ -1,4 +1,4 @@
-import { redactSecrets, type GeoPrecision, type LocationSource, type NodeSpec, type NodeStatus } from '../domain/index.js';
+import { redactSecrets, type GeoPrecision, type LocationSource, type NodeSpec, type NodeStatus, type SsmAgentInfo } from '../domain/index.js';
 import type { Db } from './db.js';
 
 /** A row of the `nodes` table. */
@@ -31,6 +31,8 @@ export interface NodeRow {
   locationError: string | null;
   /** When the location was last set. */
   locationUnixSeconds: number | null;
+  /** SSM nodes: the agent as SSM last described it; null for SSH and local nodes, or not asked yet. */
+  ssmAgent: SsmAgentInfo | null;
 }
 
 export interface SyncSummary {
@@ -125,6 +127,8 @@ export interface NodeOutcome {
   /** Set when the node answered (even with data we rejected). */
   seenUnixSeconds?: number;
   error?: string;
+  /** SSM nodes: the agent as DescribeInstanceInformation reported it this round. */
+  ssmAgent?: SsmAgentInfo;
 }
 
 /** Record how each node's collection went. Call inside the round's transaction. */
@@ -136,7 +140,27 @@ export function recordOutcomes(db: Db, outcomes: readonly NodeOutcome[], nowUnix
        last_error_unix_seconds = CASE WHEN @error IS NULL THEN last_error_unix_seconds ELSE @now END
      WHERE name = @name AND removed_unix_seconds IS NULL`,
   );
-  for (const o of outcomes) stmt.run({ name: o.name, status: o.status, seen: o.seenUnixSeconds ?? null, error: o.error ?? null, now: nowUnixSeconds });
+  const agent = db.prepare(
+    `UPDATE nodes SET ssm_agent_version = @version, ssm_platform_name = @platform, ssm_platform_version = @platformVersion,
+       ssm_ping_status = @ping, ssm_last_ping_unix_seconds = @lastPing
+     WHERE name = @name AND removed_unix_seconds IS NULL`,
+  );
+  for (const o of outcomes) {
+    stmt.run({ name: o.name, status: o.status, seen: o.seenUnixSeconds ?? null, error: o.error ?? null, now: nowUnixSeconds });
+    const a = o.ssmAgent;
+    if (a) agent.run({ name: o.name, version: a.agentVersion ?? null, platform: a.platformName ?? null, platformVersion: a.platformVersion ?? null, ping: a.pingStatus ?? null, lastPing: a.lastPingUnixSeconds ?? null });
+  }
+}
+
+/** The ssm_* columns as one object, or null when SSM never described the node. */
+function ssmAgentOf(r: Record<string, unknown>): SsmAgentInfo | null {
+  const a: SsmAgentInfo = {};
+  if (typeof r.ssm_agent_version === 'string') a.agentVersion = r.ssm_agent_version;
+  if (typeof r.ssm_platform_name === 'string') a.platformName = r.ssm_platform_name;
+  if (typeof r.ssm_platform_version === 'string') a.platformVersion = r.ssm_platform_version;
+  if (typeof r.ssm_ping_status === 'string') a.pingStatus = r.ssm_ping_status;
+  if (typeof r.ssm_last_ping_unix_seconds === 'number') a.lastPingUnixSeconds = r.ssm_last_ping_unix_seconds;
+  return Object.keys(a).length ? a : null;
 }
 
 export function listNodes(db: Db, opts: { includeRemoved?: boolean } = {}): NodeRow[] {
@@ -166,6 +190,7 @@ export function listNodes(db: Db, opts: { includeRemoved?: boolean } = {}): Node
     locationPrecision: (r.location_precision as GeoPrecision | null | undefined) ?? null,
     locationError: (r.location_error as string | null | undefined) ?? null,
     locationUnixSeconds: (r.location_unix_seconds as number | null | undefined) ?? null,
+    ssmAgent: ssmAgentOf(r),
   }));
 }
 

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { CommandInvocation, InstanceInformation, SSMClient } from '@aws-sdk/client-ssm';
+import type { SsmAgentInfo } from '../domain/index.js';
 import { envelopeCommand, EnvelopeError, isWholeEnvelope, openEnvelope } from './ssmEnvelope.js';
 import { httpOverCommand } from './ssmHttp.js';
 import { TransportError, type ExecResult, type Transport } from './transport.js';
@@ -62,6 +63,10 @@ export class SsmTransport implements Transport {
     return httpOverCommand((command, timeoutMs) => this.fleet.runBytes(this.instanceId, command, timeoutMs), socketPath);
   }
 
+  agentInfo(): SsmAgentInfo | undefined {
+    return this.fleet.agentInfo(this.instanceId);
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -87,6 +92,8 @@ export class SsmFleet {
   #queue: Job[] = [];
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** The last DescribeInstanceInformation answer per instance: a cache for display, never the truth. */
+  readonly #agents = new Map<string, SsmAgentInfo>();
 
   constructor(readonly settings: SsmSettings) {
     this.#pollInitialMs = settings.pollInitialMs ?? 500;
@@ -115,6 +122,10 @@ export class SsmFleet {
       this.#queue.push({ instanceId, command, timeoutMs, resolve, reject });
       this.#timer ??= setTimeout(() => this.#flush(), GATHER_MS);
     });
+  }
+
+  agentInfo(instanceId: string): SsmAgentInfo | undefined {
+    return this.#agents.get(instanceId);
   }
 
   close(): void {
@@ -151,6 +162,7 @@ export class SsmFleet {
     } catch (e) {
       return void jobs.forEach((j) => j.reject(apiError(e, 'DescribeInstanceInformation', 'unreachable')));
     }
+    for (const [id, i] of info) this.#agents.set(id, agentOf(i));
     const online: Job[] = [];
     for (const job of jobs) {
       const i = info.get(job.instanceId);
@@ -307,6 +319,16 @@ function outcome(status: string, details: string | undefined, stdoutText: string
     const why = status === 'Failed' ? `the command failed on the node (exit ${responseCode ?? '?'}${stderr ? `: ${stderr.trim().slice(0, 200)}` : ''}); ` : '';
     throw new TransportError('output', `${why}${e.message}`, { cause: e });
   }
+}
+
+function agentOf(i: InstanceInformation): SsmAgentInfo {
+  const a: SsmAgentInfo = {};
+  if (i.AgentVersion) a.agentVersion = i.AgentVersion;
+  if (i.PlatformName) a.platformName = i.PlatformName;
+  if (i.PlatformVersion) a.platformVersion = i.PlatformVersion;
+  if (i.PingStatus) a.pingStatus = i.PingStatus;
+  if (i.LastPingDateTime) a.lastPingUnixSeconds = Math.floor(i.LastPingDateTime.getTime() / 1000);
+  return a;
 }
 
 function isThrottling(e: unknown): boolean {

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { SsmAgentInfo } from '../domain/index.js';
 
 /** How edgefleet reaches a node: run a command and read its output. */
 export interface Transport {
@@ -11,6 +12,8 @@ export interface Transport {
   openStreamLocal?(socketPath: string): Promise<Duplex>;
   /** The engine's answers arrive whole when the request ends (SSM runs each one as a command): no first byte earlier. */
   readonly answersWhole?: boolean;
+  /** SSM nodes: the agent as SSM last described it (version, platform, ping), for `edgefleet nodes`. */
+  agentInfo?(): SsmAgentInfo | undefined;
   close(): Promise<void>;
   /** Cut the connection at once, without waiting for the node (shutdown: a frozen node never answers a goodbye). */
   destroy?(): void;

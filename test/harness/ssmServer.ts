@@ -26,7 +26,11 @@ export interface SsmInstance {
   /** The instance's folder: the script's working directory (a fixture root). */
   root: string;
   pingStatus?: PingStatus;
+  /** What DescribeInstanceInformation reports (defaults: 3.3.1142.0, Ubuntu 22.04, last ping 5 s ago when Online, else an hour). */
+  agentVersion?: string;
   platformName?: string;
+  platformVersion?: string;
+  lastPingUnixSeconds?: number;
 }
 
 export interface SsmServerOptions {
@@ -264,9 +268,9 @@ export async function startSsmServer(o: SsmServerOptions): Promise<SsmServer> {
       const size = b.MaxResults ?? 10;
       return {
         InstanceInformationList: list.slice(start, start + size).map((i) => ({
-          InstanceId: i.id, PingStatus: i.pingStatus, LastPingDateTime: Date.now() / 1000 - (i.pingStatus === 'Online' ? 5 : 3600),
-          AgentVersion: '3.3.1142.0', IsLatestVersion: true, PlatformType: 'Linux', PlatformName: i.platformName ?? 'Ubuntu',
-          PlatformVersion: '22.04', ResourceType: 'ManagedInstance', Name: i.id, ComputerName: i.id, IPAddress: '10.0.0.1',
+          InstanceId: i.id, PingStatus: i.pingStatus, LastPingDateTime: i.lastPingUnixSeconds ?? Date.now() / 1000 - (i.pingStatus === 'Online' ? 5 : 3600),
+          AgentVersion: i.agentVersion ?? '3.3.1142.0', IsLatestVersion: true, PlatformType: 'Linux', PlatformName: i.platformName ?? 'Ubuntu',
+          PlatformVersion: i.platformVersion ?? '22.04', ResourceType: 'ManagedInstance', Name: i.id, ComputerName: i.id, IPAddress: '10.0.0.1',
         })),
         ...(start + size < list.length ? { NextToken: String(start + size) } : {}),
       };
