@@ -1,9 +1,10 @@
 'use strict';
 /**
- * A local serverless plugin: `serverless offline start` (and `package`/`deploy`) run the handlers
+ * A local serverless plugin: `serverless offline start` (and `invoke local`) run the handlers
  * serverless.yml names under dist/. Without a build they answer every route with "Cannot find
  * module"; so build dist/ first when it is missing or older than a source, or refuse with the fix
- * when there is no TypeScript to build with.
+ * when there is no TypeScript to build with. (`package` / `deploy` bundle the TypeScript sources
+ * with esbuild instead: contrib/serverless-bundle.cjs.)
  */
 const { execFileSync } = require('node:child_process');
 const { existsSync, readdirSync, statSync } = require('node:fs');
@@ -40,7 +41,6 @@ class EdgefleetBuild {
     this.hooks = {
       'before:offline:start:init': build,
       'before:offline:start': build,
-      'before:package:createDeploymentArtifacts': build,
       'before:invoke:local:invoke': build,
     };
   }

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import protobuf from 'protobufjs';
-import snappy from 'snappy';
+import type * as Snappy from 'snappy';
 
 /**
  * Prometheus remote write 1.0's wire format: prompb.WriteRequest (prometheus/prompb remote.proto
@@ -7,6 +8,20 @@ import snappy from 'snappy';
  * compressed with snappy's block format (the `snappy` package, Google's C++ library), as the
  * spec asks: no hand-rolled protobuf or compression.
  */
+/**
+ * snappy is a native module, loaded on the first request encoded: a process without remote
+ * write never loads it, and the Lambda bundle (contrib/serverless-bundle.cjs) leaves it out.
+ */
+let snappyModule: typeof Snappy | undefined;
+function snappy(): typeof Snappy {
+  try {
+    return (snappyModule ??= createRequire(import.meta.url)('snappy') as typeof Snappy);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
+    throw new Error('Prometheus remote write needs the snappy module, which this build leaves out (the Lambda bundle): send remote write from a hub, or let Prometheus scrape GET /metrics', { cause: e });
+  }
+}
+
 const PROTO = `
 syntax = "proto3";
 package prometheus;
@@ -63,7 +78,7 @@ export const REMOTE_WRITE_HEADERS = {
 /** A WriteRequest of these series, protobuf-encoded and snappy-compressed: the request body. */
 export function encodeWriteRequest(timeseries: readonly TimeSeries[]): Buffer {
   const bytes = WriteRequestType.encode({ timeseries }).finish();
-  return snappy.compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return snappy().compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 /** A series' labels, encoded once by protobufjs as a TimeSeries holding only them. */
@@ -95,12 +110,12 @@ export function encodeWriteRequestFrom(series: readonly EncodedSeries[]): Buffer
     w.uint32(TIMESERIES_KEY).bytes(both);
   }
   const bytes = w.finish();
-  return snappy.compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  return snappy().compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 /** The inverse, for tests and the bench's receiver. */
 export function decodeWriteRequest(body: Buffer): { timeseries: TimeSeries[] } {
-  const raw = snappy.uncompressSync(body) as Buffer;
+  const raw = snappy().uncompressSync(body) as Buffer;
   const msg = WriteRequestType.decode(raw);
   return WriteRequestType.toObject(msg, { longs: Number, defaults: true }) as { timeseries: TimeSeries[] };
 }

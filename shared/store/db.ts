@@ -1,5 +1,6 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { userInfo } from 'node:os';
 import { basename, dirname } from 'node:path';
 import { MIGRATIONS } from './migrations.js';
@@ -47,9 +48,25 @@ export function openDb(path: string, opts: OpenOptions = {}): Db {
   }
 }
 
+/**
+ * better-sqlite3 is a native module, loaded on the first SQLite open: a process whose store is
+ * PostgreSQL (a Lambda) never loads it, and the Lambda bundle (contrib/serverless-bundle.cjs)
+ * leaves it out.
+ */
+let sqlite: typeof Database | undefined;
+function loadSqlite(path: string): typeof Database {
+  try {
+    return (sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
+    throw new StoreError(`database ${path}: this build has no SQLite (better-sqlite3 is not installed; the Lambda bundle leaves it out): set EDGEFLEET_DB / store.url to a postgres:// URL`, { cause: e });
+  }
+}
+
 function open(path: string, opts: OpenOptions): Db {
+  const Sqlite = loadSqlite(path);
   if (path !== ':memory:' && !opts.readonly) mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  const db = new Sqlite(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   try {
     return prepare(db, opts);
   } catch (e) {
