@@ -6,7 +6,8 @@ import { progress } from '../shared/handler/progress.js';
 import { dbFor } from '../shared/handler/resources.js';
 import { deploymentEvents, deploymentNodes, getDeployment, listDeployments, recoverInterruptedDeployments } from '../shared/store/index.js';
 import type { NodeUpdate } from '../shared/store/deployments.js';
-import { ago, table, writeJsonOrTable } from './table.js';
+import { localTime, table, writeJson, writeJsonOrTable } from './table.js';
+import { displayWidth, padEndToWidth, truncateToWidth } from './width.js';
 
 export interface DeployFlags {
   nodes?: string;
@@ -64,8 +65,9 @@ export async function deployCommand(action: DeploymentAction, ref: string | unde
   const rows = new Map<string, { state: string; percent: number | null; note: string }>();
   let drawn = 0;
   const draw = () => {
-    const width = Math.max(4, ...[...rows.keys()].map((k) => k.length));
-    const lines = [...rows.entries()].map(([node, r]) => `${node.padEnd(width)}  ${r.state.padEnd(11)} ${r.state === 'pulling' ? bar(r.percent) : ' '.repeat(BAR + 7)}  ${r.note}`.slice(0, (process.stderr.columns ?? 120) - 1));
+    const width = Math.max(4, ...[...rows.keys()].map(displayWidth));
+    // One terminal line each (a longer one would wrap and break the redraw), cut by columns, not characters.
+    const lines = [...rows.entries()].map(([node, r]) => truncateToWidth(`${padEndToWidth(node, width)}  ${r.state.padEnd(11)} ${r.state === 'pulling' ? bar(r.percent) : ' '.repeat(BAR + 7)}  ${r.note}`.replace(/[\p{Cc}]+/gu, ' '), (process.stderr.columns ?? 120) - 1));
     process.stderr.write((drawn ? `\x1b[${drawn}F` : '') + lines.map((l) => `\x1b[2K${l}\n`).join(''));
     drawn = lines.length;
   };
@@ -104,19 +106,21 @@ export function deploymentsCommand(id: string | undefined, asJson: boolean): num
     const nodes = deploymentNodes(db, id);
     const events = deploymentEvents(db, id);
     if (asJson) {
-      process.stdout.write(JSON.stringify({ ...d, nodes, events }, null, 2) + '\n');
+      writeJson({ ...d, nodes, events });
       return 0;
     }
-    process.stdout.write(`${d.id} ${d.action} ${d.image} ${d.status}${d.error ? ` (${d.error})` : ''}\n\n`);
+    process.stdout.write(`${d.id} ${d.action} ${d.image} ${d.status}${d.error ? ` (${d.error})` : ''}, created ${localTime(d.createdUnixSeconds)}\n\n`);
     process.stdout.write(table(['NODE', 'STATE', 'ORDER', 'PROGRESS', 'CONTAINER', 'ERROR'], nodes.map((n) => [n.node, n.state, n.updateOrder, n.progressPercent === null ? null : `${n.progressPercent}%`, n.containerName, n.error ?? ''])) + '\n\n');
     const t0 = events[0]?.timeUnixMs ?? 0;
-    process.stdout.write(table(['+SECONDS', 'NODE', 'STATE', 'PROGRESS', 'MESSAGE'], events.map((e) => [((e.timeUnixMs - t0) / 1000).toFixed(3), e.node, e.state, e.progressPercent === null ? null : `${e.progressPercent}%`, e.message ?? ''])) + '\n');
+    if (events.length === 0) process.stdout.write('no events yet\n');
+    else process.stdout.write(table(['+SECONDS', 'NODE', 'STATE', 'PROGRESS', 'MESSAGE'], events.map((e) => [((e.timeUnixMs - t0) / 1000).toFixed(3), e.node, e.state, e.progressPercent === null ? null : `${e.progressPercent}%`, e.message ?? ''])) + '\n');
     return 0;
   }
   const list = listDeployments(db, { limit: 50 });
   const withNodes = list.map((d) => ({ ...d, nodes: deploymentNodes(db, d.id) }));
   writeJsonOrTable(asJson, withNodes, ['ID', 'ACTION', 'IMAGE', 'STATUS', 'NODES', 'CREATED'], () =>
-    withNodes.map((d) => [d.id, d.action, `${d.repository}${d.tag ? ':' + d.tag : ''}`, d.status, summarize(d.nodes.map((n) => n.state)), ago(d.createdUnixSeconds)]),
+    withNodes.map((d) => [d.id, d.action, `${d.repository}${d.tag ? ':' + d.tag : ''}`, d.status, summarize(d.nodes.map((n) => n.state)), localTime(d.createdUnixSeconds)]),
+    'no deployments yet (edgefleet deploy MODEL:TAG --nodes a,b starts one)',
   );
   return 0;
 }

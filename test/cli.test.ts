@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { openDb, readingsWriter, recordOutcomes } from '../shared/store/index.js';
 import { runCli as cli, type CliResult } from './harness/cli.js';
 import { freePort } from './harness/ports.js';
 
@@ -189,13 +190,14 @@ describe('edgefleet nodes', () => {
     assert.equal(typeof nodes[0]!.lastSeenUnixSeconds, 'number');
     assert.ok(Math.abs(nodes[0]!.lastSeenUnixSeconds! - Date.now() / 1000) < 60);
 
-    const text = await cli(['nodes', ...args], { cwd });
+    const text = await cli(['nodes', ...args], { cwd, env: { TZ: 'UTC' } });
     assert.equal(text.code, 0, show(text));
     assert.match(text.stdout.split('\n')[0]!, /^NODE\s+GROUPS\s+HOST\s+CONNECTION\s+STATUS\s+LAST SEEN/);
     const row = rowOf(text.stdout, LOCAL_NODE);
     assert.equal(row.STATUS, 'up');
     assert.equal(row.GROUPS, 'hub');
-    assert.match(row['LAST SEEN']!, /^\d+s ago$/);
+    // Local time with its zone (the process's TZ; UTC here): the JSON's time, worked out by hand.
+    assert.equal(row['LAST SEEN'], `${new Date(nodes[0]!.lastSeenUnixSeconds! * 1000).toISOString().slice(0, 19).replace('T', ' ')} UTC`);
   });
 });
 
@@ -259,5 +261,141 @@ describe('usage errors', () => {
     assert.equal(r.code, 1, show(r));
     assert.match(r.stderr, /unknown command "frobnicate"/);
     assert.ok(!existsSync(join(cwd, 'data')), 'an unknown command wrote a database');
+  });
+});
+
+/**
+ * Terminal columns, from Unicode's EastAsianWidth.txt for the characters these tables print:
+ * `AC00..D7A3;W` (Hangul syllables) and `1F525;W` (FIRE) take two; `00B0;A` (DEGREE SIGN) one,
+ * as outside CJK-legacy terminals; everything else here is ASCII (`Na`), one.
+ */
+const columnsOf = (s: string) => [...s].reduce((w, ch) => w + ((ch >= '\uac00' && ch <= '\ud7a3') || ch === '🔥' ? 2 : 1), 0);
+
+/**
+ * A table's rows as cells with the terminal columns where each starts and ends; asserts each cell
+ * lines up with its header: left-aligned cells start where the header starts, right-aligned
+ * (numbers) end where it ends.
+ */
+function alignedRows(text: string): Record<string, string>[] {
+  const cellsOf = (line: string) =>
+    [...line.matchAll(/\S+(?: \S+)*/g)].map((m) => {
+      const start = columnsOf(line.slice(0, m.index));
+      return { text: m[0], start, end: start + columnsOf(m[0]) };
+    });
+  const lines = text.split('\n');
+  const headers = cellsOf(lines[0]!);
+  const rows: Record<string, string>[] = [];
+  for (const line of lines.slice(1)) {
+    if (!line.trim()) break;
+    const cells = cellsOf(line);
+    assert.ok(cells.length <= headers.length, `more cells than headers in ${JSON.stringify(line)}`);
+    cells.forEach((c, i) => {
+      const h = headers[i]!;
+      assert.ok(c.start === h.start || c.end === h.end, `${h.text} cell ${JSON.stringify(c.text)} at columns ${c.start}-${c.end}, header at ${h.start}-${h.end}:\n${text}`);
+    });
+    rows.push(Object.fromEntries(headers.map((h, i) => [h.text, cells[i]?.text ?? ''])));
+  }
+  return rows;
+}
+
+describe('tables people can read: Korean names, stale readings, no sensors, local times', () => {
+  const MACHINES = join(import.meta.dirname, 'fixtures', 'machines');
+  const SEOUL = '서울-게이트웨이';
+  const BUSAN = '부산-센서🔥';
+  const PANGYO = '판교-노드';
+  const memoryPercent = (machine: string) => (JSON.parse(readFileSync(join(MACHINES, machine, 'expected.json'), 'utf8')) as { memory: { usedPercent: number } }).memory.usedPercent;
+  /** Asia/Seoul is UTC+9 all year (no daylight saving): local time by hand. */
+  const seoulTime = (unixSeconds: number) => `${new Date((unixSeconds + 9 * 3600) * 1000).toISOString().slice(0, 19).replace('T', ' ')} GMT+9`;
+
+  it('a node in error or unreachable shows last round’s readings stale with their age; one without sensors says so; columns line up by display width', async () => {
+    const cwd = freshDir();
+    const key = join(cwd, 'id_ed25519');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const inventory = join(cwd, 'hosts.ini');
+    writeFileSync(inventory, readFileSync(join(FIXTURES, 'korean.ini'), 'utf8').replaceAll('MACHINES', MACHINES).replaceAll('DEAD_PORT', String(await freePort())).replaceAll('KEY', key));
+    const db = join(cwd, 'fleet.db');
+    const args = ['-i', inventory, '--db', db];
+    const env = { TZ: 'Asia/Seoul', EDGEFLEET_GEOCODER_PER_ROUND_LIMIT: '0', EDGEFLEET_SSH_ACCEPT_NEW_HOST_KEYS: 'true', EDGEFLEET_SSH_KNOWN_HOSTS_FILE: join(cwd, 'known_hosts'), EDGEFLEET_SSH_AGENT_SOCKET: '', EDGEFLEET_COLLECT_CONNECT_TIMEOUT_SECONDS: '2' };
+
+    // Never collected: no readings, never seen.
+    const fresh = await cli(['nodes', ...args], { cwd, env });
+    assert.equal(fresh.code, 0, show(fresh));
+    const before = Object.fromEntries(alignedRows(fresh.stdout).map((r) => [r.NODE, r]));
+    assert.deepEqual([before[PANGYO]!['LAST SEEN'], before[PANGYO]!.TEMP, before[PANGYO]!.LOCATION], ['never', '-', '37.40210,127.10860']);
+
+    // A round 200 s ago, when every node answered: written through the store as collectAll writes it.
+    const t0 = Math.floor(Date.now() / 1000) - 200;
+    const store = openDb(db);
+    const memory = (usedPercent: number) => ({ memTotalBytes: 4e9, memFreeBytes: 1e9, usedPercent });
+    const sensor = (celsius: number) => [{ source: 'thermal_zone' as const, sensor: 'thermal_zone0', type: 'cpu-thermal', celsius }];
+    const ran = (node: string) => (['temperature', 'memory'] as const).map((kind) => ({ node, kind, success: true, durationMs: 1, rows: 1 }));
+    readingsWriter(store).writeRound(
+      [
+        { node: BUSAN, timeUnixSeconds: t0, temperature: sensor(71.2), memory: memory(30) },
+        { node: PANGYO, timeUnixSeconds: t0, temperature: sensor(58), memory: memory(40) },
+      ],
+      [],
+      [...ran(BUSAN), ...ran(PANGYO)],
+      () => recordOutcomes(store, [BUSAN, PANGYO].map((name) => ({ name, status: 'up', seenUnixSeconds: t0 })), t0),
+    );
+    store.close();
+
+    // Now 부산's sensors print garbage (temperature rejected: error), 판교 is down (unreachable).
+    const run = await cli(['run', ...args], { cwd, env });
+    assert.equal(run.code, 4, show(run));
+    const byNode = Object.fromEntries(alignedRows(run.stdout).map((r) => [r.NODE, r]));
+    const pct = (v: number) => `${v.toFixed(1)}%`;
+    assert.deepEqual(
+      [SEOUL, BUSAN, PANGYO].map((n) => [n, byNode[n]!.STATUS, byNode[n]!.TEMP, byNode[n]!.MEM]),
+      [
+        [SEOUL, 'up', 'no sensors', pct(memoryPercent('x86-hub'))],
+        [BUSAN, 'error', '71.2 °C (stale, 3 min)', pct(memoryPercent('rpi4'))],
+        [PANGYO, 'unreachable', '58.0 °C (stale, 3 min)', '40.0% (stale, 3 min)'],
+      ],
+      show(run),
+    );
+    assert.match(byNode[BUSAN]!.ERROR!, /^temperature: \/sys\/class\/thermal\/thermal_zone0\/temp: not a temperature/);
+
+    const listed = await cli(['nodes', ...args], { cwd, env });
+    assert.equal(listed.code, 0, show(listed));
+    const rows = Object.fromEntries(alignedRows(listed.stdout).map((r) => [r.NODE, r]));
+    assert.deepEqual([rows[BUSAN]!.STATUS, rows[BUSAN]!.TEMP, rows[BUSAN]!.MEM], ['error', '71.2 °C (stale, 3 min)', pct(memoryPercent('rpi4'))]);
+    assert.deepEqual([rows[PANGYO]!.STATUS, rows[PANGYO]!.TEMP, rows[PANGYO]!['LAST SEEN']], ['unreachable', '58.0 °C (stale, 3 min)', seoulTime(t0)]);
+    assert.equal(rows[SEOUL]!.TEMP, 'no sensors');
+
+    // --json: the same facts for machines, times as unix seconds and ISO 8601 UTC.
+    const json = await cli(['nodes', '--json', ...args], { cwd, env });
+    type Row = { name: string; lastSeenUnixSeconds: number; lastSeenUtc: string; latest: { roundUnixSeconds: number; readUnixSeconds: { temperature: number | null }; readUtc: { temperature: string | null }; noTemperatureSensors: boolean } };
+    const nodes = Object.fromEntries((JSON.parse(json.stdout) as Row[]).map((n) => [n.name, n]));
+    assert.equal(rows[SEOUL]!['LAST SEEN'], seoulTime(nodes[SEOUL]!.lastSeenUnixSeconds));
+    assert.equal(nodes[PANGYO]!.lastSeenUtc, new Date(t0 * 1000).toISOString().replace('.000Z', 'Z'));
+    assert.equal(nodes[BUSAN]!.latest.readUnixSeconds.temperature, t0);
+    assert.equal(nodes[BUSAN]!.latest.readUtc.temperature, new Date(t0 * 1000).toISOString().replace('.000Z', 'Z'));
+    assert.ok(nodes[BUSAN]!.latest.roundUnixSeconds > t0, 'the newer round did not get the temperature');
+    assert.deepEqual([SEOUL, BUSAN, PANGYO].map((n) => nodes[n]!.latest.noTemperatureSensors), [true, false, false]);
+  });
+});
+
+describe('the init template’s example inventory', () => {
+  it('reads the same in ansible-inventory and edgefleet; a range line gives every host its own name and no one shared ansible_host', async () => {
+    const cwd = freshDir();
+    const init = await cli(['init'], { cwd });
+    assert.equal(init.code, 0, show(init));
+    const template = readFileSync(join(cwd, 'inventory', 'local.ini'), 'utf8');
+    // The example as a user would uncomment it, and the old wrong form beside it (a range in a var is not expanded).
+    const example = template.replace(/^# {3}/gm, '').replace(/^#.*\n/gm, '') + '[old]\nold-[01:02] ansible_host=192.0.2.[11:12]\n';
+    const file = join(cwd, 'example.ini');
+    writeFileSync(file, example);
+    const ansible = JSON.parse(execFileSync('ansible-inventory', ['-i', file, '--list'], { cwd, encoding: 'utf8', env: { ...process.env, ANSIBLE_LOCAL_TEMP: join(cwd, '.ansible-tmp'), ANSIBLE_HOME: join(cwd, '.ansible') } })) as {
+      _meta: { hostvars: Record<string, Record<string, string>> };
+      jetsons: { hosts: string[] };
+    };
+    const ours = await cli(['inventory', '--list', '-i', file], { cwd });
+    assert.equal(ours.code, 0, show(ours));
+    assert.deepEqual(JSON.parse(ours.stdout), ansible);
+    assert.deepEqual(ansible.jetsons.hosts, ['jetson-01.lab.example', 'jetson-02.lab.example', 'jetson-03.lab.example', 'jetson-04.lab.example', 'jetson-05']);
+    assert.equal(ansible._meta.hostvars['jetson-02.lab.example']!.ansible_host, undefined);
+    assert.equal(ansible._meta.hostvars['jetson-05']!.ansible_host, '192.0.2.15');
+    assert.deepEqual([ansible._meta.hostvars['old-01']!.ansible_host, ansible._meta.hostvars['old-02']!.ansible_host], ['192.0.2.[11:12]', '192.0.2.[11:12]']);
   });
 });

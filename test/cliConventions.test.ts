@@ -9,6 +9,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { table } from '../cli/table.js';
+import { displayWidth, truncateToWidth } from '../cli/width.js';
 import { BIN, runCli } from './harness/cli.js';
 
 const root = mkdtempSync(join(tmpdir(), 'edgefleet-conv-'));
@@ -138,5 +140,66 @@ describe('edgefleet completion', () => {
     const r = await runCli(['completion', 'fish'], { cwd: fresh() });
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'edgefleet: completion takes bash or zsh\n');
+  });
+});
+
+describe('an empty result says so (and --json is still [])', () => {
+  for (const [args, first] of [
+    [['nodes'], 'no nodes in the inventory D/empty.ini: add hosts to it (see edgefleet init)'],
+    [['run'], 'no nodes in the inventory D/empty.ini: add hosts to it (see edgefleet init)'],
+    [['geolocate'], 'no nodes in the inventory D/empty.ini: add hosts to it (see edgefleet init)'],
+    [['deployments'], 'no deployments yet (edgefleet deploy MODEL:TAG --nodes a,b starts one)'],
+    [['anomalies'], 'no anomalies in the last 24 h, and none open'],
+    [['anomalies', '--since', '6h', '--node', 'pi-01'], 'no anomalies on pi-01 in the last 6 h, and none open'],
+    [['anomalies', '--open'], 'no open anomalies now'],
+    [['inference', 'stats', '--since', '30m'], 'no inferences in the last 30 min'],
+    [['models'], 'no models: no registries configured (registries: in edgefleet.yaml, or EDGEFLEET_REGISTRY_URL)'],
+  ] as [string[], string][]) {
+    it(`edgefleet ${args.join(' ')} on an empty database → exit 0, "${first.replace(/ D\/.*$/, ' …')}"`, async () => {
+      const d = fresh();
+      writeFileSync(join(d, 'empty.ini'), '# nothing yet\n[edge]\n');
+      const common = ['-i', join(d, 'empty.ini'), '--db', join(d, 'f.db')];
+      const r = await runCli([...args, ...common], { cwd: d });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, first.replace('D/', `${d}/`) + '\n');
+      // (run's and geolocate's --json is a summary object; the lists' --json is the same code: three suffice.)
+      if (!['nodes', 'deployments', 'anomalies'].includes(args[0]!) || args.length > 1) return;
+      const j = await runCli([...args, '--json', ...common], { cwd: d });
+      assert.equal(j.code, 0, j.stderr);
+      assert.equal(j.stdout, '[]\n');
+    });
+  }
+});
+
+describe('display width (cli/width.ts) against Unicode’s EastAsianWidth.txt', () => {
+  // Widths written from EastAsianWidth.txt (16.0) for the characters used: AC00..D7A3;W Hangul
+  // syllables, 1100..115F;W Hangul choseong (1160..11FF jungseong/jongseong join its cluster),
+  // 4E00..9FFF;W CJK, FF01..FF60;F full-width forms, FF61..FF9F;H half-width katakana (one),
+  // 1F525;W FIRE, 00B0;A DEGREE SIGN (one), ASCII Na (one); emoji sequences are one cluster.
+  for (const [text, columns] of [
+    ['edge-01', 7],
+    ['서울특별시 강남구', 17],
+    ['\u1100\u1161\u11a8', 2], // 각, decomposed: one syllable
+    ['中文', 4],
+    ['Ａ１', 4],
+    ['ｱｲ', 2],
+    ['71.2 °C', 7],
+    ['🔥x', 3],
+    ['👩‍💻', 2], // woman + ZWJ + laptop
+    ['🇰🇷', 2], // two regional indicators: one flag
+    ['e\u0301', 1], // e + combining acute
+  ] as [string, number][]) {
+    it(`${JSON.stringify(text)} takes ${columns} columns`, () => assert.equal(displayWidth(text), columns));
+  }
+
+  it('truncation never cuts a wide character or a cluster in half', () => {
+    assert.equal(truncateToWidth('서울특별시 강남구', 6), '서울…'); // 2+2+1: a third syllable would make 7
+    assert.equal(truncateToWidth('서울특별시 강남구', 7), '서울특…');
+    assert.equal(truncateToWidth('a👩‍💻👩‍💻', 4), 'a👩‍💻…');
+    assert.equal(truncateToWidth('short', 10), 'short');
+  });
+
+  it('a table pads by columns, and a newline or escape in a cell cannot break its row', () => {
+    assert.equal(table(['NODE', 'ERROR'], [['서울', 'a\nb'], ['pi-01', '\x1b[31mred']]), ['NODE   ERROR', '서울   a b', 'pi-01  [31mred'].join('\n'));
   });
 });

@@ -560,10 +560,10 @@ describe('edgefleet models and the hub routes', () => {
     const sync = await runCli(['models', 'sync'], { cwd: dir, env });
     assert.equal(sync.code, 2, `a tag could not be read → 2\n${sync.stdout}\n${sync.stderr}`);
     assert.match(sync.stderr, /models\/broken:v1: .*not JSON/);
-    const list = await runCli(['models', 'list'], { cwd: dir, env });
+    const list = await runCli(['models', 'list'], { cwd: dir, env: { ...env, TZ: 'UTC' } });
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout.split('\n')[0]!, /^MODEL\s+PLATFORMS\s+SIZE\s+CREATED\s+TASK/);
-    assert.match(list.stdout, /models\/yolo:v8\s+linux\/amd64,linux\/arm64\/v8\s+1\d\d\.\d KiB\s+2024-05-31\s+object-detection\s+onnxruntime\s+Real-time object detection/);
+    assert.match(list.stdout, /models\/yolo:v8\s+linux\/amd64,linux\/arm64\/v8\s+1\d\d\.\d KiB\s+2024-05-31 23:30:00 UTC\s+object-detection\s+onnxruntime\s+Real-time object detection/);
 
     const set = await runCli(['models', 'describe', 'models/yolo:v8', '--set', 'Counts people at the gate'], { cwd: dir, env });
     assert.equal(set.code, 0, set.stderr);

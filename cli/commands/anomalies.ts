@@ -2,8 +2,8 @@ import { loadConfig } from '../../shared/config/config.js';
 import { dbFor } from '../../shared/handler/resources.js';
 import { listAnomalies } from '../../shared/store/anomalies.js';
 import { JSON_FLAG, str, UsageError, type Command } from '../command.js';
-import { writeJsonOrTable } from '../table.js';
-import { SINCE_HELP, sinceOption } from './since.js';
+import { localTime, writeJsonOrTable } from '../table.js';
+import { SINCE_HELP, sinceOption, sinceWords } from './since.js';
 
 /** `edgefleet anomalies [--since D] [--open] [--node N] [--json]`: from the database, no network. */
 export const anomalies: Command = {
@@ -23,11 +23,11 @@ export const anomalies: Command = {
     const node = str(o.node);
     const sinceUnixSeconds = sinceOption(str(o.since), '24h', Math.floor(Date.now() / 1000));
     const rows = listAnomalies(dbFor(loadConfig()), { sinceUnixSeconds, open: o.open === true, ...(node !== undefined ? { node } : {}) });
-    const when = (t: number | null) => (t === null ? null : new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19));
+    const open = o.open === true;
     writeJsonOrTable(asJson, rows, ['NODE', 'SERIES', 'LABEL', 'DETECTOR', 'KIND', 'START', 'END', 'SAMPLES', 'PEAK', 'MESSAGE'], () =>
-      rows.map((a) => [a.node, a.series, a.label || null, a.detector, a.kind, when(a.startUnixSeconds), a.endUnixSeconds === null ? 'open' : when(a.endUnixSeconds), a.samples, a.peakScore.toFixed(3), a.message]),
+      rows.map((a) => [a.node, a.series, a.label || null, a.detector, a.kind, localTime(a.startUnixSeconds), a.endUnixSeconds === null ? 'open' : localTime(a.endUnixSeconds), a.samples, a.peakScore.toFixed(3), a.message]),
+      `no ${open ? 'open ' : ''}anomalies${node !== undefined ? ` on ${node}` : ''} ${open ? 'now' : `${sinceWords(str(o.since), '24h', sinceUnixSeconds)}, and none open`}`,
     );
-    if (!asJson && rows.length === 0) process.stdout.write(`\nno anomalies since ${when(sinceUnixSeconds)} UTC\n`);
     return 0;
   },
 };

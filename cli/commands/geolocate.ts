@@ -4,6 +4,7 @@ import { loadConfig } from '../../shared/config/config.js';
 import { progress } from '../../shared/handler/progress.js';
 import { invokeByName, JSON_FLAG, type Command } from '../command.js';
 import { writeJsonOrTable } from '../table.js';
+import { truncateToWidth } from '../width.js';
 import { location } from './nodes.js';
 
 /** `edgefleet geolocate [--refresh]`: the geolocate handler here, a row per node. */
@@ -17,9 +18,10 @@ export const geolocate: Command = {
     const asJson = o.json === true;
     const tty = process.stderr.isTTY && !asJson;
     const onAddress = (_fn: string, p: AddressProgress, done: number, total: number) => {
-      if (tty) process.stderr.write(`\r\x1b[Kgeocoding ${done}/${total} addresses (${p.address.slice(0, 40)}: ${p.status}${p.precision ? ' ' + p.precision : ''})`);
+      if (tty) process.stderr.write(`\r\x1b[Kgeocoding ${done}/${total} addresses (${truncateToWidth(p.address, 40)}: ${p.status}${p.precision ? ' ' + p.precision : ''})`);
     };
-    inventoryNodes(loadConfig());
+    const config = loadConfig();
+    inventoryNodes(config);
     progress.on('address', onAddress);
     let summary: GeolocateSummary;
     try {
@@ -30,8 +32,9 @@ export const geolocate: Command = {
     }
     writeJsonOrTable(asJson, summary, ['NODE', 'ADDRESS', 'LOCATION', 'SOURCE', 'PRECISION', 'PLACE OR ERROR'], () =>
       summary.perNode.map((n) => [n.node, n.address, location(n.latitude, n.longitude), n.source, n.precision, n.error ?? n.displayName ?? '']),
+      `no nodes in the inventory ${config.inventory}: add hosts to it (see edgefleet init)`,
     );
-    if (asJson) return 0;
+    if (asJson || summary.perNode.length === 0) return 0;
     const b = summary.bySource;
     process.stdout.write(
       `\n${summary.located}/${summary.nodes} nodes located (inventory ${b.inventory}, geocoded ${b.geocoded}, cached ${b.cached}, pending ${b.pending}, failed ${b.failed}); ` +

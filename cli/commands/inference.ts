@@ -4,7 +4,7 @@ import { dbFor } from '../../shared/handler/resources.js';
 import { JSON_FLAG, str, UsageError, type Command } from '../command.js';
 import { writeJsonOrTable } from '../table.js';
 import { invokeAndPrint } from './invoke.js';
-import { SINCE_HELP, sinceOption } from './since.js';
+import { SINCE_HELP, sinceOption, sinceWords } from './since.js';
 
 /** `edgefleet inference stats [--since 1h] [--model M[:T]] [--node N] [--json]` (from the database), `inference collect`. */
 export const inference: Command = {
@@ -38,8 +38,8 @@ export const inference: Command = {
         s.coldStartMs === null ? null : `${(s.coldStartMs / 1000).toFixed(1)} s`, s.temperatureCelsius === null ? null : s.temperatureCelsius.toFixed(1),
         s.cpuUsagePercent === null ? null : s.cpuUsagePercent.toFixed(1), s.logLines.ignored + s.logLines.invalid,
       ]),
+      `no inferences${model !== undefined ? ` of ${model}` : ''}${node !== undefined ? ` on ${node}` : ''} ${sinceWords(str(o.since), '1h', from)}`,
     );
-    if (!asJson && stats.length === 0) process.stdout.write(`\nno inferences since ${new Date(from * 1000).toISOString()}\n`);
     return 0;
   },
 };

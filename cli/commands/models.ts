@@ -4,7 +4,8 @@ import { dbFor } from '../../shared/handler/resources.js';
 import { parseModelReference } from '../../shared/parse/registry.js';
 import { listModels, modelRegistries, setModelDescription, type ModelRow } from '../../shared/store/index.js';
 import { invokeByName, JSON_FLAG, str, UsageError, type Command } from '../command.js';
-import { ago, bytes, writeJsonOrTable } from '../table.js';
+import { bytes, localTime, writeJson, writeJsonOrTable } from '../table.js';
+import { truncateToWidth } from '../width.js';
 
 export const models: Command = {
   name: 'models',
@@ -35,9 +36,9 @@ async function modelsCommand(args: string[], asJson: boolean, set: string | unde
     if (name !== undefined) throw new UsageError(`models list takes no NAME (models describe ${name})`);
     const models = listModels(db, registry !== undefined ? { registry } : {});
     writeJsonOrTable(asJson, models, ['MODEL', 'PLATFORMS', 'SIZE', 'CREATED', 'TASK', 'FRAMEWORK', 'DESCRIPTION', 'REGISTRY', 'ERROR'], () =>
-      models.map((m) => [`${m.repository}:${m.tag}`, m.platforms.map((p) => p.platform).join(',') || null, bytes(m.sizeBytes), day(m.createdUnixSeconds), m.task, m.framework, short(m.description, 60), m.registry, short(m.error, 60)]),
+      models.map((m) => [`${m.repository}:${m.tag}`, m.platforms.map((p) => p.platform).join(',') || null, bytes(m.sizeBytes), localTime(m.createdUnixSeconds), m.task, m.framework, short(m.description, 60), m.registry, short(m.error, 60)]),
+      config.registries.length ? 'no models yet: edgefleet models sync reads the registries' : 'no models: no registries configured (registries: in edgefleet.yaml, or EDGEFLEET_REGISTRY_URL)',
     );
-    if (!asJson && models.length === 0) process.stdout.write(config.registries.length ? '\nno models yet: edgefleet models sync reads the registries\n' : '\nno registries configured: registries: in edgefleet.yaml, or EDGEFLEET_REGISTRY_URL\n');
     return 0;
   }
   if (sub !== 'describe') throw new UsageError(`unknown models command "${sub}" (list, sync, describe)`);
@@ -57,7 +58,7 @@ async function modelsCommand(args: string[], asJson: boolean, set: string | unde
   }
   const models = listModels(db, filter);
   if (asJson) {
-    process.stdout.write(JSON.stringify(models, null, 2) + '\n');
+    writeJson(models);
     return 0;
   }
   process.stdout.write(models.map(describeModel).join('\n') + '\n');
@@ -68,7 +69,7 @@ function describeModel(m: ModelRow): string {
   const lines: [string, string | number | null | undefined][] = [
     ['model', `${m.repository}:${m.tag}`],
     ['registry', m.registry],
-    ['status', m.removedUnixSeconds !== null ? `removed ${ago(m.removedUnixSeconds)}` : m.error ? 'error' : 'ok'],
+    ['status', m.removedUnixSeconds !== null ? `removed ${localTime(m.removedUnixSeconds)}` : m.error ? 'error' : 'ok'],
     ['title', m.title],
     ['description', m.description],
     ['  by a person', m.personDescription ? `${m.personDescription.text}${m.personDescription.tag === null ? ' (every tag)' : ''}` : null],
@@ -78,12 +79,12 @@ function describeModel(m: ModelRow): string {
     ['framework', m.framework],
     ['input', m.input],
     ['output', m.output],
-    ['created', m.createdUnixSeconds !== null ? new Date(m.createdUnixSeconds * 1000).toISOString() : null],
+    ['created', localTime(m.createdUnixSeconds)],
     ['digest', m.digest],
     ['size', m.sizeBytes !== null ? `${bytes(m.sizeBytes)} (largest platform: layers + config)` : null],
     ...m.platforms.map((p): [string, string] => ['platform', `${p.platform}  ${bytes(p.sizeBytes)}  ${p.digest}`]),
-    ['first seen', ago(m.firstSeenUnixSeconds)],
-    ['last seen', ago(m.lastSeenUnixSeconds)],
+    ['first seen', localTime(m.firstSeenUnixSeconds)],
+    ['last seen', localTime(m.lastSeenUnixSeconds)],
     ['error', m.error],
   ];
   const labels = Object.entries(m.labels).map(([k, v]): [string, string] => [`label ${k}`, v]);
@@ -110,6 +111,6 @@ async function modelsSync(asJson: boolean): Promise<number> {
   return 0;
 }
 
-const short = (s: string | null, n: number) => (s === null ? null : s.length > n ? s.slice(0, n - 1) + '…' : s);
-const day = (unixSeconds: number | null) => (unixSeconds === null ? null : new Date(unixSeconds * 1000).toISOString().slice(0, 10));
+/** At most `columns` terminal columns (a Korean description is cut between syllables). */
+const short = (s: string | null, columns: number) => (s === null ? null : truncateToWidth(s, columns));
 

@@ -3,9 +3,12 @@ import { geolocate } from '../../shared/collect/geolocate.js';
 import { loadConfig } from '../../shared/config/config.js';
 import { jsonLogger } from '../../shared/handler/logger.js';
 import { dbFor } from '../../shared/handler/resources.js';
-import { listNodes, syncNodes, type NodeRow } from '../../shared/store/index.js';
+import { latestReadings, listNodes, syncNodes, type NodeRow } from '../../shared/store/index.js';
 import { JSON_FLAG, type Command } from '../command.js';
-import { ago, writeJsonOrTable } from '../table.js';
+import { READING_HEADERS, readingCells, type ReadingColumn } from '../readings.js';
+import { localTime, writeJsonOrTable } from '../table.js';
+
+const READINGS: ReadingColumn[] = ['temperature', 'cpu', 'memory', 'storage'];
 
 /** An SSM node's agent in one cell: `Online 3.3.1142.0 Ubuntu 22.04`. */
 export const ssmAgentCell = (a: NodeRow['ssmAgent']) =>
@@ -16,7 +19,8 @@ export const location = (lat: number | null, lon: number | null) => (lat !== nul
 /** `edgefleet nodes`: sync the nodes table to the inventory and list it (no network). */
 export const nodes: Command = {
   name: 'nodes',
-  summary: 'sync the nodes from the inventory and list them (with location and its source, and SSM nodes\' agents)',
+  summary: 'sync the nodes from the inventory and list them: status, latest readings, SSM nodes\' agents, location and its source',
+  description: 'A reading the node’s newest round did not get (unreachable, or rejected) is shown stale with its age: 71.2 °C (stale, 3 min).',
   flags: [JSON_FLAG],
   examples: ['edgefleet nodes -i inventory/hosts.ini'],
   async run(o) {
@@ -28,10 +32,12 @@ export const nodes: Command = {
     // Inventory coordinates and cached addresses, without the network (`geolocate` looks the rest up).
     await geolocate({ db, nodes: specs, config, log: jsonLogger({ fn: 'nodes' }), maxLookups: 0 });
     const all = listNodes(db);
+    const latest = latestReadings(db);
+    const now = Math.floor(Date.now() / 1000);
     writeJsonOrTable(
       asJson,
-      all.map(({ vars: _v, ...n }) => n),
-      ['NODE', 'GROUPS', 'HOST', 'CONNECTION', 'STATUS', 'LAST SEEN', 'SSM AGENT', 'LOCATION', 'SOURCE', 'LAST ERROR'],
+      all.map(({ vars: _v, ...n }) => ({ ...n, latest: latest.get(n.name) ?? null })),
+      ['NODE', 'GROUPS', 'HOST', 'CONNECTION', 'STATUS', 'LAST SEEN', ...READINGS.map((c) => READING_HEADERS[c]), 'SSM AGENT', 'LOCATION', 'SOURCE', 'LAST ERROR'],
       () =>
         all.map((n) => [
           n.name,
@@ -39,12 +45,14 @@ export const nodes: Command = {
           n.connection === 'local' ? 'local' : `${n.user ? n.user + '@' : ''}${n.host}:${n.port}`,
           n.connection,
           n.status,
-          ago(n.lastSeenUnixSeconds),
+          localTime(n.lastSeenUnixSeconds) ?? 'never',
+          ...readingCells(latest.get(n.name), READINGS, now),
           ssmAgentCell(n.ssmAgent),
           location(n.latitude, n.longitude),
           n.locationSource,
           n.lastError ?? '',
         ]),
+      `no nodes in the inventory ${config.inventory}: add hosts to it (see edgefleet init)`,
     );
     return 0;
   },

@@ -5,7 +5,10 @@ import { progress } from '../../shared/handler/progress.js';
 import { dbFor } from '../../shared/handler/resources.js';
 import { latestReadings } from '../../shared/store/index.js';
 import { invokeByName, JSON_FLAG, type Command } from '../command.js';
-import { bytes, fmt, writeJsonOrTable } from '../table.js';
+import { READING_HEADERS, readingCells, type ReadingColumn } from '../readings.js';
+import { writeJsonOrTable } from '../table.js';
+
+const READINGS: ReadingColumn[] = ['temperature', 'cpu', 'load', 'memory', 'storage', 'rx', 'tx'];
 
 /** `edgefleet run`: one collectAll round here, a table per node; exit 4 unreachable, 2 rejected data. */
 export const run: Command = {
@@ -35,23 +38,12 @@ export const run: Command = {
     const db = dbFor(config);
     const latest = latestReadings(db);
     const rows = summary.perNode.map((r) => ({ ...r, latest: latest.get(r.node) ?? null }));
-    writeJsonOrTable(asJson, { ...summary, perNode: rows }, ['NODE', 'STATUS', 'TEMP', 'CPU', 'LOAD1', 'MEM', 'DISK', 'RX', 'TX', 'ROWS', 'MS', 'ERROR'], () =>
-      rows.map((r) => [
-        r.node,
-        r.status,
-        fmt(r.latest?.maxCelsius, 1, '°C'),
-        fmt(r.latest?.cpuUsagePercent, 1, '%'),
-        fmt(r.latest?.load1, 2),
-        fmt(r.latest?.memoryUsedPercent, 1, '%'),
-        fmt(r.latest?.fullestDiskPercent, 1, '%'),
-        bytes(r.latest?.rxBytesPerSecond, '/s'),
-        bytes(r.latest?.txBytesPerSecond, '/s'),
-        r.rows,
-        Math.round(r.durationMs),
-        r.error ?? '',
-      ]),
+    const now = Math.floor(Date.now() / 1000);
+    writeJsonOrTable(asJson, { ...summary, perNode: rows }, ['NODE', 'STATUS', ...READINGS.map((c) => READING_HEADERS[c]), 'ROWS', 'MS', 'ERROR'], () =>
+      rows.map((r) => [r.node, r.status, ...readingCells(r.latest, READINGS, now), r.rows, Math.round(r.durationMs), r.error ?? '']),
+      `no nodes in the inventory ${config.inventory}: add hosts to it (see edgefleet init)`,
     );
-    if (!asJson) {
+    if (!asJson && rows.length) {
       process.stdout.write(`\n${summary.ok}/${summary.nodes} nodes up, ${summary.rows} rows in ${summary.durationMs} ms → ${config.db}\n`);
       if (rows.some((r) => r.status === 'up') && rows.every((r) => r.latest?.cpuUsagePercent == null)) {
         process.stdout.write('CPU usage and network rates are deltas between two rounds: run again, or start the hub.\n');
