@@ -1,8 +1,8 @@
 import { NODE_DEPLOY_STATES } from '../domain/index.js';
 import type { Db } from '../store/db.js';
 import { remoteWriteStates } from '../store/remoteWrite.js';
-import { inferenceLatencyHistograms, latestDeploymentStates, nodeSnapshots, openAnomalyCounts } from '../store/snapshots.js';
-import { ExpositionWriter, renderLabels, type Family } from './exposition.js';
+import { changeStamp, inferenceLatencyHistograms, latestDeploymentStates, nodeSnapshots, openAnomalyCounts } from '../store/snapshots.js';
+import { ExpositionWriter, OPENMETRICS_CONTENT_TYPE, renderLabels, TEXT_CONTENT_TYPE, type Family } from './exposition.js';
 import { NODE_FAMILY_LIST, nodeLabelPairs, nodeSamples, type NodeLabels, type SampleSink } from './nodeMetrics.js';
 
 /** Inference latency buckets, seconds: the inference dashboard's heatmap bounds (0.1 ms to 10 s). */
@@ -29,11 +29,31 @@ const frozenRendered = new Map<readonly string[], string>();
 /** Extra families a caller adds (the remote-write queue), after the fleet's. */
 export type ExtraSamples = (w: ExpositionWriter) => void;
 
+/** The last body of each format per database, and the change stamp it was rendered at. */
+const rendered = new WeakMap<Db, Map<boolean, { stamp: string; body: string }>>();
+
 /**
  * GET /metrics: every node's newest samples with node_exporter's names, then edgefleet's own
- * series. One query per table (each a seek per node), labels rendered once per node.
+ * series. The body is a function of the database alone, so while nothing was written since the
+ * last scrape (changeStamp), the same bytes are served again: a second Prometheus (an HA pair),
+ * or a scrape interval shorter than the round's, costs two queries, not a render.
  */
 export function renderMetrics(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }): { contentType: string; body: string } {
+  const contentType = o.openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
+  if (o.extra) return { contentType, body: renderFresh(db, o) };
+  let byFormat = rendered.get(db);
+  if (!byFormat) rendered.set(db, (byFormat = new Map()));
+  // Read before rendering: a write that lands meanwhile changes the stamp, so the next scrape renders again.
+  const stamp = changeStamp(db);
+  const hit = byFormat.get(o.openMetrics);
+  if (hit?.stamp === stamp) return { contentType, body: hit.body };
+  const body = renderFresh(db, o);
+  byFormat.set(o.openMetrics, { stamp, body });
+  return { contentType, body };
+}
+
+/** One query per table (each a seek per node), labels rendered once per node. */
+function renderFresh(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }): string {
   const w = new ExpositionWriter(o.openMetrics);
   for (const fam of NODE_FAMILY_LIST) w.declare(fam);
   for (const fam of Object.values(FLEET_FAMILIES)) w.declare(fam);
@@ -88,5 +108,5 @@ export function renderMetrics(db: Db, o: { openMetrics: boolean; extra?: ExtraSa
     if (e.lastSuccessUnixMs !== null) w.add(FLEET_FAMILIES.rwLastSuccess, l, e.lastSuccessUnixMs / 1000);
   }
   o.extra?.(w);
-  return { contentType: w.contentType, body: w.render() };
+  return w.render();
 }

@@ -75,6 +75,15 @@ export function nodeSnapshots(db: Db): NodeSnapshot[] {
   return [...byId.values()];
 }
 
+/**
+ * A value that changes whenever the database does: commits of other connections (SQLite's
+ * `data_version`) and rows this connection changed (`total_changes()`). Equal stamps, equal
+ * contents: a reader may reuse what it derived from them (GET /metrics' body).
+ */
+export function changeStamp(db: Db): string {
+  return `${db.pragma('data_version', { simple: true }) as number}:${db.prepare('SELECT total_changes()').pluck().get() as number}`;
+}
+
 /** Open anomaly episodes per node, series, detector and kind. */
 export function openAnomalyCounts(db: Db): { instance: string; series: string; detector: string; kind: string; count: number }[] {
   return db

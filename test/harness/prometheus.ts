@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
 
@@ -16,6 +16,8 @@ export interface Prometheus {
   stop(): Promise<void>;
   start(): Promise<void>;
   log(): string;
+  /** Prometheus' own CPU time so far (user + system, µs), from /proc: what ingesting cost it. */
+  cpuMicros(): number;
 }
 
 export interface PromResult {
@@ -92,6 +94,12 @@ export async function startPrometheus(o: { dir: string; scrape?: { job: string; 
       values: r.values?.map(([t, v]) => [Number(t), v] as [number, string]),
     }));
   };
+  const cpuMicros = () => {
+    // /proc/PID/stat: utime and stime are fields 14 and 15, in clock ticks (100 a second on Linux).
+    const stat = readFileSync(`/proc/${child!.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  };
   await start();
-  return { url, port, query, stop, start, log: () => log };
+  return { url, port, query, stop, start, log: () => log, cpuMicros };
 }
