@@ -4,20 +4,24 @@
  * (--web.enable-remote-write-receiver, started here): series built from the round as
  * collectRound hands it over, encoded (protobufjs) and compressed (snappy) into requests of
  * prometheus.maxSamplesPerSend, queued in SQLite in a transaction, then flushed (lease, POST,
- * ack per request). The anchor, in the same run: the same rounds encoded and POSTed straight to
- * the same Prometheus, no queue (what Prometheus itself ingests). Prints samples/s and hub CPU
- * (this process, user + system) per sample for both; last line:
+ * ack per request). The anchors, in the same run: the same rounds encoded beforehand and POSTed
+ * straight to the same Prometheus, 4 requests in flight, (1) one sample per series per request
+ * as edgefleet sends them, (2) all rounds of a series in one request: what Prometheus alone
+ * ingests on this machine, and its own CPU per sample (from /proc), which a loaded machine
+ * inflates less than wall time. Prints samples/s, hub CPU (this process, user + system) and
+ * Prometheus CPU per sample; last line:
  *   bench:remote-write samples_per_s=<n> hub_cpu_us_per_sample=<n>
  *
  *   npm run bench:remote-write               # 1,000 nodes × 8 rounds
  *   BENCH_NODES=200 BENCH_ROUNDS=4 npm run bench:remote-write
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, type Config } from '../shared/config/config.js';
 import { silentLogger } from '../shared/domain/index.js';
 import { flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests, roundSeries } from '../shared/prometheus/remoteWrite.js';
+import { decodeWriteRequest, encodeWriteRequest, REMOTE_WRITE_HEADERS } from '../shared/prometheus/writeRequest.js';
 import { enqueueRemoteWrite, openDb } from '../shared/store/index.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { fleetSpecs } from './fleetData.js';
@@ -26,6 +30,7 @@ import { promRound } from './promFleet.js';
 const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const PER_SEND = Number(process.env.BENCH_SAMPLES_PER_SEND ?? DEFAULT_CONFIG.prometheus.maxSamplesPerSend);
+const ANCHOR_IN_FLIGHT = 4;
 
 const cpuUs = () => {
   const c = process.cpuUsage();
@@ -44,25 +49,38 @@ try {
     return { timeUnixSeconds: time, readings: r.readings, counters: r.counters, runs: r.runs, statuses: specs.map((s) => ({ node: s.name, status: 'up' as const })) };
   });
 
-  // Anchor: encode and POST, nothing else (its own job label: other series than edgefleet's).
-  let anchorSamples = 0;
-  const a0 = performance.now();
-  const ac0 = cpuUs();
-  for (const round of rounds) {
-    for (const req of remoteWriteRequests(roundSeries(round, specs, 'anchor'), PER_SEND, Date.now())) {
-      const res = await fetch(`${prom.url}/api/v1/write`, {
-        method: 'POST',
-        headers: { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf', 'x-prometheus-remote-write-version': '0.1.0' },
-        body: new Blob([new Uint8Array(req.payload)]),
-        signal: AbortSignal.timeout(30_000),
-      });
-      if (res.status >= 300) throw new Error(`anchor: HTTP ${res.status} ${await res.text()}`);
-      await res.arrayBuffer();
-      anchorSamples += req.samples;
+  // Anchors: what Prometheus alone ingests here, its own CPU per sample (from /proc) beside the
+  // wall time. Requests are encoded before the clock starts and POSTed 4 at a time (the
+  // requests of one round hold disjoint series, so order per series is kept). Each anchor has
+  // its own job label: its own series, created in its first round as edgefleet's are.
+  const post = async (payload: Buffer) => {
+    const res = await fetch(`${prom.url}/api/v1/write`, { method: 'POST', headers: REMOTE_WRITE_HEADERS, body: new Blob([new Uint8Array(payload)]), signal: AbortSignal.timeout(60_000) });
+    if (res.status >= 300) throw new Error(`anchor: HTTP ${res.status} ${await res.text()}`);
+    await res.arrayBuffer();
+  };
+  const replay = async (batches: Buffer[][], samples: number) => {
+    const p0 = prom.cpuMicros();
+    const t0 = performance.now();
+    for (const batch of batches) {
+      const queue = [...batch];
+      await Promise.all(Array.from({ length: ANCHOR_IN_FLIGHT }, async () => {
+        for (let b; (b = queue.shift()); ) await post(b);
+      }));
     }
-  }
-  const anchorS = (performance.now() - a0) / 1000;
-  const anchorCpu = (cpuUs() - ac0) / anchorSamples;
+    const s = (performance.now() - t0) / 1000;
+    return { perS: samples / s, promUs: (prom.cpuMicros() - p0) / samples };
+  };
+  // (1) As edgefleet sends them: one sample per series, a round's requests after the previous round's.
+  const oneRequests = rounds.map((round) => remoteWriteRequests(roundSeries(round, specs, 'anchor'), PER_SEND, 0));
+  const one = await replay(oneRequests.map((rs) => rs.map((r) => r.payload)), oneRequests.flat().reduce((n, r) => n + r.samples, 0));
+  // (2) The same rounds with every series' samples together (each series once per request, all
+  // its rounds in it): Prometheus then reads a series' labels and finds it once per request.
+  const perRound = rounds.map((round) => remoteWriteRequests(roundSeries(round, specs, 'anchor_merged'), 1e9, 0).flatMap((r) => decodeWriteRequest(r.payload).timeseries));
+  const merged = perRound[0]!.map((s, i) => ({ labels: s.labels, samples: perRound.map((r) => r[i]!.samples[0]!) }));
+  const perReq = Math.max(1, Math.floor(PER_SEND / ROUNDS));
+  const mergedBatch: Buffer[] = [];
+  for (let i = 0; i < merged.length; i += perReq) mergedBatch.push(encodeWriteRequest(merged.slice(i, i + perReq)));
+  const all = await replay([mergedBatch], merged.length * ROUNDS);
 
   // edgefleet: build, encode, queue in SQLite (one transaction per round), flush.
   const db = openDb(join(dir, 'edgefleet.db'));
@@ -71,6 +89,7 @@ try {
   let samples = 0;
   const t0 = performance.now();
   const c0 = cpuUs();
+  const p0 = prom.cpuMicros();
   for (const round of rounds) {
     const requests = remoteWriteRequests(roundSeries(round, specs, 'edgefleet'), PER_SEND, Date.now());
     samples += requests.reduce((n, r) => n + r.samples, 0);
@@ -80,6 +99,7 @@ try {
   const [flushed] = await flushRemoteWrite({ db, config, log: silentLogger, deadlineMs: Date.now() + 600_000 });
   const totalS = (performance.now() - t0) / 1000;
   const cpu = (cpuUs() - c0) / samples;
+  const promUs = (prom.cpuMicros() - p0) / samples;
   if (flushed!.sentSamples !== samples) throw new Error(`sent ${flushed!.sentSamples} of ${samples} samples: ${JSON.stringify(flushed)}`);
   const check = await prom.query('count(node_load1{job="edgefleet"})');
   db.close();
@@ -87,7 +107,10 @@ try {
   const rate = samples / totalS;
   console.log(`${NODES} nodes × ${ROUNDS} rounds = ${samples} samples in requests of ${PER_SEND}; Prometheus holds ${check[0]?.value?.[1]} node_load1 series`);
   console.log(`edgefleet: ${totalS.toFixed(2)} s (queued in ${queuedS.toFixed(2)} s) → ${Math.round(rate)} samples/s, hub CPU ${cpu.toFixed(2)} µs/sample`);
-  console.log(`anchor (encode + POST, no queue): ${anchorS.toFixed(2)} s → ${Math.round(anchorSamples / anchorS)} samples/s, hub CPU ${anchorCpu.toFixed(2)} µs/sample → ratio ${(rate / (anchorSamples / anchorS)).toFixed(2)}x`);
+  const cores = availableParallelism();
+  console.log(`anchor, Prometheus alone, one sample per series per request (as edgefleet sends): ${Math.round(one.perS)} samples/s, Prometheus CPU ${one.promUs.toFixed(2)} µs/sample (at most ${Math.round((cores * 1e6) / one.promUs)} samples/s on ${cores} idle cores) → edgefleet/anchor ${(rate / one.perS).toFixed(2)}x`);
+  console.log(`anchor, Prometheus alone, ${ROUNDS} samples per series per request: ${Math.round(all.perS)} samples/s, Prometheus CPU ${all.promUs.toFixed(2)} µs/sample (at most ${Math.round((cores * 1e6) / all.promUs)} samples/s on ${cores} idle cores)`);
+  console.log(`Prometheus' own CPU for edgefleet's samples: ${promUs.toFixed(2)} µs/sample; load average ${loadavg()[0]!.toFixed(1)} on ${cores} cores`);
   console.log(`bench:remote-write samples_per_s=${Math.round(rate)} hub_cpu_us_per_sample=${cpu.toFixed(2)}`);
 } finally {
   await prom.stop();
