@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openDb, readingsWriter, recordOutcomes } from '../shared/store/index.js';
+import { inferenceStore, nodeIds, openDb, readingsWriter, recordOutcomes } from '../shared/store/index.js';
 import { runCli as cli, type CliResult } from './harness/cli.js';
 import { freePort } from './harness/ports.js';
 
@@ -373,6 +373,17 @@ describe('tables people can read: Korean names, stale readings, no sensors, loca
     assert.equal(nodes[BUSAN]!.latest.readUtc.temperature, new Date(t0 * 1000).toISOString().replace('.000Z', 'Z'));
     assert.ok(nodes[BUSAN]!.latest.roundUnixSeconds > t0, 'the newer round did not get the temperature');
     assert.deepEqual([SEOUL, BUSAN, PANGYO].map((n) => nodes[n]!.latest.noTemperatureSensors), [true, false, false]);
+
+    // inference stats shows each node's temperature meanwhile: "no sensors" where there is none.
+    const again = openDb(db);
+    const ids = nodeIds(again);
+    inferenceStore(again).insert([SEOUL, BUSAN].map((n, i) => ({ nodeId: ids.get(n)!, deploymentId: null, model: 'lab/yolo', tag: 'v8', timeUnixMs: Date.now() - 60_000, record: { batch: 1, latencyMs: 12 }, source: 'push' as const, lineKey: BigInt(i + 1) })));
+    again.close();
+    const stats = await cli(['inference', 'stats', ...args], { cwd, env });
+    assert.equal(stats.code, 0, show(stats));
+    const temps = Object.fromEntries(alignedRows(stats.stdout).map((r) => [r.NODE, r['TEMP °C']]));
+    // (부산 has a sensor, but no reading while it served: "-".)
+    assert.deepEqual(temps, { [SEOUL]: 'no sensors', [BUSAN]: '-' }, show(stats));
   });
 });
 

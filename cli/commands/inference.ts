@@ -1,6 +1,7 @@
 import { inferenceStats, modelFilter } from '../../shared/collect/inferenceStats.js';
 import { loadConfig } from '../../shared/config/config.js';
 import { dbFor } from '../../shared/handler/resources.js';
+import { latestReadings } from '../../shared/store/index.js';
 import { JSON_FLAG, str, UsageError, type Command } from '../command.js';
 import { writeJsonOrTable } from '../table.js';
 import { invokeAndPrint } from './invoke.js';
@@ -28,14 +29,18 @@ export const inference: Command = {
     const node = str(o.node);
     const now = Math.floor(Date.now() / 1000);
     const from = sinceOption(str(o.since), '1h', now);
-    const stats = inferenceStats(dbFor(loadConfig()), { fromUnixSeconds: from, toUnixSeconds: now, ...(model !== undefined ? modelFilter(model) : {}), ...(node !== undefined ? { node } : {}) });
+    const db = dbFor(loadConfig());
+    const stats = inferenceStats(db, { fromUnixSeconds: from, toUnixSeconds: now, ...(model !== undefined ? modelFilter(model) : {}), ...(node !== undefined ? { node } : {}) });
     const ms = (v: number | undefined | null) => (v === undefined || v === null ? null : v >= 100 ? v.toFixed(0) : v.toPrecision(3));
     const pct = (v: number | null) => (v === null ? null : `${(100 * v).toFixed(1)} %`);
+    // A node without thermal zones or hwmon has no temperature to average: say so, not "-".
+    const latest = asJson ? new Map() : latestReadings(db);
+    const celsius = (s: (typeof stats)[number]) => (s.temperatureCelsius !== null ? s.temperatureCelsius.toFixed(1) : latest.get(s.node)?.noTemperatureSensors ? 'no sensors' : null);
     writeJsonOrTable(asJson, stats, ['MODEL', 'TAG', 'NODE', 'COUNT', 'PER S', 'P50 MS', 'P90 MS', 'P95 MS', 'P99 MS', 'ERRORS', 'ACCURACY', 'COLD START', 'TEMP °C', 'CPU %', 'IGNORED'], () =>
       stats.map((s) => [
         s.model, s.tag, s.node, s.count, s.inferencesPerSecond === null ? null : s.inferencesPerSecond.toFixed(1),
         ms(s.latencyMs?.p50), ms(s.latencyMs?.p90), ms(s.latencyMs?.p95), ms(s.latencyMs?.p99), pct(s.errorRate), pct(s.accuracy),
-        s.coldStartMs === null ? null : `${(s.coldStartMs / 1000).toFixed(1)} s`, s.temperatureCelsius === null ? null : s.temperatureCelsius.toFixed(1),
+        s.coldStartMs === null ? null : `${(s.coldStartMs / 1000).toFixed(1)} s`, celsius(s),
         s.cpuUsagePercent === null ? null : s.cpuUsagePercent.toFixed(1), s.logLines.ignored + s.logLines.invalid,
       ]),
       `no inferences${model !== undefined ? ` of ${model}` : ''}${node !== undefined ? ` on ${node}` : ''} ${sinceWords(str(o.since), '1h', from)}`,
