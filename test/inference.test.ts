@@ -5,6 +5,7 @@
  * same nearest-rank definition on the same rows (ORDER BY … LIMIT 1 OFFSET k), not this code.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ import { demuxStream, parseLogTimestamp, splitTimestampedLines } from '../shared
 import { pushInference, readLogBatch, InferencePushError, type LogSource } from '../shared/collect/inference.js';
 import { inferenceStats, percentile } from '../shared/collect/inferenceStats.js';
 import { inferenceStore, openDb, syncNodes, insertDeployment, type Db } from '../shared/store/index.js';
+import { lineKey, LogLineKeys, type InferenceWrite } from '../shared/store/inference.js';
+import { Sha1AfterPrefix } from '../shared/store/sha1.js';
 import { ROLLUP_SERIES, updateRollups } from '../shared/store/rollups.js';
 import { detectAnomalies } from '../shared/detect/anomalies.js';
 
@@ -139,6 +142,65 @@ describe('log path: cursor', () => {
     // Reading everything again from a lost cursor stores nothing new (the unique line key).
     const again = readLogBatch(frame(1, log), { logTimeUnixNs: 0n, linesAtTime: 0 }, src);
     assert.equal(inferenceStore(db).commitLogBatch({ ...src, containerId: 'c1' }, again.cursor, again.rows, again.counts, 0), 0);
+  });
+});
+
+describe('line keys', () => {
+  // Expected digests from node:crypto (OpenSSL), not from the code under test.
+  const sha1First64 = (text: string) => createHash('sha1').update(text, 'utf8').digest().readBigInt64BE(0);
+  it('SHA-1 after a prefix is SHA-1 of the whole, across block boundaries and multi-byte text', () => {
+    for (const prefixBytes of [0, 1, 55, 56, 63, 64, 65, 119, 128, 130]) {
+      const prefix = 'p'.repeat(prefixBytes);
+      const sha = new Sha1AfterPrefix(prefix);
+      for (let restBytes = 0; restBytes <= 140; restBytes++) {
+        const rest = 'r'.repeat(restBytes);
+        assert.equal(sha.first64(rest), sha1First64(prefix + rest), `prefix ${prefixBytes}, rest ${restBytes}`);
+      }
+      assert.equal(sha.first64('가é'.repeat(40)), sha1First64(prefix + '가é'.repeat(40)), `prefix ${prefixBytes}, multi-byte`);
+    }
+    assert.equal(new Sha1AfterPrefix('가'.repeat(30)).first64('x'), sha1First64('가'.repeat(30) + 'x'));
+  });
+  it('a log line’s key is 64 bits of SHA-1 over (container id, timestamp, occurrence), each ended by NUL', () => {
+    const container = 'f0'.repeat(32);
+    const keys = new LogLineKeys(container);
+    for (const [ns, n] of [[1767225600000000000n, 1], [1767225600123456789n, 2], [1n, 1000]] as const) {
+      assert.equal(keys.key(`${ns}\0`, n), sha1First64(`${container}\0${ns}\0${n}\0`));
+      assert.equal(keys.key(`${ns}\0`, n), lineKey(container, ns, n));
+    }
+  });
+});
+
+describe('store: rows many to a statement', () => {
+  it('stores the rows given, in their order, once each, when a batch mixes nodes, models and known keys', () => {
+    const { db, nodeId } = fleetDb('multirow.db');
+    syncNodes(db, [{ name: 'pi-01', groups: [], vars: {}, connection: 'local', host: 'pi-01', port: 22 }, { name: 'pi-02', groups: [], vars: {}, connection: 'local', host: 'pi-02', port: 22 }], 1767225600);
+    const other = (db.prepare(`SELECT id FROM nodes WHERE name = 'pi-02'`).get() as { id: number }).id;
+    const t0 = 1767225600_000;
+    // Runs that share node, deployment, model, tag and source: 100 + 100 (full statements), 30, 1 (pi-02), 100 + 20 (tag v2).
+    const rows: InferenceWrite[] = Array.from({ length: 351 }, (_, i) => ({
+      nodeId: i === 230 ? other : nodeId,
+      deploymentId: i < 100 ? 'aaaaaaaaaaaa' : null,
+      model: 'lab/iris',
+      tag: i > 230 ? 'v2' : 'v1',
+      timeUnixMs: t0 + i * 10.5,
+      record: { latencyMs: i / 4, batch: 1 + (i % 3), label: `l${i}`, ...(i % 7 === 0 ? { error: 'boom', expected: 'x', score: 0.5, inputId: `in-${i}`, preprocessMs: 1, inferMs: 2, postprocessMs: 3 } : {}) },
+      source: i < 200 ? 'log' : 'push',
+      lineKey: BigInt(i) - 100n,
+    }));
+    const store = inferenceStore(db);
+    assert.equal(store.insert(rows.slice(0, 50)), 50);
+    // The first 50 are known: only the other 301 are new.
+    assert.equal(store.insert(rows), 301);
+    const got = db.prepare(`SELECT node_id, deployment_id, model, tag, time, time_unix_ms, latency_ms, preprocess_ms, infer_ms, postprocess_ms, batch, input_id, label, score, expected, error, source, line_key FROM inference ORDER BY id`).safeIntegers(false).all();
+    assert.deepEqual(
+      got,
+      rows.map((w) => ({
+        node_id: w.nodeId, deployment_id: w.deploymentId, model: w.model, tag: w.tag, time: Math.floor(w.timeUnixMs / 1000), time_unix_ms: w.timeUnixMs,
+        latency_ms: w.record.latencyMs ?? null, preprocess_ms: w.record.preprocessMs ?? null, infer_ms: w.record.inferMs ?? null, postprocess_ms: w.record.postprocessMs ?? null,
+        batch: w.record.batch, input_id: w.record.inputId ?? null, label: w.record.label ?? null, score: w.record.score ?? null, expected: w.record.expected ?? null, error: w.record.error ?? null,
+        source: w.source, line_key: Number(w.lineKey),
+      })),
+    );
   });
 });
 

@@ -16,7 +16,7 @@ import { collectInference } from '../shared/collect/inference.js';
 import { inferenceStats, percentile } from '../shared/collect/inferenceStats.js';
 import { createDeployment, parseDeployRequest, runDeployment } from '../shared/deploy/index.js';
 import { silentLogger } from '../shared/domain/index.js';
-import { demuxStream, Engine, FrameDemuxer } from '../shared/engine/index.js';
+import { demuxStream, Engine, FrameDemuxer, MAX_CARRIED_FRAME_BYTES, StdoutBuffer } from '../shared/engine/index.js';
 import { applyInferenceRetention, finishDeployment, inferenceStore, insertDeployment, openDb, pruneGoneCursors, syncNodes, type Db } from '../shared/store/index.js';
 import { TransportPool } from '../shared/transport/pool.js';
 import { startModelLab, type ModelLab } from './harness/modelLab.js';
@@ -69,6 +69,31 @@ describe('FrameDemuxer', () => {
       const got = Buffer.concat([...d.push(Buffer.from(buf.subarray(0, cut))), ...d.push(Buffer.from(buf.subarray(cut)))]).toString();
       assert.equal(got, '2026-01-01T00:00:00.5Z {"latency_ms":1.5,"label":"a"}\n2026-01-01T00:00:01Z next\n', `cut ${cut}`);
     }
+  });
+  it('passes a frame too big to carry through in pieces, its header cut anywhere, and gathers stdout in one buffer', () => {
+    const big = Buffer.alloc(MAX_CARRIED_FRAME_BYTES + 100, 'a');
+    big[big.length - 1] = 10;
+    const buf = Buffer.concat([frames([[1, '2026-01-01T00:00:00Z x\n']]), frames([[1, big.toString()]]), frames([[2, 'err\n'], [1, '2026-01-01T00:00:01Z y\n']])]);
+    const whole = demuxStream(buf, 1);
+    const bigAt = frames([[1, '2026-01-01T00:00:00Z x\n']]).length;
+    for (const cut of [1, bigAt, bigAt + 1, bigAt + 4, bigAt + 7, bigAt + 8, bigAt + 9, buf.length - 20]) {
+      const d = new FrameDemuxer(1, { timestamps: true });
+      const out = new StdoutBuffer(16);
+      // In three pieces: the big frame's rest comes in two.
+      for (const [from, to] of [[0, cut], [cut, cut + 300_000], [cut + 300_000, buf.length]]) d.feed(buf.subarray(from, to), out.append);
+      assert.equal(out.length, whole.length, `cut ${cut}`);
+      assert.ok(out.completeLines().equals(whole), `cut ${cut}`);
+    }
+  });
+  it('keeps a partial last line in the buffer for the next chunk', () => {
+    const out = new StdoutBuffer(4);
+    out.append(Buffer.from('a\nbc'), 0, 4);
+    assert.equal(out.completeLines().toString(), 'a\n');
+    out.take(2);
+    out.append(Buffer.from('xd\ne'), 1, 5);
+    assert.equal(out.completeLines().toString(), 'bcd\n');
+    out.clear();
+    assert.equal(out.completeLines().length, 0);
   });
   it('passes a raw (TTY) stream through', () => {
     const d = new FrameDemuxer(1);

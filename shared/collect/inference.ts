@@ -22,10 +22,10 @@
  */
 import type { Config } from '../config/config.js';
 import { DEPLOY_LABELS, type InferenceRecord, type Logger, type NodeSpec } from '../domain/index.js';
-import { Engine, EngineError, FrameDemuxer, splitTimestampedLines, DEFAULT_ENGINE_SOCKET } from '../engine/index.js';
-import { parseInferenceLine, parseInferenceObject } from '../parse/inference.js';
+import { Engine, EngineError, FrameDemuxer, scanTimestampedLines, StdoutBuffer, DEFAULT_ENGINE_SOCKET, type LogTime } from '../engine/index.js';
+import { INFERENCE_LINE_MAX_BYTES, parseInferenceLine, parseInferenceObject } from '../parse/inference.js';
 import type { Db } from '../store/db.js';
-import { inferenceStore, lineKey, type CursorKey, type InferenceCursor, type InferenceWrite, type LogBatchCounts } from '../store/inference.js';
+import { inferenceStore, lineKey, LogLineKeys, type CursorKey, type InferenceCursor, type InferenceWrite, type LogBatchCounts } from '../store/inference.js';
 import { pruneGoneCursors } from '../store/inferenceRetention.js';
 import { nodeIds } from '../store/nodes.js';
 import type { TransportPool } from '../transport/pool.js';
@@ -83,36 +83,46 @@ export const skipFor = (c: InferenceCursor): CursorSkip => ({ ns: c.logTimeUnixN
  * line is left). `skip`: of the answer this piece continues (default: an answer of its own).
  */
 export function readLogLines(stdout: Buffer, cursor: InferenceCursor, src: LogSource, skip: CursorSkip = skipFor(cursor)): LogBatch {
-  const { lines } = splitTimestampedLines(stdout);
   const rows: InferenceWrite[] = [];
   const counts: LogBatchCounts = { linesRead: 0, inferences: 0, ignored: 0, invalid: 0 };
   let ns = cursor.logTimeUnixNs;
   let atTime = cursor.linesAtTime;
-  for (const line of lines) {
-    if (line.timeUnixNs < skip.ns) continue;
-    if (line.timeUnixNs === skip.ns && skip.left > 0) {
+  const keys = new LogLineKeys(src.containerId);
+  // The timestamp's part of the line key, made once per timestamp, not per line.
+  let keyTime: LogTime | undefined;
+  let keyTimeText = '';
+  scanTimestampedLines(stdout, (time, textStart, textEnd) => {
+    const t = time.unixNs;
+    if (t < skip.ns) return;
+    if (t === skip.ns && skip.left > 0) {
       skip.left--;
-      continue;
+      return;
     }
-    if (line.timeUnixNs === ns) atTime++;
+    if (t === ns) atTime++;
     else {
-      ns = line.timeUnixNs;
+      ns = t;
       atTime = 1;
     }
     counts.linesRead++;
-    const parsed = parseInferenceLine(line.text, line.bytes);
+    const bytes = textEnd - textStart;
+    // A line over the limit is not even decoded.
+    const parsed = parseInferenceLine(bytes > INFERENCE_LINE_MAX_BYTES ? '' : stdout.toString('utf8', textStart, textEnd), bytes);
     if (parsed.kind === 'ignored') {
       counts.ignored++;
-      continue;
+      return;
     }
     if (parsed.kind === 'invalid') {
       counts.invalid++;
       counts.lastInvalid = parsed.reason;
-      continue;
+      return;
     }
     counts.inferences++;
-    rows.push(row(src, parsed.record, line.timeUnixNs, lineKey(src.containerId, line.timeUnixNs, atTime)));
-  }
+    if (time !== keyTime) {
+      keyTime = time;
+      keyTimeText = `${t}\0`;
+    }
+    rows.push(row(src, parsed.record, t, keys.key(keyTimeText, atTime)));
+  });
   return { rows, cursor: { logTimeUnixNs: ns, linesAtTime: atTime }, counts };
 }
 
@@ -246,22 +256,20 @@ async function drainLog(engine: Engine, store: Store, src: LogSource, createdUni
   let cursor = store.cursor(src);
   // Nothing is older than the container: a new cursor starts at its creation, not at 1970.
   let since = Math.max(Number(cursor.logTimeUnixNs / 1_000_000_000n), createdUnixSeconds - 1);
+  // One buffer for every window: w.bytes and the last chunk past it.
+  const pending = new StdoutBuffer(w.bytes + (64 << 10));
   for (;;) {
     const last = since + w.seconds >= untilUnixSeconds;
     const stream = engine.logStream(src.containerId, { sinceUnixSeconds: since, ...(last ? {} : { untilUnixSeconds: since + w.seconds }) });
     const demux = new FrameDemuxer(1, { timestamps: true });
     const skip = skipFor(cursor);
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    pending.clear(); // a window's partial last line is not continued by the next window's answer
     const commit = () => {
-      const stdout = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      const nl = stdout.lastIndexOf(10);
       // Only complete lines; a partial last one waits for the next chunk (or the next round).
-      const whole = nl < 0 ? stdout.subarray(0, 0) : stdout.subarray(0, nl + 1);
-      pending = nl + 1 < stdout.length ? [Buffer.from(stdout.subarray(nl + 1))] : [];
-      pendingBytes = stdout.length - (nl + 1);
+      const whole = pending.completeLines();
       if (whole.length === 0) return;
       const batch = readLogLines(whole, cursor, src, skip);
+      pending.take(whole.length);
       if (batch.counts.linesRead === 0) return;
       got.inferences += store.commitLogBatch(src, batch.cursor, batch.rows, batch.counts, Math.floor(now() / 1000));
       cursor = batch.cursor;
@@ -271,11 +279,8 @@ async function drainLog(engine: Engine, store: Store, src: LogSource, createdUni
     };
     let cut = false;
     for await (const chunk of stream) {
-      for (const p of demux.push(chunk)) {
-        pending.push(p);
-        pendingBytes += p.length;
-      }
-      if (pendingBytes >= w.bytes) {
+      demux.feed(chunk, pending.append);
+      if (pending.length >= w.bytes) {
         commit();
         if (performance.now() > giveUp) {
           cut = true;

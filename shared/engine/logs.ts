@@ -6,18 +6,6 @@
  * nanoseconds and a space: `2026-05-01T10:00:00.123456789Z {"latency_ms":…}`.
  */
 
-/** One complete line of the log, with the engine's timestamp. */
-export interface LogLine {
-  /** The engine's time of the line, nanoseconds since the epoch. */
-  timeUnixNs: bigint;
-  /** The timestamp as the engine wrote it. */
-  timestamp: string;
-  /** The line after the timestamp, without its newline. */
-  text: string;
-  /** `text`'s length in UTF-8 bytes. */
-  bytes: number;
-}
-
 /** Is this buffer framed (multiplexed) rather than raw TTY output? */
 export function isMultiplexed(buf: Buffer): boolean {
   return buf.length >= 8 && buf[0]! <= 2 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0;
@@ -60,37 +48,78 @@ export function parseLogTimestamp(ts: string): bigint | undefined {
   return BigInt(cachedMs) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
 }
 
+/** The engine's time of a log line; lines that carry the same timestamp share one. */
+export interface LogTime {
+  /** Nanoseconds since the epoch. */
+  unixNs: bigint;
+  /** The timestamp as the engine wrote it. */
+  timestamp: string;
+}
+
+const NO_TIME: LogTime = { unixNs: 0n, timestamp: '' };
+/** An RFC 3339 time with nanoseconds and an offset is 35 characters; a longer prefix is not one. */
+const TIMESTAMP_MAX_BYTES = 40;
+
 /**
- * Complete lines of a demultiplexed, timestamped log, in order. A last line without its newline
- * is not returned (`partial` says how many bytes were left over): it may still be being written,
- * and is read whole next time. A line whose prefix is not a timestamp is returned with the
- * previous line's time (an engine never writes one; kept so nothing is silently lost).
+ * Every complete line of a demultiplexed, timestamped log, in order, as `onLine(time, textStart,
+ * textEnd)`: the line's time and where its text lies in `buf` (after the timestamp and its space,
+ * without the newline or a `\r`). Nothing is made per line: a timestamp the same as the line
+ * before's (Podman stamps whole seconds, so thousands of lines share one) is compared as bytes
+ * and its LogTime reused. A line whose prefix is not a timestamp (an engine never writes one)
+ * gets the previous line's time, so nothing is silently lost. Returns how many bytes after the
+ * last newline were left: a last line still being written, read whole next time.
  */
-export function splitTimestampedLines(buf: Buffer): { lines: LogLine[]; partialBytes: number } {
-  const lines: LogLine[] = [];
+export function scanTimestampedLines(buf: Buffer, onLine: (time: LogTime, textStart: number, textEnd: number) => void): number {
   let start = 0;
-  let lastNs = 0n;
-  let lastTs = '';
+  let time = NO_TIME;
+  // Where `time`'s timestamp lies in buf (-1: not in buf).
+  let tsStart = -1;
+  let tsEnd = -1;
   for (;;) {
     const nl = buf.indexOf(10, start);
     if (nl < 0) break;
     let end = nl;
     if (end > start && buf[end - 1] === 13) end--;
-    const sp = buf.indexOf(32, start);
+    let sp = start;
+    const spMax = Math.min(end, start + TIMESTAMP_MAX_BYTES + 1);
+    while (sp < spMax && buf[sp] !== 32) sp++;
     let textStart = start;
-    if (sp > start && sp < end && sp - start <= 40) {
-      const ts = buf.toString('latin1', start, sp);
-      const ns = parseLogTimestamp(ts);
-      if (ns !== undefined) {
-        lastNs = ns;
-        lastTs = ts;
-        textStart = sp + 1;
+    if (sp > start && sp < spMax) {
+      if (sp - start === tsEnd - tsStart && buf.compare(buf, tsStart, tsEnd, start, sp) === 0) textStart = sp + 1;
+      else {
+        const ts = buf.toString('latin1', start, sp);
+        const ns = parseLogTimestamp(ts);
+        if (ns !== undefined) {
+          time = { unixNs: ns, timestamp: ts };
+          tsStart = start;
+          tsEnd = sp;
+          textStart = sp + 1;
+        }
       }
     }
-    lines.push({ timeUnixNs: lastNs, timestamp: lastTs, text: buf.toString('utf8', textStart, end), bytes: end - textStart });
+    onLine(time, textStart, end);
     start = nl + 1;
   }
-  return { lines, partialBytes: buf.length - start };
+  return buf.length - start;
+}
+
+/** One complete line of the log, with the engine's timestamp. */
+export interface LogLine {
+  /** The engine's time of the line, nanoseconds since the epoch. */
+  timeUnixNs: bigint;
+  /** The timestamp as the engine wrote it. */
+  timestamp: string;
+  /** The line after the timestamp, without its newline. */
+  text: string;
+  /** `text`'s length in UTF-8 bytes. */
+  bytes: number;
+}
+
+/** scanTimestampedLines as a list of lines (`partialBytes`: the bytes after the last newline). */
+export function splitTimestampedLines(buf: Buffer): { lines: LogLine[]; partialBytes: number } {
+  const lines: LogLine[] = [];
+  const partialBytes = scanTimestampedLines(buf, (t, s, e) => lines.push({ timeUnixNs: t.unixNs, timestamp: t.timestamp, text: buf.toString('utf8', s, e), bytes: e - s }));
+  return { lines, partialBytes };
 }
 
 /**
@@ -107,7 +136,11 @@ export function splitTimestampedLines(buf: Buffer): { lines: LogLine[]; partialB
  */
 export const MAX_CARRIED_FRAME_BYTES = 1 << 20;
 
+/** Where a payload piece lies: `buf[start, end)`, valid only during the call. */
+export type PayloadSink = (buf: Buffer, start: number, end: number) => void;
+
 export class FrameDemuxer {
+  /** The start of a frame the last chunk ended inside (its header, or a frame ≤ MAX_CARRIED_FRAME_BYTES). */
   private carry: Buffer | undefined;
   private mode: 'unknown' | 'framed' | 'raw' = 'unknown';
   /** Payload bytes still owed by an oversized frame that the last chunk ended inside. */
@@ -121,54 +154,145 @@ export class FrameDemuxer {
     private readonly o: { timestamps?: boolean } = {},
   ) {}
 
+  /** The payload pieces of our stream in `chunk` (and what it completes of the chunk before). */
   push(chunk: Buffer): Buffer[] {
-    if (this.mode === 'raw') return [chunk];
-    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
-    this.carry = undefined;
-    if (this.mode === 'unknown') {
-      if (buf.length < 8) {
-        this.carry = buf;
-        return [];
-      }
-      this.mode = isMultiplexed(buf) ? 'framed' : 'raw';
-      if (this.mode === 'raw') return [buf];
-    }
     const out: Buffer[] = [];
-    const mine = (type: number) => type === this.stream || type === 0;
-    let i = 0;
-    if (this.owed > 0) {
-      const take = Math.min(this.owed, buf.length);
-      if (mine(this.owedType)) this.emit(out, buf.subarray(0, take), false);
-      this.owed -= take;
-      i = take;
-    }
-    while (i + 8 <= buf.length) {
-      const type = buf[i]!;
-      const size = buf.readUInt32BE(i + 4);
-      const end = i + 8 + size;
-      if (end > buf.length) {
-        if (size <= MAX_CARRIED_FRAME_BYTES) break; // carried whole to the next chunk
-        if (mine(type)) this.emit(out, buf.subarray(i + 8), true);
-        this.owed = end - buf.length;
-        this.owedType = type;
-        i = buf.length;
-        break;
-      }
-      if (mine(type)) this.emit(out, buf.subarray(i + 8, end), true);
-      i = end;
-    }
-    if (i < buf.length) this.carry = Buffer.from(buf.subarray(i));
+    this.feed(chunk, (b, s, e) => out.push(s === 0 && e === b.length ? b : b.subarray(s, e)));
     return out;
   }
 
-  private emit(out: Buffer[], payload: Buffer, frameStart: boolean): void {
-    if (payload.length === 0) return;
-    if (frameStart && this.midLine && this.o.timestamps) {
-      const sp = payload.indexOf(32);
-      if (sp > 0 && sp <= 40 && parseLogTimestamp(payload.toString('latin1', 0, sp)) !== undefined) payload = payload.subarray(sp + 1);
+  /**
+   * push without an array or a Buffer per frame (a log is a million frames of one line each):
+   * each piece is handed to `sink` where it lies. Only a frame cut by the chunk's end is copied,
+   * never the chunk.
+   */
+  feed(chunk: Buffer, sink: PayloadSink): void {
+    let i = 0;
+    if (this.mode === 'unknown') {
+      const head = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+      this.carry = undefined;
+      if (head.length < 8) {
+        this.carry = head;
+        return;
+      }
+      this.mode = isMultiplexed(head) ? 'framed' : 'raw';
+      chunk = head;
     }
-    if (payload.length === 0) return;
-    out.push(payload);
-    this.midLine = payload[payload.length - 1] !== 10;
+    if (this.mode === 'raw') {
+      if (chunk.length > 0) sink(chunk, 0, chunk.length);
+      return;
+    }
+    if (this.owed > 0) {
+      const take = Math.min(this.owed, chunk.length);
+      if (this.mine(this.owedType)) this.emit(sink, chunk, 0, take, false);
+      this.owed -= take;
+      i = take;
+    }
+    if (this.carry) i = this.finishCarried(chunk, i, sink);
+    while (i + 8 <= chunk.length) {
+      const type = chunk[i]!;
+      const size = chunk.readUInt32BE(i + 4);
+      const end = i + 8 + size;
+      if (end > chunk.length) {
+        if (size <= MAX_CARRIED_FRAME_BYTES) break; // carried whole to the next chunk
+        if (this.mine(type)) this.emit(sink, chunk, i + 8, chunk.length, true);
+        this.owed = end - chunk.length;
+        this.owedType = type;
+        return;
+      }
+      if (this.mine(type)) this.emit(sink, chunk, i + 8, end, true);
+      i = end;
+    }
+    if (i < chunk.length) this.carry = Buffer.from(chunk.subarray(i));
+  }
+
+  private mine(type: number): boolean {
+    return type === this.stream || type === 0;
+  }
+
+  /** Completes the carried frame from the chunk's bytes at `i`; returns where the chunk goes on. */
+  private finishCarried(chunk: Buffer, i: number, sink: PayloadSink): number {
+    let head = this.carry!;
+    this.carry = undefined;
+    if (head.length < 8) {
+      const take = Math.min(8 - head.length, chunk.length - i);
+      head = Buffer.concat([head, chunk.subarray(i, i + take)]);
+      i += take;
+      if (head.length < 8) {
+        this.carry = head;
+        return i;
+      }
+    }
+    const type = head[0]!;
+    const size = head.readUInt32BE(4);
+    if (size > MAX_CARRIED_FRAME_BYTES) {
+      // Only its header was carried: its payload passes through as it comes.
+      const take = Math.min(size, chunk.length - i);
+      if (this.mine(type)) this.emit(sink, chunk, i, i + take, true);
+      this.owed = size - take;
+      this.owedType = type;
+      return i + take;
+    }
+    const take = Math.min(8 + size - head.length, chunk.length - i);
+    head = Buffer.concat([head, chunk.subarray(i, i + take)]);
+    i += take;
+    if (head.length < 8 + size) this.carry = head;
+    else if (this.mine(type)) this.emit(sink, head, 8, head.length, true);
+    return i;
+  }
+
+  private emit(sink: PayloadSink, buf: Buffer, start: number, end: number, frameStart: boolean): void {
+    if (frameStart && this.midLine && this.o.timestamps) {
+      let sp = start;
+      const spMax = Math.min(end, start + TIMESTAMP_MAX_BYTES + 1);
+      while (sp < spMax && buf[sp] !== 32) sp++;
+      if (sp > start && sp < spMax && parseLogTimestamp(buf.toString('latin1', start, sp)) !== undefined) start = sp + 1;
+    }
+    if (end <= start) return;
+    sink(buf, start, end);
+    this.midLine = buf[end - 1] !== 10;
+  }
+}
+
+/**
+ * Demultiplexed stdout gathered for one commit in one buffer that is reused and grows as needed:
+ * pieces are copied in (no Buffer per piece, no concat), the complete lines are read where they
+ * lie, and the partial last line moves to the front for the next chunk.
+ */
+export class StdoutBuffer {
+  private buf: Buffer;
+  /** Bytes held. */
+  length = 0;
+
+  constructor(initialBytes: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(1024, initialBytes));
+  }
+
+  /** A PayloadSink: appends `src[start, end)`. */
+  readonly append: PayloadSink = (src, start, end) => {
+    const n = end - start;
+    if (this.length + n > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + n));
+      this.buf.copy(bigger, 0, 0, this.length);
+      this.buf = bigger;
+    }
+    src.copy(this.buf, this.length, start, end);
+    this.length += n;
+  };
+
+  /** The complete lines held (up to the last newline): a view, valid until the next append or take. */
+  completeLines(): Buffer {
+    const nl = this.length === 0 ? -1 : this.buf.lastIndexOf(10, this.length - 1);
+    return this.buf.subarray(0, nl + 1);
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  /** Drops the first `bytes` (read): what follows moves to the front. */
+  take(bytes: number): void {
+    this.buf.copyWithin(0, bytes, this.length);
+    this.length -= bytes;
   }
 }

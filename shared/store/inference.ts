@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { Sha1AfterPrefix } from './sha1.js';
 import type { InferenceRecord, InferenceSource } from '../domain/index.js';
 import type { Db } from './db.js';
 
@@ -16,15 +17,28 @@ export interface InferenceWrite {
 }
 
 /**
- * 64 bits of SHA-1 over the parts that make a line unique, as a signed integer (SQLite's). For a
- * log line: container id, the engine's nanosecond timestamp, the line and its occurrence among
- * lines with that same timestamp and text — so two byte-identical lines in the same
- * nanosecond still count twice, and the same line read again maps to the same key.
+ * 64 bits of SHA-1 over the parts that make a line unique, each followed by a NUL, as a signed
+ * integer (SQLite's). For a log line: container id, the engine's nanosecond timestamp and the
+ * line's occurrence among the lines with that timestamp — so two byte-identical lines in the
+ * same nanosecond still count twice, and the same line read again maps to the same key.
  */
 export function lineKey(...parts: (string | number | bigint)[]): bigint {
-  const h = createHash('sha1');
-  for (const p of parts) h.update(String(p)).update('\0');
-  return h.digest().readBigInt64BE(0);
+  return hash('sha1', `${parts.join('\0')}\0`, 'buffer').readBigInt64BE(0);
+}
+
+/**
+ * lineKey(containerId, timeUnixNs, occurrence) of one container's log lines, a million times
+ * over in a backlog: the container id is hashed once (sha1.ts), each line only its own part.
+ */
+export class LogLineKeys {
+  private readonly sha: Sha1AfterPrefix;
+  constructor(containerId: string) {
+    this.sha = new Sha1AfterPrefix(`${containerId}\0`);
+  }
+  /** `timeText`: the timestamp as text, then `\0` (kept by the caller across lines of one time). */
+  key(timeText: string, occurrence: number): bigint {
+    return this.sha.first64(`${timeText}${occurrence}\0`);
+  }
 }
 
 /** Where a container's log has been read up to. */
@@ -49,36 +63,45 @@ export interface LogBatchCounts {
   lastInvalid?: string;
 }
 
-const bind = (w: InferenceWrite) => {
+const COLUMNS = `node_id, deployment_id, model, tag, time, time_unix_ms, latency_ms, preprocess_ms, infer_ms, postprocess_ms, batch, input_id, label, score, expected, error, source, line_key`;
+/** One row's values: what is the same for a whole log batch is named and bound once per statement. */
+const ROW = `(@nodeId, @deploymentId, @model, @tag, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, @source, ?)`;
+const PARAMS_PER_ROW = 13;
+/**
+ * Rows per INSERT: one statement step per 100 rows instead of per row (a log window holds
+ * thousands). 1,300 parameters, well under SQLite's 32,766.
+ */
+const ROWS_PER_INSERT = 100;
+
+/** What ROW names: the same for every row of one container's log. */
+const shared = (w: InferenceWrite) => ({ nodeId: w.nodeId, deploymentId: w.deploymentId, model: w.model, tag: w.tag, source: w.source });
+const sameShared = (a: InferenceWrite, b: InferenceWrite) => a.nodeId === b.nodeId && a.deploymentId === b.deploymentId && a.model === b.model && a.tag === b.tag && a.source === b.source;
+
+/** w's other values into `p` from `o` on, in ROW's order. */
+function bindInto(p: unknown[], o: number, w: InferenceWrite): void {
   const r = w.record;
-  return [
-    w.nodeId,
-    w.deploymentId,
-    w.model,
-    w.tag,
-    Math.floor(w.timeUnixMs / 1000),
-    w.timeUnixMs,
-    r.latencyMs ?? null,
-    r.preprocessMs ?? null,
-    r.inferMs ?? null,
-    r.postprocessMs ?? null,
-    r.batch,
-    r.inputId ?? null,
-    r.label ?? null,
-    r.score ?? null,
-    r.expected ?? null,
-    r.error ?? null,
-    w.source,
-    w.lineKey,
-  ];
-};
+  p[o] = Math.floor(w.timeUnixMs / 1000);
+  p[o + 1] = w.timeUnixMs;
+  p[o + 2] = r.latencyMs ?? null;
+  p[o + 3] = r.preprocessMs ?? null;
+  p[o + 4] = r.inferMs ?? null;
+  p[o + 5] = r.postprocessMs ?? null;
+  p[o + 6] = r.batch;
+  p[o + 7] = r.inputId ?? null;
+  p[o + 8] = r.label ?? null;
+  p[o + 9] = r.score ?? null;
+  p[o + 10] = r.expected ?? null;
+  p[o + 11] = r.error ?? null;
+  p[o + 12] = w.lineKey;
+}
 
 /** The inference tables' statements, prepared once per database. */
 export function inferenceStore(db: Db) {
-  const insert = db.prepare(
-    `INSERT OR IGNORE INTO inference (node_id, deployment_id, model, tag, time, time_unix_ms, latency_ms, preprocess_ms, infer_ms, postprocess_ms, batch, input_id, label, score, expected, error, source, line_key)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const insertOne = db.prepare(`INSERT OR IGNORE INTO inference (${COLUMNS}) VALUES ${ROW}`);
+  const insertMany = db.prepare(`INSERT OR IGNORE INTO inference (${COLUMNS}) VALUES ${Array(ROWS_PER_INSERT).fill(ROW).join(', ')}`);
+  // Reused by every statement: filled, bound and run synchronously.
+  const many: unknown[] = new Array(ROWS_PER_INSERT * PARAMS_PER_ROW);
+  const one: unknown[] = new Array(PARAMS_PER_ROW);
   const getCursor = db.prepare(`SELECT log_time_unix_ns AS ns, lines_at_time AS n FROM inference_cursors WHERE deployment_id = ? AND node_id = ? AND container_id = ?`).safeIntegers(true);
   const putCursor = db.prepare(
     `INSERT INTO inference_cursors (deployment_id, node_id, container_id, log_time_unix_ns, lines_at_time, lines_read, inferences, ignored_lines, invalid_lines, last_invalid, updated_unix_seconds)
@@ -90,9 +113,26 @@ export function inferenceStore(db: Db) {
        last_invalid = COALESCE(excluded.last_invalid, last_invalid), updated_unix_seconds = excluded.updated_unix_seconds`,
   );
 
+  /** Rows in their order (ids grow with it); how many were new (INSERT OR IGNORE skips a known line_key). */
   const insertAll = (rows: readonly InferenceWrite[]) => {
     let inserted = 0;
-    for (const w of rows) inserted += insert.run(...bind(w)).changes;
+    let i = 0;
+    while (i < rows.length) {
+      const first = rows[i]!;
+      let k = 1;
+      while (k < ROWS_PER_INSERT && i + k < rows.length && sameShared(first, rows[i + k]!)) k++;
+      if (k === ROWS_PER_INSERT) {
+        for (let j = 0; j < k; j++) bindInto(many, j * PARAMS_PER_ROW, rows[i + j]!);
+        inserted += insertMany.run(many, shared(first)).changes;
+      } else {
+        // A short run (a batch's tail, or rows of different nodes or models): row by row.
+        for (let j = 0; j < k; j++) {
+          bindInto(one, 0, rows[i + j]!);
+          inserted += insertOne.run(one, shared(rows[i + j]!)).changes;
+        }
+      }
+      i += k;
+    }
     return inserted;
   };
 
