@@ -133,8 +133,11 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     let run: ProbeRun;
     try {
       // A node whose df hung last time gets df bounded on the node until it answers (state in counter_state, kind storage).
-      const boundDf = dfHung(prevCounters.get(`${node.name}\0storage`)?.sample);
-      run = await runProbe(o.pool.get(node), kinds, roots, { ...probeOptions, boundDf }, {
+      // A transport that answers whole (SSM) gives nothing of a command that timed out, so the
+      // files before df would be lost with it: df is always bounded there.
+      const transport = o.pool.get(node);
+      const boundDf = transport.answersWhole === true || dfHung(prevCounters.get(`${node.name}\0storage`)?.sample);
+      run = await runProbe(transport, kinds, roots, { ...probeOptions, boundDf }, {
         timeoutMs: o.commandTimeoutMs,
         maxOutputBytes: o.maxOutputBytes,
         maxOutputLines: o.maxOutputLines,

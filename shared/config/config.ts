@@ -4,7 +4,7 @@ import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } fr
 import type { RegistryOptions } from '../registry/settings.js';
 import { DEFAULT_STEP_SECONDS } from '../detect/steps.js';
 import { METRIC_KINDS } from '../domain/readings.js';
-import { bool, ConfigError, custom, envOf, int, Key, keysOf, list, num, oneOf, path, regex, Rejected, resolvePath, seconds, str, url, type ConfigOf, type Origin, type Section } from './schema.js';
+import { bool, ConfigError, custom, envOf, int, Key, keysOf, list, num, oneOf, path, regex, Rejected, resolvePath, s3Bucket, seconds, str, url, type ConfigOf, type Origin, type Section } from './schema.js';
 
 export { ConfigError, envName } from './schema.js';
 
@@ -75,6 +75,10 @@ export const SCHEMA = {
   ssm: {
     /** AWS region of the SSM nodes that name none (ansible_aws_ssm_region); empty: the SDK's chain (AWS_REGION, the profile). */
     region: str(''),
+    /** OutputS3BucketName: the agents also write each command's whole output there, read when it passes SSM's 24,000-character cut; empty: none. */
+    outputS3Bucket: s3Bucket(''),
+    /** OutputS3KeyPrefix under that bucket. */
+    outputS3KeyPrefix: str('edgefleet'),
   },
   retention: {
     /** Days of raw samples kept (0: forever). Dashboards read rollups beyond a few hours. */

@@ -137,6 +137,18 @@ export function path(defaultValue: string, o: { machineDefault?: boolean } = {})
   );
 }
 
+/** An S3 bucket name as S3 accepts it (3 to 63 lowercase letters, digits, dots, hyphens); empty: none. */
+export function s3Bucket(defaultValue: string): Key<string> {
+  const allowed = 'an S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit), or empty';
+  return new Key(defaultValue, allowed, (raw) => {
+    if (raw === null || raw === undefined) return '';
+    if (typeof raw === 'object') throw new Rejected(allowed);
+    const s = String(raw);
+    if (s !== '' && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(s)) throw new Rejected(allowed);
+    return s;
+  });
+}
+
 /** A regular expression (empty: none); one that does not compile is refused now, not at the first round. */
 export function regex(defaultValue: string): Key<string> {
   const allowed = 'a regular expression';

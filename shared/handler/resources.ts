@@ -34,6 +34,7 @@ export function poolFor(config: Config): TransportPool {
     user: config.ssh.user,
     connectTimeoutMs: config.collect.connectTimeoutSeconds * 1000,
     ssmRegion: config.ssm.region,
+    ...(config.ssm.outputS3Bucket ? { ssmOutputS3: { bucket: config.ssm.outputS3Bucket, keyPrefix: config.ssm.outputS3KeyPrefix } } : {}),
   };
   const key = JSON.stringify(settings);
   let pool = pools.get(key);

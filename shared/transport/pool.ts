@@ -15,6 +15,8 @@ export interface TransportSettings {
   connectTimeoutMs: number;
   /** ssm.region: for SSM nodes without ansible_aws_ssm_region; empty: the SDK's chain. */
   ssmRegion?: string;
+  /** ssm.outputS3Bucket / outputS3KeyPrefix: SendCommand's S3 output, read when stdout passes SSM's cut. */
+  ssmOutputS3?: SsmSettings['outputS3'];
   /** SSM polling, for tests. */
   ssmPoll?: Pick<SsmSettings, 'pollInitialMs' | 'pollMaxMs'>;
 }
@@ -90,7 +92,8 @@ export class TransportPool {
     if (node.connection === 'ssm') {
       const t = node.ssm ?? { instanceId: node.host };
       const region = t.region ?? (this.settings.ssmRegion || undefined);
-      return { ssm: { instanceId: t.instanceId, ...(region ? { region } : {}), ...(t.profile ? { profile: t.profile } : {}), ...this.settings.ssmPoll } };
+      const outputS3 = this.settings.ssmOutputS3;
+      return { ssm: { instanceId: t.instanceId, ...(region ? { region } : {}), ...(t.profile ? { profile: t.profile } : {}), ...(outputS3 ? { outputS3 } : {}), ...this.settings.ssmPoll } };
     }
     const s = this.settings;
     return {

@@ -27,6 +27,11 @@ export interface SsmSettings {
   pollMaxMs?: number;
   /** One API request's deadline. */
   requestTimeoutMs?: number;
+  /**
+   * SendCommand's S3 output (OutputS3BucketName, OutputS3KeyPrefix): the agents also write each
+   * command's whole stdout there, read when it passes GetCommandInvocation's 24,000 characters.
+   */
+  outputS3?: { bucket: string; keyPrefix: string };
 }
 
 /** SSM's limit on instance ids per SendCommand. */
@@ -71,6 +76,9 @@ export class SsmTransport implements Transport {
 }
 
 type Sdk = typeof import('@aws-sdk/client-ssm');
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+/** An output read from S3 is a compressed probe (tens of KiB): far more than this is not one. */
+const MAX_S3_OUTPUT_BYTES = 16 << 20;
 /** Loaded on the first SSM node: the SDK costs a CLI that has none ~0.2 s of start-up. */
 let sdkLoading: Promise<Sdk> | undefined;
 const loadSdk = () => (sdkLoading ??= import('@aws-sdk/client-ssm'));
@@ -86,6 +94,7 @@ interface RawResult {
 export class SsmFleet {
   #client: SSMClient | undefined;
   #sdk: Sdk | undefined;
+  #s3: { client: import('@aws-sdk/client-s3').S3Client; sdk: S3Sdk } | undefined;
   readonly #pollInitialMs: number;
   readonly #pollMaxMs: number;
   readonly #requestTimeoutMs: number;
@@ -131,6 +140,7 @@ export class SsmFleet {
   close(): void {
     this.#closed = true;
     this.#client?.destroy();
+    this.#s3?.client.destroy();
   }
 
   #flush(): void {
@@ -183,6 +193,7 @@ export class SsmFleet {
         Parameters: { commands: [envelopeCommand(online[0]!.command)], executionTimeout: [String(seconds)] },
         TimeoutSeconds: Math.max(MIN_DELIVERY_TIMEOUT_SECONDS, seconds),
         Comment: 'edgefleet',
+        ...(this.settings.outputS3 ? { OutputS3BucketName: this.settings.outputS3.bucket, OutputS3KeyPrefix: this.settings.outputS3.keyPrefix } : {}),
       };
       const sent = await this.#call((abortSignal) => c.client.send(new c.sdk.SendCommandCommand(input), { abortSignal }), deadline);
       commandId = sent.Command!.CommandId!;
@@ -221,7 +232,17 @@ export class SsmFleet {
               (abortSignal) => c.client.send(new c.sdk.GetCommandInvocationCommand({ CommandId: commandId, InstanceId: job.instanceId, PluginName: PLUGIN }), { abortSignal }),
               deadline,
             );
-            finish(job, () => outcome(got.Status ?? 'Failed', got.StatusDetails, got.StandardOutputContent ?? '', got.StandardErrorContent ?? '', got.ResponseCode));
+            let stdoutText = got.StandardOutputContent ?? '';
+            if (this.settings.outputS3 && !isWholeEnvelope(stdoutText) && (got.Status === 'Success' || got.Status === 'Failed')) {
+              try {
+                stdoutText = await this.#readS3Output(commandId, job.instanceId, got.StandardOutputUrl, deadline);
+              } catch (e) {
+                return finish(job, () => {
+                  throw e;
+                });
+              }
+            }
+            finish(job, () => outcome(got.Status ?? 'Failed', got.StatusDetails, stdoutText, got.StandardErrorContent ?? '', got.ResponseCode));
           } catch (e) {
             // SSM is eventually consistent: an invocation the list showed may not be readable yet.
             if ((e as Error).name !== 'InvocationDoesNotExist') throw e;
@@ -297,6 +318,48 @@ export class SsmFleet {
     }
   }
 
+  /**
+   * The command's whole stdout from its S3 output: the key StandardOutputUrl names (else the
+   * agent's layout PREFIX/COMMAND/INSTANCE/awsrunShellScript/0.awsrunShellScript/stdout), read
+   * bounded. The agent uploads as the command ends, so a key not there yet is asked again.
+   */
+  async #readS3Output(commandId: string, instanceId: string, url: string | undefined, deadline: number): Promise<string> {
+    const { bucket, keyPrefix } = this.settings.outputS3!;
+    const key = s3KeyOf(url, bucket) ?? [keyPrefix, commandId, instanceId, 'awsrunShellScript', '0.awsrunShellScript', 'stdout'].filter(Boolean).join('/');
+    const where = `s3://${bucket}/${key}`;
+    let backoffMs = 200;
+    try {
+      const s3 = await this.#s3Client();
+      for (;;) {
+        try {
+          const r = await this.#call((abortSignal) => s3.client.send(new s3.sdk.GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal }), deadline);
+          return await readBounded(r.Body as AsyncIterable<Uint8Array> | undefined, MAX_S3_OUTPUT_BYTES, where);
+        } catch (e) {
+          if ((e as Error).name !== 'NoSuchKey' || deadline - Date.now() <= backoffMs) throw e;
+          await sleep(backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 2000);
+        }
+      }
+    } catch (e) {
+      if (e instanceof TransportError && e.kind === 'output') throw e;
+      const err = e as Error;
+      throw new TransportError('output', `output passed SSM's 24,000 characters and its S3 copy ${where} could not be read (${err.name}: ${err.message}); the node's role needs s3:PutObject there, the hub's s3:GetObject`, { cause: e });
+    }
+  }
+
+  async #s3Client(): Promise<{ client: import('@aws-sdk/client-s3').S3Client; sdk: S3Sdk }> {
+    if (this.#s3) return this.#s3;
+    const sdk = await import('@aws-sdk/client-s3');
+    const client = new sdk.S3Client({
+      ...(this.settings.region ? { region: this.settings.region } : {}),
+      ...(this.settings.profile ? { profile: this.settings.profile } : {}),
+      // The bucket may be in another region than the instances: S3's redirect says which.
+      followRegionRedirects: true,
+      requestHandler: { connectionTimeout: 5000, requestTimeout: this.#requestTimeoutMs },
+    });
+    return (this.#s3 ??= { client, sdk });
+  }
+
   #where(): string {
     return this.settings.region ? ` in ${this.settings.region}` : '';
   }
@@ -329,6 +392,35 @@ function agentOf(i: InstanceInformation): SsmAgentInfo {
   if (i.PingStatus) a.pingStatus = i.PingStatus;
   if (i.LastPingDateTime) a.lastPingUnixSeconds = Math.floor(i.LastPingDateTime.getTime() / 1000);
   return a;
+}
+
+/** The object key in an S3 URL of `bucket` (path-style `https://s3.REGION.amazonaws.com/BUCKET/KEY` or virtual-hosted `https://BUCKET.s3…/KEY`). */
+function s3KeyOf(url: string | undefined, bucket: string): string | undefined {
+  if (!url) return undefined;
+  try {
+    const u = new URL(url);
+    const path = decodeURIComponent(u.pathname).replace(/^\//, '');
+    if (u.hostname.startsWith(`${bucket}.`)) return path || undefined;
+    return path.startsWith(`${bucket}/`) ? path.slice(bucket.length + 1) || undefined : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A response body as text, refused past `maxBytes` (the rest is not read). */
+async function readBounded(body: AsyncIterable<Uint8Array> | undefined, maxBytes: number, where: string): Promise<string> {
+  if (!body) return '';
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    n += c.length;
+    if (n > maxBytes) {
+      (body as { destroy?: () => void }).destroy?.();
+      throw new TransportError('output', `${where} is over ${maxBytes} bytes: not a probe's output`);
+    }
+    chunks.push(Buffer.from(c));
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function isThrottling(e: unknown): boolean {

@@ -49,7 +49,9 @@ export function verifySigV4(req: SignedRequest, creds: Credentials, service: str
   });
   if (canonicalHeaders.includes(undefined)) return 'a signed header is missing from the request';
   const payloadHash = header(req.headers, 'x-amz-content-sha256') ?? sha256(req.body);
-  if (payloadHash !== sha256(req.body)) return 'x-amz-content-sha256 does not match the body';
+  // S3 alone lets a request leave its payload unsigned (the header says so, and is signed).
+  const unsigned = service === 's3' && payloadHash === 'UNSIGNED-PAYLOAD';
+  if (!unsigned && payloadHash !== sha256(req.body)) return 'x-amz-content-sha256 does not match the body';
   const canonicalRequest = [req.method, canonicalUri(path), canonicalQuery(query), canonicalHeaders.join(''), signedHeadersText, payloadHash].join('\n');
   const scope = `${date}/${region}/${service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { S3Server } from './s3Server.js';
 import { verifySigV4, type Credentials } from './sigv4.js';
 import { validateRequest, ValidationError } from './ssmShapes.js';
 
@@ -31,6 +32,8 @@ export interface SsmInstance {
   platformName?: string;
   platformVersion?: string;
   lastPingUnixSeconds?: number;
+  /** The agent's environment for the scripts it runs (default: this process's). */
+  env?: Record<string, string>;
 }
 
 export interface SsmServerOptions {
@@ -49,6 +52,13 @@ export interface SsmServerOptions {
   parameters?: Record<string, { value: string; type?: 'String' | 'SecureString' }>;
   /** Scripts run at once (the machine's cores are shared). */
   runConcurrency?: number;
+  /**
+   * Where OutputS3BucketName sends output: when a command names a bucket this server has, the
+   * agent writes the script's whole stdout and stderr there as it ends, at
+   * `PREFIX/COMMAND/INSTANCE/awsrunShellScript/0.awsrunShellScript/stdout` (the layout the agent
+   * uses), and GetCommandInvocation's StandardOutputUrl points at it.
+   */
+  s3?: S3Server;
 }
 
 export interface SsmServer {
@@ -86,6 +96,8 @@ interface Invocation {
   deliveryTimeoutMs: number;
   script: string;
   comment: string;
+  /** OutputS3BucketName / OutputS3KeyPrefix of its command. */
+  s3?: { bucket: string; prefix: string };
   result?: { status: 'Success' | 'Failed' | 'TimedOut' | 'Cancelled'; details: string; code: number; stdout: string; stderr: string; endMs: number };
   kill?: () => void;
 }
@@ -126,7 +138,7 @@ export async function startSsmServer(o: SsmServerOptions): Promise<SsmServer> {
   function schedule(inv: Invocation, executionTimeoutMs: number): void {
     const start = () => {
       running++;
-      const child = spawn('/bin/sh', ['-c', inv.script], { cwd: inv.instance.root, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spawn('/bin/sh', ['-c', inv.script], { cwd: inv.instance.root, stdio: ['ignore', 'pipe', 'pipe'], detached: true, ...(inv.instance.env ? { env: inv.instance.env } : {}) });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b: Buffer) => void (stdout.length < CAPTURE_LIMIT && (stdout += b.toString('utf8'))));
@@ -153,6 +165,11 @@ export async function startSsmServer(o: SsmServerOptions): Promise<SsmServer> {
         if (ending === 'TimedOut') inv.result = { status: 'TimedOut', details: 'ExecutionTimedOut', code: -1, stdout, stderr, endMs };
         else if (ending === 'Cancelled') inv.result = { status: 'Cancelled', details: 'Cancelled', code: -1, stdout, stderr, endMs };
         else inv.result = { status: code === 0 ? 'Success' : 'Failed', details: code === 0 ? 'Success' : 'Failed', code: code ?? -1, stdout, stderr, endMs };
+        // The agent uploads the plugin's output files to the command's bucket, uncut.
+        if (inv.s3 && o.s3?.has(inv.s3.bucket)) {
+          if (stdout) o.s3.put(inv.s3.bucket, s3Key(inv, 'stdout'), stdout);
+          if (stderr) o.s3.put(inv.s3.bucket, s3Key(inv, 'stderr'), stderr);
+        }
       });
     };
     const pending = o.pendingMs ?? 100;
@@ -177,6 +194,9 @@ export async function startSsmServer(o: SsmServerOptions): Promise<SsmServer> {
   }
 
   const iso = (ms: number) => new Date(ms).toISOString();
+  const s3Key = (inv: Invocation, file: 'stdout' | 'stderr') =>
+    [inv.s3!.prefix, inv.commandId, inv.instance.id, 'awsrunShellScript', '0.awsrunShellScript', file].filter(Boolean).join('/');
+  const s3Url = (inv: Invocation, file: 'stdout' | 'stderr') => (inv.s3 ? `https://s3.${region}.amazonaws.com/${inv.s3.bucket}/${s3Key(inv, file)}` : '');
 
   const ops: Record<string, (b: any) => unknown> = {
     SendCommand(b) {
@@ -193,6 +213,7 @@ export async function startSsmServer(o: SsmServerOptions): Promise<SsmServer> {
       const list = ids.map((id) => ({
         commandId, instance: instances.get(id)!, sentMs, deliveryTimeoutMs: (b.TimeoutSeconds ?? 3600) * 1000,
         script: commands.join('\n'), comment: b.Comment ?? '',
+        ...(b.OutputS3BucketName ? { s3: { bucket: b.OutputS3BucketName, prefix: b.OutputS3KeyPrefix ?? '' } } : {}),
       }) as Invocation);
       invocations.set(commandId, list);
       for (const inv of list) if (inv.instance.pingStatus === 'Online') schedule(inv, exec * 1000);
@@ -215,8 +236,8 @@ export async function startSsmServer(o: SsmServerOptions): Promise<SsmServer> {
         CommandId: inv.commandId, InstanceId: inv.instance.id, Comment: inv.comment, DocumentName: 'AWS-RunShellScript', DocumentVersion: '$DEFAULT',
         PluginName: PLUGIN, ResponseCode: done ? v.r!.code : -1, Status: v.status, StatusDetails: v.details,
         ExecutionStartDateTime: iso(inv.sentMs), ExecutionEndDateTime: done ? iso(v.r!.endMs) : '',
-        StandardOutputContent: done ? v.r!.stdout.slice(0, STDOUT_GET_LIMIT) : '', StandardOutputUrl: '',
-        StandardErrorContent: done ? v.r!.stderr.slice(0, STDERR_GET_LIMIT) : '', StandardErrorUrl: '',
+        StandardOutputContent: done ? v.r!.stdout.slice(0, STDOUT_GET_LIMIT) : '', StandardOutputUrl: s3Url(inv, 'stdout'),
+        StandardErrorContent: done ? v.r!.stderr.slice(0, STDERR_GET_LIMIT) : '', StandardErrorUrl: s3Url(inv, 'stderr'),
       };
     },
     ListCommandInvocations(b) {

@@ -69,6 +69,8 @@ const LIMITS: Record<string, (b: Record<string, any>) => void> = {
     check(/^[a-zA-Z0-9_\-.:/]{3,128}$/.test(b.DocumentName), `DocumentName ${JSON.stringify(b.DocumentName)} is invalid`);
     range(b.TimeoutSeconds, 30, 2592000, 'TimeoutSeconds');
     if (b.Comment !== undefined) check(b.Comment.length <= 100, 'Comment: at most 100 characters');
+    if (b.OutputS3BucketName !== undefined) check(b.OutputS3BucketName.length >= 3 && b.OutputS3BucketName.length <= 63, 'OutputS3BucketName: 3 to 63 characters');
+    if (b.OutputS3KeyPrefix !== undefined) check(b.OutputS3KeyPrefix.length <= 500, 'OutputS3KeyPrefix: at most 500 characters');
   },
   GetCommandInvocation(b) {
     check(COMMAND_ID.test(b.CommandId), 'CommandId must be 36 characters');
