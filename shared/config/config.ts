@@ -172,6 +172,8 @@ export const SCHEMA = {
   detect: {
     /** detectAnomalies scores the mean of each step of this many seconds per series (the detector was tuned on 5-minute data); 0: every raw sample. */
     stepSeconds: int(DEFAULT_STEP_SECONDS, 0, 86_400, 'seconds'),
+    /** Quiet hub: a new extreme alarms only when it is also this many σ from what the series does at that hour (docs/anomalies.md); 0 (default): off. */
+    recordProfileSigma: num(0, { min: 0, max: 100, unit: 'σ of the hour' }),
   },
   /** Prometheus remote write (docs/prometheus.md); GET /metrics needs no configuration. */
   prometheus: {

@@ -33,6 +33,9 @@
  *    after a history of at least `stayHistoryFactor` × that long — a regime held longer than ever,
  *    such as a machine cooling for a day, which no window-local feature sees. Scores 1 on the
  *    sample the stay crosses that mark, once per stay.
+ * 8. A time-of-day profile (24 UTC bins of the recent median) adds to the score of a sample far
+ *    from what this series does at this hour; with `recordProfileSigma` > 0 (a quiet hub), a new
+ *    extreme scores only when the value is also that many of its hour's σ from the hour's mean.
  *
  * O(window) per sample (an incrementally sorted window of ≤ 96 numbers).
  */
@@ -78,6 +81,13 @@ export interface DetectorConfig {
   profileAlpha: number;
   /** Added to the score, × (deviation − 3) / 3 capped at 1, when the profile feature is over 3 of its bin's σ. */
   profileWeight: number;
+  /**
+   * A quiet hub (0: off, the NAB setting): a new extreme scores only when the value is also this
+   * many σ of its time-of-day bin from that bin's mean (the nearest of it and its two
+   * neighbours), and not before the profile has `profileDays` of history. The extreme's
+   * likelihood still learns every record. Needs the samples' times.
+   */
+  recordProfileSigma: number;
 }
 
 export const DETECTOR_NAME = 'likelihood-v4';
@@ -104,6 +114,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   profileDays: 3,
   profileAlpha: 0.01,
   profileWeight: 0.3,
+  recordProfileSigma: 0,
 };
 
 /** Bits of the seen-context set for a configuration: Σ_{j=1..L} S^(j+1), S = buckets + 2. */
@@ -414,6 +425,22 @@ function stayRecord(state: DetectorState, value: number, config: Readonly<Detect
   return state.stay >= mark && state.stay - 1 < mark && state.n - state.stay >= config.stayHistoryFactor * state.stay;
 }
 
+/**
+ * How far `value` is from what this series does at this time of day: |value − bin mean| in the
+ * bin's σ (mean absolute deviation × 1.2533, floored like the scale), the nearest of the bin and
+ * its two neighbours. The profile learns the recent median, so its σ is the spread of the hour's
+ * typical level from day to day.
+ */
+function profileDeviation(state: DetectorState, value: number, bin: number, range: number, m: number, config: Readonly<DetectorConfig>): number {
+  const floor = Math.max(config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)));
+  let d = Infinity;
+  for (let j = -1; j <= 1; j++) {
+    const b = (bin + j + config.profileBins) % config.profileBins;
+    d = Math.min(d, Math.abs(value - state.prof[3 * b]!) / Math.max(state.prof[3 * b + 1]! * 1.2533, floor));
+  }
+  return d;
+}
+
 function median3(a: number, b: number, c: number): number {
   return Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
 }
@@ -433,6 +460,8 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   let shift = 0;
   let extreme = 0;
   let seasonal = 0;
+  // Quiet hub: a new extreme that is ordinary for the time of day (or comes before the profile is ready) does not score.
+  let ordinaryRecord = false;
   let bin = -1;
   // The recent median (below); the profile learns it, not the raw value, so it lags a sharp daily rise exactly as the feature does.
   let recent = value;
@@ -456,7 +485,8 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
     // Unusual for the time of day: the recent median against its bin's mean of recent medians, in its bin's deviation.
     // Give or take a bin: the nearest of this bin and its two neighbours (a daily edge that comes a
     // few minutes early or late, or falls on a bin boundary, is not unusual).
-    if (bin >= 0 && state.t0 !== null && timeUnixSeconds! - state.t0 >= config.profileDays * 86400 && state.prof.length === 3 * config.profileBins) {
+    const profileReady = bin >= 0 && state.t0 !== null && timeUnixSeconds! - state.t0 >= config.profileDays * 86400 && state.prof.length === 3 * config.profileBins;
+    if (profileReady) {
       const floor = Math.max(config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)));
       seasonal = Infinity;
       for (let j = -1; j <= 1; j++) {
@@ -470,7 +500,10 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
     if (excess > 0) {
       const noise = Math.max(differenceNoise(w, start, value), config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)));
       const spread = Math.sqrt(state.vs[1]);
-      if (excess >= config.recordMarginNoise * noise && excess >= config.recordMarginSpread * spread) extreme = (10 * excess) / Math.max(range, 1e-9);
+      if (excess >= config.recordMarginNoise * noise && excess >= config.recordMarginSpread * spread) {
+        extreme = (10 * excess) / Math.max(range, 1e-9);
+        if (config.recordProfileSigma > 0 && bin >= 0) ordinaryRecord = !profileReady || profileDeviation(state, value, bin, range, m, config) < config.recordProfileSigma;
+      }
     }
   }
   state.n++;
@@ -485,7 +518,8 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   const f1 = Math.log1p(extreme);
   const l0 = likelihood(state.stats, 0, f0, state.n, config.likelihoodAlpha);
   const l1 = likelihood(state.stats, 2, f1, state.n, config.likelihoodAlpha);
-  let score = live ? Math.max(l0, l1) : 0;
+  // An ordinary record is still learnt (above): how often this series sets records stays known.
+  let score = live ? Math.max(l0, ordinaryRecord ? 0 : l1) : 0;
   if (live && seasonal > 3) score = Math.min(1, score + config.profileWeight * Math.min(1, (seasonal - 3) / 3));
   if (bin >= 0) {
     const prof = state.prof;
