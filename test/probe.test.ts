@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { METRIC_KINDS } from '../shared/domain/index.js';
 import { probeCommand, DF_SECTION, DF_KILLED_RC } from '../shared/collect/probes.js';
+import { DF_INODES_SECTION, parseDfInodes } from '../shared/parse/index.js';
 import { parseMeminfo, parseProcStat, parseTemperatures, probeEnd, splitProbeOutput } from '../shared/parse/index.js';
 
 const BUSYBOX = '/bin/busybox';
@@ -52,10 +53,13 @@ describe('probe', { skip: !existsSync(BUSYBOX) && 'busybox is not installed (apt
     const b = splitProbeOutput(gnu, roots);
     for (const [path, text] of b) {
       // df and the mount table are the live system's, read a moment apart.
-      if (path === DF_SECTION || path === '/proc/self/mounts') continue;
+      if (path === DF_SECTION || path === DF_INODES_SECTION || path === '/proc/self/mounts') continue;
       assert.equal(a.get(path), text, path);
     }
     assert.ok(a.has(DF_SECTION), 'busybox df ran');
+    // Both dfs' inode tables parse alike (their headers differ: IUsed/IFree vs Used/Available).
+    assert.ok(parseDfInodes(a.get(DF_INODES_SECTION)!, b.get('/proc/self/mounts')!).length > 0, 'busybox df -Pi parses');
+    assert.ok(parseDfInodes(b.get(DF_INODES_SECTION)!, b.get('/proc/self/mounts')!).length > 0, 'GNU df -Pi parses');
     assert.equal(busyboxEnd.exitCode, 0, "df's status is the probe's");
     assert.equal(gnuEnd.exitCode, 0);
     assert.deepEqual([...splitProbeOutput(bareEnd.body, roots).keys()], [...a.keys()], 'without timeout: the same files');
@@ -78,7 +82,7 @@ describe('probe', { skip: !existsSync(BUSYBOX) && 'busybox is not installed (apt
       .split(/[;|&()]|\bthen\b|\belse\b/)
       .map((part) => part.trim().split(/\s+/)[0])
       .filter((w) => w !== '' && w !== undefined);
-    for (const w of words) assert.ok(/^(P=.*|[hrdw]=\$[?!]|head|printf|if|fi|command|exec|timeout|df|sleep|kill|wait|exit)$/.test(w!), `unexpected command ${w}`);
+    for (const w of words) assert.ok(/^(P=.*|[hrdw]=\$[?!]|head|printf|if|fi|command|exec|timeout|df|sleep|kill|wait|exit|nvidia-smi|\[)$/.test(w!), `unexpected command ${w}`);
   });
 
   for (const [label, path] of [

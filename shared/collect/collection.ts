@@ -54,6 +54,7 @@ export function kindFilters(config: Config): KindFilters {
     storageExcludeFsTypes: regex('collect.storageExcludeFsTypes', c.storageExcludeFsTypes),
     storageExcludeMountPoints: regex('collect.storageExcludeMountPoints', c.storageExcludeMountPoints),
     networkExcludeInterfaces: regex('collect.networkExcludeInterfaces', c.networkExcludeInterfaces),
+    diskExcludeDevices: regex('collect.diskExcludeDevices', c.diskExcludeDevices),
   };
 }
 

@@ -1,6 +1,8 @@
 import type { MetricKind } from '../domain/index.js';
 import { randomBytes } from 'node:crypto';
 import { shellQuote } from '../transport/shellQuote.js';
+import { DF_INODES_SECTION } from '../parse/dfInodes.js';
+import { NVIDIA_SMI_FIELDS } from '../parse/nvidiaSmi.js';
 
 /**
  * Probes: the POSIX `sh` a node runs. They only read kernel files (and `df`, which asks the
@@ -64,6 +66,10 @@ interface ProbeFiles {
   /** Absolute paths, never moved by the roots. */
   fixed?: string[];
   df?: boolean;
+  /** `df -Pi` after `df -Pk` (inodes), under the same bound. */
+  dfInodes?: boolean;
+  /** nvidia-smi's query, when the binary exists, before head's files. */
+  nvidiaSmi?: boolean;
 }
 
 const PROBE_FILES: Record<MetricKind, ProbeFiles> = {
@@ -82,41 +88,78 @@ const PROBE_FILES: Record<MetricKind, ProbeFiles> = {
   // storage is not moved by edgefleet_proc_root.
   storage: { fixed: ['/proc/self/mounts'], df: true },
   // uptime: the node's own clock, so a slow link does not skew the rate's interval.
-  network: { proc: ['net/dev', 'uptime'] },
+  network: {
+    proc: ['net/dev', 'uptime'],
+    // Link state: a down link's carrier and speed fail to read (EINVAL) and print nothing.
+    sys: ['class/net/*/operstate', 'class/net/*/carrier', 'class/net/*/speed'],
+  },
+  diskio: { proc: ['diskstats', 'uptime'] },
+  inodes: { fixed: ['/proc/self/mounts'], df: true, dfInodes: true },
+  pressure: { proc: ['pressure/cpu', 'pressure/memory', 'pressure/io', 'uptime'] },
+  nvidia: { nvidiaSmi: true },
 };
+
+/** What the nvidia kind asks nvidia-smi (parse/nvidiaSmi.ts parses it in this order). */
+export const NVIDIA_SMI_QUERY = `--query-gpu=${NVIDIA_SMI_FIELDS.join(',')}`;
 
 /** One shell command that reads every file the given kinds need, in one `head` and at most one (bounded) `df`, ending with the end marker. */
 export function probeCommand(kinds: readonly MetricKind[], roots: ProbeRoots = DEFAULT_ROOTS, opts: ProbeOptions = { nonce: newProbeNonce(), dfTimeoutSeconds: DEFAULT_DF_TIMEOUT_SECONDS }): string {
   if (!/^[0-9a-f]{8,64}$/.test(opts.nonce)) throw new RangeError(`probe nonce must be hex, got ${JSON.stringify(opts.nonce)}`);
   const words: string[] = [];
   let df = false;
+  let dfInodes = false;
+  let nvidiaSmi = false;
+  const add = (w: string) => {
+    if (!words.includes(w)) words.push(w);
+  };
   for (const kind of kinds) {
     const files = PROBE_FILES[kind];
-    for (const p of files.proc ?? []) if (!words.includes(`"$P"/${p}`)) words.push(`"$P"/${p}`);
-    for (const s of files.sys ?? []) words.push(`"$S"/${s}`);
-    for (const f of files.fixed ?? []) words.push(shellQuote(f));
+    for (const p of files.proc ?? []) add(`"$P"/${p}`);
+    for (const s of files.sys ?? []) add(`"$S"/${s}`);
+    for (const f of files.fixed ?? []) add(shellQuote(f));
     df ||= files.df === true;
+    dfInodes ||= files.dfInodes === true;
+    nvidiaSmi ||= files.nvidiaSmi === true;
   }
   const parts = [`P=${shellQuote(roots.procRoot)} S=${shellQuote(roots.sysRoot)}`];
+  // Before head's files, so that its section is inside the marked part. `command -v` is a shell
+  // builtin: a node without the binary pays nothing and prints no section (no data).
+  if (nvidiaSmi) parts.push(nvidiaSmiSection(opts.dfTimeoutSeconds));
   parts.push(`head -n 100000 /dev/null ${words.join(' ')} 2>/dev/null`);
   // head's status 1 is no verdict (a missing glob, a sleeping sensor): the parsers judge the
   // content. Above 128 head was killed and what it had buffered is lost.
   const mark = `\\n==> ${FILES_END} ${opts.nonce} head=%s <==\\n`;
-  if (df) parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} $?`, opts.boundDf ? boundedDf(opts.dfTimeoutSeconds) : 'exec df -Pk 2>/dev/null');
+  if (df && dfInodes) parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} $?`, dfBoth(opts));
+  else if (df) parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} $?`, opts.boundDf ? boundedDf(opts.dfTimeoutSeconds) : 'exec df -Pk 2>/dev/null');
   else parts.push(`printf ${shellQuote(mark)} $?`);
   return parts.join('; ');
 }
 
 /**
- * `exec`s `df -Pk` killed after `seconds`, so the probe's exit status is df's (137 when
- * killed): coreutils' or busybox's `timeout` where there is one (one process more than a bare
- * df), else a watchdog subshell (POSIX sh). SIGKILL also ends a df blocked on a hard NFS mount
- * (TASK_KILLABLE), so no df is left behind.
+ * `df -Pk`, then `df -Pi` under a header of its own, each bounded like df alone; the command's
+ * exit status is the last df's. A df -Pk killed by the bound (a hung mount) skips df -Pi, which
+ * would hang on the same mount.
  */
-function boundedDf(seconds: number): string {
+function dfBoth(opts: ProbeOptions): string {
+  const s = Math.max(1, Math.ceil(opts.dfTimeoutSeconds));
+  const run = (args: string) =>
+    opts.boundDf
+      ? `if command -v timeout >/dev/null 2>&1; then timeout -s KILL ${s} df ${args} 2>/dev/null; r=$?; else df ${args} 2>/dev/null & d=$!; (sleep ${s}; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; r=$?; kill $w 2>/dev/null; fi`
+      : `df ${args} 2>/dev/null; r=$?`;
+  return `${run('-Pk')}; if [ $r -ge 128 ]; then exit $r; fi; printf ${shellQuote(`\\n==> ${DF_INODES_SECTION} <==\\n`)}; ${run('-Pi')}; exit $r`;
+}
+
+/**
+ * nvidia-smi, when it is on the node's PATH, killed after `seconds` (it can hang on a GPU that
+ * fell off the bus): its stdout and stderr under `==> nvidia-smi <==`, its exit status in the
+ * header `==> nvidia-smi exit=N <==` (137: killed). The shell's own watchdog, never coreutils'
+ * `timeout`, which kills its whole process group (the probe's shell, before head's files).
+ */
+function nvidiaSmiSection(seconds: number): string {
   const s = Math.max(1, Math.ceil(seconds));
   return (
-    `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${s} df -Pk 2>/dev/null; fi; ` +
-    `df -Pk 2>/dev/null & d=$!; (sleep ${s}; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; r=$?; kill $w 2>/dev/null; exit $r`
+    `if command -v nvidia-smi >/dev/null 2>&1; then printf '==> nvidia-smi <==\\n'; ` +
+    `nvidia-smi ${NVIDIA_SMI_QUERY} --format=csv,noheader,nounits 2>&1 & d=$!; (sleep ${s}; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; r=$?; kill $w 2>/dev/null; ` +
+    `printf '\\n==> nvidia-smi exit=%s <==\\n' $r; fi`
   );
 }

@@ -168,7 +168,12 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
         rows += out.rows;
         if (out.counters !== undefined) nodeCounters.push({ node: node.name, kind, timeMs: nowMs, sample: out.counters });
         for (const note of out.notes) o.log.info(note, { node: node.name, kind });
-        nodeRuns.push({ node: node.name, kind, success: true, durationMs: performance.now() - t0, rows: out.rows });
+        if (out.error !== undefined) {
+          // What it read is stored; the run is failed, the node `error`, with the kind's message.
+          errors.push(`${kind}: ${out.error}`);
+          o.log.warn('node output rejected in part', { node: node.name, kind, error: out.error });
+        }
+        nodeRuns.push({ node: node.name, kind, success: out.error === undefined, durationMs: performance.now() - t0, rows: out.rows, ...(out.error !== undefined ? { error: `${kind}: ${out.error}` } : {}) });
       } catch (e) {
         // Rejected, logged, never stored: the other kinds of this node still land.
         const error = `${kind}: ${(e as Error).message}`;

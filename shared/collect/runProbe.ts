@@ -33,7 +33,7 @@ export async function runProbe(transport: Transport, kinds: readonly MetricKind[
     const { stdout, code } = await transport.exec(probeCommand(kinds, roots, probe), exec);
     return { files: splitProbeOutput(probeEnd(stdout, probe.nonce, code).body, roots), df: { ...df, exitStatus: code } };
   } catch (e) {
-    if (!(e instanceof TransportError && e.kind === 'timeout' && e.partialStdout !== undefined && kinds.includes('storage'))) throw e;
+    if (!(e instanceof TransportError && e.kind === 'timeout' && e.partialStdout !== undefined && (kinds.includes('storage') || kinds.includes('inodes')))) throw e;
     let body: string;
     try {
       body = probeEnd(e.partialStdout, probe.nonce, null).body;

@@ -57,6 +57,8 @@ export const SCHEMA = {
     storageExcludeMountPoints: regex(''),
     /** Interfaces left out of network. */
     networkExcludeInterfaces: regex('^lo$'),
+    /** Block devices left out of diskio; empty: node_exporter's default (partitions, loop, RAM disks) plus SD/eMMC partitions. */
+    diskExcludeDevices: regex(''),
     /** A node giving more series (rows) in one round is refused whole, like Prometheus' sample_limit (0: no limit). */
     maxSeriesPerNode: int(2000, 0, 10_000_000),
   },

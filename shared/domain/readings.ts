@@ -71,6 +71,8 @@ export interface MemorySample {
   swapFreeBytes?: number;
   /** (total − available) / total, or with no MemAvailable (total − free − buffers − cached) / total. */
   usedPercent: number;
+  /** NvMapMemUsed: on a Jetson (unified memory), what the GPU's nvmap allocator holds. Absent elsewhere. */
+  nvMapMemUsedBytes?: number;
 }
 
 /** One real mount, from `df -Pk` joined with /proc/self/mounts. */
@@ -112,6 +114,93 @@ export interface NetRates {
   intervalSeconds: number;
 }
 
-/** The five metric kinds, each one probe + one parser + one table family + one handler. */
-export const METRIC_KINDS = ['temperature', 'cpu', 'memory', 'storage', 'network'] as const;
+/** Raw /proc/diskstats counters of one block device (sectors are always 512 bytes there; ms → seconds). */
+export interface DiskStats {
+  device: string;
+  readsCompleted: number;
+  readBytes: number;
+  /** Time spent reading (all reads, summed: may exceed wall time). */
+  readTimeSeconds: number;
+  writesCompleted: number;
+  writtenBytes: number;
+  writeTimeSeconds: number;
+  /** io_ticks: wall time the device had I/O in flight. */
+  ioTimeSeconds: number;
+}
+
+/** Per-second rates of one device between two DiskStats samples. */
+export interface DiskIoRates {
+  device: string;
+  readBytesPerSecond: number;
+  writtenBytesPerSecond: number;
+  readsPerSecond: number;
+  writesPerSecond: number;
+  /** Δ io_ticks / interval × 100: the share of the interval the device was busy (iostat's %util). */
+  utilizationPercent: number;
+  intervalSeconds: number;
+}
+
+/** One line (`some` or `full`) of a /proc/pressure file. avg* are percent of time stalled. */
+export interface PressureLine {
+  avg10: number;
+  avg60: number;
+  avg300: number;
+  /** `total`: µs stalled since boot, as seconds. */
+  totalSeconds: number;
+}
+
+/** One /proc/pressure/{cpu,memory,io} file (pressure stall information, Linux ≥ 4.20). */
+export interface PressureSample {
+  resource: 'cpu' | 'memory' | 'io';
+  some: PressureLine;
+  /** Absent for cpu before Linux 5.13. */
+  full?: PressureLine;
+  /** Δ total / interval × 100 since the previous round: percent of that interval stalled. */
+  somePercent?: number;
+  fullPercent?: number;
+}
+
+/** Inodes of one real mount, from `df -Pi` joined with /proc/self/mounts. */
+export interface InodesSample {
+  device: string;
+  mountPoint: string;
+  fsType: string;
+  files: number;
+  filesFree: number;
+  /** (files − free) / files × 100. */
+  usedPercent: number;
+}
+
+/** /sys/class/net/IFACE/{operstate,carrier,speed}. Unreadable or -1 is undefined (unknown), never 0. */
+export interface NetLink {
+  iface: string;
+  /** operstate: up, down, dormant, lowerlayerdown, unknown (loopback and many virtual links). */
+  operState?: string;
+  /** carrier: 1 link detected, 0 none. Unreadable while the interface is down. */
+  carrier?: number;
+  /** speed (Mbit/s) × 125000; wifi and virtual links report none or -1. */
+  speedBytesPerSecond?: number;
+}
+
+/** One NVIDIA GPU from `nvidia-smi --query-gpu`. Fields nvidia-smi prints as [N/A] / [Not Supported] are undefined. */
+export interface NvidiaGpu {
+  index: number;
+  uuid: string;
+  name: string;
+  utilizationGpuPercent?: number;
+  utilizationMemoryPercent?: number;
+  /** nvidia-smi prints MiB: × 1048576. */
+  memoryUsedBytes?: number;
+  memoryTotalBytes?: number;
+  temperatureCelsius?: number;
+  powerDrawWatts?: number;
+  powerLimitWatts?: number;
+  smClockMhz?: number;
+  memClockMhz?: number;
+  /** clocks_throttle_reasons.active, a bitmask (0x…04 = HW slowdown…); 0 = not throttled. */
+  throttleReasons?: number;
+}
+
+/** The metric kinds, each one probe + one parser + one table family + one handler. */
+export const METRIC_KINDS = ['temperature', 'cpu', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia'] as const;
 export type MetricKind = (typeof METRIC_KINDS)[number];

@@ -10,3 +10,8 @@ export * from './mounts.js';
 export * from './df.js';
 export * from './registry.js';
 export * from './inference.js';
+export * from './procDiskstats.js';
+export * from './procPressure.js';
+export * from './dfInodes.js';
+export * from './netClass.js';
+export * from './nvidiaSmi.js';

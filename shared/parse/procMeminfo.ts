@@ -62,5 +62,8 @@ export function parseMeminfo(text: string): MemorySample {
   const swapFreeBytes = bytes('SwapFree');
   if (swapTotalBytes !== undefined) sample.swapTotalBytes = swapTotalBytes;
   if (swapFreeBytes !== undefined) sample.swapFreeBytes = swapFreeBytes;
+  // Jetson (L4T) kernels: the GPU's share of the unified memory.
+  const nvMapMemUsedBytes = bytes('NvMapMemUsed');
+  if (nvMapMemUsedBytes !== undefined) sample.nvMapMemUsedBytes = nvMapMemUsedBytes;
   return sample;
 }

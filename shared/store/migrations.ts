@@ -509,4 +509,76 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE nodes ADD COLUMN ssm_ping_status TEXT;
   ALTER TABLE nodes ADD COLUMN ssm_last_ping_unix_seconds INTEGER;
   `,
+  // 12 (issue 18): what node_exporter has and a lab needs. diskio: /proc/diskstats per whole
+  // disk, raw counters and the rates since the previous round. inodes: `df -Pi` per real mount
+  // (device and fs type in `mounts`, as for storage). pressure: PSI per resource (cpu, memory,
+  // io). network gains the link state; memory a Jetson's NvMapMemUsed. nvidia_gpu: nvidia-smi
+  // per GPU, keyed by its UUID (the index can change across reboots).
+  `
+  CREATE TABLE diskio (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    reads_completed INTEGER NOT NULL,
+    read_bytes INTEGER NOT NULL,
+    read_time_seconds REAL NOT NULL,
+    writes_completed INTEGER NOT NULL,
+    written_bytes INTEGER NOT NULL,
+    write_time_seconds REAL NOT NULL,
+    io_time_seconds REAL NOT NULL,
+    read_bytes_per_second REAL,
+    written_bytes_per_second REAL,
+    reads_per_second REAL,
+    writes_per_second REAL,
+    utilization_percent REAL,
+    PRIMARY KEY (node_id, time, device)
+  ) WITHOUT ROWID;
+  CREATE TABLE inodes (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    mount_point TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    files_free INTEGER NOT NULL,
+    used_percent REAL NOT NULL,
+    PRIMARY KEY (node_id, time, mount_point)
+  ) WITHOUT ROWID;
+  CREATE TABLE pressure (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    resource TEXT NOT NULL,
+    some_avg10 REAL NOT NULL,
+    some_avg60 REAL NOT NULL,
+    some_avg300 REAL NOT NULL,
+    some_total_seconds REAL NOT NULL,
+    some_percent REAL,
+    full_avg10 REAL,
+    full_avg60 REAL,
+    full_avg300 REAL,
+    full_total_seconds REAL,
+    full_percent REAL,
+    PRIMARY KEY (node_id, time, resource)
+  ) WITHOUT ROWID;
+  ALTER TABLE network ADD COLUMN oper_state TEXT;
+  ALTER TABLE network ADD COLUMN carrier INTEGER;
+  ALTER TABLE network ADD COLUMN speed_bytes_per_second REAL;
+  ALTER TABLE memory ADD COLUMN nvmap_used_bytes INTEGER;
+  CREATE TABLE nvidia_gpu (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    uuid TEXT NOT NULL,
+    gpu_index INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    utilization_gpu_percent REAL,
+    utilization_memory_percent REAL,
+    memory_used_bytes INTEGER,
+    memory_total_bytes INTEGER,
+    temperature_celsius REAL,
+    power_draw_watts REAL,
+    power_limit_watts REAL,
+    sm_clock_mhz REAL,
+    mem_clock_mhz REAL,
+    throttle_reasons INTEGER,
+    PRIMARY KEY (node_id, time, uuid)
+  ) WITHOUT ROWID;
+  `,
 ];

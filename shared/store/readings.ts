@@ -1,4 +1,4 @@
-import type { CpuUsage, MemorySample, MetricKind, NetDevCounters, NetRates, StorageSample, TemperatureReading } from '../domain/index.js';
+import type { CpuUsage, DiskIoRates, DiskStats, InodesSample, MemorySample, MetricKind, NetDevCounters, NetLink, NetRates, NvidiaGpu, PressureSample, StorageSample, TemperatureReading } from '../domain/index.js';
 import type { Db } from './db.js';
 
 /** Everything one node gave in one round, ready to store. Absent kinds were not collected or were rejected. */
@@ -10,7 +10,11 @@ export interface NodeReadings {
   load?: { load1: number; load5: number; load15: number };
   memory?: MemorySample;
   storage?: StorageSample[];
-  network?: { counters: NetDevCounters[]; rates: Map<string, NetRates> };
+  network?: { counters: NetDevCounters[]; rates: Map<string, NetRates>; links?: Map<string, NetLink> };
+  diskio?: { counters: DiskStats[]; rates: Map<string, DiskIoRates> };
+  inodes?: InodesSample[];
+  pressure?: PressureSample[];
+  nvidia?: NvidiaGpu[];
 }
 
 export interface CollectorRun {
@@ -63,7 +67,7 @@ export class ReadingsWriter {
       load: p('INSERT OR REPLACE INTO load (node_id, time, load1, load5, load15) VALUES (?, ?, ?, ?, ?)'),
       memory: p(
         `INSERT OR REPLACE INTO memory (node_id, time, mem_total_bytes, mem_free_bytes, mem_available_bytes, buffers_bytes, cached_bytes,
-           swap_total_bytes, swap_free_bytes, used_percent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           swap_total_bytes, swap_free_bytes, used_percent, nvmap_used_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       mount: p(
         `INSERT INTO mounts (node_id, mount_point, device, fs_type) VALUES (?, ?, ?, ?)
@@ -77,8 +81,23 @@ export class ReadingsWriter {
       network: p(
         `INSERT OR REPLACE INTO network (node_id, time, iface, rx_bytes, rx_packets, rx_errors, rx_drops, tx_bytes, tx_packets, tx_errors, tx_drops,
            rx_bytes_per_second, tx_bytes_per_second, rx_packets_per_second, tx_packets_per_second,
-           rx_errors_per_second, tx_errors_per_second, rx_drops_per_second, tx_drops_per_second)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           rx_errors_per_second, tx_errors_per_second, rx_drops_per_second, tx_drops_per_second, oper_state, carrier, speed_bytes_per_second)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      diskio: p(
+        `INSERT OR REPLACE INTO diskio (node_id, time, device, reads_completed, read_bytes, read_time_seconds, writes_completed, written_bytes,
+           write_time_seconds, io_time_seconds, read_bytes_per_second, written_bytes_per_second, reads_per_second, writes_per_second, utilization_percent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      inodes: p('INSERT OR REPLACE INTO inodes (node_id, time, mount_point, files, files_free, used_percent) VALUES (?, ?, ?, ?, ?, ?)'),
+      pressure: p(
+        `INSERT OR REPLACE INTO pressure (node_id, time, resource, some_avg10, some_avg60, some_avg300, some_total_seconds, some_percent,
+           full_avg10, full_avg60, full_avg300, full_total_seconds, full_percent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      nvidia: p(
+        `INSERT OR REPLACE INTO nvidia_gpu (node_id, time, uuid, gpu_index, name, utilization_gpu_percent, utilization_memory_percent,
+           memory_used_bytes, memory_total_bytes, temperature_celsius, power_draw_watts, power_limit_watts, sm_clock_mhz, mem_clock_mhz, throttle_reasons)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       counter: p(
         `INSERT INTO counter_state (node_id, kind, time_ms, sample_json) VALUES (?, ?, ?, ?)
@@ -92,7 +111,8 @@ export class ReadingsWriter {
 
   /** Rows one node's readings make, per kind (what the summary reports). */
   static rowCount(r: NodeReadings): number {
-    return (r.temperature?.length ?? 0) + (r.cpu?.length ?? 0) + (r.load ? 1 : 0) + (r.memory ? 1 : 0) + (r.storage?.length ?? 0) + (r.network?.counters.length ?? 0);
+    return (r.temperature?.length ?? 0) + (r.cpu?.length ?? 0) + (r.load ? 1 : 0) + (r.memory ? 1 : 0) + (r.storage?.length ?? 0) + (r.network?.counters.length ?? 0) +
+      (r.diskio?.counters.length ?? 0) + (r.inodes?.length ?? 0) + (r.pressure?.length ?? 0) + (r.nvidia?.length ?? 0);
   }
 
   /** A transaction around writeRound rolled back: what #once remembers may not be in the tables. */
@@ -141,7 +161,7 @@ export class ReadingsWriter {
         if (r.load) s.load.run(n, t, r.load.load1, r.load.load5, r.load.load15);
         const m = r.memory;
         if (m) {
-          s.memory.run(n, t, m.memTotalBytes, m.memFreeBytes, m.memAvailableBytes ?? null, m.buffersBytes ?? null, m.cachedBytes ?? null, m.swapTotalBytes ?? null, m.swapFreeBytes ?? null, m.usedPercent);
+          s.memory.run(n, t, m.memTotalBytes, m.memFreeBytes, m.memAvailableBytes ?? null, m.buffersBytes ?? null, m.cachedBytes ?? null, m.swapTotalBytes ?? null, m.swapFreeBytes ?? null, m.usedPercent, m.nvMapMemUsedBytes ?? null);
         }
         for (const d of r.storage ?? []) {
           this.#once(`m\0${n}\0${d.mountPoint}\0${d.device}\0${d.fsType}`, () => s.mount.run(n, d.mountPoint, d.device, d.fsType));
@@ -149,10 +169,35 @@ export class ReadingsWriter {
         }
         for (const c of r.network?.counters ?? []) {
           const rate = r.network!.rates.get(c.iface);
+          const link = r.network!.links?.get(c.iface);
           s.network.run(
             n, t, c.iface, c.rxBytes, c.rxPackets, c.rxErrors, c.rxDrops, c.txBytes, c.txPackets, c.txErrors, c.txDrops,
             rate?.rxBytesPerSecond ?? null, rate?.txBytesPerSecond ?? null, rate?.rxPacketsPerSecond ?? null, rate?.txPacketsPerSecond ?? null,
             rate?.rxErrorsPerSecond ?? null, rate?.txErrorsPerSecond ?? null, rate?.rxDropsPerSecond ?? null, rate?.txDropsPerSecond ?? null,
+            link?.operState ?? null, link?.carrier ?? null, link?.speedBytesPerSecond ?? null,
+          );
+        }
+        for (const d of r.diskio?.counters ?? []) {
+          const rate = r.diskio!.rates.get(d.device);
+          s.diskio.run(
+            n, t, d.device, d.readsCompleted, d.readBytes, d.readTimeSeconds, d.writesCompleted, d.writtenBytes, d.writeTimeSeconds, d.ioTimeSeconds,
+            rate?.readBytesPerSecond ?? null, rate?.writtenBytesPerSecond ?? null, rate?.readsPerSecond ?? null, rate?.writesPerSecond ?? null, rate?.utilizationPercent ?? null,
+          );
+        }
+        for (const x of r.inodes ?? []) {
+          this.#once(`m\0${n}\0${x.mountPoint}\0${x.device}\0${x.fsType}`, () => s.mount.run(n, x.mountPoint, x.device, x.fsType));
+          s.inodes.run(n, t, x.mountPoint, x.files, x.filesFree, x.usedPercent);
+        }
+        for (const p of r.pressure ?? []) {
+          s.pressure.run(
+            n, t, p.resource, p.some.avg10, p.some.avg60, p.some.avg300, p.some.totalSeconds, p.somePercent ?? null,
+            p.full?.avg10 ?? null, p.full?.avg60 ?? null, p.full?.avg300 ?? null, p.full?.totalSeconds ?? null, p.fullPercent ?? null,
+          );
+        }
+        for (const g of r.nvidia ?? []) {
+          s.nvidia.run(
+            n, t, g.uuid, g.index, g.name, g.utilizationGpuPercent ?? null, g.utilizationMemoryPercent ?? null, g.memoryUsedBytes ?? null, g.memoryTotalBytes ?? null,
+            g.temperatureCelsius ?? null, g.powerDrawWatts ?? null, g.powerLimitWatts ?? null, g.smClockMhz ?? null, g.memClockMhz ?? null, g.throttleReasons ?? null,
           );
         }
       }

@@ -40,6 +40,16 @@ export const ROLLUP_SERIES: readonly RollupSeries[] = [
   memory('swap_total_bytes', 'swap_total_bytes'),
   ...['used_percent', 'used_bytes', 'total_bytes'].map((c): RollupSeries => ({ series: `storage.${c}`, table: 'storage', label: 'mount_point', value: c })),
   ...network,
+  memory('nvmap_used_bytes', 'nvmap_used_bytes'),
+  ...['read_bytes_per_second', 'written_bytes_per_second', 'reads_per_second', 'writes_per_second', 'utilization_percent'].map(
+    (c): RollupSeries => ({ series: `diskio.${c}`, table: 'diskio', label: 'device', value: c }),
+  ),
+  { series: 'inodes.used_percent', table: 'inodes', label: 'mount_point', value: 'used_percent' },
+  ...['some_percent', 'full_percent', 'some_avg10', 'full_avg10'].map((c): RollupSeries => ({ series: `pressure.${c}`, table: 'pressure', label: 'resource', value: c })),
+  // Labelled `index name` (what nvidia-smi shows); the raw table keeps the UUID.
+  ...['utilization_gpu_percent', 'utilization_memory_percent', 'memory_used_bytes', 'temperature_celsius', 'power_draw_watts', 'sm_clock_mhz', 'mem_clock_mhz'].map(
+    (c): RollupSeries => ({ series: `nvidia.${c}`, table: 'nvidia_gpu', label: "CAST(gpu_index AS TEXT) || ' ' || name", value: c }),
+  ),
   // One value per inference (shared/collect/inference.ts), labelled `model:tag`; errors have no latency.
   { series: 'inference.latency_ms', table: 'inference', label: "model || ':' || tag", value: 'latency_ms' },
 ];

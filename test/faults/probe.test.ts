@@ -16,7 +16,7 @@ import { METRIC_KINDS } from '../../shared/domain/index.js';
 import { DF_SECTION, newProbeNonce, probeCommand } from '../../shared/collect/probes.js';
 import { COLLECTORS } from '../../shared/collect/kinds/index.js';
 import { closeResources } from '../../shared/handler/resources.js';
-import { probeEnd, splitProbeOutput } from '../../shared/parse/index.js';
+import { DF_INODES_SECTION, probeEnd, splitProbeOutput } from '../../shared/parse/index.js';
 import { SshTransport } from '../../shared/transport/index.js';
 import { startFleet, type Fleet } from '../harness/sshFleet.js';
 
@@ -131,7 +131,8 @@ describe('output cut at any byte is never data', () => {
         // and the files before the marker are the whole output's, byte for byte.
         const files = splitProbeOutput(probeEnd(text, nonce, null).body, roots);
         assert.throws(() => COLLECTORS.storage.collect({ files, nowMs: 0, filters: {}, df: { exitStatus: null, timedOut: false, bounded: false, boundSeconds: 3, commandTimeoutSeconds: 10 } }), /df did not answer/);
-        for (const [path, body] of whole) if (path !== DF_SECTION) assert.equal(files.get(path), body, `${path} at cut ${cut}`);
+        assert.throws(() => COLLECTORS.inodes.collect({ files, nowMs: 0, filters: {}, df: { exitStatus: null, timedOut: false, bounded: false, boundSeconds: 3, commandTimeoutSeconds: 10 } }), /df did not answer/);
+        for (const [path, body] of whole) if (path !== DF_SECTION && path !== DF_INODES_SECTION) assert.equal(files.get(path), body, `${path} at cut ${cut}`);
         dfCut++;
       }
       assert.equal(refused + dfCut, full.length);

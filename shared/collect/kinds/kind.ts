@@ -18,6 +18,8 @@ export interface KindFilters {
   storageExcludeFsTypes?: RegExp;
   storageExcludeMountPoints?: RegExp;
   networkExcludeInterfaces?: RegExp;
+  /** Block devices left out of diskio (default: parse/procDiskstats.ts DEFAULT_EXCLUDE_DISK_DEVICES). */
+  diskExcludeDevices?: RegExp;
 }
 
 export interface KindOutput {
@@ -27,6 +29,8 @@ export interface KindOutput {
   counters?: unknown;
   /** Things worth a log line that are not failures (a counter reset, an offline sensor). */
   notes: string[];
+  /** The kind failed in part: what it could read is stored, and the run counts as failed with this error (nvidia-smi lost one GPU of two). */
+  error?: string;
 }
 
 /** One metric kind's parsing step. Throws ParseError when the node's output is not what the kernel prints. */

@@ -1,5 +1,5 @@
 import type { NetDevCounters, NetRates } from '../../domain/index.js';
-import { netRates, parseNetDev } from '../../parse/index.js';
+import { netRates, parseNetClass, parseNetDev } from '../../parse/index.js';
 import { parseUptime } from '../../parse/procUptime.js';
 import { intervalSeconds, requireFile, type KindCollector } from './kind.js';
 
@@ -26,6 +26,8 @@ export const network: KindCollector = {
       for (const i of result.resets) notes.push(`interface ${i}: counters reset, no rate this round`);
       for (const i of result.wraps) notes.push(`interface ${i}: 32-bit counter wrapped`);
     }
-    return { readings: { network: { counters: interfaces, rates } }, rows: interfaces.length, counters: cur, notes };
+    // Link state where /sys has it (a fake root without sys/class/net: none).
+    const links = parseNetClass(files);
+    return { readings: { network: { counters: interfaces, rates, links } }, rows: interfaces.length, counters: cur, notes };
   },
 };

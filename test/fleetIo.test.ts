@@ -1,0 +1,212 @@
+/**
+ * Issue 18's node_exporter kinds and nvidia-smi end to end: real sshd nodes on loopback reading
+ * captured roots (edgefleet_proc_root / edgefleet_sys_root), two collectAll rounds 10 s apart on
+ * the nodes' own clock, into SQLite. Expected values: each machine's expected-io.json
+ * (tools/expected_io.py, plain Python, checked against node_exporter's e2e-output.txt),
+ * test/fixtures/nvidia-smi/expected.json (by hand), statfs for the live node's inodes.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { lambdaContext } from '../cli/lambdaContext.js';
+import type { CollectionSummary } from '../shared/collect/collection.js';
+import { closeResources } from '../shared/handler/resources.js';
+import { startFleet, type Fleet } from './harness/sshFleet.js';
+
+const MACHINES = join(import.meta.dirname, 'fixtures', 'machines');
+const NVIDIA = join(import.meta.dirname, 'fixtures', 'nvidia-smi');
+/** Node name → fixture machine (undefined: the live machine), and the nvidia-smi it has on PATH. */
+const NODES: Record<string, { machine?: string; nvidia?: string }> = {
+  'x86-node-exporter': { machine: 'x86-node-exporter' },
+  'jetson-orin': { machine: 'jetson-orin' },
+  rpi4: { machine: 'rpi4' },
+  live: {},
+  'x86-gpu': { machine: 'x86-hub', nvidia: `cat ${join(NVIDIA, 'two-gpus.csv')}` },
+  'x86-gpu-lost': { machine: 'x86-hub', nvidia: `cat ${join(NVIDIA, 'gpu-lost.txt')}; exit 15` },
+};
+const names = Object.keys(NODES);
+const ID = '(SELECT id FROM nodes WHERE name = ?)';
+type Json = Record<string, any>;
+const json = (...p: string[]): Json => JSON.parse(readFileSync(join(...p), 'utf8'));
+const near = (actual: number, want: number, what: string) => assert.ok(Math.abs(actual - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${what}: ${actual} ≠ ${want}`);
+const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+let fleet: Fleet;
+let dir: string;
+let db: Database.Database;
+const rounds: CollectionSummary[] = [];
+const roots = new Map<string, string>();
+
+async function collectAll(): Promise<CollectionSummary> {
+  const { handler } = await import('../functions/collectAll.js');
+  return (await handler({}, lambdaContext('collectAll') as never)) as CollectionSummary;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'edgefleet-fleet-io-'));
+  chmodSync(dir, 0o755);
+  const env: Record<string, string>[] = [];
+  for (const name of names) {
+    const { machine, nvidia } = NODES[name]!;
+    const e: Record<string, string> = {};
+    if (nvidia) {
+      const bin = join(dir, 'bin', name);
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh\n${nvidia}\n`, { mode: 0o755 });
+      chmodSync(join(dir, 'bin'), 0o755);
+      e.PATH = `${bin}:/usr/bin:/bin`;
+    }
+    env.push(e);
+    if (!machine) continue;
+    const root = join(dir, 'roots', name);
+    cpSync(join(MACHINES, machine, 'proc'), join(root, 'proc'), { recursive: true });
+    if (existsSync(join(MACHINES, machine, 'sys'))) cpSync(join(MACHINES, machine, 'sys'), join(root, 'sys'), { recursive: true, verbatimSymlinks: true });
+    else mkdirSync(join(root, 'sys'));
+    writeFileSync(join(root, 'proc', 'uptime'), '1000.00 3500.00\n');
+    roots.set(name, root);
+    // node_exporter's capture has no /proc/net/dev: procfs' (same upstream project), as in fleet.test.ts.
+    if (machine === 'x86-node-exporter') cpSync(join(MACHINES, 'x86-procfs', 'proc', 'net'), join(root, 'proc', 'net'), { recursive: true });
+  }
+  chmodSync(join(dir, 'roots'), 0o755);
+  fleet = await startFleet({ count: names.length, env });
+  const lines = ['[edge]'];
+  fleet.nodes.forEach((n, i) => {
+    const root = roots.get(names[i]!);
+    lines.push(`${names[i]} ansible_host=${n.host} ansible_port=${n.port} ansible_user=${n.user} ansible_ssh_private_key_file=${n.privateKeyFile}` + (root ? ` edgefleet_proc_root=${root}/proc edgefleet_sys_root=${root}/sys` : ''));
+  });
+  writeFileSync(join(dir, 'hosts.ini'), lines.join('\n') + '\n');
+  Object.assign(process.env, {
+    EDGEFLEET_INVENTORY: join(dir, 'hosts.ini'),
+    EDGEFLEET_DB: join(dir, 'edgefleet.db'),
+    EDGEFLEET_SSH_KNOWN_HOSTS_FILE: fleet.knownHostsFile,
+    EDGEFLEET_COLLECT_COMMAND_TIMEOUT_SECONDS: '4',
+    EDGEFLEET_COLLECT_CONNECT_TIMEOUT_SECONDS: '3',
+    EDGEFLEET_LOG_LEVEL: 'silent',
+  });
+  rounds.push(await collectAll());
+  await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+  // The second sample, 10 s later on the node's own clock (uptime).
+  for (const [name, root] of roots) {
+    const machine = NODES[name]!.machine!;
+    if (existsSync(join(MACHINES, machine, 'proc1'))) cpSync(join(MACHINES, machine, 'proc1'), join(root, 'proc'), { recursive: true });
+    writeFileSync(join(root, 'proc', 'uptime'), '1010.00 3600.00\n');
+  }
+  rounds.push(await collectAll());
+  db = new Database(join(dir, 'edgefleet.db'), { readonly: true });
+});
+
+after(async () => {
+  db?.close();
+  await closeResources();
+  await fleet?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const status = (node: string) => rounds[1]!.perNode.find((r) => r.node === node)!;
+const latest = (table: string, node: string, order: string) =>
+  db.prepare(`SELECT * FROM ${table} t WHERE node_id = ${ID} AND time = (SELECT MAX(time) FROM ${table} WHERE node_id = t.node_id) ORDER BY ${order}`).all(node) as Json[];
+
+describe('issue 18 kinds over a fleet of sshd nodes', () => {
+  it('every node is up but the one whose nvidia-smi lost a GPU, which fails in nvidia-smi\'s words', () => {
+    for (const n of names.filter((n) => n !== 'x86-gpu-lost')) assert.equal(status(n).status, 'up', `${n}: ${status(n).error}`);
+    assert.equal(status('x86-gpu-lost').status, 'error');
+    assert.match(status('x86-gpu-lost').error!, /^nvidia: nvidia-smi exited with status 15: Unable to determine the device handle for GPU0000:41:00\.0: GPU is lost/);
+  });
+
+  it('diskio: whole disks\' counters and bytes/s, IOPS and utilization over the 10 s', () => {
+    for (const m of ['x86-node-exporter', 'jetson-orin', 'rpi4']) {
+      const want = json(MACHINES, m, 'expected-io.json').diskio;
+      const got = latest('diskio', m, 'device');
+      const rates = new Map((want.rates as Json[]).map((r) => [r.device, r]));
+      assert.deepEqual(got.map((g) => g.device), (want.rates as Json[]).map((r) => r.device).sort(), `${m}: devices (partitions, loop, ram left out)`);
+      for (const g of got) {
+        for (const [k, v] of Object.entries(rates.get(g.device)!)) if (k !== 'device') near(g[snake(k)], v as number, `${m} ${g.device} ${k}`);
+      }
+      const first = db.prepare(`SELECT COUNT(*) AS n FROM diskio WHERE node_id = ${ID} AND read_bytes_per_second IS NULL`).get(m) as { n: number };
+      assert.equal(first.n, got.length, `${m}: the first round stored counters and no rate`);
+    }
+    // node_exporter's own counters for its fixture (e2e-output.txt), from the first round.
+    const c0 = db.prepare(`SELECT * FROM diskio WHERE node_id = ${ID} AND device = 'sda' ORDER BY time LIMIT 1`).get('x86-node-exporter') as Json;
+    const sda = (json(MACHINES, 'x86-node-exporter', 'expected-io.json').diskio.counters as Json[]).find((c) => c.device === 'sda')!;
+    for (const [k, v] of Object.entries(sda)) if (k !== 'device') near(c0[snake(k)], v as number, `sda ${k}`);
+  });
+
+  it('pressure: avg10/60/300 and the percent of the interval stalled; no PSI, no rows and no error', () => {
+    const want = json(MACHINES, 'x86-node-exporter', 'expected-io.json');
+    const got = latest('pressure', 'x86-node-exporter', 'resource');
+    const first = db.prepare(`SELECT * FROM pressure WHERE node_id = ${ID} AND time = (SELECT MIN(time) FROM pressure WHERE node_id = ${ID}) ORDER BY resource`).all('x86-node-exporter', 'x86-node-exporter') as Json[];
+    assert.deepEqual(got.map((g) => g.resource), ['cpu', 'io', 'memory']);
+    for (const [i, g] of got.entries()) {
+      const w = (want.pressure as Json[]).find((p) => p.resource === g.resource)!;
+      const pct = (want.pressurePercent as Json[]).find((p) => p.resource === g.resource)!;
+      for (const line of ['some', 'full'] as const) {
+        for (const k of ['avg10', 'avg60', 'avg300', 'totalSeconds'] as const) near(first[i]![`${line}_${snake(k)}`], w[line][k], `${g.resource} ${line} ${k}`);
+      }
+      assert.equal(first[i]!.some_percent, null, 'the first round has no rate');
+      near(g.some_percent, pct.somePercent, `${g.resource} some %`);
+      near(g.full_percent, pct.fullPercent, `${g.resource} full %`);
+    }
+    assert.deepEqual(db.prepare(`SELECT COUNT(*) AS n FROM pressure WHERE node_id = ${ID}`).get('rpi4'), { n: 0 });
+  });
+
+  it('network link: operstate, carrier and speed in bytes/s; unknown stays NULL, never 0', () => {
+    // Joined by name with /proc/net/dev: eth0 on node_exporter's capture; eth0, wlan0, l4tbr0, docker0 on the Jetson (lo left out).
+    for (const [m, joins] of [['x86-node-exporter', 1], ['jetson-orin', 4]] as const) {
+      const want = json(MACHINES, m, 'expected-io.json').links as Json;
+      const got = latest('network', m, 'iface');
+      let joined = 0;
+      for (const g of got) {
+        const w = want[g.iface];
+        if (!w) {
+          assert.deepEqual([g.oper_state, g.carrier, g.speed_bytes_per_second], [null, null, null], `${m} ${g.iface}: no /sys entry`);
+          continue;
+        }
+        joined++;
+        assert.deepEqual([g.oper_state, g.carrier, g.speed_bytes_per_second], [w.operState ?? null, w.carrier ?? null, w.speedBytesPerSecond ?? null], `${m} ${g.iface}`);
+      }
+      assert.equal(joined, joins, `${m}: interfaces with link state`);
+    }
+  });
+
+  it('memory: a Jetson\'s NvMapMemUsed, NULL elsewhere', () => {
+    const mem = (n: string) => (db.prepare(`SELECT nvmap_used_bytes AS v FROM memory WHERE node_id = ${ID} ORDER BY time DESC LIMIT 1`).get(n) as { v: number | null }).v;
+    assert.equal(mem('jetson-orin'), json(MACHINES, 'jetson-orin', 'expected.json').memory.nvMapMemUsedBytes);
+    assert.equal(mem('rpi4'), null);
+  });
+
+  it('inodes: the live node\'s root filesystem as statfs counts it', () => {
+    const g = db.prepare(`SELECT i.*, m.fs_type FROM inodes i JOIN mounts m USING (node_id, mount_point) WHERE node_id = ${ID} AND mount_point = '/' ORDER BY time DESC LIMIT 1`).get('live') as Json;
+    const fs = statfsSync('/');
+    assert.equal(g.files, fs.files);
+    assert.ok(Math.abs(g.files_free - fs.ffree) < 100_000, `free inodes ${g.files_free} vs statfs ${fs.ffree}`);
+    const types = (db.prepare(`SELECT DISTINCT fs_type FROM inodes JOIN mounts USING (node_id, mount_point) WHERE node_id = ${ID}`).all('live') as Json[]).map((r) => r.fs_type);
+    for (const pseudo of ['proc', 'sysfs', 'tmpfs', 'devtmpfs', 'overlay']) assert.ok(!types.includes(pseudo), `${pseudo} stored`);
+  });
+
+  it('nvidia: a node with nvidia-smi stores each GPU; nodes without store none and show no error', () => {
+    const want = json(NVIDIA, 'expected.json')['two-gpus.csv'].gpus as Json[];
+    const got = latest('nvidia_gpu', 'x86-gpu', 'gpu_index');
+    assert.equal(got.length, 2);
+    got.forEach((g, i) => {
+      const w = want[i]!;
+      assert.deepEqual([g.uuid, g.gpu_index, g.name], [w.uuid, w.index, w.name]);
+      for (const k of ['utilizationGpuPercent', 'utilizationMemoryPercent', 'memoryUsedBytes', 'memoryTotalBytes', 'temperatureCelsius', 'powerDrawWatts', 'powerLimitWatts', 'smClockMhz', 'memClockMhz', 'throttleReasons']) {
+        near(g[snake(k)], w[k], `gpu ${i} ${k}`);
+      }
+    });
+    for (const n of ['x86-node-exporter', 'jetson-orin', 'rpi4', 'live']) {
+      assert.deepEqual(db.prepare(`SELECT COUNT(*) AS n FROM nvidia_gpu WHERE node_id = ${ID}`).get(n), { n: 0 }, n);
+      const run = db.prepare(`SELECT success, rows, error FROM collector_runs WHERE node_id = ${ID} AND kind = 'nvidia' ORDER BY time DESC LIMIT 1`).get(n);
+      assert.deepEqual(run, { success: 1, rows: 0, error: null }, n);
+    }
+    // The GPU nvidia-smi still printed is kept; the run says why it failed.
+    assert.deepEqual(latest('nvidia_gpu', 'x86-gpu-lost', 'gpu_index').map((g) => [g.gpu_index, g.throttle_reasons]), [[0, 4]]);
+    const lost = db.prepare(`SELECT success, rows, error FROM collector_runs WHERE node_id = ${ID} AND kind = 'nvidia' ORDER BY time DESC LIMIT 1`).get('x86-gpu-lost') as Json;
+    assert.equal(lost.success, 0);
+    assert.equal(lost.rows, 1);
+    assert.match(lost.error, /GPU is lost/);
+  });
+});
