@@ -1,0 +1,4 @@
+import { collectHandler } from '../shared/handler/collect.js';
+
+/** Scheduled: inodes per real mount from every node. */
+export const handler = collectHandler('collectInodes', ['inodes']);
