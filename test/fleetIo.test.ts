@@ -14,6 +14,8 @@ import Database from 'better-sqlite3';
 import { lambdaContext } from '../cli/lambdaContext.js';
 import type { CollectionSummary } from '../shared/collect/collection.js';
 import { closeResources } from '../shared/handler/resources.js';
+import { renderMetrics } from '../shared/prometheus/scrape.js';
+import { spawnSync } from 'node:child_process';
 import { startFleet, type Fleet } from './harness/sshFleet.js';
 
 const MACHINES = join(import.meta.dirname, 'fixtures', 'machines');
@@ -208,5 +210,34 @@ describe('issue 18 kinds over a fleet of sshd nodes', () => {
     assert.equal(lost.success, 0);
     assert.equal(lost.rows, 1);
     assert.match(lost.error, /GPU is lost/);
+  });
+
+  it('/metrics: node_exporter names for disks, inodes, pressure, link and NvMap, DCGM exporter names for GPUs; promtool lints them', () => {
+    const { body } = renderMetrics(db as never, { openMetrics: false });
+    const value = (re: RegExp) => {
+      const m = body.match(new RegExp(`^${re.source} (\\S+)(?: \\d+)?$`, 'm'));
+      assert.ok(m, `no ${re.source}`);
+      return Number(m![1]);
+    };
+    // node_exporter's own e2e-output.txt values for its fixture's sda: the last round is proc1 (sda + 80000 sectors = 40960000 bytes).
+    near(value(/node_disk_read_bytes_total\{instance="x86-node-exporter",groups=",edge,",device="sda"\}/), 5.13713216512e11 + 80000 * 512, 'sda read bytes');
+    near(value(/node_disk_io_time_seconds_total\{instance="x86-node-exporter",groups=",edge,",device="sda"\}/), 9653.88 + 2.5, 'sda io time');
+    near(value(/node_pressure_io_stalled_seconds_total\{instance="x86-node-exporter",groups=",edge,"\}/), 159.229614 + 0.9, 'io full');
+    near(value(/node_network_speed_bytes\{instance="x86-node-exporter",groups=",edge,",device="eth0"\}/), 1.25e8, 'eth0 speed');
+    near(value(/node_network_up\{instance="x86-node-exporter",groups=",edge,",device="eth0"\}/), 1, 'eth0 up');
+    assert.doesNotMatch(body, /node_network_speed_bytes\{instance="jetson-orin",groups=",edge,",device="wlan0"\}/, 'wifi speed unknown: no sample');
+    near(value(/node_memory_NvMapMemUsed_bytes\{instance="jetson-orin",groups=",edge,"\}/), 1312817152, 'NvMap');
+    near(value(/node_filesystem_files\{instance="live",groups=",edge,",device="[^"]*",fstype="[^"]*",mountpoint="\/"\}/), statfsSync('/').files, 'inodes');
+    const gpu0 = 'instance="x86-gpu",groups=",edge,",gpu="0",UUID="GPU-e18afb8d-1627-f8ff-2ba3-c05c5a8e9e67",modelName="NVIDIA GeForce RTX 3090"';
+    near(value(new RegExp(`DCGM_FI_DEV_GPU_UTIL\\{${gpu0}\\}`)), 87, 'GPU util');
+    near(value(new RegExp(`DCGM_FI_DEV_FB_USED\\{${gpu0}\\}`)), 18432, 'FB used, MiB');
+    near(value(new RegExp(`DCGM_FI_DEV_POWER_USAGE\\{${gpu0}\\}`)), 312.45, 'power');
+    near(value(new RegExp(`DCGM_FI_DEV_SM_CLOCK\\{${gpu0}\\}`)), 1905, 'SM clock');
+    near(value(new RegExp(`DCGM_FI_DEV_GPU_TEMP\\{${gpu0}\\}`)), 71, 'temp');
+    const lint = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
+    const problems = (lint.stdout + lint.stderr).split('\n').filter(Boolean);
+    // node_exporter's meminfo names (node_memory_NvMapMemUsed_bytes too) and dcgm-exporter's `modelName` label are camelCase, which promlint dislikes.
+    for (const p of problems) assert.match(p, /^(node_memory_\w+_bytes metric|DCGM_FI_DEV_\w+ label) names should be written in 'snake_case' not 'camelCase'$/, p);
+    assert.ok(problems.some((p) => p.startsWith('DCGM_FI_DEV_GPU_UTIL')), 'the GPU families are there');
   });
 });

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { buildDashboards, DATASOURCE, GATE, RAW_MAX_NODE_SECONDS, ROLLUP_1H_MAX_NODE_SECONDS, ROLLUP_1M_MAX_NODE_SECONDS, serialize } from './grafana/build.js';
 import { allPanels, dashboardQueries, loadDashboards, type DashboardQuery } from './grafana/dashboards.js';
 import { expandQuery, grafanaIntervalMs, interpolateVariables, applyPluginMacros, variableReferences, type ExpandContext } from './grafana/expand.js';
-import { collectFleetDb, DOWN_NODE, FLEET_MACHINES, type FleetDb } from './grafana/fleetDb.js';
+import { collectFleetDb, DOWN_NODE, FLEET_MACHINES, NVIDIA_NODE, type FleetDb } from './grafana/fleetDb.js';
 import { insertDeployment, recordNodeStep, saveRepositorySync, setModelDescription } from '../shared/store/index.js';
 import { detectAnomalies } from '../shared/detect/anomalies.js';
 import { ANOMALY_ANNOTATION_SQL } from './grafana/build.js';
@@ -38,7 +38,7 @@ const MODEL: ModelImage = {
 };
 
 const GRAFANA = join(import.meta.dirname, '..', 'grafana');
-const METRIC_TABLES = new Set(['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'rollup_1m', 'rollup_1h', 'rollup_6h', 'collector_runs', 'inference']);
+const METRIC_TABLES = new Set(['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia_gpu', 'rollup_1m', 'rollup_1h', 'rollup_6h', 'collector_runs', 'inference']);
 const DASHBOARD_VARIABLES = new Set(['node', 'group', 'model', 'tag']);
 /** The inference dashboard reads raw inference rows only (percentiles have no rollup). */
 const INFERENCE = 'inference.json';
@@ -427,7 +427,7 @@ describe('every dashboard query against a collected database', () => {
   }
 
   function checkTable(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {
-    assert.deepEqual(cols, ['name', 'groups', 'host', 'status', 'last_seen', 'temperature', 'cpu', 'memory', 'disk'], what);
+    assert.deepEqual(cols, ['name', 'groups', 'host', 'status', 'last_seen', 'temperature', 'cpu', 'memory', 'disk', 'gpu', 'gpu_watts'], what);
     assert.deepEqual(q.timeColumns, ['last_seen']);
     const panel = allPanels(loaded.find((l) => l.file === q.file)!.dashboard).find((p) => p.id === q.panelId)!;
     const overrides = ((panel.fieldConfig as { overrides: { matcher: { id: string; options: string } }[] }).overrides);
@@ -441,6 +441,10 @@ describe('every dashboard query against a collected database', () => {
     assert.equal(rpi.status, 'up');
     assert.equal(rpi.groups, 'edge, pis');
     for (const c of ['last_seen', 'temperature', 'cpu', 'memory', 'disk']) assert.equal(typeof rpi[c], 'number', `${what}: rpi4 ${c}`);
+    // NVIDIA nodes: the busiest GPU's utilization and the GPUs' power summed (two-gpus.csv: 87 % and 0 %, 312.45 W + 21.87 W).
+    assert.equal(rpi.gpu, null);
+    assert.equal(by[NVIDIA_NODE]!.gpu, 87, what);
+    assert.ok(Math.abs((by[NVIDIA_NODE]!.gpu_watts as number) - 334.32) < 1e-9, `${what}: GPU W ${by[NVIDIA_NODE]!.gpu_watts}`);
     const hottest = f.db.prepare("SELECT MAX(celsius) AS c FROM temperature WHERE node_id = (SELECT id FROM nodes WHERE name = 'rpi4') AND time = (SELECT MAX(time) FROM temperature WHERE node_id = (SELECT id FROM nodes WHERE name = 'rpi4'))").get() as { c: number };
     assert.equal(rpi.temperature, hottest.c);
     // Every status the store writes has a colour.

@@ -163,3 +163,17 @@ function nvidiaSmiSection(seconds: number): string {
     `printf '\\n==> nvidia-smi exit=%s <==\\n' $r; fi`
   );
 }
+
+/**
+ * `exec`s `df -Pk` killed after `seconds`, so the probe's exit status is df's (137 when
+ * killed): coreutils' or busybox's `timeout` where there is one (one process more than a bare
+ * df), else a watchdog subshell (POSIX sh). SIGKILL also ends a df blocked on a hard NFS mount
+ * (TASK_KILLABLE), so no df is left behind.
+ */
+function boundedDf(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  return (
+    `if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL ${s} df -Pk 2>/dev/null; fi; ` +
+    `df -Pk 2>/dev/null & d=$!; (sleep ${s}; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; r=$?; kill $w 2>/dev/null; exit $r`
+  );
+}

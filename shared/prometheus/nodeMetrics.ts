@@ -54,6 +54,33 @@ const MEMORY = [
   ['SwapFree', 'swapFreeBytes'],
 ] as const;
 
+/** node_exporter's node_disk_* counters (collector/diskstats_linux.go), with the DiskStats field of each. */
+const DISK = [
+  ['reads_completed_total', 'readsCompleted', 'The total number of reads completed successfully.', undefined],
+  ['read_bytes_total', 'readBytes', 'The total number of bytes read successfully.', 'bytes'],
+  ['read_time_seconds_total', 'readTimeSeconds', 'The total number of seconds spent by all reads.', 'seconds'],
+  ['writes_completed_total', 'writesCompleted', 'The total number of writes completed successfully.', undefined],
+  ['written_bytes_total', 'writtenBytes', 'The total number of bytes written successfully.', 'bytes'],
+  ['write_time_seconds_total', 'writeTimeSeconds', 'This is the total number of seconds spent by all writes.', 'seconds'],
+  ['io_time_seconds_total', 'ioTimeSeconds', 'Total seconds spent doing I/Os.', 'seconds'],
+] as const;
+
+/**
+ * DCGM exporter's names for what nvidia-smi gives (dcgm-exporter default-counters.csv; units as
+ * DCGM's: %, MiB, °C, W, MHz), with the NvidiaGpu field and the factor from edgefleet's unit.
+ */
+const DCGM = [
+  ['DCGM_FI_DEV_GPU_UTIL', 'utilizationGpuPercent', 1, 'GPU utilization (in %).'],
+  ['DCGM_FI_DEV_MEM_COPY_UTIL', 'utilizationMemoryPercent', 1, 'Memory utilization (in %).'],
+  ['DCGM_FI_DEV_FB_USED', 'memoryUsedBytes', 1 / 1048576, 'Framebuffer memory used (in MiB).'],
+  ['DCGM_FI_DEV_GPU_TEMP', 'temperatureCelsius', 1, 'GPU temperature (in C).'],
+  ['DCGM_FI_DEV_POWER_USAGE', 'powerDrawWatts', 1, 'Power draw (in W).'],
+  ['DCGM_FI_DEV_POWER_MGMT_LIMIT', 'powerLimitWatts', 1, 'Power management limit (in W).'],
+  ['DCGM_FI_DEV_SM_CLOCK', 'smClockMhz', 1, 'SM clock frequency (in MHz).'],
+  ['DCGM_FI_DEV_MEM_CLOCK', 'memClockMhz', 1, 'Memory clock frequency (in MHz).'],
+  ['DCGM_FI_DEV_CLOCK_THROTTLE_REASONS', 'throttleReasons', 1, 'Current clock throttle reasons (bitmask of DCGM_CLOCKS_THROTTLE_REASON_*).'],
+] as const;
+
 const NET = [
   ['receive_bytes', 'rxBytes'],
   ['receive_packets', 'rxPackets'],
@@ -80,6 +107,20 @@ export const NODE_FAMILIES = {
     (typeof NET)[number][0],
     Family
   >,
+  nvMapMemUsed: f('node_memory_NvMapMemUsed_bytes', 'gauge', 'Memory information field NvMapMemUsed_bytes.', 'bytes'),
+  fsFiles: f('node_filesystem_files', 'gauge', 'Filesystem total file nodes.'),
+  fsFilesFree: f('node_filesystem_files_free', 'gauge', 'Filesystem total free file nodes.'),
+  netUp: f('node_network_up', 'gauge', "Value is 1 if operstate is 'up', 0 otherwise."),
+  netCarrier: f('node_network_carrier', 'gauge', 'Network device property: carrier'),
+  netSpeed: f('node_network_speed_bytes', 'gauge', 'Network device property: speed_bytes', 'bytes'),
+  disk: Object.fromEntries(DISK.map(([name, , help, unit]) => [name, f(`node_disk_${name}`, 'counter', help, unit)])) as Record<(typeof DISK)[number][0], Family>,
+  pressureCpuWaiting: f('node_pressure_cpu_waiting_seconds_total', 'counter', 'Total time in seconds that processes have waited for CPU time', 'seconds'),
+  pressureCpuStalled: f('node_pressure_cpu_stalled_seconds_total', 'counter', 'Total time in seconds no process could make progress due to CPU congestion', 'seconds'),
+  pressureMemoryWaiting: f('node_pressure_memory_waiting_seconds_total', 'counter', 'Total time in seconds that processes have waited for memory', 'seconds'),
+  pressureMemoryStalled: f('node_pressure_memory_stalled_seconds_total', 'counter', 'Total time in seconds no process could make progress due to memory congestion', 'seconds'),
+  pressureIoWaiting: f('node_pressure_io_waiting_seconds_total', 'counter', 'Total time in seconds that processes have waited due to IO congestion', 'seconds'),
+  pressureIoStalled: f('node_pressure_io_stalled_seconds_total', 'counter', 'Total time in seconds no process could make progress due to IO congestion', 'seconds'),
+  dcgm: Object.fromEntries(DCGM.map(([name, , , help]) => [name, f(name, 'gauge', help)])) as Record<(typeof DCGM)[number][0], Family>,
   hwmonTemp: f('node_hwmon_temp_celsius', 'gauge', 'Hardware monitor for temperature (input)', 'celsius'),
   hwmonChipNames: f('node_hwmon_chip_names', 'gauge', 'Annotation metric for human-readable chip names'),
   hwmonSensorLabel: f('node_hwmon_sensor_label', 'gauge', 'Label for given chip and sensor'),
@@ -108,7 +149,21 @@ export const NODE_FAMILY_LIST: readonly Family[] = [
   NODE_FAMILIES.fsSize,
   NODE_FAMILIES.fsFree,
   NODE_FAMILIES.fsAvail,
+  NODE_FAMILIES.fsFiles,
+  NODE_FAMILIES.fsFilesFree,
   ...Object.values(NODE_FAMILIES.net),
+  NODE_FAMILIES.netUp,
+  NODE_FAMILIES.netCarrier,
+  NODE_FAMILIES.netSpeed,
+  NODE_FAMILIES.nvMapMemUsed,
+  ...Object.values(NODE_FAMILIES.disk),
+  NODE_FAMILIES.pressureCpuWaiting,
+  NODE_FAMILIES.pressureCpuStalled,
+  NODE_FAMILIES.pressureMemoryWaiting,
+  NODE_FAMILIES.pressureMemoryStalled,
+  NODE_FAMILIES.pressureIoWaiting,
+  NODE_FAMILIES.pressureIoStalled,
+  ...Object.values(NODE_FAMILIES.dcgm),
   NODE_FAMILIES.hwmonTemp,
   NODE_FAMILIES.hwmonChipNames,
   NODE_FAMILIES.hwmonSensorLabel,
@@ -184,6 +239,49 @@ export function nodeSamples(sink: SampleSink, n: NodeSnapshot, node: NodeLabels,
     for (const c of n.network.interfaces) {
       const labels = ['device', c.iface];
       for (const [stat, key] of NET) sink.add(F.net[stat], node, labels, c[key], t);
+    }
+  }
+  if (n.memory?.sample.nvMapMemUsedBytes !== undefined) sink.add(F.nvMapMemUsed, node, [], n.memory.sample.nvMapMemUsedBytes, n.memory.timeMs);
+  if (n.inodes) {
+    for (const d of n.inodes.mounts) {
+      const labels = ['device', d.device, 'fstype', d.fsType, 'mountpoint', d.mountPoint];
+      sink.add(F.fsFiles, node, labels, d.files, n.inodes.timeMs);
+      sink.add(F.fsFilesFree, node, labels, d.filesFree, n.inodes.timeMs);
+    }
+  }
+  if (n.links) {
+    // node_exporter's netclass: up from operstate, carrier and speed only where the kernel gave them.
+    for (const l of n.links.links) {
+      const labels = ['device', l.iface];
+      if (l.operState !== undefined) sink.add(F.netUp, node, labels, l.operState === 'up' ? 1 : 0, n.links.timeMs);
+      if (l.carrier !== undefined) sink.add(F.netCarrier, node, labels, l.carrier, n.links.timeMs);
+      if (l.speedBytesPerSecond !== undefined) sink.add(F.netSpeed, node, labels, l.speedBytesPerSecond, n.links.timeMs);
+    }
+  }
+  if (n.diskio) {
+    for (const d of n.diskio.devices) {
+      const labels = ['device', d.device];
+      for (const [name, key] of DISK) sink.add(F.disk[name], node, labels, d[key], n.diskio.timeMs);
+    }
+  }
+  if (n.pressure) {
+    const t = n.pressure.timeMs;
+    const { cpu, memory, io } = n.pressure.totals;
+    if (cpu) sink.add(F.pressureCpuWaiting, node, [], cpu.some, t);
+    if (cpu?.full !== undefined) sink.add(F.pressureCpuStalled, node, [], cpu.full, t);
+    if (memory) sink.add(F.pressureMemoryWaiting, node, [], memory.some, t);
+    if (memory?.full !== undefined) sink.add(F.pressureMemoryStalled, node, [], memory.full, t);
+    if (io) sink.add(F.pressureIoWaiting, node, [], io.some, t);
+    if (io?.full !== undefined) sink.add(F.pressureIoStalled, node, [], io.full, t);
+  }
+  if (n.nvidia) {
+    // dcgm-exporter's labels: gpu (the index), UUID, modelName.
+    for (const g of n.nvidia.gpus) {
+      const labels = ['gpu', String(g.index), 'UUID', g.uuid, 'modelName', g.name];
+      for (const [name, key, factor] of DCGM) {
+        const v = g[key];
+        if (v !== undefined) sink.add(F.dcgm[name], node, labels, v * factor, n.nvidia.timeMs);
+      }
     }
   }
   if (n.temperature) {

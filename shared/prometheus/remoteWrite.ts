@@ -143,6 +143,11 @@ export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job:
       memory: r?.memory ? { timeMs: t, sample: r.memory } : undefined,
       storage: r?.storage ? { timeMs: t, mounts: r.storage } : undefined,
       network: net ? { timeMs: net.timeMs, interfaces: (net.sample as { interfaces: NetDevCounters[] }).interfaces } : undefined,
+      links: r?.network?.links?.size ? { timeMs: t, links: [...r.network.links.values()] } : undefined,
+      diskio: r?.diskio ? { timeMs: t, devices: r.diskio.counters } : undefined,
+      inodes: r?.inodes ? { timeMs: t, mounts: r.inodes } : undefined,
+      pressure: r?.pressure ? { timeMs: t, totals: Object.fromEntries(r.pressure.map((p) => [p.resource, { some: p.some.totalSeconds, ...(p.full ? { full: p.full.totalSeconds } : {}) }])) } : undefined,
+      nvidia: r?.nvidia ? { timeMs: t, gpus: r.nvidia } : undefined,
       runs: nodeRuns.length ? { timeMs: t, kinds: nodeRuns.map((x) => ({ kind: x.kind, success: x.success, durationMs: x.durationMs })) } : undefined,
     };
     nodeSamples(sink, snap, { pairs, rendered: '' }, t);

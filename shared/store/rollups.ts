@@ -47,7 +47,8 @@ export const ROLLUP_SERIES: readonly RollupSeries[] = [
   { series: 'inodes.used_percent', table: 'inodes', label: 'mount_point', value: 'used_percent' },
   ...['some_percent', 'full_percent', 'some_avg10', 'full_avg10'].map((c): RollupSeries => ({ series: `pressure.${c}`, table: 'pressure', label: 'resource', value: c })),
   // Labelled `index name` (what nvidia-smi shows); the raw table keeps the UUID.
-  ...['utilization_gpu_percent', 'utilization_memory_percent', 'memory_used_bytes', 'temperature_celsius', 'power_draw_watts', 'sm_clock_mhz', 'mem_clock_mhz'].map(
+  // throttle_reasons is a bitmask: only its max (non-zero: throttled in the bucket) means something.
+  ...['utilization_gpu_percent', 'utilization_memory_percent', 'memory_used_bytes', 'temperature_celsius', 'power_draw_watts', 'sm_clock_mhz', 'mem_clock_mhz', 'throttle_reasons'].map(
     (c): RollupSeries => ({ series: `nvidia.${c}`, table: 'nvidia_gpu', label: "CAST(gpu_index AS TEXT) || ' ' || name", value: c }),
   ),
   // One value per inference (shared/collect/inference.ts), labelled `model:tag`; errors have no latency.

@@ -1,4 +1,4 @@
-import type { CpuTimes, MemorySample, NetDevCounters, NodeStatus, StorageSample, TemperatureReading } from '../domain/index.js';
+import type { CpuTimes, DiskStats, InodesSample, MemorySample, NetDevCounters, NetLink, NodeStatus, NvidiaGpu, StorageSample, TemperatureReading } from '../domain/index.js';
 import type { Db } from './db.js';
 
 /**
@@ -18,6 +18,14 @@ export interface NodeSnapshot {
   memory?: { timeMs: number; sample: MemorySample };
   storage?: { timeMs: number; mounts: StorageSample[] };
   network?: { timeMs: number; interfaces: NetDevCounters[] };
+  /** Link state of the newest network round (its table), by interface. */
+  links?: { timeMs: number; links: NetLink[] };
+  /** Raw /proc/diskstats counters (counter_state). */
+  diskio?: { timeMs: number; devices: DiskStats[] };
+  inodes?: { timeMs: number; mounts: InodesSample[] };
+  /** Stalled seconds since boot per resource (counter_state). */
+  pressure?: { timeMs: number; totals: Partial<Record<'cpu' | 'memory' | 'io', { some: number; full?: number }>> };
+  nvidia?: { timeMs: number; gpus: NvidiaGpu[] };
   /** The collector runs of the node's newest round. */
   runs?: { timeMs: number; kinds: { kind: string; success: boolean; durationMs: number }[] };
 }
@@ -47,13 +55,42 @@ export function nodeSnapshots(db: Db): NodeSnapshot[] {
     byId.get(id!)!.load = { timeMs: time! * 1000, load1: load1!, load5: load5!, load15: load15! };
   }
   for (const r of rows(
-    LATEST('memory', 't.mem_total_bytes, t.mem_free_bytes, t.mem_available_bytes, t.buffers_bytes, t.cached_bytes, t.swap_total_bytes, t.swap_free_bytes, t.used_percent'),
+    LATEST('memory', 't.mem_total_bytes, t.mem_free_bytes, t.mem_available_bytes, t.buffers_bytes, t.cached_bytes, t.swap_total_bytes, t.swap_free_bytes, t.used_percent, t.nvmap_used_bytes'),
   ) as (number | null)[][]) {
     const opt = (v: number | null) => v ?? undefined;
     byId.get(r[0]!)!.memory = {
       timeMs: r[1]! * 1000,
-      sample: { memTotalBytes: r[2]!, memFreeBytes: r[3]!, memAvailableBytes: opt(r[4]!), buffersBytes: opt(r[5]!), cachedBytes: opt(r[6]!), swapTotalBytes: opt(r[7]!), swapFreeBytes: opt(r[8]!), usedPercent: r[9]! },
+      sample: { memTotalBytes: r[2]!, memFreeBytes: r[3]!, memAvailableBytes: opt(r[4]!), buffersBytes: opt(r[5]!), cachedBytes: opt(r[6]!), swapTotalBytes: opt(r[7]!), swapFreeBytes: opt(r[8]!), usedPercent: r[9]!, nvMapMemUsedBytes: opt(r[10]!) },
     };
+  }
+  for (const [id, time, mountPoint, device, fsType, files, free, pct] of rows(
+    LATEST('inodes', 't.mount_point, m.device, m.fs_type, t.files, t.files_free, t.used_percent', 'JOIN mounts m ON m.node_id = t.node_id AND m.mount_point = t.mount_point'),
+  ) as [number, number, string, string, string, number, number, number][]) {
+    const n = byId.get(id)!;
+    (n.inodes ??= { timeMs: time * 1000, mounts: [] }).mounts.push({ mountPoint, device, fsType, files, filesFree: free, usedPercent: pct });
+  }
+  for (const [id, time, iface, operState, carrier, speed] of rows(
+    LATEST('network', 't.iface, t.oper_state, t.carrier, t.speed_bytes_per_second', 'WHERE t.oper_state IS NOT NULL OR t.carrier IS NOT NULL OR t.speed_bytes_per_second IS NOT NULL'),
+  ) as [number, number, string, string | null, number | null, number | null][]) {
+    const n = byId.get(id)!;
+    const link: NetLink = { iface };
+    if (operState !== null) link.operState = operState;
+    if (carrier !== null) link.carrier = carrier;
+    if (speed !== null) link.speedBytesPerSecond = speed;
+    (n.links ??= { timeMs: time * 1000, links: [] }).links.push(link);
+  }
+  for (const r of rows(
+    LATEST('nvidia_gpu', `t.uuid, t.gpu_index, t.name, t.utilization_gpu_percent, t.utilization_memory_percent, t.memory_used_bytes, t.memory_total_bytes,
+      t.temperature_celsius, t.power_draw_watts, t.power_limit_watts, t.sm_clock_mhz, t.mem_clock_mhz, t.throttle_reasons`),
+  ) as (number | string | null)[][]) {
+    const n = byId.get(r[0] as number)!;
+    const g: NvidiaGpu = { uuid: r[2] as string, index: r[3] as number, name: r[4] as string };
+    const keys = ['utilizationGpuPercent', 'utilizationMemoryPercent', 'memoryUsedBytes', 'memoryTotalBytes', 'temperatureCelsius', 'powerDrawWatts', 'powerLimitWatts', 'smClockMhz', 'memClockMhz', 'throttleReasons'] as const;
+    keys.forEach((k, i) => {
+      const v = r[5 + i];
+      if (v !== null && v !== undefined) g[k] = v as number;
+    });
+    (n.nvidia ??= { timeMs: (r[1] as number) * 1000, gpus: [] }).gpus.push(g);
   }
   for (const [id, time, mountPoint, device, fsType, total, used, avail, pct] of rows(
     LATEST('storage', 't.mount_point, m.device, m.fs_type, t.total_bytes, t.used_bytes, t.available_bytes, t.used_percent', 'JOIN mounts m ON m.node_id = t.node_id AND m.mount_point = t.mount_point'),
@@ -61,12 +98,14 @@ export function nodeSnapshots(db: Db): NodeSnapshot[] {
     const n = byId.get(id)!;
     (n.storage ??= { timeMs: time * 1000, mounts: [] }).mounts.push({ mountPoint, device, fsType, totalBytes: total, usedBytes: used, availableBytes: avail, usedPercent: pct });
   }
-  for (const [id, kind, timeMs, json] of rows(`SELECT node_id, kind, time_ms, sample_json FROM counter_state WHERE kind IN ('cpu', 'network')`) as [number, string, number, string][]) {
+  for (const [id, kind, timeMs, json] of rows(`SELECT node_id, kind, time_ms, sample_json FROM counter_state WHERE kind IN ('cpu', 'network', 'diskio', 'pressure')`) as [number, string, number, string][]) {
     const n = byId.get(id);
     if (!n) continue;
-    const sample = JSON.parse(json) as { cpus?: CpuTimes[]; bootTimeUnixSeconds?: number; interfaces?: NetDevCounters[] };
+    const sample = JSON.parse(json) as { cpus?: CpuTimes[]; bootTimeUnixSeconds?: number; interfaces?: NetDevCounters[]; devices?: DiskStats[]; totals?: NonNullable<NodeSnapshot['pressure']>['totals'] };
     if (kind === 'cpu' && sample.cpus) n.cpu = { timeMs, cpus: sample.cpus, bootTimeUnixSeconds: sample.bootTimeUnixSeconds };
     if (kind === 'network' && sample.interfaces) n.network = { timeMs, interfaces: sample.interfaces };
+    if (kind === 'diskio' && sample.devices) n.diskio = { timeMs, devices: sample.devices };
+    if (kind === 'pressure' && sample.totals) n.pressure = { timeMs, totals: sample.totals };
   }
   for (const [id, time, kind, success, durationMs] of rows(LATEST('collector_runs', 't.kind, t.success, t.duration_ms', LATEST_ROUND)) as [number, number, string, number, number][]) {
     const n = byId.get(id)!;

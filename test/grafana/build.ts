@@ -214,6 +214,42 @@ function diskBytesQuery(): string {
   });
 }
 
+/** Read bytes (up) and written bytes (down) per second, per whole disk. */
+function diskIoQuery(kind: 'bytes' | 'ops'): string {
+  const cols = kind === 'bytes' ? ['read_bytes_per_second', 'written_bytes_per_second'] : ['reads_per_second', 'writes_per_second'];
+  return series({
+    table: 'diskio',
+    labelCol: 'device',
+    cols: cols.map((c, i) => ({ name: i === 0 ? 'read' : 'written', raw: `x.${c}`, series: `diskio.${c}` })),
+    metric: (label) => label,
+    rawWhere: [`x.${cols[0]} IS NOT NULL`],
+  });
+}
+
+/** Percent of the interval stalled, some and full, per resource (cpu, memory, io). */
+function pressureQuery(): string {
+  return series({
+    table: 'pressure',
+    labelCol: 'resource',
+    cols: [
+      { name: 'some', raw: 'x.some_percent', series: 'pressure.some_percent' },
+      { name: 'full', raw: 'x.full_percent', series: 'pressure.full_percent' },
+    ],
+    metric: (label) => label,
+    rawWhere: ['x.some_percent IS NOT NULL'],
+  });
+}
+
+/** One NVIDIA GPU value per GPU, labelled `index name` as the rollups are. */
+function nvidiaQuery(cols: { name: string; col: string }[]): string {
+  return series({
+    table: 'nvidia_gpu',
+    labelCol: 'gpu_index',
+    cols: cols.map((c) => ({ name: c.name, raw: `x.${c.col}`, series: `nvidia.${c.col}` })),
+    metric: (label) => (label === 'r.label' ? label : `CAST(${label} AS TEXT) || ' ' || x.name`),
+  });
+}
+
 /** Latest reading of one node per kind: index seeks on (node_id, time), newest first. */
 const FLEET_TABLE_SQL = `SELECT n.name AS name,
        (SELECT group_concat(g.value, ', ') FROM json_each(n.groups_json) g) AS groups,
@@ -225,7 +261,11 @@ const FLEET_TABLE_SQL = `SELECT n.name AS name,
        (SELECT c.usage_percent FROM cpu c WHERE c.node_id = n.id AND c.cpu = 'all' ORDER BY c.time DESC LIMIT 1) AS cpu,
        (SELECT m.used_percent FROM memory m WHERE m.node_id = n.id ORDER BY m.time DESC LIMIT 1) AS memory,
        (SELECT MAX(s.used_percent) FROM storage s
-         WHERE s.node_id = n.id AND s.time = (SELECT MAX(s2.time) FROM storage s2 WHERE s2.node_id = n.id)) AS disk
+         WHERE s.node_id = n.id AND s.time = (SELECT MAX(s2.time) FROM storage s2 WHERE s2.node_id = n.id)) AS disk,
+       (SELECT MAX(v.utilization_gpu_percent) FROM nvidia_gpu v
+         WHERE v.node_id = n.id AND v.time = (SELECT MAX(v2.time) FROM nvidia_gpu v2 WHERE v2.node_id = n.id)) AS gpu,
+       (SELECT SUM(v.power_draw_watts) FROM nvidia_gpu v
+         WHERE v.node_id = n.id AND v.time = (SELECT MAX(v2.time) FROM nvidia_gpu v2 WHERE v2.node_id = n.id)) AS gpu_watts
 FROM nodes n
 WHERE ${nodeFilter}
 ORDER BY n.name ASC`;
@@ -305,6 +345,10 @@ function tsPanel(title: string, gridPos: { x: number; y: number; w: number; h: n
 const dashedMax: Json = {
   matcher: { id: 'byRegexp', options: '.* max$' },
   properties: [{ id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } }],
+};
+const writtenBelow: Json = {
+  matcher: { id: 'byRegexp', options: '.* written$' },
+  properties: [{ id: 'custom.transform', value: 'negative-Y' }],
 };
 const txBelow: Json = {
   matcher: { id: 'byRegexp', options: '.* tx$' },
@@ -432,6 +476,8 @@ function fleetOverview(): Json {
             tableFields('cpu', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 1 }, { id: 'displayName', value: 'CPU' }]),
             tableFields('memory', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 1 }]),
             tableFields('disk', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 1 }, { id: 'displayName', value: 'fullest disk' }]),
+            tableFields('gpu', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 0 }, { id: 'displayName', value: 'GPU (busiest)' }]),
+            tableFields('gpu_watts', [{ id: 'unit', value: 'watt' }, { id: 'decimals', value: 0 }, { id: 'displayName', value: 'GPU W' }]),
             tableFields('name', [
               { id: 'links', value: [{ title: 'Node detail', url: '/d/edgefleet-node/edgefleet-node-detail?var-node=${__value.raw}&${__url_time_range}' }] },
             ]),
@@ -603,6 +649,20 @@ function nodeDetail(): Json {
       tsPanel('Network packets', { x: 12, y: 36, w: 12, h: 8 }, networkQuery('packets', false), rxtx('pps', 'Packets per second, per interface.')),
       tsPanel('Network errors', { x: 0, y: 44, w: 12, h: 8 }, networkQuery('errors', false), rxtx('short', 'Errors per second, per interface.')),
       tsPanel('Network drops', { x: 12, y: 44, w: 12, h: 8 }, networkQuery('drops', false), rxtx('short', 'Drops per second, per interface.')),
+      // Issue 18: disk I/O, inodes, pressure (node_exporter's diskstats, filesystem, pressure).
+      tsPanel('Disk I/O', { x: 0, y: 52, w: 8, h: 8 }, diskIoQuery('bytes'), { ...rxtx('Bps', 'Read (up) and written (down) bytes per second, per whole disk (/proc/diskstats).'), overrides: [writtenBelow] }),
+      tsPanel('Disk IOPS', { x: 8, y: 52, w: 8, h: 8 }, diskIoQuery('ops'), { ...rxtx('iops', 'Reads (up) and writes (down) completed per second, per whole disk.'), overrides: [writtenBelow] }),
+      tsPanel('Disk utilization', { x: 16, y: 52, w: 8, h: 8 }, simpleSeries({ table: 'diskio', col: 'utilization_percent', series: 'diskio.utilization_percent', labelCol: 'device', metric: (label) => label, rawWhere: ['x.utilization_percent IS NOT NULL'] }), long('percent', { min: 0, max: 100, description: 'Share of the interval the disk had I/O in flight (iostat %util).' })),
+      tsPanel('Inodes used per mount', { x: 0, y: 60, w: 8, h: 8 }, simpleSeries({ table: 'inodes', col: 'used_percent', series: 'inodes.used_percent', labelCol: 'mount_point', metric: (label) => label }), long('percent', { min: 0, max: 100, description: 'df -Pi: a full inode table refuses new files with space left.' })),
+      tsPanel('Pressure stall', { x: 8, y: 60, w: 8, h: 8 }, pressureQuery(), { unit: 'percent', min: 0, displayName: '${__field.labels.metric} ${__field.name}', description: 'Percent of the interval tasks were stalled on CPU, memory or I/O (/proc/pressure): some = at least one task, full = all non-idle tasks at once.' }),
+      tsPanel('GPU share of memory (Jetson NvMap)', { x: 16, y: 60, w: 8, h: 8 }, simpleSeries({ table: 'memory', col: 'nvmap_used_bytes', series: 'memory.nvmap_used_bytes', metric: () => "'NvMapMemUsed'", rawWhere: ['x.nvmap_used_bytes IS NOT NULL'] }), long('bytes', { min: 0, description: 'Unified memory the Jetson GPU holds (meminfo NvMapMemUsed); empty on other boards.' })),
+      // NVIDIA discrete GPUs (nvidia-smi), one series per GPU.
+      tsPanel('NVIDIA GPU utilization', { x: 0, y: 68, w: 8, h: 8 }, nvidiaQuery([{ name: 'gpu', col: 'utilization_gpu_percent' }, { name: 'memory', col: 'utilization_memory_percent' }]), { unit: 'percent', min: 0, max: 100, displayName: '${__field.labels.metric} ${__field.name}', description: 'Percent of time a kernel ran (gpu) and device memory was read or written (memory).' }),
+      tsPanel('NVIDIA GPU power', { x: 8, y: 68, w: 8, h: 8 }, nvidiaQuery([{ name: 'draw', col: 'power_draw_watts' }]), long('watt', { min: 0 })),
+      tsPanel('NVIDIA GPU memory used', { x: 16, y: 68, w: 8, h: 8 }, nvidiaQuery([{ name: 'used', col: 'memory_used_bytes' }]), long('bytes', { min: 0 })),
+      tsPanel('NVIDIA GPU temperature', { x: 0, y: 76, w: 8, h: 8 }, nvidiaQuery([{ name: 'temperature', col: 'temperature_celsius' }]), long('celsius')),
+      tsPanel('NVIDIA GPU clocks', { x: 8, y: 76, w: 8, h: 8 }, nvidiaQuery([{ name: 'sm', col: 'sm_clock_mhz' }, { name: 'memory', col: 'mem_clock_mhz' }]), { unit: 'rotmhz', min: 0, displayName: '${__field.labels.metric} ${__field.name}' }),
+      tsPanel('NVIDIA throttle reasons', { x: 16, y: 76, w: 8, h: 8 }, series({ table: 'nvidia_gpu', labelCol: 'gpu_index', cols: [{ name: 'reasons', raw: 'x.throttle_reasons', series: 'nvidia.throttle_reasons', agg: 'max' }], metric: (label) => (label === 'r.label' ? label : `CAST(${label} AS TEXT) || ' ' || x.name`) }), long('short', { min: 0, description: 'clocks_throttle_reasons.active, the bitmask, its maximum per interval (0: not throttled; 0x1 idle, 0x4 SW power cap, 0x8 HW slowdown, 0x20 SW thermal, 0x40 HW thermal).' })),
     ],
   );
 }

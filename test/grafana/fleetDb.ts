@@ -19,6 +19,8 @@ const MACHINES = join(import.meta.dirname, '..', 'fixtures', 'machines');
 export const FLEET_MACHINES = ['x86-hub', 'rpi4', 'jetson-orin', 'x86-node-exporter'] as const;
 /** An inventory host whose sshd is stopped: a node that is `unreachable`, with no metrics. */
 export const DOWN_NODE = 'down';
+/** x86-hub's capture with a fake nvidia-smi on its PATH printing two GPUs (test/fixtures/nvidia-smi/two-gpus.csv). */
+export const NVIDIA_NODE = 'x86-gpu';
 
 export interface FleetDb {
   dir: string;
@@ -31,8 +33,8 @@ export interface FleetDb {
   close(): Promise<void>;
 }
 
-function makeRoot(dir: string, machine: string): string {
-  const root = join(dir, 'roots', machine);
+function makeRoot(dir: string, machine: string, name = machine): string {
+  const root = join(dir, 'roots', name);
   mkdirSync(root, { recursive: true });
   cpSync(join(MACHINES, machine, 'proc'), join(root, 'proc'), { recursive: true });
   if (existsSync(join(MACHINES, machine, 'sys'))) cpSync(join(MACHINES, machine, 'sys'), join(root, 'sys'), { recursive: true, verbatimSymlinks: true });
@@ -67,16 +69,21 @@ const nextSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1
 export async function collectFleetDb(opts: { rollupNow?: number } = {}): Promise<FleetDb> {
   const dir = mkdtempSync(join(tmpdir(), 'edgefleet-grafana-'));
   chmodSync(dir, 0o755); // the nodes' login user reads the roots
-  const roots = new Map(FLEET_MACHINES.map((m) => [m, makeRoot(dir, m)]));
-  const names = [...FLEET_MACHINES, DOWN_NODE];
+  const roots = new Map<string, string>(FLEET_MACHINES.map((m) => [m, makeRoot(dir, m)]));
+  roots.set(NVIDIA_NODE, makeRoot(dir, 'x86-hub', NVIDIA_NODE));
+  const machineOf = (name: string) => (name === NVIDIA_NODE ? 'x86-hub' : name);
+  const names = [...FLEET_MACHINES, DOWN_NODE, NVIDIA_NODE];
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { mode: 0o755 });
+  writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh\ncat ${join(MACHINES, '..', 'nvidia-smi', 'two-gpus.csv')}\n`, { mode: 0o755 });
   let fleet: Fleet | undefined;
   const saved = { ...process.env };
   try {
-    fleet = await startFleet({ count: names.length });
+    fleet = await startFleet({ count: names.length, env: names.map((n): Record<string, string> => (n === NVIDIA_NODE ? { PATH: `${bin}:/usr/bin:/bin` } : {})) });
     const lines = ['[edge]'];
     fleet.nodes.forEach((n, i) => {
       const name = names[i]!;
-      const root = roots.get(name as (typeof FLEET_MACHINES)[number]);
+      const root = roots.get(name);
       const rootVars = root ? ` edgefleet_proc_root=${root}/proc edgefleet_sys_root=${root}/sys` : '';
       lines.push(`${name} ansible_host=${n.host} ansible_port=${n.port} ansible_user=${n.user} ansible_ssh_private_key_file=${n.privateKeyFile}${rootVars}`);
     });
@@ -95,7 +102,7 @@ export async function collectFleetDb(opts: { rollupNow?: number } = {}): Promise
     });
     await collectAll();
     await nextSecond();
-    for (const [m, root] of roots) advance(root, m);
+    for (const [m, root] of roots) advance(root, machineOf(m));
     await collectAll();
     await closeResources();
     await fleet.close();
