@@ -14,6 +14,7 @@ import { startHub, sleep, within, writeFleetInventory, type HubProcess } from '.
 import { freePort } from '../harness/ports.js';
 import { processTree } from '../harness/procTree.js';
 import { startFleet, type Fleet } from '../harness/sshFleet.js';
+import { METRIC_KINDS } from '../../shared/domain/index.js';
 
 const SHUTDOWN_TIMEOUT_SECONDS = 4;
 let dir: string;
@@ -112,7 +113,7 @@ describe('fault: shutdown and removed nodes', () => {
     process.stdout.write(`# shutdown with a frozen node: ${seconds.toFixed(2)} s (deadline ${SHUTDOWN_TIMEOUT_SECONDS} s)\n`);
     assert.equal(Object.values(query<Record<string, string>>('PRAGMA integrity_check'))[0], 'ok');
     // Each stored round has one row per kind for each node it probed: none half-written.
-    const partial = query<{ n: number }>('SELECT COUNT(*) AS n FROM (SELECT time, node_id, COUNT(*) AS k FROM collector_runs GROUP BY time, node_id HAVING k % 5 != 0)');
+    const partial = query<{ n: number }>(`SELECT COUNT(*) AS n FROM (SELECT time, node_id, COUNT(*) AS k FROM collector_runs GROUP BY time, node_id HAVING k % ${METRIC_KINDS.length} != 0)`);
     assert.equal(partial.n, 0);
   });
 });
