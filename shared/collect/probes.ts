@@ -136,17 +136,18 @@ export function probeCommand(kinds: readonly MetricKind[], roots: ProbeRoots = D
 }
 
 /**
- * `df -Pk`, then `df -Pi` under a header of its own, each bounded like df alone; the command's
- * exit status is the last df's. A df -Pk killed by the bound (a hung mount) skips df -Pi, which
+ * `df -Pk`, then `df -Pi` under a header of its own, each bounded like df alone when `boundDf`;
+ * the command's exit status is the last df's. A df -Pk killed by the bound (a hung mount) skips df -Pi, which
  * would hang on the same mount.
  */
 function dfBoth(opts: ProbeOptions): string {
   const s = Math.max(1, Math.ceil(opts.dfTimeoutSeconds));
   const run = (args: string) =>
-    opts.boundDf
-      ? `if command -v timeout >/dev/null 2>&1; then timeout -s KILL ${s} df ${args} 2>/dev/null; r=$?; else df ${args} 2>/dev/null & d=$!; (sleep ${s}; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; r=$?; kill $w 2>/dev/null; fi`
-      : `df ${args} 2>/dev/null; r=$?`;
-  return `${run('-Pk')}; if [ $r -ge 128 ]; then exit $r; fi; printf ${shellQuote(`\\n==> ${DF_INODES_SECTION} <==\\n`)}; ${run('-Pi')}; exit $r`;
+    `if command -v timeout >/dev/null 2>&1; then timeout -s KILL ${s} df ${args} 2>/dev/null; r=$?; else df ${args} 2>/dev/null & d=$!; (sleep ${s}; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; r=$?; kill $w 2>/dev/null; fi`;
+  const header = `printf ${shellQuote(`\\n==> ${DF_INODES_SECTION} <==\\n`)}`;
+  // Unbounded (every healthy node): df -Pk's status is no verdict (the hub's timeout bounds it), so df -Pi is exec'd: one fork fewer.
+  if (!opts.boundDf) return `df -Pk 2>/dev/null; ${header}; exec df -Pi 2>/dev/null`;
+  return `${run('-Pk')}; if [ $r -ge 128 ]; then exit $r; fi; ${header}; ${run('-Pi')}; exit $r`;
 }
 
 /**
