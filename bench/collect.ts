@@ -1,5 +1,5 @@
 /**
- * bench:collect — a full collection round (all five kinds, parsing and storing included) over
+ * bench:collect — a full collection round (every kind, parsing and storing included) over
  * a fleet of real sshd nodes on loopback, at N = 10 and N = 50, against the old approach
  * (five ansible-playbook runs per round, bench/ansibleBaseline.ts) on the same fleet in the
  * same run. Prints medians; the last line is the N = 50 ratio.
@@ -7,6 +7,10 @@
  *   npm run bench:collect                      # 20 rounds per size, 2 Ansible rounds per size
  *   BENCH_ROUNDS=50 BENCH_ANSIBLE_ROUNDS=3 npm run bench:collect
  *   BENCH_SIZES=10 BENCH_ANSIBLE_ROUNDS=0 npm run bench:collect   # edgefleet only, quick
+ *
+ * Each size also runs the same rounds with the five kinds edgefleet had before issue 18
+ * (BENCH_ANCHOR_KINDS; empty to skip), interleaved with the all-kinds rounds, as the anchor
+ * for what the newer kinds (diskio, inodes, pressure, nvidia, link state) cost on this machine.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +24,7 @@ import { ansibleRound } from './ansibleBaseline.js';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const ANSIBLE_ROUNDS = Number(process.env.BENCH_ANSIBLE_ROUNDS ?? 2);
 const SIZES = (process.env.BENCH_SIZES ?? '10,50').split(',').map(Number);
+const ANCHOR_KINDS = process.env.BENCH_ANCHOR_KINDS ?? 'temperature,cpu,memory,storage,network';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -28,7 +33,7 @@ const median = (xs: number[]) => {
 };
 const f3 = (x: number) => x.toFixed(3);
 
-async function benchSize(n: number): Promise<{ edgefleetSeconds: number; ansibleSeconds?: number }> {
+async function benchSize(n: number): Promise<{ edgefleetSeconds: number; ansibleSeconds?: number; anchorSeconds?: number; nodeCpuMs: number; anchorNodeCpuMs?: number }> {
   const dir = mkdtempSync(join(tmpdir(), `edgefleet-bench-${n}-`));
   chmodSync(dir, 0o755);
   const fleet: Fleet = await startFleet({ count: n, hostPrefix: '127.0.1.' });
@@ -54,27 +59,52 @@ async function benchSize(n: number): Promise<{ edgefleetSeconds: number; ansible
     }
     const wall: number[] = [];
     const hubCpu: number[] = [];
-    const nodeCpuBefore = fleet.nodeCpuSeconds();
+    const anchorWall: number[] = [];
+    let nodeCpuSeconds = 0;
+    let anchorNodeCpuSeconds = 0;
     let rows = 0;
+    let anchorRows = 0;
+    const allKinds = process.env.EDGEFLEET_COLLECT_KINDS;
     for (let i = 0; i < ROUNDS; i++) {
+      // The anchor round first, then the all-kinds round: the machine's load hits both alike.
+      if (ANCHOR_KINDS) {
+        process.env.EDGEFLEET_COLLECT_KINDS = ANCHOR_KINDS;
+        const c0 = fleet.nodeCpuSeconds();
+        const t0 = performance.now();
+        const s = await round();
+        anchorWall.push((performance.now() - t0) / 1000);
+        anchorNodeCpuSeconds += fleet.nodeCpuSeconds() - c0;
+        if (s.ok !== n) throw new Error(`anchor round ${i}: ${s.failed} nodes failed`);
+        anchorRows = s.rows;
+        if (allKinds === undefined) delete process.env.EDGEFLEET_COLLECT_KINDS;
+        else process.env.EDGEFLEET_COLLECT_KINDS = allKinds;
+      }
+      const c0 = fleet.nodeCpuSeconds();
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       const s = await round();
       wall.push((performance.now() - t0) / 1000);
       const cpu = process.cpuUsage(cpu0);
       hubCpu.push((cpu.user + cpu.system) / 1e6);
+      nodeCpuSeconds += fleet.nodeCpuSeconds() - c0;
       if (s.ok !== n) throw new Error(`round ${i}: ${s.failed} nodes failed`);
       rows = s.rows;
     }
-    const nodeCpuPerNodeMs = ((fleet.nodeCpuSeconds() - nodeCpuBefore) / ROUNDS / n) * 1000;
+    const nodeCpuPerNodeMs = (nodeCpuSeconds / ROUNDS / n) * 1000;
+    const anchorNodeCpuMs = (anchorNodeCpuSeconds / ROUNDS / n) * 1000;
     const edgefleetSeconds = median(wall);
     console.log(
       `edgefleet N=${n}: round median ${f3(edgefleetSeconds)} s (min ${f3(Math.min(...wall))}, max ${f3(Math.max(...wall))}, ${ROUNDS} rounds, ${rows} rows each); ` +
         `hub CPU ${f3(median(hubCpu))} s/round; node CPU ${nodeCpuPerNodeMs.toFixed(2)} ms/node/round`,
     );
+    const anchorSeconds = ANCHOR_KINDS ? median(anchorWall) : undefined;
+    if (anchorSeconds !== undefined) {
+      console.log(`anchor    N=${n} (${ANCHOR_KINDS}): round median ${f3(anchorSeconds)} s, ${anchorRows} rows; node CPU ${anchorNodeCpuMs.toFixed(2)} ms/node/round; all kinds / anchor: round ${(edgefleetSeconds / anchorSeconds).toFixed(2)}x, node CPU ${(nodeCpuPerNodeMs / anchorNodeCpuMs).toFixed(2)}x`);
+    }
     await closeResources();
 
-    if (ANSIBLE_ROUNDS <= 0) return { edgefleetSeconds };
+    const ours = { edgefleetSeconds, nodeCpuMs: nodeCpuPerNodeMs, ...(anchorSeconds === undefined ? {} : { anchorSeconds, anchorNodeCpuMs }) };
+    if (ANSIBLE_ROUNDS <= 0) return ours;
     const workDir = join(dir, 'ansible');
     const aWall: number[] = [];
     const aCpu: number[] = [];
@@ -88,7 +118,7 @@ async function benchSize(n: number): Promise<{ edgefleetSeconds: number; ansible
     const ansibleSeconds = median(aWall);
     console.log(`ansible   N=${n}: round median ${f3(ansibleSeconds)} s (${ANSIBLE_ROUNDS} rounds, five playbooks each); controller CPU ${f3(median(aCpu))} s/round; node CPU ${aNodeMs.toFixed(1)} ms/node/round`);
     console.log(`ratio     N=${n}: ${(ansibleSeconds / edgefleetSeconds).toFixed(0)}x`);
-    return { edgefleetSeconds, ansibleSeconds };
+    return { ...ours, ansibleSeconds };
   } finally {
     await closeResources();
     await fleet.close();
@@ -101,5 +131,7 @@ for (const n of SIZES) results.set(n, await benchSize(n));
 const last = SIZES.at(-1)!;
 const r = results.get(last)!;
 console.log(
-  `bench:collect N=${last} edgefleet=${f3(r.edgefleetSeconds)}s ansible=${r.ansibleSeconds === undefined ? 'skipped' : `${r.ansibleSeconds.toFixed(1)}s`} ratio=${r.ansibleSeconds === undefined ? '-' : `${(r.ansibleSeconds / r.edgefleetSeconds).toFixed(0)}x`}`,
+  `bench:collect N=${last} edgefleet=${f3(r.edgefleetSeconds)}s ansible=${r.ansibleSeconds === undefined ? 'skipped' : `${r.ansibleSeconds.toFixed(1)}s`} ratio=${r.ansibleSeconds === undefined ? '-' : `${(r.ansibleSeconds / r.edgefleetSeconds).toFixed(0)}x`}` +
+    ` node_cpu=${r.nodeCpuMs.toFixed(2)}ms` +
+    (r.anchorSeconds === undefined ? '' : ` anchor_five_kinds=${f3(r.anchorSeconds)}s anchor_node_cpu=${r.anchorNodeCpuMs!.toFixed(2)}ms`),
 );
