@@ -143,7 +143,8 @@ describe('edgefleet completion', () => {
   });
 });
 
-describe('an empty result says so (and --json is still [])', () => {
+// Independent cases (a fresh folder each), mostly Node's start-up: run three at a time.
+describe('an empty result says so (and --json is still [])', { concurrency: 3 }, () => {
   for (const [args, first] of [
     [['nodes'], 'no nodes in the inventory D/empty.ini: add hosts to it (see edgefleet init)'],
     [['run'], 'no nodes in the inventory D/empty.ini: add hosts to it (see edgefleet init)'],
