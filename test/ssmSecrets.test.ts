@@ -8,13 +8,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, DEFAULT_CONFIG, type Config } from '../shared/config/config.js';
+import { ConfigError, DEFAULT_CONFIG, loadConfig, type Config } from '../shared/config/config.js';
 import { clearSsmSecretsCache, resolveSsmSecrets } from '../shared/config/ssmSecrets.js';
 import { startSsmServer, type SsmServer } from './harness/ssmServer.js';
 
 const SAVED_ENV = { ...process.env };
 const API_KEY = 'k-9f8e7d6c5b4a';
 const PASSWORD = 'hunter2-registry';
+const DB_URL = 'postgres://edgefleet:pg-secret@db.internal:5432/edgefleet';
 let server: SsmServer;
 let dir: string;
 
@@ -31,6 +32,7 @@ before(async () => {
     parameters: {
       '/edgefleet/api-key': { value: API_KEY, type: 'SecureString' },
       '/edgefleet/registry-password': { value: PASSWORD, type: 'SecureString' },
+      '/edgefleet/db-url': { value: DB_URL, type: 'SecureString' },
     },
   });
   Object.assign(process.env, server.env, { AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none'), AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
@@ -59,6 +61,13 @@ describe('ssm: config values', () => {
     await resolveSsmSecrets(c);
     assert.equal(server.calls.get('GetParameters'), 1, 'read once per process');
     assert.deepEqual(server.rejected, []);
+  });
+
+  it('reads the database from a reference in EDGEFLEET_DB (the Lambda deploy), not as a file path', async () => {
+    clearSsmSecretsCache();
+    const c = loadConfig({ env: { EDGEFLEET_DB: 'ssm:/edgefleet/db-url' }, cwd: dir });
+    assert.equal(c.db, 'ssm:/edgefleet/db-url');
+    assert.equal((await resolveSsmSecrets(c)).db, DB_URL);
   });
 
   it('leaves a config without ssm: values alone, asking nothing', async () => {

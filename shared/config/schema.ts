@@ -209,6 +209,9 @@ export function custom<T>(defaultValue: T, allowed: string, parse: (raw: unknown
 
 export function resolvePath(s: string, base: string): string {
   if (s === '') return s;
+  // A Parameter Store reference (EDGEFLEET_DB=ssm:/edgefleet/db-url on Lambda) is not a file
+  // here: it stays as written for resolveSsmSecrets to read.
+  if (s.startsWith('ssm:/')) return s;
   if (s === '~' || s.startsWith('~/')) return HOME + s.slice(1);
   return resolve(base, s);
 }
