@@ -4,7 +4,7 @@ import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } fr
 import type { RegistryOptions } from '../registry/settings.js';
 import { DEFAULT_STEP_SECONDS } from '../detect/steps.js';
 import { METRIC_KINDS } from '../domain/readings.js';
-import { bool, ConfigError, custom, envOf, int, Key, keysOf, list, num, oneOf, path, regex, Rejected, resolvePath, s3Bucket, seconds, str, url, type ConfigOf, type Origin, type Section } from './schema.js';
+import { bool, ConfigError, custom, envOf, int, Key, keysOf, list, num, oneOf, path, regex, Rejected, resolvePath, s3Bucket, seconds, shard, storeLocation, str, url, type ConfigOf, type Origin, type Section } from './schema.js';
 
 export { ConfigError, envName } from './schema.js';
 
@@ -24,9 +24,17 @@ const home = process.env.HOME ?? '/root';
 export const SCHEMA = {
   /** Ansible inventory: an INI or YAML file, or a directory of them. */
   inventory: path('inventory/local.ini'),
-  /** SQLite database file. */
-  db: path('data/edgefleet.db'),
+  /** The store: a SQLite database file, or a postgres:// URL (docs/postgres.md). */
+  db: storeLocation('data/edgefleet.db'),
   store: {
+    /** A postgres:// URL: wins over `db` when set (EDGEFLEET_STORE_URL). */
+    url: storeLocation(''),
+    /** PostgreSQL password when the URL has none (or `ssm:/path`); PGPASSWORD works too. Never logged. */
+    password: custom('', 'a text', (raw) => (raw === null || raw === undefined ? '' : String(raw)), { secret: true }),
+    /** PostgreSQL connections this process holds at most. */
+    poolMax: int(8, 1, 1000),
+    /** A PostgreSQL statement running longer is cancelled (milliseconds). */
+    statementTimeoutMs: int(60_000, 100, 3_600_000, 'milliseconds'),
     /** `WAL` (default) or `DELETE` for a database on a network volume, where WAL is unsafe. */
     journalMode: oneOf('WAL', ['WAL', 'DELETE'] as const),
     busyTimeoutMs: int(5000, 0, 600_000, 'milliseconds'),
@@ -38,6 +46,8 @@ export const SCHEMA = {
     bufferMaxBytes: int(64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024, 'bytes'),
   },
   collect: {
+    /** `k/n`: collect only shard k of n of the inventory (stable by node name); `auto`: shards by leases in the store (PostgreSQL); empty: all. */
+    shard: shard(''),
     /** Which kinds collectAll runs. */
     kinds: list([...METRIC_KINDS], { items: METRIC_KINDS }),
     /** Nodes probed at once. */

@@ -149,6 +149,55 @@ export function s3Bucket(defaultValue: string): Key<string> {
   });
 }
 
+/**
+ * The store: a SQLite file path, or a PostgreSQL URL (postgres:// or postgresql://). A URL is
+ * checked here, so a typo fails at start-up naming the key; a password in it is never quoted.
+ */
+export function storeLocation(defaultValue: string): Key<string> {
+  const allowed = 'a file path or a postgres://user@host:port/database URL';
+  return new Key(
+    defaultValue,
+    allowed,
+    (raw, origin) => {
+      if (raw === null || raw === undefined) return '';
+      if (typeof raw === 'object') throw new Rejected(allowed);
+      const s = String(raw);
+      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(s)) return resolvePath(s, origin.base);
+      checkPostgresUrl(s);
+      return s;
+    },
+    // secret: a URL may carry the password, so an error never quotes the value.
+    { isPath: true, secret: true },
+  );
+}
+
+/** A postgres:// URL's problems, in words (never with its password); Rejected when it is not one. */
+export function checkPostgresUrl(s: string): void {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new Rejected('a file path or a postgres://user@host:port/database URL (this one does not parse)');
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Rejected(`a file path or a postgres:// URL (${u.protocol}// is not a store edgefleet knows)`);
+  if (!u.hostname && !u.searchParams.get('host')) throw new Rejected('a postgres:// URL with a host (postgres://user@host:5432/edgefleet, or ?host=/socket/dir)');
+  if (u.port && !(Number(u.port) >= 1 && Number(u.port) <= 65535)) throw new Rejected('a postgres:// URL with a port from 1 to 65535');
+  if (!u.pathname || u.pathname === '/') throw new Rejected('a postgres:// URL naming its database (postgres://user@host:5432/edgefleet)');
+}
+
+/** `k/n`: this process collects shard k of n (1 ≤ k ≤ n); empty: every node. */
+export function shard(defaultValue: string): Key<string> {
+  const allowed = 'k/n with 1 ≤ k ≤ n (this hub collects shard k of n), "auto" (shards taken by leases in the store), or empty';
+  return new Key(defaultValue, allowed, (raw) => {
+    if (raw === null || raw === undefined || raw === '') return '';
+    if (typeof raw !== 'string') throw new Rejected(allowed);
+    if (raw === 'auto' || /^auto\/[1-9][0-9]{0,3}$/.test(raw)) return raw;
+    const m = /^([1-9][0-9]{0,3})\/([1-9][0-9]{0,3})$/.exec(raw.trim());
+    if (!m || Number(m[1]) > Number(m[2])) throw new Rejected(allowed);
+    return `${Number(m[1])}/${Number(m[2])}`;
+  });
+}
+
 /** A regular expression (empty: none); one that does not compile is refused now, not at the first round. */
 export function regex(defaultValue: string): Key<string> {
   const allowed = 'a regular expression';

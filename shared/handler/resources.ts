@@ -1,6 +1,9 @@
 import { loadConfig, type Config } from '../config/config.js';
-import { openDb, type Db } from '../store/db.js';
+import { openDb, StoreError, type Db } from '../store/db.js';
+import { isPostgresUrl, redactUrl } from '../store/pg.js';
 import { flushRoundsOnClose } from '../store/roundBuffer.js';
+import { sqliteStore } from '../store/sqliteStore.js';
+import type { Store } from '../store/store.js';
 import { jsonLogger } from './logger.js';
 import { TransportPool } from '../transport/pool.js';
 
@@ -15,7 +18,37 @@ export function configFromEnv(): Config {
   return loadConfig();
 }
 
+/** `store.url` when set, else `db`: a file path or a postgres:// URL. */
+export function storeLocation(config: Config): string {
+  return config.store.url || config.db;
+}
+
+const pgStores = new Map<string, Promise<Store>>();
+
+/**
+ * The store the config names, opened (and migrated) on first use: SQLite for a file, PostgreSQL
+ * for a postgres:// URL (loaded only then: a SQLite hub never loads the driver).
+ */
+export function storeFor(config: Config): Promise<Store> {
+  const at = storeLocation(config);
+  if (!isPostgresUrl(at)) return Promise.resolve(sqliteStore(dbFor(config)));
+  let s = pgStores.get(at);
+  if (!s) {
+    s = import('../store/pgStore.js').then((m) =>
+      m.openPgStore(at, { password: config.store.password || undefined, poolMax: config.store.poolMax, statementTimeoutMs: config.store.statementTimeoutMs }),
+    );
+    // A failed open is not cached: the next call tries again.
+    s.catch(() => pgStores.delete(at));
+    pgStores.set(at, s);
+  }
+  return s;
+}
+
 export function dbFor(config: Config): Db {
+  const at = storeLocation(config);
+  if (isPostgresUrl(at)) {
+    throw new StoreError(`this needs the SQLite store, and the store is PostgreSQL (${redactUrl(at)}): models, deployments, inference, anomalies, geolocation and remote write are SQLite-only for now (docs/postgres.md)`);
+  }
   const key = `${config.db}\0${config.store.journalMode}`;
   let db = dbs.get(key);
   if (!db) {
@@ -57,8 +90,16 @@ export async function closeResources(): Promise<void> {
   await Promise.all(all.map((p) => p.closeAll()));
   for (const db of dbs.values()) {
     // Rounds the store refused while running get one more try before the process goes.
-    flushRoundsOnClose(db, jsonLogger({ fn: 'store' }));
+    await flushRoundsOnClose(db, jsonLogger({ fn: 'store' }));
     db.close();
   }
   dbs.clear();
+  const pgs = [...pgStores.values()];
+  pgStores.clear();
+  for (const p of pgs) {
+    const store = await p.catch(() => undefined);
+    if (!store) continue;
+    await flushRoundsOnClose(store, jsonLogger({ fn: 'store' }));
+    await store.close();
+  }
 }

@@ -13,3 +13,5 @@ export * from './snapshots.js';
 export * from './roundBuffer.js';
 export * from './inferenceRetention.js';
 export * from './remoteWrite.js';
+export * from './store.js';
+export * from './sqliteStore.js';

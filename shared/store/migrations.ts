@@ -581,4 +581,25 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (node_id, time, uuid)
   ) WITHOUT ROWID;
   `,
+  // 12 (issue 20): many writers. leases: one holder at a time per name (a collection shard
+  // `shard:k/n`, a singleton job), taken by a conditional upsert (free, expired, or already the
+  // holder's) and renewed by its holder; one that dies stops renewing and loses it at expiry.
+  // job_runs: a singleton job claims each of its periods once across all hubs (the primary key
+  // decides), so rollup, retention, detection run once per period whatever the number of hubs.
+  `
+  CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_unix_ms INTEGER NOT NULL,
+    acquired_unix_ms INTEGER NOT NULL
+  );
+  CREATE TABLE job_runs (
+    job TEXT NOT NULL,
+    period_unix_seconds INTEGER NOT NULL,
+    owner TEXT NOT NULL,
+    started_unix_ms INTEGER NOT NULL,
+    finished_unix_ms INTEGER,
+    PRIMARY KEY (job, period_unix_seconds)
+  );
+  `,
 ];

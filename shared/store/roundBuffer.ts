@@ -8,8 +8,10 @@
  */
 import type { Logger, MetricKind, NodeSpec } from '../domain/index.js';
 import type { Db } from './db.js';
-import { recordOutcomes, syncNodes, type NodeOutcome } from './nodes.js';
-import { readingsWriter, type CollectorRun, type CounterState, type NodeReadings } from './readings.js';
+import type { NodeOutcome } from './nodes.js';
+import type { CollectorRun, CounterState, NodeReadings } from './readings.js';
+import { sqliteStore } from './sqliteStore.js';
+import type { Store } from './store.js';
 
 /** Everything one round writes. */
 export interface RoundWrite {
@@ -22,7 +24,7 @@ export interface RoundWrite {
   outcomes: readonly NodeOutcome[];
   /** The inventory's nodes when the round's own sync did not land: synced in the round's transaction. */
   sync?: { specs: readonly NodeSpec[]; keepVars?: readonly string[] };
-  /** Runs inside the round's transaction after its rows (remote write queues the round there). */
+  /** Runs inside the round's transaction after its rows (remote write queues the round there; SQLite only). */
   alsoInTransaction?: (db: Db) => void;
 }
 
@@ -59,11 +61,21 @@ export interface SubmitResult {
   attempts: number;
 }
 
-/** SQLite conditions that pass: a lock, a full disk, an I/O error, a read-only remount. Anything else (a bug, a constraint) would fail every retry. */
+/**
+ * Conditions that pass. SQLite: a lock, a full disk, an I/O error, a read-only remount.
+ * PostgreSQL (SQLSTATE classes): a lost or refused connection (08, 57P), a serialization
+ * failure or deadlock (40), no resources (53: disk full, too many connections), a lock or
+ * statement timeout (55P03, 57014), a network error of the driver. Anything else (a bug, a
+ * constraint) would fail every retry.
+ */
 export function isTransientStoreError(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|PROTOCOL|NOMEM)/.test(code);
+  if (typeof code !== 'string') return false;
+  return /^SQLITE_(BUSY|LOCKED|FULL|IOERR|CANTOPEN|READONLY|PROTOCOL|NOMEM)/.test(code) || /^(08|40|53|57P)|^55P03$|^57014$|^E(CONNREFUSED|CONNRESET|PIPE|TIMEDOUT|HOSTUNREACH|NOTFOUND)$/.test(code);
 }
+
+/** A lock to wait for (the try itself waited a slice): SQLite busy or locked, PostgreSQL lock_not_available. */
+const isLockWait = (e: unknown) => /^SQLITE_(BUSY|LOCKED)|^55P03$/.test(String((e as { code?: unknown }).code));
 
 /** A lock is waited for in slices this long (the busy timeout of each try), with the event loop free between them. */
 const LOCK_SLICE_MS = 200;
@@ -91,7 +103,7 @@ export class RoundBuffer {
   };
   limits: BufferLimits = DEFAULT_BUFFER_LIMITS;
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly store: Store) {}
 
   /** The newest raw counters of buffered rounds (`node\0kind`): the next round's deltas start from them, not from the older ones stored. */
   pendingCounters(): Map<string, { timeMs: number; sample: unknown }> {
@@ -107,7 +119,6 @@ export class RoundBuffer {
    * due); a round still unwritten then is buffered and goes first next time.
    */
   async submit(round: RoundWrite, o: { deadlineMs: number; log: Logger }): Promise<SubmitResult> {
-    const busyTimeoutMs = Number(this.db.pragma('busy_timeout', { simple: true })) || 0;
     const deadlineMs = o.deadlineMs;
     let flushed = 0;
     let attempts = 0;
@@ -116,13 +127,13 @@ export class RoundBuffer {
       attempts++;
       try {
         while (this.#pending.length) {
-          this.#writeOne(this.#pending[0]!.round, busyTimeoutMs);
+          await this.#writeOne(this.#pending[0]!.round);
           this.#shift();
           flushed++;
           // A long backlog must not hold the routes up: one round per turn of the event loop.
           await new Promise((r) => setImmediate(r));
         }
-        const roundId = this.#writeOne(round, busyTimeoutMs);
+        const roundId = await this.#writeOne(round);
         this.#succeeded();
         if (flushed) o.log.info('buffered rounds written', { rounds: flushed });
         return { stored: true, roundId, flushed, attempts };
@@ -141,7 +152,7 @@ export class RoundBuffer {
           o.log.warn('store write failed, round buffered', { error, attempts, bufferedRounds: this.health.bufferedRounds, bufferedBytes: this.health.bufferedBytes });
           return { stored: false, flushed, error, attempts };
         }
-        if (/^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown }).code))) {
+        if (isLockWait(e)) {
           // The try itself waited a slice for the lock: only let the event loop turn.
           await sleep(LOCK_PAUSE_MS);
         } else {
@@ -156,12 +167,11 @@ export class RoundBuffer {
    * At close (the hub's shutdown, the CLI's exit): one try for each buffered round, oldest first,
    * stopping at the first refusal. What is still buffered then is lost, and the log says so.
    */
-  flushOnClose(log: Logger): void {
-    const busyTimeoutMs = Number(this.db.pragma('busy_timeout', { simple: true })) || 0;
+  async flushOnClose(log: Logger): Promise<void> {
     let written = 0;
     try {
       while (this.#pending.length) {
-        this.#writeOne(this.#pending[0]!.round, busyTimeoutMs);
+        await this.#writeOne(this.#pending[0]!.round, false);
         this.#shift();
         written++;
       }
@@ -174,31 +184,9 @@ export class RoundBuffer {
     }
   }
 
-  /** One round in one transaction; a lock is waited for one slice at a time (the caller sleeps between tries). */
-  #writeOne(r: RoundWrite, busyTimeoutMs: number): number {
-    const writer = readingsWriter(this.db);
-    this.db.pragma(`busy_timeout = ${Math.min(LOCK_SLICE_MS, busyTimeoutMs)}`);
-    try {
-      // Nested transactions are savepoints: the sync, readings, runs and outcomes land together.
-      return this.db.transaction(() => {
-        if (r.sync) syncNodes(this.db, r.sync.specs, r.timeUnixSeconds, { keepVars: r.sync.keepVars });
-        const extra = () => {
-          recordOutcomes(this.db, r.outcomes, r.timeUnixSeconds);
-          r.alsoInTransaction?.(this.db);
-        };
-        return writer.writeRound(r.readings, r.counters, r.runs, extra, {
-          timeUnixSeconds: r.timeUnixSeconds,
-          startedUnixMs: r.startedUnixMs,
-          kinds: r.kinds,
-          nodes: r.outcomes.length,
-        });
-      }).immediate();
-    } catch (e) {
-      writer.forgetWritten();
-      throw e;
-    } finally {
-      this.db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    }
+  /** One round in one transaction; a lock is waited for one slice at a time (the caller sleeps between tries), or the store's whole busy timeout at close. */
+  #writeOne(r: RoundWrite, sliced = true): Promise<number> {
+    return this.store.writeRound(r, sliced ? { lockWaitMs: LOCK_SLICE_MS } : {});
   }
 
   #push(round: RoundWrite, log: Logger): void {
@@ -236,20 +224,22 @@ export class RoundBuffer {
   }
 }
 
-const buffers = new WeakMap<Db, RoundBuffer>();
-/** The one buffer of an open database (per process: a cold Lambda starts with none). */
-export function roundBuffer(db: Db): RoundBuffer {
-  let b = buffers.get(db);
-  if (!b) buffers.set(db, (b = new RoundBuffer(db)));
+const buffers = new WeakMap<object, RoundBuffer>();
+const storeOf = (s: Db | Store): Store => ('kind' in s && (s.kind === 'sqlite' || s.kind === 'postgres') && 'writeRound' in s ? (s as Store) : sqliteStore(s as Db));
+/** The one buffer of an open store (per process: a cold Lambda starts with none). */
+export function roundBuffer(s: Db | Store): RoundBuffer {
+  const store = storeOf(s);
+  let b = buffers.get(store);
+  if (!b) buffers.set(store, (b = new RoundBuffer(store)));
   return b;
 }
 
-/** Write what the database's buffer holds, if it has one, before the database is closed. */
-export function flushRoundsOnClose(db: Db, log: Logger): void {
-  buffers.get(db)?.flushOnClose(log);
+/** Write what the store's buffer holds, if it has one, before the store is closed. */
+export async function flushRoundsOnClose(s: Db | Store, log: Logger): Promise<void> {
+  await buffers.get(storeOf(s))?.flushOnClose(log);
 }
 
-/** The store's write health of an open database; null when no round was submitted in this process. */
-export function storeHealth(db: Db): StoreHealth | null {
-  return buffers.get(db)?.health ?? null;
+/** The store's write health; null when no round was submitted in this process. */
+export function storeHealth(s: Db | Store): StoreHealth | null {
+  return buffers.get(storeOf(s))?.health ?? null;
 }
