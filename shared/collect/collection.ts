@@ -5,8 +5,11 @@ import { guessFormat, loadInventory } from '../inventory/index.js';
 import { readFileSync } from 'node:fs';
 import { iniVarLine, nodeSpecs } from '../inventory/nodeSpecs.js';
 import type { Db } from '../store/db.js';
-import { syncNodes, type SyncSummary } from '../store/nodes.js';
+import type { SyncSummary } from '../store/nodes.js';
 import { isTransientStoreError, roundBuffer } from '../store/roundBuffer.js';
+import { sqliteStore } from '../store/sqliteStore.js';
+import type { Store } from '../store/store.js';
+import { shardNodes } from './shard.js';
 import type { TransportPool } from '../transport/pool.js';
 import type { KindFilters } from './kinds/index.js';
 import { remoteWriteHook } from '../prometheus/remoteWrite.js';
@@ -80,34 +83,41 @@ export async function runCollection(o: {
   config: Config;
   /** From inventoryNodes(), read before the database is touched. */
   nodes: readonly NodeSpec[];
-  db: Db;
+  /** The store (either kind); or `db`, a SQLite database, as before. */
+  store?: Store;
+  db?: Db;
   pool: TransportPool;
   log: Logger;
   kinds: readonly MetricKind[];
+  /** Collect only these shards' nodes (`k/n` each; default collect.shard): the sync still covers the whole inventory. */
+  shards?: readonly string[];
   onNode?: (r: NodeResult, done: number, total: number) => void;
 }): Promise<CollectionSummary> {
-  const nodes = o.nodes;
   const startMs = Date.now();
-  const buffer = roundBuffer(o.db);
+  const store = o.store ?? sqliteStore(o.db!);
+  const buffer = roundBuffer(store);
   buffer.limits = { maxRounds: o.config.store.bufferMaxRounds, maxBytes: o.config.store.bufferMaxBytes };
   // A locked or full store must not stop the round: it is collected anyway, and the sync is
   // done again in the round's own transaction when the store takes it.
   let sync: SyncSummary;
   let syncInWrite: { specs: readonly NodeSpec[]; keepVars?: readonly string[] } | undefined;
   try {
-    sync = syncNodes(o.db, nodes, Math.floor(startMs / 1000), { keepVars: o.config.store.keepVars });
+    sync = await store.syncNodes(o.nodes, Math.floor(startMs / 1000), { keepVars: o.config.store.keepVars });
   } catch (e) {
     if (!isTransientStoreError(e)) throw e;
     o.log.warn('nodes not synced, syncing with the round', { error: (e as Error).message });
     sync = { added: [], updated: [], removed: [], unchanged: 0 };
-    syncInWrite = { specs: nodes, keepVars: o.config.store.keepVars };
+    syncInWrite = { specs: o.nodes, keepVars: o.config.store.keepVars };
   }
+  // This hub's part of the inventory (collect.shard, or the shards its leases hold).
+  const shards = o.shards ?? [o.config.collect.shard];
+  const nodes = shards.length === 1 && !shards[0] ? o.nodes : [...new Set(shards.flatMap((sh) => shardNodes(o.nodes, sh)))];
   if (sync.added.length || sync.updated.length || sync.removed.length) o.log.info('nodes synced', { ...sync });
   // Nodes gone from the inventory keep no connection open.
   const forgotten = o.pool.retain(nodes.map((n) => n.name));
   if (forgotten.length) o.log.info('connections closed for removed nodes', { nodes: forgotten });
   const { results, ...round } = await collectRound({
-    db: o.db,
+    store,
     pool: o.pool,
     nodes,
     kinds: o.kinds,
@@ -121,7 +131,8 @@ export async function runCollection(o: {
     syncInWrite,
     log: o.log,
     onNode: o.onNode,
-    remoteWrite: remoteWriteHook(o.config, nodes, o.log),
+    // Remote write queues in the round's SQLite transaction; on PostgreSQL it is not there yet (docs/postgres.md).
+    remoteWrite: store.kind === 'sqlite' ? remoteWriteHook(o.config, nodes, o.log) : undefined,
   });
   return { ...round, sync, perNode: results.map(({ readings: _r, ...rest }) => rest) };
 }

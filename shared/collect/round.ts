@@ -2,8 +2,10 @@ import type { Logger, MetricKind, NodeSpec, SsmAgentInfo } from '../domain/index
 import { ParseError } from '../parse/errors.js';
 import type { Db } from '../store/db.js';
 import type { NodeOutcome } from '../store/nodes.js';
-import { loadCounterStates, type CollectorRun, type CounterState, type NodeReadings } from '../store/readings.js';
+import type { CollectorRun, CounterState, NodeReadings } from '../store/readings.js';
 import { roundBuffer } from '../store/roundBuffer.js';
+import { sqliteStore } from '../store/sqliteStore.js';
+import type { Store } from '../store/store.js';
 import { TransportError, type TransportPool } from '../transport/index.js';
 import { COLLECTORS, type KindFilters } from './kinds/index.js';
 import { mapLimit } from './limit.js';
@@ -12,7 +14,9 @@ import { DEFAULT_DF_TIMEOUT_SECONDS, DEFAULT_ROOTS, newProbeNonce, type ProbeRoo
 import { runProbe, type ProbeRun } from './runProbe.js';
 
 export interface RoundOptions {
-  db: Db;
+  /** The store (either kind); or `db`, a SQLite database, as before. */
+  store?: Store;
+  db?: Db;
   pool: TransportPool;
   nodes: readonly NodeSpec[];
   kinds: readonly MetricKind[];
@@ -101,8 +105,9 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
   const startMs = Date.now();
   const time = Math.floor(startMs / 1000);
   const kinds = [...o.kinds];
-  const buffer = roundBuffer(o.db);
-  const prevCounters = loadCounterStates(o.db, kinds);
+  const store = o.store ?? sqliteStore(o.db!);
+  const buffer = roundBuffer(store);
+  const prevCounters = await store.loadCounterStates(kinds);
   // Rounds not yet stored are newer than what the store has: deltas start from them.
   for (const [k, v] of buffer.pendingCounters()) prevCounters.set(k, v);
   const maxSeries = o.maxSeriesPerNode ?? DEFAULT_MAX_SERIES_PER_NODE;

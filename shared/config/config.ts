@@ -46,7 +46,7 @@ export const SCHEMA = {
     bufferMaxBytes: int(64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024, 'bytes'),
   },
   collect: {
-    /** `k/n`: collect only shard k of n of the inventory (stable by node name); `auto`: shards by leases in the store (PostgreSQL); empty: all. */
+    /** `k/n`: collect only shard k of n of the inventory (stable by node name hash); `auto/n`: n shards shared by leases in the store; empty: all. */
     shard: shard(''),
     /** Which kinds collectAll runs. */
     kinds: list([...METRIC_KINDS], { items: METRIC_KINDS }),

@@ -187,11 +187,11 @@ export function checkPostgresUrl(s: string): void {
 
 /** `k/n`: this process collects shard k of n (1 ≤ k ≤ n); empty: every node. */
 export function shard(defaultValue: string): Key<string> {
-  const allowed = 'k/n with 1 ≤ k ≤ n (this hub collects shard k of n), "auto" (shards taken by leases in the store), or empty';
+  const allowed = 'k/n with 1 ≤ k ≤ n (this hub collects shard k of n), auto/n (n shards taken by leases in the store), or empty';
   return new Key(defaultValue, allowed, (raw) => {
     if (raw === null || raw === undefined || raw === '') return '';
     if (typeof raw !== 'string') throw new Rejected(allowed);
-    if (raw === 'auto' || /^auto\/[1-9][0-9]{0,3}$/.test(raw)) return raw;
+    if (/^auto\/[1-9][0-9]{0,3}$/.test(raw)) return raw;
     const m = /^([1-9][0-9]{0,3})\/([1-9][0-9]{0,3})$/.exec(raw.trim());
     if (!m || Number(m[1]) > Number(m[2])) throw new Rejected(allowed);
     return `${Number(m[1])}/${Number(m[2])}`;

@@ -6,6 +6,21 @@ import { makeHandler } from './middleware.js';
 import { progress } from './progress.js';
 import { flushRemoteWrite } from '../prometheus/remoteWrite.js';
 import type { EdgefleetContext } from './middleware.js';
+import { leaseShards } from '../collect/shardLeases.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * The shards this round collects: collect.shard as it is (`k/n`, or all), or with `auto/n` the
+ * ones this hub's leases hold (shared/collect/shardLeases.ts), leased for three rounds.
+ */
+async function collectShards(ctx: EdgefleetContext, store: Store): Promise<string[] | undefined> {
+  const m = /^auto\/(\d+)$/.exec(ctx.config.collect.shard);
+  if (!m) return undefined;
+  const shards = await leaseShards(store, Number(m[1]), Math.max(1, ctx.config.hub.intervalSeconds) * 3000);
+  ctx.log.debug('shards', { shards });
+  // No shard free: nothing to collect this round (an empty list, not "all").
+  return shards.length ? shards : ['0/1'];
+}
 
 /**
  * Two rounds that start in one second share its `time`: the store keeps the later, and remote
@@ -16,7 +31,9 @@ import type { EdgefleetContext } from './middleware.js';
 async function notInTheSameSecond(ctx: EdgefleetContext): Promise<void> {
   const p = ctx.config.prometheus;
   if (!Array.isArray(p.remoteWrite) || p.remoteWrite.length === 0) return;
-  const last = (ctx.db.prepare('SELECT MAX(last_seen_unix_seconds) AS t FROM nodes').get() as { t: number | null }).t;
+  const store = await ctx.store();
+  if (!store.sqlite) return; // remote write is SQLite-only for now
+  const last = (store.sqlite.prepare('SELECT MAX(last_seen_unix_seconds) AS t FROM nodes').get() as { t: number | null }).t;
   if (last !== null && last >= Math.floor(Date.now() / 1000)) await new Promise((r) => setTimeout(r, Math.min(1100, (last + 1) * 1000 - Date.now() + 5)));
 }
 
@@ -28,6 +45,7 @@ async function notInTheSameSecond(ctx: EdgefleetContext): Promise<void> {
 async function sendRemoteWrite(ctx: EdgefleetContext): Promise<void> {
   const p = ctx.config.prometheus;
   if (!Array.isArray(p.remoteWrite) || p.remoteWrite.length === 0) return;
+  if (!(await ctx.store()).sqlite) return;
   const left = typeof ctx.getRemainingTimeInMillis === 'function' ? ctx.getRemainingTimeInMillis() - 1000 : Infinity;
   try {
     const sent = await flushRemoteWrite({ db: ctx.db, config: ctx.config, log: ctx.log, deadlineMs: Date.now() + Math.max(0, Math.min(p.flushSeconds * 1000, left)) });
@@ -43,10 +61,12 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
     // The inventory first: a malformed one fails the run before the database is opened or created.
     const nodes = inventoryNodes(ctx.config);
     await notInTheSameSecond(ctx);
+    const store = await ctx.store();
     const summary = await runCollection({
       config: ctx.config,
       nodes,
-      db: ctx.db,
+      store,
+      shards: await collectShards(ctx, store),
       pool: ctx.pool,
       log: ctx.log,
       kinds: kinds ?? configuredKinds(ctx.config),
@@ -57,6 +77,8 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
     });
     await sendRemoteWrite(ctx);
     if (kinds !== undefined) return summary;
+    // Geolocation and the model catalog live in SQLite for now: on PostgreSQL, collectAll collects only.
+    if (!store.sqlite) return summary;
     // collectAll also puts the nodes on the map, after the round and bounded: inventory coordinates
     // and cached addresses cost nothing; at most geocoder.perRoundLimit addresses are looked up
     // (the daily geolocate handler does the rest), and a failure never fails the collection.

@@ -3,18 +3,22 @@ import type { Context } from 'aws-lambda';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../domain/index.js';
 import type { Db } from '../store/db.js';
+import type { Store } from '../store/store.js';
 import type { TransportPool } from '../transport/pool.js';
 import { requireApiKey } from './apiKey.js';
 import { HttpError } from './errors.js';
 import { jsonLogger } from './logger.js';
 import { resolveSsmSecrets } from '../config/ssmSecrets.js';
-import { configFromEnv, dbFor, poolFor } from './resources.js';
+import { configFromEnv, dbFor, poolFor, storeFor } from './resources.js';
 
 /** What every edgefleet handler finds on its context, put there by the middlewares. */
 export interface EdgefleetContext extends Context {
   config: Config;
   log: Logger;
+  /** The SQLite database (the paths not behind the Store yet); on PostgreSQL, a StoreError saying so. */
   db: Db;
+  /** The store, either kind (shared/store/store.ts), opened on first use. */
+  store: () => Promise<Store>;
   pool: TransportPool;
 }
 
@@ -66,6 +70,7 @@ const resources = (name: string): MiddlewareObj<unknown, unknown, Error, Edgefle
       const config = (ctx.config = await resolveSsmSecrets(configFromEnv()));
       // Opened on first use, so a handler that fails on its input first creates no database.
       Object.defineProperty(ctx, 'db', { get: () => dbFor(config), configurable: true });
+      ctx.store = () => storeFor(config);
       ctx.pool = poolFor(config);
     },
     after(request) {

@@ -1,0 +1,33 @@
+/**
+ * `collect.shard: "auto/n"`: hubs share n shards by leases in the store (`shard:k/n`). Each
+ * round a hub renews the shards it holds, takes free or expired ones up to its fair share
+ * (n over the hubs holding a live lease, rounded up) and lets go of any beyond it, so hubs that
+ * join get shards and a hub that dies (it stops renewing) has its shards taken over once its
+ * leases expire. A lease is taken by one conditional upsert: two hubs never hold one shard.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Store } from '../store/store.js';
+
+/** This process, as a lease owner. */
+export const HUB_ID = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+
+export async function leaseShards(store: Store, n: number, ttlMs: number, owner = HUB_ID): Promise<string[]> {
+  const now = Date.now();
+  const names = Array.from({ length: n }, (_, i) => `shard:${i + 1}/${n}`);
+  const live = (await store.leases('shard:')).filter((l) => l.expiresUnixMs >= now && names.includes(l.name));
+  const owners = new Set([...live.map((l) => l.owner), owner]);
+  const share = Math.ceil(n / owners.size);
+  const kept: string[] = [];
+  for (const l of live.filter((x) => x.owner === owner)) {
+    if (kept.length < share && (await store.tryLease(l.name, owner, ttlMs))) kept.push(l.name);
+    else await store.releaseLease(l.name, owner);
+  }
+  const heldByOthers = new Set(live.filter((l) => l.owner !== owner).map((l) => l.name));
+  for (const name of names) {
+    if (kept.length >= share) break;
+    if (kept.includes(name) || heldByOthers.has(name)) continue;
+    if (await store.tryLease(name, owner, ttlMs)) kept.push(name);
+  }
+  return kept.map((x) => x.slice('shard:'.length)).sort();
+}
