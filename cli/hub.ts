@@ -5,7 +5,8 @@ import type { Logger } from '../shared/domain/index.js';
 import { isLoopbackHost, openReads } from '../shared/handler/apiKey.js';
 import { jsonLogger } from '../shared/handler/logger.js';
 import { backgroundSettled } from '../shared/handler/background.js';
-import { closeResources, destroyConnections } from '../shared/handler/resources.js';
+import { closeResources, destroyConnections, POSTGRES_FUNCTIONS, storeLocation } from '../shared/handler/resources.js';
+import { isPostgresUrl } from '../shared/store/pgUrl.js';
 import { lambdaContext } from './lambdaContext.js';
 import { loadHandler, readServerless, type LambdaHandler } from './serverlessFunctions.js';
 
@@ -59,9 +60,14 @@ async function hub(config: ReturnType<typeof loadConfig>, log: Logger): Promise<
     return p;
   };
 
+  const onPostgres = isPostgresUrl(storeLocation(config));
   for (const def of sls.functions) {
     const schedule = def.schedules.find((s) => s.enabled);
     if (!schedule) continue;
+    if (onPostgres && !POSTGRES_FUNCTIONS.includes(def.name)) {
+      log.info('not scheduled: it needs the SQLite store (docs/postgres.md)', { function: def.name });
+      continue;
+    }
     const handler = await loadHandler(def);
     const seconds = sls.hubIntervalFunctions.includes(def.name) ? config.hub.intervalSeconds : schedule.rateSeconds;
     let busy = false;

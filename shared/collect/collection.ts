@@ -10,6 +10,7 @@ import { isTransientStoreError, roundBuffer } from '../store/roundBuffer.js';
 import { sqliteStore } from '../store/sqliteStore.js';
 import type { Store } from '../store/store.js';
 import { shardNodes } from './shard.js';
+import { HUB_ID } from './shardLeases.js';
 import type { TransportPool } from '../transport/pool.js';
 import type { KindFilters } from './kinds/index.js';
 import { remoteWriteHook } from '../prometheus/remoteWrite.js';
@@ -129,6 +130,7 @@ export async function runCollection(o: {
     // Retried until shortly before the next round is due, so a locked store never skips one.
     writeDeadlineMs: startMs + Math.max(1, o.config.hub.intervalSeconds) * 900,
     syncInWrite,
+    tag: shards.some(Boolean) ? { hub: HUB_ID, shards: shards.join(',') } : undefined,
     log: o.log,
     onNode: o.onNode,
     // Remote write queues in the round's SQLite transaction; on PostgreSQL it is not there yet (docs/postgres.md).

@@ -32,6 +32,8 @@ export interface RoundOptions {
   maxSeriesPerNode?: number;
   /** A write the store refuses (locked, full) is retried until then, then buffered (default: the start plus 10 s). */
   writeDeadlineMs?: number;
+  /** Which hub and shards the round is (stored in `rounds`; many hubs on one store). */
+  tag?: { hub: string; shards: string };
   /** Inventory nodes to sync in the round's own transaction, when the sync before the round failed. */
   syncInWrite?: { specs: readonly NodeSpec[]; keepVars?: readonly string[] };
   log: Logger;
@@ -223,6 +225,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
       runs,
       outcomes,
       sync: o.syncInWrite,
+      ...o.tag,
       alsoInTransaction: queue,
     },
     { deadlineMs: o.writeDeadlineMs ?? startMs + 10_000, log: o.log },

@@ -1,10 +1,11 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { openDb, StoreError, type Db } from '../store/db.js';
-import { isPostgresUrl, redactUrl } from '../store/pg.js';
+import { isPostgresUrl, redactUrl } from '../store/pgUrl.js';
 import { flushRoundsOnClose } from '../store/roundBuffer.js';
 import { sqliteStore } from '../store/sqliteStore.js';
 import type { Store } from '../store/store.js';
 import { jsonLogger } from './logger.js';
+import { releaseShards } from '../collect/shardLeases.js';
 import { TransportPool } from '../transport/pool.js';
 
 /**
@@ -22,6 +23,9 @@ export function configFromEnv(): Config {
 export function storeLocation(config: Config): string {
   return config.store.url || config.db;
 }
+
+/** The scheduled functions that work on a PostgreSQL store (the others need SQLite still, docs/postgres.md). */
+export const POSTGRES_FUNCTIONS: readonly string[] = ['collectAll', 'collectTemperature', 'collectCpu', 'collectMemory', 'collectStorage', 'collectNetwork', 'rollup', 'retention'];
 
 const pgStores = new Map<string, Promise<Store>>();
 
@@ -100,6 +104,8 @@ export async function closeResources(): Promise<void> {
     const store = await p.catch(() => undefined);
     if (!store) continue;
     await flushRoundsOnClose(store, jsonLogger({ fn: 'store' }));
+    // Shards leased by this hub go back now, not at their expiry.
+    await releaseShards(store).catch(() => undefined);
     await store.close();
   }
 }

@@ -586,7 +586,10 @@ export const MIGRATIONS: readonly string[] = [
   // holder's) and renewed by its holder; one that dies stops renewing and loses it at expiry.
   // job_runs: a singleton job claims each of its periods once across all hubs (the primary key
   // decides), so rollup, retention, detection run once per period whatever the number of hubs.
+  // rounds.hub / rounds.shards: which hub wrote a round and for which shards (NULL: one hub, all nodes).
   `
+  ALTER TABLE rounds ADD COLUMN hub TEXT;
+  ALTER TABLE rounds ADD COLUMN shards TEXT;
   CREATE TABLE leases (
     name TEXT PRIMARY KEY,
     owner TEXT NOT NULL,

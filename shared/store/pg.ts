@@ -12,6 +12,9 @@ import pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import { postgresMigration } from './pgDialect.js';
 import { ensurePartitions, knownPartitionDays } from './pgPartitions.js';
+import { redactUrl } from './pgUrl.js';
+
+export { isPostgresUrl, redactUrl } from './pgUrl.js';
 
 export class PgStoreError extends Error {
   override name = 'StoreError';
@@ -21,19 +24,6 @@ export class PgStoreError extends Error {
 // edgefleet stores fits in 2^53, and the SQLite side hands back numbers too.
 pg.types.setTypeParser(20, (v) => Number(v));
 pg.types.setTypeParser(1700, (v) => Number(v));
-
-export const isPostgresUrl = (s: string): boolean => /^postgres(ql)?:\/\//i.test(s);
-
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://…';
-  }
-}
 
 export interface PgOptions {
   password?: string;

@@ -225,8 +225,8 @@ export class PgStore implements Store {
       for (const x of r.counters) t.counters.add([idOf(x.node), x.kind, x.timeMs, JSON.stringify(x.sample)]);
       for (const b of Object.values(t)) await b.run(c);
       const roundId = (
-        await c.query<{ id: number }>('INSERT INTO rounds (time, started_unix_ms, written_unix_ms, nodes, kinds) VALUES ($1, $2, $3, $4, $5) RETURNING id', [
-          r.timeUnixSeconds, r.startedUnixMs, nowMs, r.outcomes.length, r.kinds.join(','),
+        await c.query<{ id: number }>('INSERT INTO rounds (time, started_unix_ms, written_unix_ms, nodes, kinds, hub, shards) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id', [
+          r.timeUnixSeconds, r.startedUnixMs, nowMs, r.outcomes.length, r.kinds.join(','), r.hub ?? null, r.shards ?? null,
         ])
       ).rows[0]!.id;
       if (r.runs.length) {
@@ -251,6 +251,10 @@ export class PgStore implements Store {
       }
       return roundId;
     });
+  }
+
+  async lastRoundUnixSeconds(): Promise<number | null> {
+    return (await this.pg.query<{ t: number | null }>('SELECT MAX(time) AS t FROM rounds'))[0]?.t ?? null;
   }
 
   async latestReadings(): Promise<Map<string, LatestReadings>> {
@@ -381,6 +385,15 @@ export class PgStore implements Store {
 
   async releaseLease(name: string, owner: string): Promise<void> {
     await this.pg.query('DELETE FROM leases WHERE name = $1 AND owner = $2', [name, owner]);
+  }
+
+  async claimPeriod(job: string, period: number, owner: string): Promise<boolean> {
+    const rows = await this.pg.query('INSERT INTO job_runs (job, period_unix_seconds, owner, started_unix_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING job', [job, period, owner, Date.now()]);
+    return rows.length === 1;
+  }
+
+  async finishPeriod(job: string, period: number, owner: string): Promise<void> {
+    await this.pg.query('UPDATE job_runs SET finished_unix_ms = $1 WHERE job = $2 AND period_unix_seconds = $3 AND owner = $4', [Date.now(), job, period, owner]);
   }
 
   async leases(prefix = ''): Promise<Lease[]> {

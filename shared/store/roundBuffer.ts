@@ -24,6 +24,9 @@ export interface RoundWrite {
   outcomes: readonly NodeOutcome[];
   /** The inventory's nodes when the round's own sync did not land: synced in the round's transaction. */
   sync?: { specs: readonly NodeSpec[]; keepVars?: readonly string[] };
+  /** Which hub wrote it, for which shards (`1/4,3/4`): many hubs on one store (PostgreSQL). */
+  hub?: string;
+  shards?: string;
   /** Runs inside the round's transaction after its rows (remote write queues the round there; SQLite only). */
   alsoInTransaction?: (db: Db) => void;
 }

@@ -65,6 +65,10 @@ export class SqliteStore implements Store {
     }
   }
 
+  async lastRoundUnixSeconds() {
+    return (this.sqlite.prepare('SELECT MAX(time) AS t FROM rounds').get() as { t: number | null }).t;
+  }
+
   async latestReadings() {
     return latestReadings(this.sqlite);
   }
@@ -92,6 +96,14 @@ export class SqliteStore implements Store {
 
   async releaseLease(name: string, owner: string): Promise<void> {
     this.sqlite.prepare('DELETE FROM leases WHERE name = ? AND owner = ?').run(name, owner);
+  }
+
+  async claimPeriod(job: string, period: number, owner: string): Promise<boolean> {
+    return this.sqlite.prepare('INSERT INTO job_runs (job, period_unix_seconds, owner, started_unix_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(job, period, owner, Date.now()).changes === 1;
+  }
+
+  async finishPeriod(job: string, period: number, owner: string): Promise<void> {
+    this.sqlite.prepare('UPDATE job_runs SET finished_unix_ms = ? WHERE job = ? AND period_unix_seconds = ? AND owner = ?').run(Date.now(), job, period, owner);
   }
 
   async leases(prefix = ''): Promise<Lease[]> {

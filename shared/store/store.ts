@@ -40,6 +40,8 @@ export interface Store {
    */
   writeRound(round: RoundWrite, opts?: { lockWaitMs?: number }): Promise<number>;
   latestReadings(): Promise<Map<string, LatestReadings>>;
+  /** The newest round's time, null before the first. */
+  lastRoundUnixSeconds(): Promise<number | null>;
   updateRollups(nowUnixSeconds: number): Promise<RollupSummary[]>;
   applyRetention(days: RetentionDays, nowUnixSeconds: number): Promise<Record<string, number>>;
   /**
@@ -49,6 +51,9 @@ export interface Store {
    */
   tryLease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   releaseLease(name: string, owner: string): Promise<void>;
+  /** Claim period `periodUnixSeconds` of singleton job `job` for `owner`: true for the first asker only, across all hubs. */
+  claimPeriod(job: string, periodUnixSeconds: number, owner: string): Promise<boolean>;
+  finishPeriod(job: string, periodUnixSeconds: number, owner: string): Promise<void>;
   leases(prefix?: string): Promise<Lease[]>;
   close(): Promise<void>;
 }
