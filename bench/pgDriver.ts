@@ -4,7 +4,8 @@
  *
  * 1. ingest: BENCH_ROUNDS rounds of BENCH_NODES nodes × 4 rows into a `cpu`-shaped table, one
  *    transaction per round — pg with one `INSERT … SELECT FROM unnest($1::…[])` per round (what
- *    pgStore.ts does), postgres.js with its multi-row `INSERT … ${sql(rows)}` helper;
+ *    pgStore.ts does), postgres.js with its multi-row `INSERT … ${sql(rows)}` helper, and
+ *    `COPY … FROM STDIN` (through postgres.js, which streams it);
  * 2. point reads: BENCH_READS `SELECT … WHERE node_id = $1 ORDER BY time DESC LIMIT 1`.
  *
  * Medians of BENCH_RUNS; the anchor is pg's figure (ratio = postgres.js / pg, above 1 = faster).
@@ -66,6 +67,23 @@ try {
     }
     return (ROUNDS * NODES * PER_NODE) / ((performance.now() - t0) / 1000);
   };
+  // COPY … FROM STDIN (postgres.js streams it; pg needs pg-copy-streams): the bulk-load path.
+  const ingestCopy = async () => {
+    await sql`TRUNCATE t`;
+    const t0 = performance.now();
+    for (let r = 0; r < ROUNDS; r++) {
+      const rows = rowsOf(r);
+      await sql.begin(async (tx) => {
+        const w = await tx`COPY t (node_id, time, cpu, usage) FROM STDIN`.writable();
+        await new Promise<void>((resolve, reject) => {
+          w.on('error', reject);
+          w.on('finish', resolve);
+          w.end(rows.map((x) => `${x.node_id}\t${x.time}\t${x.cpu}\t${x.usage}\n`).join(''));
+        });
+      });
+    }
+    return (ROUNDS * NODES * PER_NODE) / ((performance.now() - t0) / 1000);
+  };
   const readsPg = async () => {
     const t0 = performance.now();
     for (let i = 0; i < READS; i++) await pool.query('SELECT usage FROM t WHERE node_id = $1 ORDER BY time DESC LIMIT 1', [i % NODES]);
@@ -77,17 +95,18 @@ try {
     return READS / ((performance.now() - t0) / 1000);
   };
 
-  const res = { pgIngest: [] as number[], jsIngest: [] as number[], pgReads: [] as number[], jsReads: [] as number[] };
+  const res = { pgIngest: [] as number[], jsIngest: [] as number[], copyIngest: [] as number[], pgReads: [] as number[], jsReads: [] as number[] };
   for (let i = 0; i < RUNS; i++) {
     res.pgIngest.push(await ingestPg());
     res.jsIngest.push(await ingestPostgresJs());
+    res.copyIngest.push(await ingestCopy());
     res.pgReads.push(await readsPg());
     res.jsReads.push(await readsPostgresJs());
   }
   const m = Object.fromEntries(Object.entries(res).map(([k, v]) => [k, median(v)])) as Record<keyof typeof res, number>;
-  console.log(`ingest, rows/s:      pg ${m.pgIngest.toFixed(0)}  postgres.js ${m.jsIngest.toFixed(0)}  ratio ${(m.jsIngest / m.pgIngest).toFixed(2)}`);
+  console.log(`ingest, rows/s:      pg unnest ${m.pgIngest.toFixed(0)}  postgres.js VALUES ${m.jsIngest.toFixed(0)} (ratio ${(m.jsIngest / m.pgIngest).toFixed(2)})  COPY ${m.copyIngest.toFixed(0)} (ratio ${(m.copyIngest / m.pgIngest).toFixed(2)})`);
   console.log(`point reads, per s:  pg ${m.pgReads.toFixed(0)}  postgres.js ${m.jsReads.toFixed(0)}  ratio ${(m.jsReads / m.pgReads).toFixed(2)}`);
-  console.log(`bench:pg-driver pg_rows_per_s=${m.pgIngest.toFixed(0)} postgresjs_rows_per_s=${m.jsIngest.toFixed(0)} pg_reads_per_s=${m.pgReads.toFixed(0)} postgresjs_reads_per_s=${m.jsReads.toFixed(0)}`);
+  console.log(`bench:pg-driver pg_rows_per_s=${m.pgIngest.toFixed(0)} postgresjs_rows_per_s=${m.jsIngest.toFixed(0)} copy_rows_per_s=${m.copyIngest.toFixed(0)} pg_reads_per_s=${m.pgReads.toFixed(0)} postgresjs_reads_per_s=${m.jsReads.toFixed(0)}`);
   await pool.end();
   await sql.end();
 } finally {

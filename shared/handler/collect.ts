@@ -13,7 +13,15 @@ import type { Store } from '../store/store.js';
  * The shards this round collects: collect.shard as it is (`k/n`, or all), or with `auto/n` the
  * ones this hub's leases hold (shared/collect/shardLeases.ts), leased for three rounds.
  */
-async function collectShards(ctx: EdgefleetContext, store: Store): Promise<string[] | undefined> {
+async function collectShards(ctx: EdgefleetContext, store: Store, event: unknown): Promise<string[] | undefined> {
+  // A schedule fanned out by shard (serverless.yml collectShards) says which in its event.
+  const fromEvent = (event as { shard?: unknown } | null)?.shard;
+  if (fromEvent !== undefined) {
+    if (typeof fromEvent !== 'string' || !/^[1-9]\d*\/[1-9]\d*$/.test(fromEvent) || Number(fromEvent.split('/')[0]) > Number(fromEvent.split('/')[1])) {
+      throw new Error(`event.shard: expected k/n with 1 ≤ k ≤ n, got ${JSON.stringify(fromEvent)}`);
+    }
+    return [fromEvent];
+  }
   const m = /^auto\/(\d+)$/.exec(ctx.config.collect.shard);
   if (!m) return undefined;
   const shards = await leaseShards(store, Number(m[1]), Math.max(1, ctx.config.hub.intervalSeconds) * 3000);
@@ -57,7 +65,7 @@ async function sendRemoteWrite(ctx: EdgefleetContext): Promise<void> {
 
 /** A scheduled collector: sync the nodes, collect `kinds` (all configured kinds when absent) once. */
 export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
-  return makeHandler<unknown, CollectionSummary & { geolocation?: Omit<GeolocateSummary, 'perNode'> | { error: string }; models?: ModelSyncSummary | { error: string } }>(name, async (_event, ctx) => {
+  return makeHandler<unknown, CollectionSummary & { geolocation?: Omit<GeolocateSummary, 'perNode'> | { error: string }; models?: ModelSyncSummary | { error: string } }>(name, async (event, ctx) => {
     // The inventory first: a malformed one fails the run before the database is opened or created.
     const nodes = inventoryNodes(ctx.config);
     await notInTheSameSecond(ctx);
@@ -66,7 +74,7 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
       config: ctx.config,
       nodes,
       store,
-      shards: await collectShards(ctx, store),
+      shards: await collectShards(ctx, store, event),
       pool: ctx.pool,
       log: ctx.log,
       kinds: kinds ?? configuredKinds(ctx.config),

@@ -153,7 +153,7 @@ export function recordOutcomes(db: Db, outcomes: readonly NodeOutcome[], nowUnix
 }
 
 /** The ssm_* columns as one object, or null when SSM never described the node. */
-function ssmAgentOf(r: Record<string, unknown>): SsmAgentInfo | null {
+export function ssmAgentOf(r: Record<string, unknown>): SsmAgentInfo | null {
   const a: SsmAgentInfo = {};
   if (typeof r.ssm_agent_version === 'string') a.agentVersion = r.ssm_agent_version;
   if (typeof r.ssm_platform_name === 'string') a.platformName = r.ssm_platform_name;

@@ -9,7 +9,7 @@
  */
 import type { MetricKind, NodeSpec } from '../domain/index.js';
 import type { LatestReadings } from './latest.js';
-import { redactVars, type NodeRow, type SyncSummary } from './nodes.js';
+import { redactVars, ssmAgentOf, type NodeRow, type SyncSummary } from './nodes.js';
 import { openPg, pgSchemaVersion, type PgClient, type PgDb, type PgOptions } from './pg.js';
 import { dropPartitionsBefore, ensurePartitions } from './pgPartitions.js';
 import type { NodeReadings } from './readings.js';
@@ -189,6 +189,7 @@ export class PgStore implements Store {
       locationPrecision: (r.location_precision as NodeRow['locationPrecision']) ?? null,
       locationError: (r.location_error as string | null) ?? null,
       locationUnixSeconds: (r.location_unix_seconds as number | null) ?? null,
+      ssmAgent: ssmAgentOf(r),
     }));
   }
 
@@ -248,6 +249,19 @@ export class PgStore implements Store {
            WHERE nodes.name = o.name AND nodes.removed_unix_seconds IS NULL`,
           [r.outcomes.map((o) => o.name), r.outcomes.map((o) => o.status), r.outcomes.map((o) => o.seenUnixSeconds ?? null), r.outcomes.map((o) => o.error ?? null), r.timeUnixSeconds],
         );
+        // SSM nodes: the agent as SSM described it this round (nodes.ts recordOutcomes).
+        const agents = r.outcomes.filter((o) => o.ssmAgent);
+        if (agents.length) {
+          await c.query(
+            `UPDATE nodes SET ssm_agent_version = a.version, ssm_platform_name = a.platform, ssm_platform_version = a.platform_version, ssm_ping_status = a.ping, ssm_last_ping_unix_seconds = a.last_ping
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS a(name, version, platform, platform_version, ping, last_ping)
+             WHERE nodes.name = a.name AND nodes.removed_unix_seconds IS NULL`,
+            [
+              agents.map((o) => o.name), agents.map((o) => o.ssmAgent!.agentVersion ?? null), agents.map((o) => o.ssmAgent!.platformName ?? null),
+              agents.map((o) => o.ssmAgent!.platformVersion ?? null), agents.map((o) => o.ssmAgent!.pingStatus ?? null), agents.map((o) => o.ssmAgent!.lastPingUnixSeconds ?? null),
+            ],
+          );
+        }
       }
       return roundId;
     });
