@@ -8,8 +8,13 @@
  *    interfaces × 8 rates, a day every 2 minutes), beside the anchor: the same hub's /health
  *    with no backlog. Requests go one after another, 50 ms apart.
  *
+ * 3. Ingest, panel p95, bytes per sample and retention on both stores, SQLite and PostgreSQL
+ *    (bench/storeIngest.ts; BENCH_NODES, BENCH_HOURS). The last line:
+ *    `bench:store sqlite_samples_per_s=… pg_samples_per_s=… pg_p95_24h_ms=… pg_bytes_per_sample=…`
+ *
  *   npm run bench:store
  *   BENCH_RUNS=5 BENCH_IFACES=400 npm run bench:store
+ *   BENCH_STORE_PARTS=ingest BENCH_NODES=1000 BENCH_HOURS=24 npm run bench:store
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +27,7 @@ import { closeResources, poolFor } from '../shared/handler/resources.js';
 import { openDb, syncNodes } from '../shared/store/index.js';
 import { sleep } from '../test/harness/hub.js';
 import { getJson, makeProcRoot, startHub } from '../test/harness/hubProcess.js';
+import { benchIngest } from './storeIngest.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LOCK_MS = Number(process.env.BENCH_LOCK_MS ?? 2000);
@@ -39,8 +45,21 @@ const quantile = (xs: number[], q: number) => {
 };
 const f = (ms: number) => `${ms.toFixed(0)} ms`;
 
+const PARTS = (process.env.BENCH_STORE_PARTS ?? 'lock,health,ingest').split(',');
 const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-store-'));
 try {
+  if (PARTS.includes('lock')) await lockPart();
+  if (PARTS.includes('health')) await healthPart();
+  if (PARTS.includes('ingest')) {
+    // 3. Both stores, the same run (bench/storeIngest.ts); the last line sums it up.
+    const { sqlite, pg } = await benchIngest(dir);
+    console.log(`bench:store sqlite_samples_per_s=${sqlite.samplesPerSecond.toFixed(0)} pg_samples_per_s=${pg.samplesPerSecond.toFixed(0)} pg_p95_24h_ms=${pg.p95_24hMs.toFixed(1)} pg_bytes_per_sample=${pg.bytesPerSample.toFixed(1)}`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+async function lockPart() {
   // 1. A held write lock.
   const inventory = join(dir, 'lock.ini');
   writeFileSync(inventory, `n1 ansible_connection=local edgefleet_proc_root=${makeProcRoot(join(dir, 'lock-node'), 100)}\n`);
@@ -77,6 +96,9 @@ try {
   await closeResources();
   console.log(`write lock held ${LOCK_MS} ms: the round lands ${f(median(afterReleaseMs))} after the release (median of ${RUNS}); anchor, the round unlocked: ${f(median(anchorMs))}; ratio ${(median(afterReleaseMs) / median(anchorMs)).toFixed(2)}`);
 
+}
+
+async function healthPart() {
   // 2. GET /health beside a detector backlog.
   const backlogInventory = join(dir, 'backlog.ini');
   writeFileSync(backlogInventory, `big ansible_connection=local edgefleet_proc_root=${makeProcRoot(join(dir, 'backlog-node'), IFACES)}\n`);
@@ -127,6 +149,4 @@ try {
     `GET /health beside detectAnomalies over ${IFACES * 8} series × a day (${f(median(detectMs))} of detection): p50 ${f(median(p50))}, p99 ${f(median(p99))}, worst ${f(median(worst))} (medians of ${RUNS}); ` +
       `anchor, no backlog: p50 ${f(median(anchorP50))}, p99 ${f(median(anchorP99))}; ratio p99 ${(median(p99) / median(anchorP99)).toFixed(1)}`,
   );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -2,8 +2,9 @@ import type { CollectionSummary } from '../../shared/collect/collection.js';
 import { inventoryNodes } from '../../shared/collect/collection.js';
 import { loadConfig } from '../../shared/config/config.js';
 import { progress } from '../../shared/handler/progress.js';
-import { dbFor } from '../../shared/handler/resources.js';
-import { latestReadings } from '../../shared/store/index.js';
+import { resolveSsmSecrets } from '../../shared/config/ssmSecrets.js';
+import { storeFor } from '../../shared/handler/resources.js';
+import { redactUrl } from '../../shared/store/pgUrl.js';
 import { invokeByName, JSON_FLAG, type Command } from '../command.js';
 import { READING_HEADERS, readingCells, type ReadingColumn } from '../readings.js';
 import { writeJsonOrTable } from '../table.js';
@@ -34,9 +35,9 @@ export const run: Command = {
       progress.off('node', onNode);
       if (tty) process.stderr.write('\r\x1b[K');
     }
-    const config = loadConfig();
-    const db = dbFor(config);
-    const latest = latestReadings(db);
+    const config = await resolveSsmSecrets(loadConfig());
+    const store = await storeFor(config);
+    const latest = await store.latestReadings();
     const rows = summary.perNode.map((r) => ({ ...r, latest: latest.get(r.node) ?? null }));
     const now = Math.floor(Date.now() / 1000);
     writeJsonOrTable(asJson, { ...summary, perNode: rows }, ['NODE', 'STATUS', ...READINGS.map((c) => READING_HEADERS[c]), 'ROWS', 'MS', 'ERROR'], () =>
@@ -44,7 +45,7 @@ export const run: Command = {
       `no nodes in the inventory ${config.inventory}: add hosts to it (see edgefleet init)`,
     );
     if (!asJson && rows.length) {
-      process.stdout.write(`\n${summary.ok}/${summary.nodes} nodes up, ${summary.rows} rows in ${summary.durationMs} ms → ${config.db}\n`);
+      process.stdout.write(`\n${summary.ok}/${summary.nodes} nodes up, ${summary.rows} rows in ${summary.durationMs} ms → ${store.kind === 'sqlite' ? config.db : redactUrl(store.where)}\n`);
       if (rows.some((r) => r.status === 'up') && rows.every((r) => r.latest?.cpuUsagePercent == null)) {
         process.stdout.write('CPU usage and network rates are deltas between two rounds: run again, or start the hub.\n');
       }
