@@ -581,7 +581,7 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (node_id, time, uuid)
   ) WITHOUT ROWID;
   `,
-  // 12 (issue 20): many writers. leases: one holder at a time per name (a collection shard
+  // 13 (issue 20): many writers. leases: one holder at a time per name (a collection shard
   // `shard:k/n`, a singleton job), taken by a conditional upsert (free, expired, or already the
   // holder's) and renewed by its holder; one that dies stops renewing and loses it at expiry.
   // job_runs: a singleton job claims each of its periods once across all hubs (the primary key

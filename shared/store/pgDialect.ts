@@ -5,13 +5,13 @@
  * (one partition a day, pgPartitions.ts), so that retention drops whole partitions.
  *
  * Migrations whose SQLite text cannot be translated word for word get their PostgreSQL text in
- * PG_OVERRIDES, keyed by version. PostgreSQL support arrived with version 12: a PostgreSQL
- * database is created at 12 or later, so an override of a version ≤ 12 only ever runs on an
+ * PG_OVERRIDES, keyed by version. PostgreSQL support arrived with version 13: a PostgreSQL
+ * database is created at 13 or later, so an override of a version ≤ 13 only ever runs on an
  * empty database. A migration appended later must keep a live PostgreSQL database's rows.
  */
 
 /** Time-series tables partitioned by day on `time` (unix seconds). Their keys all include `time`. */
-export const PARTITIONED_TABLES = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'collector_runs', 'rollup_1m'] as const;
+export const PARTITIONED_TABLES = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia_gpu', 'collector_runs', 'rollup_1m'] as const;
 
 /** Column names that PostgreSQL reserves and SQLite does not. */
 const RESERVED = ['user'];
@@ -52,7 +52,7 @@ const PG_OVERRIDES: Record<number, string> = {
  * the (node_id, time, …) keys answer only node by node.
  */
 const PG_APPEND: Record<number, string> = {
-  12: PARTITIONED_TABLES.map((t) => `CREATE INDEX ${t}_time_brin ON ${t} USING brin (time);`).join('\n'),
+  13: PARTITIONED_TABLES.map((t) => `CREATE INDEX ${t}_time_brin ON ${t} USING brin (time);`).join('\n'),
 };
 
 /** Strip `-- …` comments (none of the migrations has `--` inside a string). */

@@ -83,7 +83,7 @@ function roundTables() {
     load: new Bulk('load', [['node_id', B], ['time', B], ['load1', F], ['load5', F], ['load15', F]], ['node_id', 'time']),
     memory: new Bulk(
       'memory',
-      [['node_id', B], ['time', B], ...['mem_total', 'mem_free', 'mem_available', 'buffers', 'cached', 'swap_total', 'swap_free'].map((m): Col => [`${m}_bytes`, B]), ['used_percent', F]],
+      [['node_id', B], ['time', B], ...['mem_total', 'mem_free', 'mem_available', 'buffers', 'cached', 'swap_total', 'swap_free'].map((m): Col => [`${m}_bytes`, B]), ['used_percent', F], ['nvmap_used_bytes', B]],
       ['node_id', 'time'],
     ),
     mounts: new Bulk('mounts', [['node_id', B], ['mount_point', T], ['device', T], ['fs_type', T]], ['node_id', 'mount_point'], 'updateIfChanged'),
@@ -98,8 +98,34 @@ function roundTables() {
         ['node_id', B], ['time', B], ['iface', T],
         ...['rx_bytes', 'rx_packets', 'rx_errors', 'rx_drops', 'tx_bytes', 'tx_packets', 'tx_errors', 'tx_drops'].map((m): Col => [m, B]),
         ...['bytes', 'packets', 'errors', 'drops'].flatMap((k) => ['rx', 'tx'].map((d): Col => [`${d}_${k}_per_second`, F])),
+        ['oper_state', T], ['carrier', B], ['speed_bytes_per_second', F],
       ],
       ['node_id', 'time', 'iface'],
+    ),
+    diskio: new Bulk(
+      'diskio',
+      [
+        ['node_id', B], ['time', B], ['device', T], ['reads_completed', B], ['read_bytes', B], ['read_time_seconds', F], ['writes_completed', B], ['written_bytes', B],
+        ['write_time_seconds', F], ['io_time_seconds', F], ['read_bytes_per_second', F], ['written_bytes_per_second', F], ['reads_per_second', F], ['writes_per_second', F], ['utilization_percent', F],
+      ],
+      ['node_id', 'time', 'device'],
+    ),
+    inodes: new Bulk('inodes', [['node_id', B], ['time', B], ['mount_point', T], ['files', B], ['files_free', B], ['used_percent', F]], ['node_id', 'time', 'mount_point']),
+    pressure: new Bulk(
+      'pressure',
+      [
+        ['node_id', B], ['time', B], ['resource', T], ['some_avg10', F], ['some_avg60', F], ['some_avg300', F], ['some_total_seconds', F], ['some_percent', F],
+        ['full_avg10', F], ['full_avg60', F], ['full_avg300', F], ['full_total_seconds', F], ['full_percent', F],
+      ],
+      ['node_id', 'time', 'resource'],
+    ),
+    nvidia: new Bulk(
+      'nvidia_gpu',
+      [
+        ['node_id', B], ['time', B], ['uuid', T], ['gpu_index', B], ['name', T], ['utilization_gpu_percent', F], ['utilization_memory_percent', F], ['memory_used_bytes', B],
+        ['memory_total_bytes', B], ['temperature_celsius', F], ['power_draw_watts', F], ['power_limit_watts', F], ['sm_clock_mhz', F], ['mem_clock_mhz', F], ['throttle_reasons', B],
+      ],
+      ['node_id', 'time', 'uuid'],
     ),
     counters: new Bulk('counter_state', [['node_id', B], ['kind', T], ['time_ms', B], ['sample_json', T]], ['node_id', 'kind']),
   };
@@ -124,7 +150,7 @@ export function roundRows(readings: readonly NodeReadings[], idOf: (name: string
     if (r.load) t.load.add([n, time, r.load.load1, r.load.load5, r.load.load15]);
     const m = r.memory;
     if (m) {
-      t.memory.add([n, time, m.memTotalBytes, m.memFreeBytes, m.memAvailableBytes ?? null, m.buffersBytes ?? null, m.cachedBytes ?? null, m.swapTotalBytes ?? null, m.swapFreeBytes ?? null, m.usedPercent]);
+      t.memory.add([n, time, m.memTotalBytes, m.memFreeBytes, m.memAvailableBytes ?? null, m.buffersBytes ?? null, m.cachedBytes ?? null, m.swapTotalBytes ?? null, m.swapFreeBytes ?? null, m.usedPercent, m.nvMapMemUsedBytes ?? null]);
     }
     for (const d of r.storage ?? []) {
       t.mounts.add([n, d.mountPoint, d.device, d.fsType]);
@@ -132,9 +158,34 @@ export function roundRows(readings: readonly NodeReadings[], idOf: (name: string
     }
     for (const c of r.network?.counters ?? []) {
       const rate = r.network!.rates.get(c.iface) as Record<string, number | undefined> | undefined;
+      const link = r.network!.links?.get(c.iface);
       t.network.add([
         n, time, c.iface, c.rxBytes, c.rxPackets, c.rxErrors, c.rxDrops, c.txBytes, c.txPackets, c.txErrors, c.txDrops,
         ...RATE_KEYS.map((k) => rate?.[k] ?? null),
+        link?.operState ?? null, link?.carrier ?? null, link?.speedBytesPerSecond ?? null,
+      ]);
+    }
+    for (const d of r.diskio?.counters ?? []) {
+      const rate = r.diskio!.rates.get(d.device);
+      t.diskio.add([
+        n, time, d.device, d.readsCompleted, d.readBytes, d.readTimeSeconds, d.writesCompleted, d.writtenBytes, d.writeTimeSeconds, d.ioTimeSeconds,
+        rate?.readBytesPerSecond ?? null, rate?.writtenBytesPerSecond ?? null, rate?.readsPerSecond ?? null, rate?.writesPerSecond ?? null, rate?.utilizationPercent ?? null,
+      ]);
+    }
+    for (const x of r.inodes ?? []) {
+      t.mounts.add([n, x.mountPoint, x.device, x.fsType]);
+      t.inodes.add([n, time, x.mountPoint, x.files, x.filesFree, x.usedPercent]);
+    }
+    for (const p of r.pressure ?? []) {
+      t.pressure.add([
+        n, time, p.resource, p.some.avg10, p.some.avg60, p.some.avg300, p.some.totalSeconds, p.somePercent ?? null,
+        p.full?.avg10 ?? null, p.full?.avg60 ?? null, p.full?.avg300 ?? null, p.full?.totalSeconds ?? null, p.fullPercent ?? null,
+      ]);
+    }
+    for (const g of r.nvidia ?? []) {
+      t.nvidia.add([
+        n, time, g.uuid, g.index, g.name, g.utilizationGpuPercent ?? null, g.utilizationMemoryPercent ?? null, g.memoryUsedBytes ?? null, g.memoryTotalBytes ?? null,
+        g.temperatureCelsius ?? null, g.powerDrawWatts ?? null, g.powerLimitWatts ?? null, g.smClockMhz ?? null, g.memClockMhz ?? null, g.throttleReasons ?? null,
       ]);
     }
   }
@@ -271,28 +322,56 @@ export class PgStore implements Store {
     return (await this.pg.query<{ t: number | null }>('SELECT MAX(time) AS t FROM rounds'))[0]?.t ?? null;
   }
 
+  /** latest.ts latestReadings, in PostgreSQL: the same fields, from the same rows. */
   async latestReadings(): Promise<Map<string, LatestReadings>> {
     const out = new Map<string, LatestReadings>();
     const row = (node: string) => {
       let r = out.get(node);
-      if (!r) out.set(node, (r = { node, maxCelsius: null, cpuUsagePercent: null, load1: null, memoryUsedPercent: null, fullestDiskPercent: null, rxBytesPerSecond: null, txBytesPerSecond: null }));
+      if (!r) {
+        r = {
+          node, maxCelsius: null, cpuUsagePercent: null, load1: null, memoryUsedPercent: null, fullestDiskPercent: null, rxBytesPerSecond: null, txBytesPerSecond: null,
+          roundUnixSeconds: null, readUnixSeconds: { temperature: null, cpu: null, load: null, memory: null, storage: null, network: null }, noTemperatureSensors: false,
+        };
+        out.set(node, r);
+      }
       return r;
     };
+    type Kind = keyof LatestReadings['readUnixSeconds'];
     // Per node, its newest time in the table (a backward index scan per node), then that time's rows.
-    const latest = (table: string, select: string, where = '') =>
-      this.pg.query<Record<string, number | string | null>>(
-        `SELECT n.name AS node, ${select} FROM nodes n
+    const read = async (table: Kind, select: string, set: (r: LatestReadings, v: Record<string, number | string | null>) => void, where = '') => {
+      const rows = await this.pg.query<Record<string, number | string | null>>(
+        `SELECT n.name AS node, m.time AS time, ${select} FROM nodes n
          CROSS JOIN LATERAL (SELECT MAX(time) AS time FROM ${table} WHERE node_id = n.id) m
-         JOIN ${table} t ON t.node_id = n.id AND t.time = m.time ${where} GROUP BY n.name`,
+         JOIN ${table} t ON t.node_id = n.id AND t.time = m.time ${where} GROUP BY n.name, m.time`,
       );
-    for (const r of await latest('temperature', 'MAX(celsius) AS v')) row(r.node as string).maxCelsius = r.v as number;
-    for (const r of await latest('cpu', 'MAX(usage_percent) AS v', "AND t.cpu = 'all'")) row(r.node as string).cpuUsagePercent = r.v as number;
-    for (const r of await latest('load', 'MAX(load1) AS v')) row(r.node as string).load1 = r.v as number;
-    for (const r of await latest('memory', 'MAX(used_percent) AS v')) row(r.node as string).memoryUsedPercent = r.v as number;
-    for (const r of await latest('storage', 'MAX(used_percent) AS v')) row(r.node as string).fullestDiskPercent = r.v as number;
-    for (const r of await latest('network', 'SUM(rx_bytes_per_second) AS rx, SUM(tx_bytes_per_second) AS tx')) {
-      row(r.node as string).rxBytesPerSecond = r.rx as number | null;
-      row(r.node as string).txBytesPerSecond = r.tx as number | null;
+      for (const v of rows) {
+        const r = row(v.node as string);
+        set(r, v);
+        r.readUnixSeconds[table] = v.time as number;
+      }
+    };
+    await read('temperature', 'MAX(celsius) AS v', (r, v) => (r.maxCelsius = v.v as number));
+    await read('cpu', 'MAX(usage_percent) AS v', (r, v) => (r.cpuUsagePercent = v.v as number), "AND t.cpu = 'all'");
+    await read('load', 'MAX(load1) AS v', (r, v) => (r.load1 = v.v as number));
+    await read('memory', 'MAX(used_percent) AS v', (r, v) => (r.memoryUsedPercent = v.v as number));
+    await read('storage', 'MAX(used_percent) AS v', (r, v) => (r.fullestDiskPercent = v.v as number));
+    await read('network', 'SUM(rx_bytes_per_second) AS rx, SUM(tx_bytes_per_second) AS tx', (r, v) => {
+      r.rxBytesPerSecond = v.rx as number | null;
+      r.txBytesPerSecond = v.tx as number | null;
+    });
+    const rounds = await this.pg.query<{ node: string; status: string; seen: number | null; round: number | null; temp: number | null; sensors: boolean }>(
+      `SELECT n.name AS node, n.status, n.last_seen_unix_seconds AS seen,
+         (SELECT time FROM collector_runs WHERE node_id = n.id ORDER BY time DESC, round_id DESC LIMIT 1) AS round,
+         (SELECT success + 2 * (rows > 0)::int FROM collector_runs WHERE node_id = n.id AND kind = 'temperature' ORDER BY time DESC, round_id DESC LIMIT 1) AS temp,
+         EXISTS (SELECT 1 FROM temperature_sensors WHERE node_id = n.id) AS sensors
+       FROM nodes n`,
+    );
+    for (const x of rounds) {
+      if (x.round === null) continue;
+      const r = row(x.node);
+      r.roundUnixSeconds = x.round;
+      // temp: bit 0 the collection succeeded, bit 1 it gave rows (as latest.ts).
+      r.noTemperatureSensors = x.temp === 1 || (x.status === 'unreachable' && x.temp === 0 && !x.sensors && x.seen !== null && r.maxCelsius === null);
     }
     return out;
   }
@@ -351,7 +430,7 @@ export class PgStore implements Store {
    */
   async applyRetention(days: RetentionDays, nowUnixSeconds: number): Promise<Record<string, number>> {
     const deleted: Record<string, number> = {};
-    const raw = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'collector_runs'];
+    const raw = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia_gpu', 'collector_runs'];
     const plan: [string, number][] = [...raw.map((t) => [t, days.rawDays] as [string, number]), ['rollup_1m', days.rollup1mDays], ['rollup_1h', days.rollup1hDays], ['rollup_6h', days.rollup6hDays]];
     for (const [table, keepDays] of plan) {
       deleted[table] = 0;
