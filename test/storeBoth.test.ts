@@ -14,6 +14,7 @@ import { MIGRATIONS } from '../shared/store/migrations.js';
 import { openDb, type NodeReadings, type RoundWrite, type Store } from '../shared/store/index.js';
 import { migratePg, openPg, pgSchemaVersion } from '../shared/store/pg.js';
 import { openPgStore } from '../shared/store/pgStore.js';
+import { PARTITIONED_TABLES } from '../shared/store/pgDialect.js';
 import { sqliteStore } from '../shared/store/sqliteStore.js';
 import { runCli } from './harness/cli.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from './harness/postgres.js';
@@ -194,7 +195,8 @@ describe('PostgreSQL schema', { skip: postgresAvailable() ? false : 'no PostgreS
     const db = await openPg(pg!.createDatabase('schema_new'));
     assert.equal(await pgSchemaVersion(db), MIGRATIONS.length);
     const parents = await db.query<{ relname: string }>("SELECT relname FROM pg_class WHERE relkind = 'p' ORDER BY relname");
-    assert.deepEqual(parents.map((r) => r.relname), ['collector_runs', 'cpu', 'load', 'memory', 'network', 'rollup_1m', 'storage', 'temperature']);
+    assert.deepEqual(parents.map((r) => r.relname), [...PARTITIONED_TABLES].sort());
+    for (const t of ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'collector_runs', 'rollup_1m']) assert.ok(PARTITIONED_TABLES.includes(t as never), t);
     const today = new Date().toISOString().slice(0, 10).replace(/-/g, '');
     const tomorrow = new Date(Date.now() + 86400_000).toISOString().slice(0, 10).replace(/-/g, '');
     const parts = (await db.query<{ relname: string }>("SELECT relname FROM pg_class WHERE relname LIKE 'memory_p%'")).map((r) => r.relname);
