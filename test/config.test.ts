@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { CONFIG_TEMPLATE } from '../cli/configTemplate.js';
 import { DEFAULT_CONFIG, envName, loadConfig } from '../shared/config/config.js';
+import { METRIC_KINDS } from '../shared/domain/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgefleet-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,7 +62,8 @@ describe('configuration', () => {
     ['EDGEFLEET_COLLECT_CONCURRENCY', '2.5', 'EDGEFLEET_COLLECT_CONCURRENCY (collect.concurrency): expected a whole number from 1 to 4096, got "2.5"'],
     ['EDGEFLEET_HUB_PORT', '70000', 'EDGEFLEET_HUB_PORT (hub.port): expected a whole number from 1 to 65535, got "70000"'],
     ['EDGEFLEET_STORE_JOURNAL_MODE', 'wal2', 'EDGEFLEET_STORE_JOURNAL_MODE (store.journalMode): expected one of WAL, DELETE, got "wal2"'],
-    ['EDGEFLEET_COLLECT_KINDS', 'cpu,gpu', 'EDGEFLEET_COLLECT_KINDS (collect.kinds): expected a list of temperature, cpu, memory, storage, network, diskio, inodes, pressure, nvidia ("gpu" is not), got "cpu,gpu"'],
+    // The allowed list is every kind there is (it grows with each new kind).
+    ['EDGEFLEET_COLLECT_KINDS', 'cpu,gpux', `EDGEFLEET_COLLECT_KINDS (collect.kinds): expected a list of ${METRIC_KINDS.join(', ')} ("gpux" is not), got "cpu,gpux"`],
     ['EDGEFLEET_COLLECT_NETWORK_EXCLUDE_INTERFACES', '^(lo', 'EDGEFLEET_COLLECT_NETWORK_EXCLUDE_INTERFACES (collect.networkExcludeInterfaces): expected a regular expression, got "^(lo"'],
     ['EDGEFLEET_GEOCODER_URL', 'nominatim.lab', 'EDGEFLEET_GEOCODER_URL (geocoder.url): expected an http:// or https:// URL, got "nominatim.lab"'],
   ] as const) {

@@ -203,6 +203,7 @@ describe('provisioning and dashboards', () => {
       ['timeseries', 'Throughput'],
       ['timeseries', 'Accuracy'],
       ['heatmap', 'Latency distribution'],
+      ['timeseries', 'Energy per inference'],
       ['table', 'Nodes'],
     ]);
     const overview = queries.filter((q) => q.file === 'fleet-overview.json' && q.panelType === 'timeseries').map((q) => q.title);
@@ -413,6 +414,18 @@ describe('every dashboard query against a collected database', () => {
         `${what}: as inferenceStats`,
       );
       for (const r of rows) assert.equal(typeof r.temperature, 'number', `${what}: ${r.node} has a temperature`);
+    } else if (q.title === 'Energy per inference') {
+      assert.deepEqual(cols, ['time', 'metric', 'watts', 'joules_per_inference'], what);
+      assert.ok(rows.length > 0, `${what}: jetson-orin has power samples among its inferences`);
+      for (const r of rows) {
+        // The node's mean power in the bucket × the bucket ÷ its inferences of the model in it.
+        const watts = f.db
+          .prepare(`SELECT AVG(watts) AS w FROM power WHERE node_id = (SELECT id FROM nodes WHERE name = ?) AND time >= ? AND time < ?`)
+          .get(r.metric, r.time, (r.time as number) + bucketSeconds) as { w: number };
+        const n = truth.filter((x) => x.node === r.metric && bucketOf(x.time) === r.time).length;
+        assert.ok(Math.abs((r.watts as number) - watts.w) < 1e-9, `${what} ${r.metric}@${r.time} watts`);
+        assert.ok(Math.abs((r.joules_per_inference as number) - (watts.w * bucketSeconds) / n) < 1e-9, `${what} ${r.metric}@${r.time} J/inference`);
+      }
     } else assert.fail(`${what}: unexpected inference panel`);
   }
 
@@ -427,7 +440,7 @@ describe('every dashboard query against a collected database', () => {
   }
 
   function checkTable(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {
-    assert.deepEqual(cols, ['name', 'groups', 'host', 'status', 'last_seen', 'temperature', 'cpu', 'memory', 'disk', 'gpu', 'gpu_watts'], what);
+    assert.deepEqual(cols, ['name', 'groups', 'host', 'status', 'last_seen', 'temperature', 'cpu', 'memory', 'disk', 'gpu', 'gpu_watts', 'power'], what);
     assert.deepEqual(q.timeColumns, ['last_seen']);
     const panel = allPanels(loaded.find((l) => l.file === q.file)!.dashboard).find((p) => p.id === q.panelId)!;
     const overrides = ((panel.fieldConfig as { overrides: { matcher: { id: string; options: string } }[] }).overrides);

@@ -36,12 +36,13 @@ export const inference: Command = {
     // A node without thermal zones or hwmon has no temperature to average: say so, not "-".
     const latest = asJson ? new Map() : latestReadings(db);
     const celsius = (s: (typeof stats)[number]) => (s.temperatureCelsius !== null ? s.temperatureCelsius.toFixed(1) : latest.get(s.node)?.noTemperatureSensors ? 'no sensors' : null);
-    writeJsonOrTable(asJson, stats, ['MODEL', 'TAG', 'NODE', 'COUNT', 'PER S', 'P50 MS', 'P90 MS', 'P95 MS', 'P99 MS', 'ERRORS', 'ACCURACY', 'COLD START', 'TEMP °C', 'CPU %', 'IGNORED'], () =>
+    writeJsonOrTable(asJson, stats, ['MODEL', 'TAG', 'NODE', 'COUNT', 'PER S', 'P50 MS', 'P90 MS', 'P95 MS', 'P99 MS', 'ERRORS', 'ACCURACY', 'COLD START', 'TEMP °C', 'CPU %', 'W', 'J/INF', 'IGNORED'], () =>
       stats.map((s) => [
         s.model, s.tag, s.node, s.count, s.inferencesPerSecond === null ? null : s.inferencesPerSecond.toFixed(1),
         ms(s.latencyMs?.p50), ms(s.latencyMs?.p90), ms(s.latencyMs?.p95), ms(s.latencyMs?.p99), pct(s.errorRate), pct(s.accuracy),
         s.coldStartMs === null ? null : `${(s.coldStartMs / 1000).toFixed(1)} s`, celsius(s),
-        s.cpuUsagePercent === null ? null : s.cpuUsagePercent.toFixed(1), s.logLines.ignored + s.logLines.invalid,
+        s.cpuUsagePercent === null ? null : s.cpuUsagePercent.toFixed(1), s.powerWatts === null ? null : s.powerWatts.toFixed(2),
+        s.joulesPerInference === null ? null : s.joulesPerInference.toPrecision(3), s.logLines.ignored + s.logLines.invalid,
       ]),
       `no inferences${model !== undefined ? ` of ${model}` : ''}${node !== undefined ? ` on ${node}` : ''} ${sinceWords(str(o.since), '1h', from)}`,
     );

@@ -3,6 +3,7 @@
  * percentiles, error rate, accuracy, cold start, and the node's temperature and CPU meanwhile.
  */
 import type { Db } from '../store/db.js';
+import { inferencesBetween, nodeEnergy } from '../store/energy.js';
 import { coldStartMs, inferenceGroupRows, logLineCounts, nodeConditions, type InferenceFilter } from '../store/inference.js';
 
 /**
@@ -45,6 +46,15 @@ export interface InferenceStats {
   /** The node's mean temperature (all sensors) and CPU usage between the first and the last inference. */
   temperatureCelsius: number | null;
   cpuUsagePercent: number | null;
+  /**
+   * The node's average total power (table `power`) over the inferences' span, and joules per
+   * inference: the power integrated by the trapezoid rule from the span's first to its last power
+   * sample, divided by this model tag's inferences in that time. Whole-node power, idle share
+   * included (another model on the node draws from it too). null with fewer than two power
+   * samples or no inference between them.
+   */
+  powerWatts: number | null;
+  joulesPerInference: number | null;
   /** Lines of these deployments' logs (all time) that were not inferences: not the protocol (ignored) or a bad field (invalid). */
   logLines: { read: number; ignored: number; invalid: number; lastInvalid: string | null };
 }
@@ -62,6 +72,8 @@ export function inferenceStats(db: Db, f: InferenceFilter): InferenceStats[] {
     const cold = latest !== undefined ? coldStartMs(db, latest, g.node, g.nodeId) : undefined;
     const cond = nodeConditions(db, g.nodeId, Math.floor(g.firstUnixMs / 1000), Math.ceil(g.lastUnixMs / 1000));
     const ids = deployments.map((x) => x[0]);
+    const energy = nodeEnergy(db, g.nodeId, Math.floor(g.firstUnixMs / 1000), Math.ceil(g.lastUnixMs / 1000));
+    const inSpan = energy ? inferencesBetween(db, g.nodeId, g.model, g.tag, energy.fromUnixSeconds * 1000, energy.toUnixSeconds * 1000) : 0;
     const lines = logLineCounts(db, ids, g.nodeId);
     out.push({
       model: g.model,
@@ -86,6 +98,8 @@ export function inferenceStats(db: Db, f: InferenceFilter): InferenceStats[] {
       deploymentIds: ids.sort(),
       temperatureCelsius: cond.temperatureCelsius,
       cpuUsagePercent: cond.cpuUsagePercent,
+      powerWatts: energy && inSpan > 0 ? energy.averageWatts : null,
+      joulesPerInference: energy && inSpan > 0 ? energy.joules / inSpan : null,
       logLines: { read: lines.linesRead, ignored: lines.ignored, invalid: lines.invalid, lastInvalid: lines.lastInvalid },
     });
   }

@@ -24,6 +24,10 @@ import { NVIDIA_SMI_FIELDS } from '../parse/nvidiaSmi.js';
 export interface ProbeRoots {
   procRoot: string;
   sysRoot: string;
+  /** Where the node's own files (/etc, /var) are, like node_exporter's --path.rootfs (default `/`). */
+  rootfsRoot?: string;
+  /** The `vcgencmd` to run where the Pi firmware's sysfs `get_throttled` is missing (default: `vcgencmd` on PATH). */
+  vcgencmd?: string;
 }
 
 export const DEFAULT_ROOTS: ProbeRoots = { procRoot: '/proc', sysRoot: '/sys' };
@@ -65,12 +69,23 @@ interface ProbeFiles {
   sys?: string[];
   /** Absolute paths, never moved by the roots. */
   fixed?: string[];
+  /** Paths under the rootfs root (`etc/nvpmodel.conf`). */
+  rootfs?: string[];
+  /**
+   * Shell run after head, before the end marker (so its output is complete only with it): it
+   * prints its own `==> NAME <==` header. Only for what no file holds; `$P`, `$S`, `$R`, `$V` are
+   * the roots and the vcgencmd.
+   */
+  sh?: string[];
   df?: boolean;
   /** `df -Pi` after `df -Pk` (inodes), under the same bound. */
   dfInodes?: boolean;
   /** nvidia-smi's query, when the binary exists, before head's files. */
   nvidiaSmi?: boolean;
 }
+
+/** Section header of the vcgencmd fallback (clocks). */
+export const VCGENCMD_SECTION = 'vcgencmd get_throttled';
 
 const PROBE_FILES: Record<MetricKind, ProbeFiles> = {
   temperature: {
@@ -97,6 +112,61 @@ const PROBE_FILES: Record<MetricKind, ProbeFiles> = {
   inodes: { fixed: ['/proc/self/mounts'], df: true, dfInodes: true },
   pressure: { proc: ['pressure/cpu', 'pressure/memory', 'pressure/io', 'uptime'] },
   nvidia: { nvidiaSmi: true },
+  // Tegra GPU: every devfreq device's identity and clocks (the parser picks the GPU and the EMC),
+  // the GPU's busy share (older kernels only under gpu.0), the EMC clock from debugfs (root only),
+  // nvpmodel's mode and its names.
+  tegraGpu: {
+    sys: [
+      'class/devfreq/*/device/of_node/name',
+      'class/devfreq/*/device/of_node/compatible',
+      'class/devfreq/*/cur_freq',
+      'class/devfreq/*/min_freq',
+      'class/devfreq/*/max_freq',
+      'class/devfreq/*/governor',
+      'class/devfreq/*/device/load',
+      'devices/gpu.0/load',
+      'devices/platform/gpu.0/load',
+      'kernel/debug/bpmp/debug/clk/emc/rate',
+      'kernel/debug/clk/emc/clk_rate',
+    ],
+    rootfs: ['var/lib/nvpmodel/status', 'etc/nvpmodel.conf'],
+  },
+  // INA3221 rails (hwmon, and L4T 32's iio layout) and RAPL counters; uptime times the RAPL rate.
+  power: {
+    proc: ['uptime'],
+    sys: [
+      'class/hwmon/hwmon*/name',
+      'class/hwmon/hwmon*/in*_label',
+      'class/hwmon/hwmon*/in*_input',
+      'class/hwmon/hwmon*/curr*_input',
+      'bus/i2c/drivers/ina3221x/*/iio:device*/rail_name_*',
+      'bus/i2c/drivers/ina3221x/*/iio:device*/in_power*_input',
+      'bus/i2c/drivers/ina3221x/*/iio:device*/in_voltage*_input',
+      'bus/i2c/drivers/ina3221x/*/iio:device*/in_current*_input',
+      'class/powercap/intel-rapl:*/name',
+      'class/powercap/intel-rapl:*/energy_uj',
+      'class/powercap/intel-rapl:*/max_energy_range_uj',
+    ],
+  },
+  // cpufreq per CPU, x86 thermal throttle counters (with the topology that labels them), the Pi
+  // firmware's throttle word; vcgencmd only where its sysfs file is missing.
+  clocks: {
+    sys: [
+      'devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq',
+      'devices/system/cpu/cpu[0-9]*/cpufreq/scaling_min_freq',
+      'devices/system/cpu/cpu[0-9]*/cpufreq/scaling_max_freq',
+      'devices/system/cpu/cpu[0-9]*/thermal_throttle/core_throttle_count',
+      'devices/system/cpu/cpu[0-9]*/thermal_throttle/package_throttle_count',
+      'devices/system/cpu/cpu[0-9]*/topology/physical_package_id',
+      'devices/system/cpu/cpu[0-9]*/topology/core_id',
+      'devices/platform/*/*firmware/get_throttled',
+    ],
+    sh: [
+      // Killed after 2 s by the shell's own watchdog (vcgencmd can block on the VideoCore mailbox).
+      `set -- "$S"/devices/platform/*/*firmware/get_throttled; if [ ! -e "$1" ] && command -v "$V" >/dev/null 2>&1; then printf '\\n==> ${VCGENCMD_SECTION} <==\\n'; ` +
+        `"$V" get_throttled 2>/dev/null & d=$!; (sleep 2; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; kill $w 2>/dev/null; fi`,
+    ],
+  },
 };
 
 /** What the nvidia kind asks nvidia-smi (parse/nvidiaSmi.ts parses it in this order). */
@@ -106,9 +176,12 @@ export const NVIDIA_SMI_QUERY = `--query-gpu=${NVIDIA_SMI_FIELDS.join(',')}`;
 export function probeCommand(kinds: readonly MetricKind[], roots: ProbeRoots = DEFAULT_ROOTS, opts: ProbeOptions = { nonce: newProbeNonce(), dfTimeoutSeconds: DEFAULT_DF_TIMEOUT_SECONDS }): string {
   if (!/^[0-9a-f]{8,64}$/.test(opts.nonce)) throw new RangeError(`probe nonce must be hex, got ${JSON.stringify(opts.nonce)}`);
   const words: string[] = [];
+  const extra: string[] = [];
   let df = false;
   let dfInodes = false;
   let nvidiaSmi = false;
+  let rootfs = false;
+  // Two kinds may read the same file (hwmon names): it is read once.
   const add = (w: string) => {
     if (!words.includes(w)) words.push(w);
   };
@@ -117,21 +190,32 @@ export function probeCommand(kinds: readonly MetricKind[], roots: ProbeRoots = D
     for (const p of files.proc ?? []) add(`"$P"/${p}`);
     for (const s of files.sys ?? []) add(`"$S"/${s}`);
     for (const f of files.fixed ?? []) add(shellQuote(f));
+    for (const r of files.rootfs ?? []) add(`"$R"/${r}`);
+    for (const x of files.sh ?? []) extra.push(x);
+    rootfs ||= (files.rootfs?.length ?? 0) > 0;
     df ||= files.df === true;
     dfInodes ||= files.dfInodes === true;
     nvidiaSmi ||= files.nvidiaSmi === true;
   }
-  const parts = [`P=${shellQuote(roots.procRoot)} S=${shellQuote(roots.sysRoot)}`];
+  let vars = `P=${shellQuote(roots.procRoot)} S=${shellQuote(roots.sysRoot)}`;
+  if (rootfs) vars += ` R=${shellQuote((roots.rootfsRoot ?? '/').replace(/\/+$/, ''))}`;
+  if (extra.length) vars += ` V=${shellQuote(roots.vcgencmd ?? 'vcgencmd')}`;
+  const parts = [vars];
   // Before head's files, so that its section is inside the marked part. `command -v` is a shell
   // builtin: a node without the binary pays nothing and prints no section (no data).
   if (nvidiaSmi) parts.push(nvidiaSmiSection(opts.dfTimeoutSeconds));
   parts.push(`head -n 100000 /dev/null ${words.join(' ')} 2>/dev/null`);
   // head's status 1 is no verdict (a missing glob, a sleeping sensor): the parsers judge the
   // content. Above 128 head was killed and what it had buffered is lost.
+  let status = '$?';
+  if (extra.length) {
+    parts.push('h=$?', ...extra);
+    status = '$h';
+  }
   const mark = `\\n==> ${FILES_END} ${opts.nonce} head=%s <==\\n`;
-  if (df && dfInodes) parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} $?`, dfBoth(opts));
-  else if (df) parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} $?`, opts.boundDf ? boundedDf(opts.dfTimeoutSeconds) : 'exec df -Pk 2>/dev/null');
-  else parts.push(`printf ${shellQuote(mark)} $?`);
+  if (df && dfInodes) parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} ${status}`, dfBoth(opts));
+  else if (df) parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} ${status}`, opts.boundDf ? boundedDf(opts.dfTimeoutSeconds) : 'exec df -Pk 2>/dev/null');
+  else parts.push(`printf ${shellQuote(mark)} ${status}`);
   return parts.join('; ');
 }
 

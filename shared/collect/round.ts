@@ -93,6 +93,8 @@ export function probeRoots(node: NodeSpec): ProbeRoots {
   return {
     procRoot: typeof v.edgefleet_proc_root === 'string' && v.edgefleet_proc_root ? v.edgefleet_proc_root : DEFAULT_ROOTS.procRoot,
     sysRoot: typeof v.edgefleet_sys_root === 'string' && v.edgefleet_sys_root ? v.edgefleet_sys_root : DEFAULT_ROOTS.sysRoot,
+    ...(typeof v.edgefleet_rootfs === 'string' && v.edgefleet_rootfs ? { rootfsRoot: v.edgefleet_rootfs } : {}),
+    ...(typeof v.edgefleet_vcgencmd === 'string' && v.edgefleet_vcgencmd ? { vcgencmd: v.edgefleet_vcgencmd } : {}),
   };
 }
 

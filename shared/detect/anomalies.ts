@@ -47,6 +47,14 @@ export const RULES = {
 
 export const RULE_DETECTOR = 'rule';
 
+/** The Raspberry Pi's get_throttled flags (bits 0-3, now) as rule episodes: bit, kind, message. */
+export const RPI_THROTTLE_RULES = [
+  [0, 'under_voltage', 'under-voltage now (the power supply sags below 4.63 V)'],
+  [1, 'arm_freq_capped', 'ARM frequency capped now'],
+  [2, 'throttled', 'throttled now'],
+  [3, 'soft_temp_limit', 'soft temperature limit active now'],
+] as const;
+
 export interface DetectOptions {
   db: Db;
   nowUnixSeconds: number;
@@ -217,6 +225,13 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
               episode(def.series, lbl, RULE_DETECTOR, 'disk_full', t, value > RULES.diskFullPercent, 1, value, () => `disk ${lbl} ${round(value)} % used (over ${RULES.diskFullPercent} %)`);
             } else if (def.series === 'temperature.celsius') {
               episode(def.series, lbl, RULE_DETECTOR, 'temperature_high', t, value > tempMax, 1, value, () => `${lbl} at ${round(value)} °C (over ${tempMax} °C, edgefleet_temp_max_celsius)`);
+            } else if (def.series === 'clocks.rpi_throttled_now') {
+              // Each flag of the Pi firmware is an episode of its own, like "too hot".
+              for (const [bit, kind, what] of RPI_THROTTLE_RULES) {
+                episode(def.series, lbl, RULE_DETECTOR, kind, t, ((value >> bit) & 1) === 1, 1, value, () => `${what} (get_throttled 0x${value.toString(16)})`);
+              }
+            } else if (def.series === 'clocks.core_throttles') {
+              episode(def.series, lbl, RULE_DETECTOR, 'cpu_throttled', t, value > 0, 1, value, () => `cpu${lbl} thermally throttled ${value} times since the round before`);
             }
           }
         }

@@ -6,3 +6,4 @@ export * from './model.js';
 export * from './deployment.js';
 export * from './inference.js';
 export * from './secrets.js';
+export * from './accelerator.js';

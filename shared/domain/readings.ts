@@ -202,5 +202,5 @@ export interface NvidiaGpu {
 }
 
 /** The metric kinds, each one probe + one parser + one table family + one handler. */
-export const METRIC_KINDS = ['temperature', 'cpu', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia'] as const;
+export const METRIC_KINDS = ['temperature', 'cpu', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia', 'tegraGpu', 'power', 'clocks'] as const;
 export type MetricKind = (typeof METRIC_KINDS)[number];

@@ -15,3 +15,6 @@ export * from './procPressure.js';
 export * from './dfInodes.js';
 export * from './netClass.js';
 export * from './nvidiaSmi.js';
+export * from './tegraGpu.js';
+export * from './power.js';
+export * from './clocks.js';

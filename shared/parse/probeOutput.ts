@@ -71,9 +71,12 @@ export function splitProbeOutput(text: string, roots: ProbeRoots): Map<string, s
 }
 
 function canonicalPath(path: string, roots: ProbeRoots): string {
+  // The rootfs root last: /proc and /sys may lie under it. `/` moves nothing.
+  const rootfs = roots.rootfsRoot && roots.rootfsRoot.replace(/\/+$/, '') !== '' ? [[roots.rootfsRoot, '']] : [];
   for (const [root, canonical] of [
     [roots.procRoot, '/proc'],
     [roots.sysRoot, '/sys'],
+    ...rootfs,
   ] as const) {
     const r = root.replace(/\/+$/, '');
     if (path === r) return canonical;

@@ -80,6 +80,8 @@ const DCGM = [
   ['DCGM_FI_DEV_MEM_CLOCK', 'memClockMhz', 1, 'Memory clock frequency (in MHz).'],
   ['DCGM_FI_DEV_CLOCK_THROTTLE_REASONS', 'throttleReasons', 1, 'Current clock throttle reasons (bitmask of DCGM_CLOCKS_THROTTLE_REASON_*).'],
 ] as const;
+/** RAPL domains node_exporter names (`package-0` → package). */
+const RAPL_DOMAINS = ['package', 'core', 'uncore', 'dram', 'psys'] as const;
 
 const NET = [
   ['receive_bytes', 'rxBytes'],
@@ -125,6 +127,15 @@ export const NODE_FAMILIES = {
   hwmonChipNames: f('node_hwmon_chip_names', 'gauge', 'Annotation metric for human-readable chip names'),
   hwmonSensorLabel: f('node_hwmon_sensor_label', 'gauge', 'Label for given chip and sensor'),
   thermalZone: f('node_thermal_zone_temp', 'gauge', 'Zone temperature in Celsius'),
+  // Issue 18, where node_exporter has the name (cpufreq, thermal_throttle, rapl, hwmon collectors).
+  cpuFreq: f('node_cpu_scaling_frequency_hertz', 'gauge', 'Current scaled CPU thread frequency in hertz.', 'hertz'),
+  cpuFreqMin: f('node_cpu_scaling_frequency_min_hertz', 'gauge', 'Minimum scaled CPU thread frequency in hertz.', 'hertz'),
+  cpuFreqMax: f('node_cpu_scaling_frequency_max_hertz', 'gauge', 'Maximum scaled CPU thread frequency in hertz.', 'hertz'),
+  coreThrottles: f('node_cpu_core_throttles_total', 'counter', 'Number of times this CPU core has been throttled.'),
+  packageThrottles: f('node_cpu_package_throttles_total', 'counter', 'Number of times this CPU package has been throttled.'),
+  rapl: Object.fromEntries(RAPL_DOMAINS.map((d) => [d, f(`node_rapl_${d}_joules_total`, 'counter', `Current RAPL ${d} value in joules`, 'joules')])) as Record<(typeof RAPL_DOMAINS)[number], Family>,
+  hwmonIn: f('node_hwmon_in_volts', 'gauge', 'Hardware monitor for voltage (input)', 'volts'),
+  hwmonCurr: f('node_hwmon_curr_amps', 'gauge', 'Hardware monitor for current (input)', 'amps'),
   uname: f('node_uname_info', 'gauge', 'Labeled system information as provided by the uname system call (edgefleet: nodename is the inventory name; sysname is Linux, what the probe reads).'),
 } as const;
 
@@ -132,6 +143,15 @@ export const EDGEFLEET_NODE_FAMILIES = {
   up: f('edgefleet_node_up', 'gauge', '1 when the node answered its last collection and every kind it gave was stored; 0 when it was unreachable or its output was rejected.'),
   lastSeen: f('edgefleet_node_last_seen_timestamp_seconds', 'gauge', 'When the node last answered a collection, unix seconds.', 'seconds'),
   collectorSuccess: f('edgefleet_collector_success', 'gauge', "1 when the kind's data of the node's last round was stored, 0 when it was not collected or was rejected."),
+  tegraGpuLoad: f('edgefleet_tegra_gpu_load_percent', 'gauge', "The Jetson GPU's busy share, percent (devfreq device load, per mille / 10)."),
+  tegraGpuFreq: f('edgefleet_tegra_gpu_frequency_hertz', 'gauge', "The Jetson GPU's devfreq cur_freq, hertz.", 'hertz'),
+  tegraGpuFreqMax: f('edgefleet_tegra_gpu_frequency_max_hertz', 'gauge', "The Jetson GPU's devfreq max_freq, hertz.", 'hertz'),
+  tegraEmcFreq: f('edgefleet_tegra_emc_frequency_hertz', 'gauge', "The Jetson memory controller's (EMC) clock, hertz, where readable.", 'hertz'),
+  nvpmodel: f('edgefleet_nvpmodel_info', 'gauge', "The Jetson's nvpmodel power mode (labels mode, id)."),
+  railWatts: f('edgefleet_power_rail_watts', 'gauge', 'Power of each rail (INA3221: V × A; RAPL: the energy counter rate between rounds), watts.', 'watts'),
+  powerWatts: f('edgefleet_power_watts', 'gauge', "The node's total power (the board's input rail, else the sum of its rails; RAPL psys, else the packages), watts.", 'watts'),
+  rpiThrottled: f('edgefleet_rpi_throttled', 'gauge', "1 when the Raspberry Pi firmware's get_throttled flag is set now, else 0."),
+  rpiThrottledSinceBoot: f('edgefleet_rpi_throttled_since_boot', 'gauge', "1 when the Raspberry Pi firmware's get_throttled flag was set since boot, else 0."),
   collectorDuration: f('edgefleet_collector_duration_seconds', 'gauge', "Seconds the hub spent on the kind's data of the node's last round (parsing and checking; the probe itself is one command for all kinds).", 'seconds'),
 } as const;
 
@@ -168,6 +188,14 @@ export const NODE_FAMILY_LIST: readonly Family[] = [
   NODE_FAMILIES.hwmonChipNames,
   NODE_FAMILIES.hwmonSensorLabel,
   NODE_FAMILIES.thermalZone,
+  NODE_FAMILIES.cpuFreq,
+  NODE_FAMILIES.cpuFreqMin,
+  NODE_FAMILIES.cpuFreqMax,
+  NODE_FAMILIES.coreThrottles,
+  NODE_FAMILIES.packageThrottles,
+  ...Object.values(NODE_FAMILIES.rapl),
+  NODE_FAMILIES.hwmonIn,
+  NODE_FAMILIES.hwmonCurr,
 ];
 
 /**
@@ -309,5 +337,81 @@ export function nodeSamples(sink: SampleSink, n: NodeSnapshot, node: NodeLabels,
       chips.set(chip, cut < 0 ? r.type : r.type.slice(0, cut));
     }
     for (const [chip, name] of chips) sink.add(F.hwmonChipNames, node, ['chip', chip, 'chip_name', name], 1, t);
+  }
+  acceleratorSamples(sink, n, node);
+}
+
+const RPI_FLAGS = [
+  ['under_voltage', 0],
+  ['arm_freq_capped', 1],
+  ['throttled', 2],
+  ['soft_temp_limit', 3],
+] as const;
+
+/** Issue 18's kinds: node_exporter's names for cpufreq, throttles, RAPL and hwmon; edgefleet_* for the rest. */
+function acceleratorSamples(sink: SampleSink, n: NodeSnapshot, node: NodeLabels): void {
+  const E = EDGEFLEET_NODE_FAMILIES;
+  const F = NODE_FAMILIES;
+  if (n.tegraGpu) {
+    const t = n.tegraGpu.timeMs;
+    for (const g of n.tegraGpu.gpus) {
+      const l = ['device', g.device];
+      if (g.loadPercent !== undefined) sink.add(E.tegraGpuLoad, node, l, g.loadPercent, t);
+      if (g.curFreqHertz !== undefined) sink.add(E.tegraGpuFreq, node, l, g.curFreqHertz, t);
+      if (g.maxFreqHertz !== undefined) sink.add(E.tegraGpuFreqMax, node, l, g.maxFreqHertz, t);
+    }
+    const first = n.tegraGpu.gpus[0];
+    if (first?.emcFreqHertz !== undefined) sink.add(E.tegraEmcFreq, node, [], first.emcFreqHertz, t);
+    if (first?.powerModeId !== undefined) sink.add(E.nvpmodel, node, ['id', String(first.powerModeId), 'mode', first.powerMode ?? ''], 1, t);
+  }
+  if (n.power) {
+    const t = n.power.timeMs;
+    for (const r of n.power.sample.rails) {
+      if (r.watts !== undefined) sink.add(E.railWatts, node, ['rail', r.rail, 'source', r.source], r.watts, t);
+      if (r.source === 'rapl' && r.joulesTotal !== undefined) {
+        // `intel-rapl:0:0` → index 0 (its package), domain `core`; `package-0` → package.
+        const domain = (r.rail.includes('/') ? r.rail.slice(r.rail.lastIndexOf('/') + 1) : r.rail).replace(/-[0-9]+$/, '');
+        const fam = (F.rapl as Record<string, typeof F.rapl.package | undefined>)[domain];
+        const index = /^intel-rapl:([0-9]+)/.exec(r.sensor)?.[1] ?? '0';
+        if (fam) sink.add(fam, node, ['index', index, 'path', `/sys/class/powercap/${r.sensor}`], r.joulesTotal, t);
+      }
+      const hw = r.source === 'ina3221' ? /^(hwmon[0-9]+)\/in([0-9]+)$/.exec(r.sensor) : null;
+      if (hw) {
+        if (r.volts !== undefined) sink.add(F.hwmonIn, node, ['chip', hw[1]!, 'sensor', `in${hw[2]}`], r.volts, t);
+        if (r.amperes !== undefined) sink.add(F.hwmonCurr, node, ['chip', hw[1]!, 'sensor', `curr${hw[2]}`], r.amperes, t);
+      }
+    }
+    if (n.power.sample.totalWatts !== undefined) sink.add(E.powerWatts, node, [], n.power.sample.totalWatts, t);
+  }
+  if (n.clocks) {
+    const t = n.clocks.timeMs;
+    const c = n.clocks.sample;
+    for (const f of c.frequencies) {
+      const l = ['cpu', f.cpu];
+      if (f.curHertz !== undefined) sink.add(F.cpuFreq, node, l, f.curHertz, t);
+      if (f.minHertz !== undefined) sink.add(F.cpuFreqMin, node, l, f.minHertz, t);
+      if (f.maxHertz !== undefined) sink.add(F.cpuFreqMax, node, l, f.maxHertz, t);
+    }
+    // node_exporter: one core series per (package, core), one package series per package.
+    const cores = new Set<string>();
+    const packages = new Set<string>();
+    for (const x of c.throttles) {
+      const pkg = x.package ?? '0';
+      const core = x.core ?? x.cpu;
+      if (x.coreThrottles !== undefined && !cores.has(`${pkg}/${core}`)) {
+        cores.add(`${pkg}/${core}`);
+        sink.add(F.coreThrottles, node, ['core', core, 'package', pkg], x.coreThrottles, t);
+      }
+      if (x.packageThrottles !== undefined && !packages.has(pkg)) {
+        packages.add(pkg);
+        sink.add(F.packageThrottles, node, ['package', pkg], x.packageThrottles, t);
+      }
+    }
+    if (c.rpiThrottled) {
+      for (const [flag, bit] of RPI_FLAGS) {
+        sink.add(E.rpiThrottled, node, ['flag', flag], (c.rpiThrottled.flags >> bit) & 1, t);
+        sink.add(E.rpiThrottledSinceBoot, node, ['flag', flag], (c.rpiThrottled.flags >> (bit + 16)) & 1, t);
+      }
+    }
   }
 }

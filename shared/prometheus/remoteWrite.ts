@@ -148,6 +148,9 @@ export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job:
       inodes: r?.inodes ? { timeMs: t, mounts: r.inodes } : undefined,
       pressure: r?.pressure ? { timeMs: t, totals: Object.fromEntries(r.pressure.map((p) => [p.resource, { some: p.some.totalSeconds, ...(p.full ? { full: p.full.totalSeconds } : {}) }])) } : undefined,
       nvidia: r?.nvidia ? { timeMs: t, gpus: r.nvidia } : undefined,
+      tegraGpu: r?.tegraGpu?.length ? { timeMs: t, gpus: r.tegraGpu } : undefined,
+      power: r?.power ? { timeMs: t, sample: r.power } : undefined,
+      clocks: r?.clocks ? { timeMs: t, sample: r.clocks } : undefined,
       runs: nodeRuns.length ? { timeMs: t, kinds: nodeRuns.map((x) => ({ kind: x.kind, success: x.success, durationMs: x.durationMs })) } : undefined,
     };
     nodeSamples(sink, snap, { pairs, rendered: '' }, t);

@@ -22,6 +22,10 @@ export interface LatestReadings {
    * found none; or it is unreachable now and never reported one although it answered before.
    */
   noTemperatureSensors: boolean;
+  /** The Jetson GPU's load (the busiest GPU of its newest row), percent; null without one. */
+  gpuLoadPercent: number | null;
+  /** The node's newest total power, watts (table `power`); null without rails. */
+  powerWatts: number | null;
 }
 
 type Kind = keyof LatestReadings['readUnixSeconds'];
@@ -35,6 +39,7 @@ export function latestReadings(db: Db): Map<string, LatestReadings> {
       r = {
         node, maxCelsius: null, cpuUsagePercent: null, load1: null, memoryUsedPercent: null, fullestDiskPercent: null, rxBytesPerSecond: null, txBytesPerSecond: null,
         roundUnixSeconds: null, readUnixSeconds: { temperature: null, cpu: null, load: null, memory: null, storage: null, network: null }, noTemperatureSensors: false,
+        gpuLoadPercent: null, powerWatts: null,
       };
       out.set(node, r);
     }
@@ -65,6 +70,13 @@ export function latestReadings(db: Db): Map<string, LatestReadings> {
     r.rxBytesPerSecond = v.rx as number | null;
     r.txBytesPerSecond = v.tx as number | null;
   });
+  // Issue 18: GPU load and total power, the newest row of each (no stale mark: not every node has them).
+  for (const [table, col, set] of [
+    ['tegra_gpu', 'MAX(load_percent)', (r: LatestReadings, v: number | null) => (r.gpuLoadPercent = v)],
+    ['power', 'MAX(watts)', (r: LatestReadings, v: number | null) => (r.powerWatts = v)],
+  ] as const) {
+    for (const v of latest(table as Kind, `${col} AS v`)) set(row(v.node as string), v.v as number | null);
+  }
   // ORDER BY … DESC LIMIT 1 walks the (node_id, time, round_id, kind) key backwards from the
   // newest row and stops at the first match, however long the node's history.
   const rounds = db

@@ -605,4 +605,70 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (job, period_unix_seconds)
   );
   `,
+  // 14 (issue 18): the edge-AI half of the node: the Tegra GPU (one row per GPU device, with the
+  // node's EMC clock and nvpmodel mode), power rails (INA3221 and RAPL domains) and the node's
+  // total power, per-CPU cpufreq and thermal throttle counters, and the Raspberry Pi's
+  // get_throttled word. Same shape as the first metric tables: clustered by (node_id, time, series).
+  `
+  CREATE TABLE tegra_gpu (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    load_percent REAL,
+    cur_freq_hertz REAL,
+    min_freq_hertz REAL,
+    max_freq_hertz REAL,
+    governor TEXT,
+    emc_freq_hertz REAL,
+    power_mode TEXT,
+    power_mode_id INTEGER,
+    PRIMARY KEY (node_id, time, device)
+  ) WITHOUT ROWID;
+  CREATE TABLE power_rails (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    rail TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sensor TEXT NOT NULL,
+    volts REAL,
+    amperes REAL,
+    watts REAL,
+    joules_total REAL,
+    PRIMARY KEY (node_id, time, rail)
+  ) WITHOUT ROWID;
+  CREATE TABLE power (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    watts REAL NOT NULL,
+    total_of TEXT NOT NULL,
+    PRIMARY KEY (node_id, time)
+  ) WITHOUT ROWID;
+  CREATE TABLE cpu_frequency (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    cpu TEXT NOT NULL,
+    cur_hertz REAL,
+    min_hertz REAL,
+    max_hertz REAL,
+    PRIMARY KEY (node_id, time, cpu)
+  ) WITHOUT ROWID;
+  CREATE TABLE cpu_throttle (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    cpu TEXT NOT NULL,
+    package TEXT,
+    core TEXT,
+    core_throttles INTEGER,
+    package_throttles INTEGER,
+    core_throttles_new INTEGER,
+    PRIMARY KEY (node_id, time, cpu)
+  ) WITHOUT ROWID;
+  CREATE TABLE rpi_throttled (
+    node_id INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    flags INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (node_id, time)
+  ) WITHOUT ROWID;
+  `,
 ];

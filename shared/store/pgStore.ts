@@ -331,6 +331,7 @@ export class PgStore implements Store {
         r = {
           node, maxCelsius: null, cpuUsagePercent: null, load1: null, memoryUsedPercent: null, fullestDiskPercent: null, rxBytesPerSecond: null, txBytesPerSecond: null,
           roundUnixSeconds: null, readUnixSeconds: { temperature: null, cpu: null, load: null, memory: null, storage: null, network: null }, noTemperatureSensors: false,
+          gpuLoadPercent: null, powerWatts: null,
         };
         out.set(node, r);
       }
@@ -359,6 +360,15 @@ export class PgStore implements Store {
       r.rxBytesPerSecond = v.rx as number | null;
       r.txBytesPerSecond = v.tx as number | null;
     });
+    // Issue 18 (latest.ts): the Jetson GPU's load and the node's total power, newest row of each.
+    for (const [table, col, key] of [['tegra_gpu', 'MAX(t.load_percent)', 'gpuLoadPercent'], ['power', 'MAX(t.watts)', 'powerWatts']] as const) {
+      const rows = await this.pg.query<{ node: string; v: number | string | null }>(
+        `SELECT n.name AS node, ${col} AS v FROM nodes n
+         CROSS JOIN LATERAL (SELECT MAX(time) AS time FROM ${table} WHERE node_id = n.id) m
+         JOIN ${table} t ON t.node_id = n.id AND t.time = m.time GROUP BY n.name`,
+      );
+      for (const v of rows) row(v.node)[key] = v.v === null ? null : Number(v.v);
+    }
     const rounds = await this.pg.query<{ node: string; status: string; seen: number | null; round: number | null; temp: number | null; sensors: boolean }>(
       `SELECT n.name AS node, n.status, n.last_seen_unix_seconds AS seen,
          (SELECT time FROM collector_runs WHERE node_id = n.id ORDER BY time DESC, round_id DESC LIMIT 1) AS round,

@@ -1,4 +1,4 @@
-import type { CpuUsage, DiskIoRates, DiskStats, InodesSample, MemorySample, MetricKind, NetDevCounters, NetLink, NetRates, NvidiaGpu, PressureSample, StorageSample, TemperatureReading } from '../domain/index.js';
+import type { ClocksSample, CpuUsage, DiskIoRates, DiskStats, InodesSample, MemorySample, MetricKind, NetDevCounters, NetLink, NetRates, NvidiaGpu, PowerSample, PressureSample, StorageSample, TegraGpuReading, TemperatureReading } from '../domain/index.js';
 import type { Db } from './db.js';
 
 /** Everything one node gave in one round, ready to store. Absent kinds were not collected or were rejected. */
@@ -15,6 +15,9 @@ export interface NodeReadings {
   inodes?: InodesSample[];
   pressure?: PressureSample[];
   nvidia?: NvidiaGpu[];
+  tegraGpu?: TegraGpuReading[];
+  power?: PowerSample;
+  clocks?: ClocksSample;
 }
 
 export interface CollectorRun {
@@ -99,6 +102,17 @@ export class ReadingsWriter {
            memory_used_bytes, memory_total_bytes, temperature_celsius, power_draw_watts, power_limit_watts, sm_clock_mhz, mem_clock_mhz, throttle_reasons)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      tegraGpu: p(
+        `INSERT OR REPLACE INTO tegra_gpu (node_id, time, device, load_percent, cur_freq_hertz, min_freq_hertz, max_freq_hertz, governor, emc_freq_hertz, power_mode, power_mode_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      powerRail: p('INSERT OR REPLACE INTO power_rails (node_id, time, rail, source, sensor, volts, amperes, watts, joules_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      power: p('INSERT OR REPLACE INTO power (node_id, time, watts, total_of) VALUES (?, ?, ?, ?)'),
+      cpuFrequency: p('INSERT OR REPLACE INTO cpu_frequency (node_id, time, cpu, cur_hertz, min_hertz, max_hertz) VALUES (?, ?, ?, ?, ?, ?)'),
+      cpuThrottle: p(
+        `INSERT OR REPLACE INTO cpu_throttle (node_id, time, cpu, package, core, core_throttles, package_throttles, core_throttles_new) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      rpiThrottled: p('INSERT OR REPLACE INTO rpi_throttled (node_id, time, flags, source) VALUES (?, ?, ?, ?)'),
       counter: p(
         `INSERT INTO counter_state (node_id, kind, time_ms, sample_json) VALUES (?, ?, ?, ?)
          ON CONFLICT (node_id, kind) DO UPDATE SET time_ms = excluded.time_ms, sample_json = excluded.sample_json`,
@@ -112,7 +126,8 @@ export class ReadingsWriter {
   /** Rows one node's readings make, per kind (what the summary reports). */
   static rowCount(r: NodeReadings): number {
     return (r.temperature?.length ?? 0) + (r.cpu?.length ?? 0) + (r.load ? 1 : 0) + (r.memory ? 1 : 0) + (r.storage?.length ?? 0) + (r.network?.counters.length ?? 0) +
-      (r.diskio?.counters.length ?? 0) + (r.inodes?.length ?? 0) + (r.pressure?.length ?? 0) + (r.nvidia?.length ?? 0);
+      (r.diskio?.counters.length ?? 0) + (r.inodes?.length ?? 0) + (r.pressure?.length ?? 0) + (r.nvidia?.length ?? 0) +
+      (r.tegraGpu?.length ?? 0) + (r.power?.rails.length ?? 0) + (r.clocks ? r.clocks.frequencies.length + r.clocks.throttles.length + (r.clocks.rpiThrottled ? 1 : 0) : 0);
   }
 
   /** A transaction around writeRound rolled back: what #once remembers may not be in the tables. */
@@ -199,6 +214,18 @@ export class ReadingsWriter {
             n, t, g.uuid, g.index, g.name, g.utilizationGpuPercent ?? null, g.utilizationMemoryPercent ?? null, g.memoryUsedBytes ?? null, g.memoryTotalBytes ?? null,
             g.temperatureCelsius ?? null, g.powerDrawWatts ?? null, g.powerLimitWatts ?? null, g.smClockMhz ?? null, g.memClockMhz ?? null, g.throttleReasons ?? null,
           );
+        }
+        for (const g of r.tegraGpu ?? []) {
+          s.tegraGpu.run(n, t, g.device, g.loadPercent ?? null, g.curFreqHertz ?? null, g.minFreqHertz ?? null, g.maxFreqHertz ?? null, g.governor ?? null, g.emcFreqHertz ?? null, g.powerMode ?? null, g.powerModeId ?? null);
+        }
+        if (r.power) {
+          for (const x of r.power.rails) s.powerRail.run(n, t, x.rail, x.source, x.sensor, x.volts ?? null, x.amperes ?? null, x.watts ?? null, x.joulesTotal ?? null);
+          if (r.power.totalWatts !== undefined) s.power.run(n, t, r.power.totalWatts, r.power.totalOf ?? 'sum');
+        }
+        if (r.clocks) {
+          for (const f of r.clocks.frequencies) s.cpuFrequency.run(n, t, f.cpu, f.curHertz ?? null, f.minHertz ?? null, f.maxHertz ?? null);
+          for (const x of r.clocks.throttles) s.cpuThrottle.run(n, t, x.cpu, x.package ?? null, x.core ?? null, x.coreThrottles ?? null, x.packageThrottles ?? null, x.coreThrottlesNew ?? null);
+          if (r.clocks.rpiThrottled) s.rpiThrottled.run(n, t, r.clocks.rpiThrottled.flags, r.clocks.rpiThrottled.source);
         }
       }
       for (const c of counters) s.counter.run(idOf(c.node), c.kind, c.timeMs, JSON.stringify(c.sample));

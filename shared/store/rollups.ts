@@ -51,6 +51,16 @@ export const ROLLUP_SERIES: readonly RollupSeries[] = [
   ...['utilization_gpu_percent', 'utilization_memory_percent', 'memory_used_bytes', 'temperature_celsius', 'power_draw_watts', 'sm_clock_mhz', 'mem_clock_mhz', 'throttle_reasons'].map(
     (c): RollupSeries => ({ series: `nvidia.${c}`, table: 'nvidia_gpu', label: "CAST(gpu_index AS TEXT) || ' ' || name", value: c }),
   ),
+  // Issue 18: the Tegra GPU per device, power per rail and the node's total, CPU clocks, throttling.
+  { series: 'gpu.load_percent', table: 'tegra_gpu', label: 'device', value: 'load_percent' },
+  { series: 'gpu.freq_hertz', table: 'tegra_gpu', label: 'device', value: 'cur_freq_hertz' },
+  { series: 'gpu.emc_freq_hertz', table: 'tegra_gpu', label: 'device', value: 'emc_freq_hertz' },
+  { series: 'power.rail_watts', table: 'power_rails', label: 'rail', value: 'watts' },
+  { series: 'power.watts', table: 'power', label: "''", value: 'watts' },
+  { series: 'clocks.cpu_freq_hertz', table: 'cpu_frequency', label: 'cpu', value: 'cur_hertz' },
+  { series: 'clocks.core_throttles', table: 'cpu_throttle', label: 'cpu', value: 'core_throttles_new' },
+  // The Pi's four "now" flags (bits 0-3) as one number; the rules read each bit.
+  { series: 'clocks.rpi_throttled_now', table: 'rpi_throttled', label: "''", value: 'flags & 15' },
   // One value per inference (shared/collect/inference.ts), labelled `model:tag`; errors have no latency.
   { series: 'inference.latency_ms', table: 'inference', label: "model || ':' || tag", value: 'latency_ms' },
 ];

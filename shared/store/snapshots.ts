@@ -1,4 +1,4 @@
-import type { CpuTimes, DiskStats, InodesSample, MemorySample, NetDevCounters, NetLink, NodeStatus, NvidiaGpu, StorageSample, TemperatureReading } from '../domain/index.js';
+import type { ClocksSample, CpuTimes, DiskStats, InodesSample, MemorySample, NetDevCounters, NetLink, NodeStatus, NvidiaGpu, PowerSample, StorageSample, TegraGpuReading, TemperatureReading } from '../domain/index.js';
 import type { Db } from './db.js';
 
 /**
@@ -26,6 +26,9 @@ export interface NodeSnapshot {
   /** Stalled seconds since boot per resource (counter_state). */
   pressure?: { timeMs: number; totals: Partial<Record<'cpu' | 'memory' | 'io', { some: number; full?: number }>> };
   nvidia?: { timeMs: number; gpus: NvidiaGpu[] };
+  tegraGpu?: { timeMs: number; gpus: TegraGpuReading[] };
+  power?: { timeMs: number; sample: PowerSample };
+  clocks?: { timeMs: number; sample: ClocksSample };
   /** The collector runs of the node's newest round. */
   runs?: { timeMs: number; kinds: { kind: string; success: boolean; durationMs: number }[] };
 }
@@ -106,6 +109,38 @@ export function nodeSnapshots(db: Db): NodeSnapshot[] {
     if (kind === 'network' && sample.interfaces) n.network = { timeMs, interfaces: sample.interfaces };
     if (kind === 'diskio' && sample.devices) n.diskio = { timeMs, devices: sample.devices };
     if (kind === 'pressure' && sample.totals) n.pressure = { timeMs, totals: sample.totals };
+  }
+  // Issue 18's kinds: the newest row of each table, NULL columns absent.
+  const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+  for (const [id, time, device, load, cur, min, max, governor, emc, mode, modeId] of rows(
+    LATEST('tegra_gpu', 't.device, t.load_percent, t.cur_freq_hertz, t.min_freq_hertz, t.max_freq_hertz, t.governor, t.emc_freq_hertz, t.power_mode, t.power_mode_id'),
+  ) as [number, number, string, number | null, number | null, number | null, number | null, string | null, number | null, string | null, number | null][]) {
+    const n = byId.get(id)!;
+    (n.tegraGpu ??= { timeMs: time * 1000, gpus: [] }).gpus.push({
+      device, loadPercent: opt(load), curFreqHertz: opt(cur), minFreqHertz: opt(min), maxFreqHertz: opt(max), governor: opt(governor), emcFreqHertz: opt(emc), powerMode: opt(mode), powerModeId: opt(modeId),
+    });
+  }
+  for (const [id, time, rail, source, sensor, volts, amperes, watts, joules] of rows(LATEST('power_rails', 't.rail, t.source, t.sensor, t.volts, t.amperes, t.watts, t.joules_total')) as [
+    number, number, string, 'ina3221' | 'rapl', string, number | null, number | null, number | null, number | null,
+  ][]) {
+    const n = byId.get(id)!;
+    (n.power ??= { timeMs: time * 1000, sample: { rails: [] } }).sample.rails.push({ rail, source, sensor, volts: opt(volts), amperes: opt(amperes), watts: opt(watts), joulesTotal: opt(joules) });
+  }
+  for (const [id, time, watts, of] of rows(LATEST('power', 't.watts, t.total_of')) as [number, number, number, string][]) {
+    const n = byId.get(id)!;
+    if (n.power && n.power.timeMs === time * 1000) Object.assign(n.power.sample, { totalWatts: watts, totalOf: of });
+  }
+  const clocks = (id: number, time: number) => (byId.get(id)!.clocks ??= { timeMs: time * 1000, sample: { frequencies: [], throttles: [] } }).sample;
+  for (const [id, time, cpu, cur, min, max] of rows(LATEST('cpu_frequency', 't.cpu, t.cur_hertz, t.min_hertz, t.max_hertz')) as [number, number, string, number | null, number | null, number | null][]) {
+    clocks(id, time).frequencies.push({ cpu, curHertz: opt(cur), minHertz: opt(min), maxHertz: opt(max) });
+  }
+  for (const [id, time, cpu, pkg, core, coreThrottles, packageThrottles] of rows(LATEST('cpu_throttle', 't.cpu, t.package, t.core, t.core_throttles, t.package_throttles')) as [
+    number, number, string, string | null, string | null, number | null, number | null,
+  ][]) {
+    clocks(id, time).throttles.push({ cpu, package: opt(pkg), core: opt(core), coreThrottles: opt(coreThrottles), packageThrottles: opt(packageThrottles) });
+  }
+  for (const [id, time, flags, source] of rows(LATEST('rpi_throttled', 't.flags, t.source')) as [number, number, number, 'sysfs' | 'vcgencmd'][]) {
+    clocks(id, time).rpiThrottled = { flags, source };
   }
   for (const [id, time, kind, success, durationMs] of rows(LATEST('collector_runs', 't.kind, t.success, t.duration_ms', LATEST_ROUND)) as [number, number, string, number, number][]) {
     const n = byId.get(id)!;

@@ -16,10 +16,10 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { lambdaContext } from '../../cli/lambdaContext.js';
 import type { CollectionSummary } from '../../shared/collect/collection.js';
+import { METRIC_KINDS } from '../../shared/domain/index.js';
 import { closeResources } from '../../shared/handler/resources.js';
 import { startFleet, type Fleet } from '../harness/sshFleet.js';
 import { processTree } from '../harness/procTree.js';
-import { METRIC_KINDS } from '../../shared/domain/index.js';
 
 const MACHINES = join(import.meta.dirname, '..', 'fixtures', 'machines');
 /** The README's defaults for collect.maxOutputBytes and collect.maxOutputLines. */

@@ -161,6 +161,22 @@ function networkQuery(kind: 'bytes' | 'packets' | 'errors' | 'drops', withNode: 
   });
 }
 
+function gpuClockQuery(): string {
+  return series({
+    table: 'tegra_gpu',
+    labelCol: 'device',
+    cols: [
+      { name: 'gpu', raw: 'x.cur_freq_hertz', series: 'gpu.freq_hertz' },
+      { name: 'emc', raw: 'x.emc_freq_hertz', series: 'gpu.emc_freq_hertz' },
+    ],
+    metric: (label) => label,
+  });
+}
+
+function piFlagsQuery(): string {
+  return series({ table: 'rpi_throttled', cols: [{ name: 'value', raw: 'x.flags & 15', series: 'clocks.rpi_throttled_now', agg: 'max' }], metric: () => "'now'" });
+}
+
 function cpuModesQuery(): string {
   const modes = ['user', 'nice', 'system', 'iowait', 'irq', 'softirq', 'steal'];
   return series({
@@ -262,10 +278,15 @@ const FLEET_TABLE_SQL = `SELECT n.name AS name,
        (SELECT m.used_percent FROM memory m WHERE m.node_id = n.id ORDER BY m.time DESC LIMIT 1) AS memory,
        (SELECT MAX(s.used_percent) FROM storage s
          WHERE s.node_id = n.id AND s.time = (SELECT MAX(s2.time) FROM storage s2 WHERE s2.node_id = n.id)) AS disk,
-       (SELECT MAX(v.utilization_gpu_percent) FROM nvidia_gpu v
-         WHERE v.node_id = n.id AND v.time = (SELECT MAX(v2.time) FROM nvidia_gpu v2 WHERE v2.node_id = n.id)) AS gpu,
+       (SELECT MAX(u.v) FROM (
+          SELECT MAX(v.utilization_gpu_percent) AS v FROM nvidia_gpu v
+           WHERE v.node_id = n.id AND v.time = (SELECT MAX(v2.time) FROM nvidia_gpu v2 WHERE v2.node_id = n.id)
+          UNION ALL
+          SELECT MAX(g.load_percent) FROM tegra_gpu g
+           WHERE g.node_id = n.id AND g.time = (SELECT MAX(g2.time) FROM tegra_gpu g2 WHERE g2.node_id = n.id)) u) AS gpu,
        (SELECT SUM(v.power_draw_watts) FROM nvidia_gpu v
-         WHERE v.node_id = n.id AND v.time = (SELECT MAX(v2.time) FROM nvidia_gpu v2 WHERE v2.node_id = n.id)) AS gpu_watts
+         WHERE v.node_id = n.id AND v.time = (SELECT MAX(v2.time) FROM nvidia_gpu v2 WHERE v2.node_id = n.id)) AS gpu_watts,
+       (SELECT p.watts FROM power p WHERE p.node_id = n.id ORDER BY p.time DESC LIMIT 1) AS power
 FROM nodes n
 WHERE ${nodeFilter}
 ORDER BY n.name ASC`;
@@ -478,6 +499,7 @@ function fleetOverview(): Json {
             tableFields('disk', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 1 }, { id: 'displayName', value: 'fullest disk' }]),
             tableFields('gpu', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 0 }, { id: 'displayName', value: 'GPU (busiest)' }]),
             tableFields('gpu_watts', [{ id: 'unit', value: 'watt' }, { id: 'decimals', value: 0 }, { id: 'displayName', value: 'GPU W' }]),
+            tableFields('power', [{ id: 'unit', value: 'watt' }, { id: 'decimals', value: 1 }, { id: 'displayName', value: 'power' }]),
             tableFields('name', [
               { id: 'links', value: [{ title: 'Node detail', url: '/d/edgefleet-node/edgefleet-node-detail?var-node=${__value.raw}&${__url_time_range}' }] },
             ]),
@@ -663,6 +685,14 @@ function nodeDetail(): Json {
       tsPanel('NVIDIA GPU temperature', { x: 0, y: 76, w: 8, h: 8 }, nvidiaQuery([{ name: 'temperature', col: 'temperature_celsius' }]), long('celsius')),
       tsPanel('NVIDIA GPU clocks', { x: 8, y: 76, w: 8, h: 8 }, nvidiaQuery([{ name: 'sm', col: 'sm_clock_mhz' }, { name: 'memory', col: 'mem_clock_mhz' }]), { unit: 'rotmhz', min: 0, displayName: '${__field.labels.metric} ${__field.name}' }),
       tsPanel('NVIDIA throttle reasons', { x: 16, y: 76, w: 8, h: 8 }, series({ table: 'nvidia_gpu', labelCol: 'gpu_index', cols: [{ name: 'reasons', raw: 'x.throttle_reasons', series: 'nvidia.throttle_reasons', agg: 'max' }], metric: (label) => (label === 'r.label' ? label : `CAST(${label} AS TEXT) || ' ' || x.name`) }), long('short', { min: 0, description: 'clocks_throttle_reasons.active, the bitmask, its maximum per interval (0: not throttled; 0x1 idle, 0x4 SW power cap, 0x8 HW slowdown, 0x20 SW thermal, 0x40 HW thermal).' })),
+      // GPU, power and throttling (issue 18): a node without a Jetson GPU, rails or a Pi firmware shows "No data" there.
+      tsPanel('GPU load', { x: 0, y: 84, w: 8, h: 8 }, simpleSeries({ table: 'tegra_gpu', col: 'load_percent', series: 'gpu.load_percent', labelCol: 'device', metric: (label) => label }), long('percent', { min: 0, max: 100, description: 'The Jetson GPU\'s busy share (devfreq device load, per mille ÷ 10).' })),
+      tsPanel('GPU and EMC clock', { x: 8, y: 84, w: 8, h: 8 }, gpuClockQuery(), { unit: 'hertz', min: 0, displayName: '${__field.labels.metric} ${__field.name}', description: 'The GPU\'s devfreq cur_freq and the memory controller (EMC) clock where readable.' }),
+      tsPanel('Power per rail', { x: 16, y: 84, w: 8, h: 8 }, simpleSeries({ table: 'power_rails', col: 'watts', series: 'power.rail_watts', labelCol: 'rail', metric: (label) => label, rawWhere: ['x.watts IS NOT NULL'] }), long('watt', { min: 0, description: 'INA3221 rails (V × A) and RAPL domains (energy counter rate).' })),
+      tsPanel('Total power', { x: 0, y: 92, w: 6, h: 8 }, simpleSeries({ table: 'power', col: 'watts', series: 'power.watts', metric: () => "'total'" }), long('watt', { min: 0, description: 'The board\'s input rail (VDD_IN, POM_5V_IN), else the sum of its rails; RAPL psys, else the packages.' })),
+      tsPanel('CPU frequency per core', { x: 6, y: 92, w: 6, h: 8 }, simpleSeries({ table: 'cpu_frequency', col: 'cur_hertz', series: 'clocks.cpu_freq_hertz', labelCol: 'cpu', metric: (label) => `'cpu' || ${label}` }), long('hertz', { min: 0 })),
+      tsPanel('CPU throttle events', { x: 12, y: 92, w: 6, h: 8 }, simpleSeries({ table: 'cpu_throttle', col: 'core_throttles_new', series: 'clocks.core_throttles', labelCol: 'cpu', metric: (label) => `'cpu' || ${label}`, rawWhere: ['x.core_throttles_new IS NOT NULL'] }), long('short', { min: 0, description: 'Thermal throttles of each core since the round before (x86 thermal_throttle counters).' })),
+      tsPanel('Pi throttle flags', { x: 18, y: 92, w: 6, h: 8 }, piFlagsQuery(), long('short', { min: 0, max: 15, description: 'get_throttled now: 1 under-voltage, 2 ARM frequency capped, 4 throttled, 8 soft temperature limit (summed). Each is also an anomaly episode.' })),
     ],
   );
 }
@@ -753,6 +783,28 @@ FROM (
 ORDER BY s.node ASC`;
 
 /**
+ * Energy per inference per node and interval: the node's mean total power over the interval ×
+ * its length ÷ the inferences in it (the exact trapezoid over the window is `edgefleet inference
+ * stats`' joulesPerInference). Intervals without a power sample or an inference are left out.
+ */
+export const INFERENCE_ENERGY_SQL = `SELECT b.time AS time, b.metric AS metric, p.watts AS watts, p.watts * ${INTERVAL_S} / b.count AS joules_per_inference
+FROM (
+  SELECT ${bucket('x')} AS time, n.name AS metric, x.node_id AS node_id, COUNT(*) AS count
+  FROM ${inferenceFrom('x')}
+  WHERE ${inferenceWhere('x').join('\n    AND ')}
+  GROUP BY 1, x.node_id
+) b
+JOIN (
+  SELECT ${bucket('p')} AS time, p.node_id AS node_id, AVG(p.watts) AS watts
+  FROM nodes n
+  JOIN power p ON p.node_id = n.id
+  WHERE ${nodeFilter}
+    AND ${timeFilter('p')}
+  GROUP BY 1, p.node_id
+) p ON p.time = b.time AND p.node_id = b.node_id
+ORDER BY time ASC`;
+
+/**
  * Models with inferences in the range on any node, and their tags: `node_id IN (every node)` so
  * SQLite seeks each node's (node_id, time) range instead of scanning the table.
  */
@@ -808,6 +860,13 @@ function inference(): Json {
           legend: { show: true },
           showValue: 'never',
         },
+      }),
+      tsPanel('Energy per inference', { x: 0, y: 35, w: 24, h: 8 }, INFERENCE_ENERGY_SQL, {
+        unit: 'joule',
+        min: 0,
+        displayName: '${__field.labels.metric} ${__field.name}',
+        description: "Joules per inference (the node's mean total power × the interval ÷ its inferences) and the node's mean power (W), per node. Whole-node power: the idle share is in it.",
+        overrides: [{ matcher: { id: 'byRegexp', options: '.* watts$' }, properties: [{ id: 'unit', value: 'watt' }, { id: 'custom.axisPlacement', value: 'right' }] }],
       }),
       panel('table', 'Nodes', { x: 0, y: 26, w: 24, h: 9 }, {
         description: 'The model on each node over the range, as `edgefleet inference stats` computes it: nearest-rank percentiles of the inferences without an error, error rate, accuracy, and the node\'s mean temperature from its first to its last inference.',

@@ -15,6 +15,13 @@ import { updateRollups } from '../../shared/store/rollups.js';
 import { startFleet, type Fleet } from '../harness/sshFleet.js';
 
 const MACHINES = join(import.meta.dirname, '..', 'fixtures', 'machines');
+/** Issue 18's board files laid over a machine, so the GPU, power and clock panels have rows: Orin's GPU and INA3221, the Pi 4's cpufreq and throttle word, node_exporter's RAPL, cpufreq and throttle counters. */
+const ACCEL = join(import.meta.dirname, '..', 'fixtures', 'accel');
+const ACCEL_OVER: Record<string, { from: string; dirs: string[] }> = {
+  'jetson-orin': { from: 'jetson-orin', dirs: ['sys/class/devfreq', 'sys/class/hwmon/hwmon1', 'sys/devices/system/cpu'] },
+  rpi4: { from: 'rpi4', dirs: ['sys/devices'] },
+  'x86-node-exporter': { from: 'x86-rapl', dirs: ['sys/class/powercap', 'sys/devices/system/cpu'] },
+};
 /** Captured machines whose every kind collects cleanly. */
 export const FLEET_MACHINES = ['x86-hub', 'rpi4', 'jetson-orin', 'x86-node-exporter'] as const;
 /** An inventory host whose sshd is stopped: a node that is `unreachable`, with no metrics. */
@@ -41,6 +48,8 @@ function makeRoot(dir: string, machine: string, name = machine): string {
   else mkdirSync(join(root, 'sys'));
   // node_exporter's capture has no /proc/net/dev: it borrows procfs' (same upstream project).
   if (machine === 'x86-node-exporter') cpSync(join(MACHINES, 'x86-procfs', 'proc', 'net'), join(root, 'proc', 'net'), { recursive: true });
+  const over = ACCEL_OVER[machine];
+  for (const d of over?.dirs ?? []) cpSync(join(ACCEL, over!.from, d), join(root, d), { recursive: true });
   writeFileSync(join(root, 'proc', 'uptime'), '1000.00 3500.00\n');
   return root;
 }
@@ -50,6 +59,8 @@ function advance(root: string, machine: string): void {
   const expected = JSON.parse(readFileSync(join(MACHINES, machine, 'expected.json'), 'utf8')) as { netRates?: { intervalSeconds?: number } };
   cpSync(join(MACHINES, machine, 'proc1'), join(root, 'proc'), { recursive: true });
   if (machine === 'x86-node-exporter') cpSync(join(MACHINES, 'x86-procfs', 'proc1', 'net'), join(root, 'proc', 'net'), { recursive: true });
+  // RAPL's and the throttle counters' second sample.
+  if (machine === 'x86-node-exporter') cpSync(join(ACCEL, 'x86-rapl', 'sys1'), join(root, 'sys'), { recursive: true });
   writeFileSync(join(root, 'proc', 'uptime'), `${(1000 + (expected.netRates?.intervalSeconds ?? 10)).toFixed(2)} 3600.00\n`);
 }
 
