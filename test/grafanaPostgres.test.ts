@@ -3,9 +3,10 @@
  * test/grafana/buildPostgres.ts): the JSON is what the generator writes, and every query —
  * expanded as Grafana's PostgreSQL datasource would (test/grafana/expandPostgres.ts, after
  * grafana/grafana pkg/tsdb/grafana-postgresql-datasource) — runs on a real PostgreSQL 15 holding
- * a real collection over sshd nodes and returns the same rows as the SQLite panel, expanded as
- * Grafana + frser-sqlite-datasource would (expand.ts), on the same data: at a raw, a 1-minute,
- * a 1-hour and a 6-hour rollup range, for every node and for one.
+ * a real collection over sshd nodes (plus inferences, a catalog, anomalies and a deployment, as
+ * edgefleet writes them) and returns the same rows as the SQLite panel, expanded as Grafana +
+ * frser-sqlite-datasource would (expand.ts), on the same data: at a raw, a 1-minute, a 1-hour
+ * and a 6-hour rollup range, for every node and for one (the node detail: four nodes).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { detectAnomalies } from '../shared/detect/anomalies.js';
 import type { ModelImage } from '../shared/domain/index.js';
-import { insertDeployment, recordNodeStep, saveRepositorySync, setModelDescription } from '../shared/store/index.js';
+import { inferenceStore, insertDeployment, lineKey, recordNodeStep, saveRepositorySync, setModelDescription, type InferenceWrite } from '../shared/store/index.js';
 import { serialize } from './grafana/build.js';
 import { buildPostgresDashboards, PG_DASHBOARD_FILES, PG_DASHBOARDS_DIR, PG_DATASOURCE, toPostgresSql } from './grafana/buildPostgres.js';
 import { dashboardQueries, loadDashboards, type DashboardQuery } from './grafana/dashboards.js';
@@ -26,6 +27,7 @@ import { pgAvailable, startPgCluster, type PgCluster } from './harness/pgCluster
 
 const GRAFANA = join(import.meta.dirname, '..', 'grafana');
 const HOUR = 3600_000;
+const IRIS = 'lab/iris';
 type Row = Record<string, unknown>;
 
 /** The SQLite set's queries of the translated dashboards, and the PostgreSQL set's, in the same order. */
@@ -66,7 +68,9 @@ describe('the PostgreSQL dashboards and datasource', () => {
   it('translates SQLite-only SQL, and refuses what it cannot translate', () => {
     assert.equal(toPostgresSql('SELECT $__unixEpochGroupSeconds(x.time, ${__interval_ms:date:seconds}) AS time WHERE x.time >= $__from / 1000 AND x.time < $__to / 1000'), 'SELECT $__unixEpochGroup(x.time, $__interval) AS time WHERE x.time >= $__unixEpochFrom() AND x.time < $__unixEpochTo()');
     assert.throws(() => toPostgresSql("SELECT strftime('%s', 'now')"), /no PostgreSQL translation for "strftime\("/);
-    assert.throws(() => toPostgresSql('SELECT CAST(x / 1000 AS INTEGER)'), /no PostgreSQL translation/);
+    // SQLite's CAST(real AS INTEGER) truncates, PostgreSQL's ::bigint rounds: trunc first. Booleans counted become integers.
+    assert.equal(toPostgresSql('SELECT CAST(s.last_ms / 1000 AS INTEGER), SUM(x.latency_ms <= 0.1), AVG(x.label = x.expected)'), 'SELECT trunc(s.last_ms / 1000)::bigint, SUM((x.latency_ms <= 0.1)::int), AVG((x.label = x.expected)::int)');
+    assert.throws(() => toPostgresSql("SELECT printf('%d', 1)"), /no PostgreSQL translation for "printf\("/);
   });
 
   it('expands macros as the datasource does (sql_engine.go Interpolate, then macros.go)', () => {
@@ -105,6 +109,7 @@ describe('every PostgreSQL dashboard query gives the SQLite panel’s rows on th
     insertDeployment(f.db, { id: '0123456789ab', action: 'deploy', registry: 'lab', repository: 'models/yolo', tag: 'v8', image: 'r:5000/models/yolo:v8', target: { group: 'edge' }, options: { env: {}, ports: [], volumes: [], restart: 'unless-stopped' }, nodes: ['rpi4', 'jetson-orin'], nowMs });
     recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'running', final: true }, nowMs + 1000);
     recordNodeStep(f.db, '0123456789ab', 'jetson-orin', { state: 'rolled_back', error: 'container exited with code 3', final: true }, nowMs + 1000);
+    insertInference();
     pg = await startPgCluster();
     copySqliteToPostgres(f.db, pg);
   });
@@ -113,6 +118,32 @@ describe('every PostgreSQL dashboard query gives the SQLite panel’s rows on th
     await pg?.close();
     await f?.close();
   });
+
+  /**
+   * Inferences as the collection path stores them: a model on rpi4 and jetson-orin over the last
+   * 30 minutes up to the collection, 1 in 25 an error, 1 in 8 wrong, latencies over four decades,
+   * some with no truth; and another model the panels must leave out.
+   */
+  function insertInference() {
+    const ids = new Map((f.db.prepare('SELECT id, name FROM nodes').all() as { id: number; name: string }[]).map((r) => [r.name, r.id]));
+    let seed = 11;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const rows: InferenceWrite[] = [];
+    const add = (node: string, model: string, n: number, scale: number) => {
+      for (let i = 0; i < n; i++) {
+        const timeUnixMs = (f.collectedAt - 1800) * 1000 + Math.round((i / (n - 1)) * 1800_000);
+        const expected = i % 5 === 4 ? undefined : ['setosa', 'versicolor', 'virginica'][i % 3]!;
+        const record = i % 25 === 7
+          ? { timeUnixMs, error: 'onnxruntime: out of memory', batch: 1 }
+          : { timeUnixMs, latencyMs: Math.round(scale * 10 ** (random() * 4 - 1) * 1000) / 1000, batch: 1 + (i % 2), inputId: `iris-${i}`, label: i % 8 === 3 ? 'virginica' : (expected ?? 'setosa'), score: 0.9, ...(expected ? { expected } : {}) };
+        rows.push({ nodeId: ids.get(node)!, deploymentId: null, model, tag: i % 3 ? 'v1' : 'v2', timeUnixMs, record, source: 'push', lineKey: lineKey('grafana-pg', node, model, i) });
+      }
+    };
+    add('rpi4', IRIS, 600, 1);
+    add('jetson-orin', IRIS, 400, 0.3);
+    add('rpi4', 'lab/other', 50, 100);
+    assert.equal(inferenceStore(f.db).insert(rows), rows.length);
+  }
 
   const sqliteRows = (sql: string) => f.db.prepare(sql).all() as Row[];
   const firstColumn = (rows: Row[]) => rows.map((r) => Object.values(r)[0] as string);
@@ -126,6 +157,19 @@ describe('every PostgreSQL dashboard query gives the SQLite panel’s rows on th
   }
   function resolveVariables(q: DashboardQuery, base: ExpandContext, node: 'all' | string): Pick<ExpandContext, 'variables' | 'options'> {
     const sqlOf = (name: string) => sqliteQueries.find((v) => v.file === q.file && v.kind === 'variable' && v.title === name);
+    const both = (name: string, ctx: ExpandContext) => {
+      const want = firstColumn(sqliteRows(expandQuery(sqlOf(name)!.rawSql, ctx).sql));
+      assert.deepEqual(firstColumn(pg.rows(expandPostgresQuery(postgresSqlOf(sqlOf(name)!), ctx))), want, `${q.file} variable ${name}`);
+      return want;
+    };
+    if (q.file === 'inference.json') {
+      // model (single), its tags (All), the nodes that ran it (All, or one).
+      const models = both('model', base);
+      assert.ok(models.includes(IRIS), JSON.stringify(models));
+      const tags = both('tag', { ...base, variables: { model: IRIS } });
+      const nodes = both('node', { ...base, variables: { model: IRIS, tag: '$__all' }, options: { tag: tags } });
+      return { variables: { model: IRIS, tag: '$__all', node: node === 'all' ? '$__all' : node }, options: { tag: tags, node: nodes } };
+    }
     const group = sqlOf('group');
     const groupOptions = group ? firstColumn(sqliteRows(expandQuery(group.rawSql, base).sql)) : [];
     if (group) assert.deepEqual(firstColumn(pg.rows(expandPostgresQuery(postgresSqlOf(group), base))), groupOptions, `${q.file} variable group`);
@@ -153,10 +197,11 @@ describe('every PostgreSQL dashboard query gives the SQLite panel’s rows on th
     it(`${q.file} / ${q.title} (${q.refId})`, () => {
       let nonEmpty = 0;
       for (const range of RANGES) {
-        for (const node of ['all', 'rpi4']) {
+        // The node detail shows one node: each of those whose captures fill different panels (GPUs, NvMap, pressure).
+        for (const node of q.file === 'node-detail.json' ? ['x86-gpu', 'jetson-orin', 'x86-node-exporter', 'rpi4'] : ['all', 'rpi4']) {
           const fromMs = toMs - range.ms;
           const base: ExpandContext = { fromMs, toMs, intervalMs: grafanaIntervalMs(fromMs, toMs, 1000, q.minInterval) };
-          const ctx = { ...base, ...variables(q, base, q.file === 'node-detail.json' && node === 'all' ? 'x86-hub' : node) };
+          const ctx = { ...base, ...variables(q, base, node) };
           const want = sqliteRows(expandQuery(q.rawSql, ctx).sql);
           const pgSql = expandPostgresQuery(postgresSqlOf(q), ctx);
           let got: Row[];

@@ -7,8 +7,6 @@
  *
  *   node --import tsx test/grafana/buildPostgres.ts
  *
- * Only the fleet overview and the node detail for now: the inference dashboard's SQL leans on
- * SQLite's booleans-as-integers and bare columns and needs its own translation.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +16,7 @@ import { buildDashboards, DATASOURCE, serialize } from './build.js';
 export const PG_DATASOURCE = { type: 'grafana-postgresql-datasource', uid: 'edgefleet-postgres' } as const;
 export const PG_DASHBOARDS_DIR = join(import.meta.dirname, '..', '..', 'grafana', 'dashboards-postgres');
 /** The dashboards translated so far (file names of build.ts). */
-export const PG_DASHBOARD_FILES = ['fleet-overview.json', 'node-detail.json'] as const;
+export const PG_DASHBOARD_FILES = ['fleet-overview.json', 'inference.json', 'node-detail.json'] as const;
 
 type Json = Record<string, unknown>;
 
@@ -49,6 +47,46 @@ export const SQL_RULES: { what: string; from: RegExp; to: string }[] = [
     to: 'string_agg(g.value, $1 ORDER BY g.i) FROM json_array_elements_text($2::json) WITH ORDINALITY AS g(value, i)',
   },
   {
+    // SQLite's comparisons are integers (0/1) a sum or mean counts; PostgreSQL's are booleans.
+    // The inference queries count their ok, in-bucket and correct rows so.
+    what: 'SUM(cond) / AVG(cond) / (cond) AS ok / THEN cond END → (cond)::int',
+    from: /\b(SUM|AVG)\(((?:x\.)?(?:error|latency_ms|label) (?:IS|<=|>|=)[^()]*)\)/g,
+    to: '$1(($2)::int)',
+  },
+  {
+    what: '(x.error IS NULL AND x.latency_ms IS NOT NULL) AS ok → (…)::int AS ok',
+    from: /\((x\.error IS NULL AND x\.latency_ms IS NOT NULL)\) AS ok\b/g,
+    to: '($1)::int AS ok',
+  },
+  {
+    what: 'THEN label = expected END → THEN (label = expected)::int END',
+    from: /\bTHEN (label = expected) END\b/g,
+    to: 'THEN ($1)::int END',
+  },
+  {
+    // SQLite's CAST(real AS INTEGER) truncates; PostgreSQL's rounds. A comparison added to it is a boolean there.
+    what: 'CAST(e AS INTEGER) → trunc(e)::bigint, + (a > b) → + (a > b)::int',
+    from: /CAST\(([^()]+) AS INTEGER\)/g,
+    to: 'trunc($1)::bigint',
+  },
+  {
+    what: '+ (a / 1000 > trunc(…)::bigint) → + (…)::int',
+    from: /\+ \(([\w.]+ \/ 1000 > trunc\([^()]+\)::bigint)\)/g,
+    to: '+ ($1)::int',
+  },
+  {
+    // PostgreSQL 15 wants a name for every subquery in FROM.
+    what: 'FROM ( … ) → FROM ( … ) AS q',
+    from: /\n(\s*)\)\n(\s*)GROUP BY/g,
+    to: '\n$1) AS q\n$2GROUP BY',
+  },
+  {
+    // The inference table's per-node row shows the node's name beside the node_id it groups by.
+    what: 'GROUP BY node_id → GROUP BY node_id, node',
+    from: /\bGROUP BY node_id\n/g,
+    to: 'GROUP BY node_id, node\n',
+  },
+  {
     // Unquoted names fold to lower case in PostgreSQL; Grafana looks for `timeEnd`.
     what: 'AS timeEnd → AS "timeEnd"',
     from: /\bAS timeEnd\b/g,
@@ -68,7 +106,7 @@ const SQLITE_ONLY = /\b(group_concat|json_each|json_extract|ifnull|strftime|date
 function groupByLegend(sql: string): string {
   return sql
     .split('\nUNION ALL\n')
-    .map((branch) => (/^\s*SELECT [^\n]* AS time,\n[^\n]* AS metric,/.test(branch) ? branch.replace(/\bGROUP BY 1, (?!2\b)/, 'GROUP BY 1, 2, ') : branch))
+    .map((branch) => (/^\s*SELECT [^\n]* AS time,\s*[^\n]* AS metric,/.test(branch) ? branch.replace(/\bGROUP BY 1, (?!2\b)/, 'GROUP BY 1, 2, ') : branch))
     .join('\nUNION ALL\n');
 }
 
