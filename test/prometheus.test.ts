@@ -17,6 +17,7 @@ import { startHub, type HubProcess } from './harness/hub.js';
 import { freePort } from './harness/ports.js';
 import { checkCpuBusy, checkMemAvailable, checkNetworkRates, rawSamples } from './harness/promChecks.js';
 import { startPrometheus, type Prometheus } from './harness/prometheus.js';
+import { until } from './harness/until.js';
 
 const NODES = [
   { name: 'pi-a', groups: ['pis'] },
@@ -31,7 +32,6 @@ let prom: Prometheus | undefined;
 let ticker: NodeJS.Timeout | undefined;
 let db: Database.Database;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nodeId = (name: string) => (db.prepare('SELECT id FROM nodes WHERE name = ?').get(name) as { id: number }).id;
 
 before(async () => {
@@ -54,13 +54,15 @@ before(async () => {
   }, 400);
   db = new Database(join(dir, 'e.db'), { readonly: true, fileMustExist: true });
   // Until Prometheus holds ROUNDS rounds of every node (rounds before its first scrape it never sees).
-  const deadline = Date.now() + 40_000;
-  for (;;) {
-    const r = await prom.query('min(count_over_time(node_network_receive_bytes_total{device="eth0"}[10m])) and count(node_network_receive_bytes_total{device="eth0"}) == 3');
-    if (r.length && Number(r[0]!.value![1]) >= ROUNDS) break;
-    if (Date.now() > deadline) throw new Error(`fewer than ${ROUNDS} rounds scraped in 40 s:\n${hub.stderr()}\n${prom.log()}`);
-    await sleep(250);
-  }
+  await until(
+    `${ROUNDS} rounds scraped`,
+    40_000,
+    async () => {
+      const r = await prom!.query('min(count_over_time(node_network_receive_bytes_total{device="eth0"}[10m])) and count(node_network_receive_bytes_total{device="eth0"}) == 3');
+      return r.length > 0 && Number(r[0]!.value![1]) >= ROUNDS;
+    },
+    { everyMs: 250, detail: () => `${hub!.stderr()}\n${prom!.log()}` },
+  );
 });
 
 after(async () => {

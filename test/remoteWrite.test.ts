@@ -24,6 +24,7 @@ import { startHub, type HubProcess } from './harness/hub.js';
 import { freePort } from './harness/ports.js';
 import { checkCpuBusy, checkMemAvailable, checkNetworkRates, rawSamples } from './harness/promChecks.js';
 import { startPrometheus, type Prometheus } from './harness/prometheus.js';
+import { until } from './harness/until.js';
 
 const NODES = ['pi-a', 'pi-b', 'x86-c'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,13 +52,8 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
     const r = await prom.query('min(count_over_time(node_memory_MemAvailable_bytes[1h])) and count(node_memory_MemAvailable_bytes) == 3');
     return r.length ? Number(r[0]!.value![1]) : 0;
   };
-  const until = async (what: string, ms: number, ok: () => Promise<boolean>) => {
-    const deadline = Date.now() + ms;
-    while (!(await ok())) {
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms\n${hub?.stderr().slice(-3000)}\n${prom.log().slice(-2000)}`);
-      await sleep(200);
-    }
-  };
+  // A timeout shows what the hub and Prometheus said last.
+  const waitFor = (what: string, ms: number, ok: () => Promise<boolean>) => until(what, ms, ok, { everyMs: 200, detail: () => `${hub?.stderr().slice(-3000)}\n${prom.log().slice(-2000)}` });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'edgefleet-rw-'));
@@ -90,7 +86,7 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
       fakes.forEach((f, i) => f.set(fakeState(i, k)));
     }, 400);
     db = new Database(join(dir, 'e.db'), { readonly: true, fileMustExist: true });
-    await until('7 rounds in Prometheus', 40_000, async () => (await roundsIn()) >= 7);
+    await waitFor('7 rounds in Prometheus', 40_000, async () => (await roundsIn()) >= 7);
   });
 
   after(async () => {
@@ -124,7 +120,7 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
     await sleep(2500); // more rounds, queued behind the first ones
     assert.ok((await queued()).samples >= during.samples, 'the restarted hub keeps the queue');
     await prom.start();
-    await until('the queue drains', 30_000, async () => (await queued()).samples === 0);
+    await waitFor('the queue drains', 30_000, async () => (await queued()).samples === 0);
     clearInterval(ticker);
     ticker = undefined;
     await sleep(1500);
@@ -139,7 +135,7 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
         return [node, { rounds, net }] as const;
       }),
     );
-    await until('the last rounds drain', 10_000, async () => (await queued()).samples === 0);
+    await waitFor('the last rounds drain', 10_000, async () => (await queued()).samples === 0);
 
     assert.equal((await queued()).dropped, 0);
     for (const node of NODES) {

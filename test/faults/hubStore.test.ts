@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { openDb, syncNodes } from '../../shared/store/index.js';
 import { getJson, makeProcRoot, startHub, type HubProcess } from '../harness/hubProcess.js';
+import { until } from '../harness/until.js';
 
 let dir: string;
 before(() => {
@@ -21,17 +22,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KINDS = { EDGEFLEET_COLLECT_KINDS: 'memory,network' };
-
-/** Polls `check` every 100 ms until it returns a value, at most `ms`. */
-async function until<T>(ms: number, what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(100);
-  }
-}
 
 /** Peak resident memory of a process (VmHWM), in MiB. */
 const peakMiB = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -55,7 +45,7 @@ describe('faults: disk full under the hub', () => {
     writeFileSync(inventory, `full-node ansible_connection=local edgefleet_proc_root=${makeProcRoot(join(dir, 'disk-node'), 20)}\n`);
     const db = join(mnt, 'edgefleet.db');
     hub = await startHub({ cwd: dir, inventory, db, intervalSeconds: 1, env: KINDS });
-    await until(10_000, 'two rounds stored', async () => {
+    await until('two rounds stored', 10_000, async () => {
       const h = await getJson(hub!.base, '/health');
       return h.body.lastCollectionUnixSeconds && h.body.status === 'ok' && hub!.logs().filter((l) => l.msg === 'round').length >= 2 ? true : undefined;
     });
@@ -72,7 +62,7 @@ describe('faults: disk full under the hub', () => {
     }
     closeSync(fd);
     const filledAt = Date.now();
-    const degraded = await until(10_000, '/health degraded', async () => {
+    const degraded = await until('/health degraded', 10_000, async () => {
       const h = await getJson(hub!.base, '/health');
       return h.body.status === 'degraded' && h.body.store.bufferedRounds >= 1 ? h.body : undefined;
     });
@@ -86,7 +76,7 @@ describe('faults: disk full under the hub', () => {
 
     unlinkSync(filler);
     const freedAt = Date.now();
-    const healed = await until(10_000, '/health ok again', async () => {
+    const healed = await until('/health ok again', 10_000, async () => {
       const h = await getJson(hub!.base, '/health');
       return h.body.status === 'ok' ? h.body : undefined;
     });

@@ -15,6 +15,7 @@ import { freePort } from '../harness/ports.js';
 import { processTree } from '../harness/procTree.js';
 import { startFleet, type Fleet } from '../harness/sshFleet.js';
 import { METRIC_KINDS } from '../../shared/domain/index.js';
+import { until } from '../harness/until.js';
 
 const SHUTDOWN_TIMEOUT_SECONDS = 4;
 let dir: string;
@@ -35,14 +36,8 @@ function query<T>(sql: string): T {
   }
 }
 
-/** Poll `ok` every 100 ms; after `ms`, fail with `what` and the stderr of `h` (the suite's hub unless named). */
-async function until(what: string, ms: number, ok: () => boolean, h: HubProcess | undefined = hub): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!ok()) {
-    assert.ok(Date.now() < deadline, `${what}: not within ${ms} ms\n${h?.stderr()}`);
-    await sleep(100);
-  }
-}
+/** test/harness/until.ts, failing with the stderr of `h` (the suite's hub unless named). */
+const untilHub = (what: string, ms: number, ok: () => boolean, h: HubProcess | undefined = hub) => until(what, ms, ok, { detail: () => `${h?.stderr()}` });
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgefleet-faults-shutdown-'));
@@ -63,7 +58,7 @@ before(async () => {
       EDGEFLEET_LOG_LEVEL: 'info',
     },
   });
-  await until('a first round over both nodes', 10_000, () => query<{ n: number }>("SELECT COUNT(*) AS n FROM nodes WHERE status = 'up'").n === 2);
+  await untilHub('a first round over both nodes', 10_000, () => query<{ n: number }>("SELECT COUNT(*) AS n FROM nodes WHERE status = 'up'").n === 2);
 });
 
 after(async () => {
@@ -84,7 +79,7 @@ describe('fault: shutdown and removed nodes', () => {
     const gone = fleet.nodes[1]!;
     assert.ok(sessions(gone.pid).length > 0, 'the hub holds no connection to the node yet');
     writeFleetInventory(dir, { ...fleet, nodes: [fleet.nodes[0]!] });
-    await until('the removed node’s sshd session to end, and the hub to say so', 5000, () => sessions(gone.pid).length === 0 && /connections closed for removed nodes/.test(hub.stderr()));
+    await untilHub('the removed node’s sshd session to end, and the hub to say so', 5000, () => sessions(gone.pid).length === 0 && /connections closed for removed nodes/.test(hub.stderr()));
     const row = query<{ status: string; runs: number }>(`SELECT status, (SELECT COUNT(*) FROM collector_runs r WHERE r.node_id = n.id) AS runs FROM nodes n WHERE name = '${gone.name}'`);
     assert.equal(row.status, 'removed');
     assert.ok(row.runs > 0, 'its history went with it');
@@ -100,7 +95,7 @@ describe('fault: shutdown and removed nodes', () => {
       frozen.push(pid);
     }
     // The next round now waits on the frozen node.
-    await until('a round stuck on the frozen node', 5000, () => /previous run still going/.test(hub.stderr().slice(mark)));
+    await untilHub('a round stuck on the frozen node', 5000, () => /previous run still going/.test(hub.stderr().slice(mark)));
     const t0 = performance.now();
     hub.child.kill('SIGTERM');
     const { code, signal } = await within((SHUTDOWN_TIMEOUT_SECONDS + 3) * 1000, hub.exited, 'hub exit after SIGTERM');
@@ -155,7 +150,7 @@ describe('fault: shutdown while connecting to a node that never speaks SSH', () 
   });
 
   it(`SIGTERM while the SSH handshake with a silent node is pending (connect timeout 120 s): the handshake is cut, exit 0 within hub.shutdownTimeoutSeconds (${SHUTDOWN_TIMEOUT_SECONDS} s)`, async () => {
-    await until('a round stuck in the handshake', 5000, () => /previous run still going/.test(silentHub.stderr()) && sockets.size > 0, silentHub);
+    await untilHub('a round stuck in the handshake', 5000, () => /previous run still going/.test(silentHub.stderr()) && sockets.size > 0, silentHub);
     const t0 = performance.now();
     silentHub.child.kill('SIGTERM');
     const { code } = await within((SHUTDOWN_TIMEOUT_SECONDS + 3) * 1000, silentHub.exited, 'hub exit after SIGTERM');
