@@ -83,7 +83,9 @@ describe('inference collection from a Podman node over SSH', { timeout: 240_000 
     await collectInference({ db, config, pool, log: silentLogger, inventory });
 
     // The truth: the container's whole stdout, read independently of the cursor.
-    const whole = splitTimestampedLines(demuxStream(await eng.logs(containerId, { sinceUnixSeconds: 0 }), 1)).lines.map((l) => l.text);
+    const answer: Buffer[] = [];
+    for await (const chunk of eng.logStream(containerId, { sinceUnixSeconds: 0 })) answer.push(chunk);
+    const whole = splitTimestampedLines(demuxStream(Buffer.concat(answer), 1)).lines.map((l) => l.text);
     const protocol = whole.filter((t) => t.startsWith('{'));
     const garbage = whole.filter((t) => t.startsWith('garbage'));
     assert.ok(protocol.length > LINES, `the log holds both runs: ${protocol.length}`);

@@ -98,7 +98,7 @@ export function engineMessage(e: unknown): string {
   return err.message ?? String(e);
 }
 
-/** The query of `GET /containers/{id}/logs` both log readers send: stdout with timestamps, whole seconds, `until` inclusive. */
+/** The query of `GET /containers/{id}/logs` that logStream sends: stdout with timestamps, whole seconds, `until` inclusive. */
 function logQuery(o: { sinceUnixSeconds: number; untilUnixSeconds?: number }) {
   return {
     follow: false,
@@ -280,26 +280,12 @@ export class Engine {
   }
 
   /**
-   * `GET /containers/{id}/logs?stdout=1&timestamps=1&since=…`: the container's stdout from
-   * `sinceUnixSeconds` on (whole seconds, inclusive: the caller drops what it already has), as
-   * the engine sent it (multiplexed frames, or raw with a TTY; see logs.ts). Across the
-   * container's restarts: the engine keeps one log per container.
-   */
-  async logs(id: string, o: { sinceUnixSeconds: number; untilUnixSeconds?: number; timeoutMs?: number }): Promise<Buffer> {
-    const out = await this.call(
-      `logs ${id.slice(0, 12)}`,
-      (abortSignal) =>
-        this.docker.getContainer(id).logs({ ...logQuery(o), abortSignal }) as unknown as Promise<Buffer | string>,
-      o.timeoutMs ?? this.timeoutMs,
-    );
-    return Buffer.isBuffer(out) ? out : Buffer.from(String(out), 'utf8');
-  }
-
-  /**
-   * `GET /containers/{id}/logs` as a stream of chunks, for logs too big to hold (an inference
-   * backlog): stdout with timestamps from `sinceUnixSeconds` (whole seconds, inclusive) up to
-   * `untilUnixSeconds` (inclusive; the end of the log when absent), multiplexed as the engine
-   * sends it. The answer must start within the engine timeout, and the engine must never keep
+   * `GET /containers/{id}/logs` as a stream of chunks, the one reader of container logs (a log
+   * may be a backlog too big to hold): stdout with timestamps from `sinceUnixSeconds` (whole
+   * seconds, inclusive: the caller drops what it already has) up to `untilUnixSeconds`
+   * (inclusive; the end of the log when absent), multiplexed as the engine sends it (or raw with
+   * a TTY; see logs.ts), across the container's restarts (the engine keeps one log per
+   * container). The answer must start within the engine timeout, and the engine must never keep
    * the reader waiting longer than that for the next chunk; either aborts the request (an
    * EngineError of kind `timeout`). Leaving the loop early (`break`) destroys the request.
    */
