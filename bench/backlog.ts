@@ -7,13 +7,17 @@
  * reads it through the engine API in windows and stores every line.
  *
  * Anchor, in the same run: the same log streamed through the same SSH tunnel and counted, with no
- * parsing and no store (what the engine and the tunnel alone cost). Ratio = drain / anchor.
+ * parsing and no store (what the engine and the tunnel alone cost). Ratio = drain lines/s ÷ anchor
+ * lines/s (1: the drain as fast as streaming alone).
  * peak_rss_mb is this process's maximum resident set (getrusage) after the drain: the collector
  * holds one window at a time, so it stays flat whatever the backlog.
- * Last line: `bench:backlog lines=<n> drain_s=<s> peak_rss_mb=<n>`.
+ * Last line: `bench:backlog lines=<n> drain_s=<s> peak_rss_mb=<n> lines_per_s=<n> anchor_s=<s>
+ * anchor_lines_per_s=<n> ratio=<drain lines/s ÷ anchor lines/s> drain_cpu_s=<s> anchor_cpu_s=<s>` (the
+ * CPU seconds of this process alone: a machine shared with other work stretches the wall times,
+ * hardly these). BACKLOG_WINDOW_BYTES: commit every so many bytes instead of LOG_WINDOW's.
  */
 import { inventoryNodes } from '../shared/collect/collection.js';
-import { collectInference } from '../shared/collect/inference.js';
+import { collectInference, LOG_WINDOW } from '../shared/collect/inference.js';
 import { createDeployment, parseDeployRequest, runDeployment } from '../shared/deploy/index.js';
 import { silentLogger } from '../shared/domain/index.js';
 import { Engine } from '../shared/engine/index.js';
@@ -23,6 +27,7 @@ import { startModelLab } from '../test/harness/modelLab.js';
 import { pushModelImage } from '../test/harness/podman.js';
 
 const LINES = Number(process.env.BACKLOG_LINES ?? 1_000_000);
+const WINDOW = { ...LOG_WINDOW, bytes: Number(process.env.BACKLOG_WINDOW_BYTES ?? LOG_WINDOW.bytes) };
 const SCRIPT = [
   `awk 'BEGIN { split("setosa versicolor virginica", l, " "); for (i = 0; i < ${LINES}; i++) printf "{\\"latency_ms\\":%d.%02d,\\"input_id\\":\\"iris-%d\\",\\"label\\":\\"%s\\",\\"expected\\":\\"%s\\",\\"score\\":0.%03d}\\n", i % 97, i % 100, i % 150, l[i % 3 + 1], l[(i * 7) % 3 + 1], i % 1000 }'`,
   'echo backlog written',
@@ -50,25 +55,38 @@ try {
   console.log(`container ${id.slice(0, 12)} wrote ${LINES} lines in ${((performance.now() - t0) / 1000).toFixed(1)} s (after the deploy)`);
 
   const rss0 = process.resourceUsage().maxRSS / 1024;
+  // This process's CPU seconds (user + system): what it costs whatever else the machine runs.
+  const cpuS = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  let cpu = cpuS();
   let t = performance.now();
-  const sum = await collectInference({ db, config, pool, log: silentLogger, inventory });
+  const sum = await collectInference({ db, config, pool, log: silentLogger, inventory, window: WINDOW });
   const drainS = (performance.now() - t) / 1000;
+  const drainCpuS = cpuS() - cpu;
   const peakMb = process.resourceUsage().maxRSS / 1024;
   if (sum.failed.length) throw new Error(`collect: ${JSON.stringify(sum.failed)}`);
   const stored = (db.prepare('SELECT COUNT(*) AS n FROM inference').get() as { n: number }).n;
   if (stored !== LINES) throw new Error(`stored ${stored} of ${LINES} lines`);
 
   // Anchor: the same answer through the same tunnel, only counted.
+  cpu = cpuS();
   t = performance.now();
   let bytes = 0;
   for await (const chunk of engine.logStream(id, { sinceUnixSeconds: 0 })) bytes += chunk.length;
   const anchorS = (performance.now() - t) / 1000;
+  const anchorCpuS = cpuS() - cpu;
 
-  console.log(`drain: ${stored} inferences in ${drainS.toFixed(2)} s = ${Math.round(stored / drainS)} lines/s (rss before ${rss0.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB)`);
-  console.log(`anchor (stream ${(bytes / 1e6).toFixed(1)} MB of log, no parse, no store): ${anchorS.toFixed(2)} s = ${Math.round(LINES / anchorS)} lines/s; drain/anchor = ${(drainS / anchorS).toFixed(2)}`);
+  const linesPerS = stored / drainS;
+  const anchorLinesPerS = LINES / anchorS;
+  console.log(`drain: ${stored} inferences in ${drainS.toFixed(2)} s = ${Math.round(linesPerS)} lines/s, ${drainCpuS.toFixed(2)} s of this process's CPU (windows of ${WINDOW.bytes} bytes; rss before ${rss0.toFixed(0)} MB, peak ${peakMb.toFixed(0)} MB)`);
+  console.log(`anchor (stream ${(bytes / 1e6).toFixed(1)} MB of log, no parse, no store): ${anchorS.toFixed(2)} s = ${Math.round(anchorLinesPerS)} lines/s, ${anchorCpuS.toFixed(2)} s of CPU`);
   await pool.closeAll();
   db.close();
-  console.log(`bench:backlog lines=${stored} drain_s=${drainS.toFixed(2)} peak_rss_mb=${Math.round(peakMb)}`);
+  console.log(
+    `bench:backlog lines=${stored} drain_s=${drainS.toFixed(2)} peak_rss_mb=${Math.round(peakMb)} lines_per_s=${Math.round(linesPerS)} anchor_s=${anchorS.toFixed(2)} anchor_lines_per_s=${Math.round(anchorLinesPerS)} ratio=${(linesPerS / anchorLinesPerS).toFixed(2)} drain_cpu_s=${drainCpuS.toFixed(2)} anchor_cpu_s=${anchorCpuS.toFixed(2)}`,
+  );
 } finally {
   await lab.close();
 }
