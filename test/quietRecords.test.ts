@@ -44,7 +44,7 @@ describe('quiet hub (detect.recordProfileSigma)', () => {
     assert.ok(loud.episodes >= 10, `the same fleet without it: ${loud.episodes} episodes (a test that cannot fail proves nothing)`);
   });
 
-  it('a real step in one series is still flagged within 2 steps; a spike far past the range at once', () => {
+  it('a real step in one series is still flagged within 2 steps; a spike far past the range at once, in a young series too', () => {
     const base = steadySeries(8, 9);
     const at = 6 * DAY + 144; // day 6, 12:00
     const step = base.map((v, i) => (i >= at ? v + 30 : v));
@@ -53,6 +53,9 @@ describe('quiet hub (detect.recordProfileSigma)', () => {
     const spikeAt = 7 * DAY + 30;
     const spike = base.map((v, i) => (i === spikeAt ? v + 40 : v));
     assert.ok(flags(spike).includes(spikeAt), 'a spike of 40 above a ±10 day is an alarm');
+    // Before the profile has three days, the same test against the series' long-run mean and σ.
+    const youngAt = DAY + 100;
+    assert.ok(flags(base.map((v, i) => (i === youngAt ? v + 40 : v))).includes(youngAt), 'a spike on day 1 is an alarm too');
   });
 
   it('a new high that is ordinary for its hour alarms without the option and not with it', () => {

@@ -502,7 +502,9 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
       const spread = Math.sqrt(state.vs[1]);
       if (excess >= config.recordMarginNoise * noise && excess >= config.recordMarginSpread * spread) {
         extreme = (10 * excess) / Math.max(range, 1e-9);
-        if (config.recordProfileSigma > 0 && bin >= 0) ordinaryRecord = !profileReady || profileDeviation(state, value, bin, range, m, config) < config.recordProfileSigma;
+        // Before the profile knows the hours: the same many σ from the series' long-run mean.
+        if (config.recordProfileSigma > 0 && bin >= 0)
+          ordinaryRecord = (profileReady ? profileDeviation(state, value, bin, range, m, config) : Math.abs(value - state.vs[0]) / Math.max(spread, 1e-12)) < config.recordProfileSigma;
       }
     }
   }
