@@ -186,6 +186,9 @@ describe('issue 18 kinds over a fleet of sshd nodes', () => {
     assert.ok(Math.abs(g.files_free - fs.ffree) < 100_000, `free inodes ${g.files_free} vs statfs ${fs.ffree}`);
     const types = (db.prepare(`SELECT DISTINCT fs_type FROM inodes JOIN mounts USING (node_id, mount_point) WHERE node_id = ${ID}`).all('live') as Json[]).map((r) => r.fs_type);
     for (const pseudo of ['proc', 'sysfs', 'tmpfs', 'devtmpfs', 'overlay']) assert.ok(!types.includes(pseudo), `${pseudo} stored`);
+    // Read once a minute: the second round (a second later) ran no df -Pi, and its run is a success with no rows.
+    assert.deepEqual(db.prepare(`SELECT COUNT(DISTINCT time) AS n FROM inodes WHERE node_id = ${ID}`).get('live'), { n: 1 });
+    assert.deepEqual(db.prepare(`SELECT success, rows FROM collector_runs WHERE node_id = ${ID} AND kind = 'inodes' ORDER BY round_id DESC LIMIT 1`).get('live'), { success: 1, rows: 0 });
   });
 
   it('nvidia: a node with nvidia-smi stores each GPU; nodes without store none and show no error', () => {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { COLLECTORS, type KindOutput } from '../shared/collect/kinds/index.js';
+import { inodesDue } from '../shared/collect/kinds/inodes.js';
 import { probeCommand, type ProbeRoots } from '../shared/collect/probes.js';
 import type { MetricKind } from '../shared/domain/index.js';
 import { ParseError, parseDfInodes, parseDiskstats, parseNetClass, parseNvidiaSmi, parsePressure, probeEnd, splitProbeOutput } from '../shared/parse/index.js';
@@ -109,6 +110,19 @@ describe('inodes: df -Pi joined with the mount table', () => {
       close(parseDfInodes(readFileSync(join(s, file), 'utf8'), readFileSync(join(s, 'mounts'), 'utf8')), json(MACHINES, machine, 'expected-io.json').inodes[file]);
     });
   }
+  it('is read once a minute per node: the probe leaves df -Pi out when it is not due, and the kind stores nothing then', () => {
+    const t = 1_000_000_000;
+    assert.equal(inodesDue(undefined, t), true, 'never read');
+    assert.equal(inodesDue({ timeMs: t, sample: { sampledMs: t } }, t + 30_000), false);
+    assert.equal(inodesDue({ timeMs: t, sample: { sampledMs: t } }, t + 60_000), true);
+    const roots = { procRoot: '/proc', sysRoot: '/sys' };
+    assert.doesNotMatch(probeCommand(['inodes', 'cpu'], roots, { nonce: NONCE, dfTimeoutSeconds: 1, inodes: false }), /\bdf\b/);
+    assert.match(probeCommand(['inodes', 'storage'], roots, { nonce: NONCE, dfTimeoutSeconds: 1, inodes: false }), /exec df -Pk/);
+    assert.doesNotMatch(probeCommand(['inodes', 'storage'], roots, { nonce: NONCE, dfTimeoutSeconds: 1, inodes: false }), /df -Pi/);
+    const df = { exitStatus: 0, timedOut: false, bounded: false, boundSeconds: 1, commandTimeoutSeconds: 10, inodes: false };
+    assert.deepEqual(COLLECTORS.inodes.collect({ files: new Map(), nowMs: t, filters: {}, df }), { readings: {}, rows: 0, notes: [] });
+  });
+
   it('refuses df -Pk output in place of df -Pi', () => {
     const s = join(MACHINES, 'x86-hub', 'storage');
     assert.throws(() => parseDfInodes(readFileSync(join(s, 'df-Pk.txt'), 'utf8'), readFileSync(join(s, 'mounts'), 'utf8')), /df -Pi:1: no "Filesystem Inodes/);

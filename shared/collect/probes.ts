@@ -52,6 +52,8 @@ export interface ProbeOptions {
    * files, complete before df starts, are kept.
    */
   boundDf?: boolean;
+  /** false: leave `df -Pi` out this round (the inodes kind is not due on this node; kinds/inodes.ts). */
+  inodes?: boolean;
 }
 
 /** Default df bound: a healthy df answers in milliseconds; well under the default command timeout (10 s). */
@@ -193,6 +195,8 @@ export function probeCommand(kinds: readonly MetricKind[], roots: ProbeRoots = D
     for (const r of files.rootfs ?? []) add(`"$R"/${r}`);
     for (const x of files.sh ?? []) extra.push(x);
     rootfs ||= (files.rootfs?.length ?? 0) > 0;
+    // inodes alone, not due this round: no df at all.
+    if (files.dfInodes && opts.inodes === false) continue;
     df ||= files.df === true;
     dfInodes ||= files.dfInodes === true;
     nvidiaSmi ||= files.nvidiaSmi === true;

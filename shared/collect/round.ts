@@ -10,6 +10,7 @@ import { TransportError, type TransportPool } from '../transport/index.js';
 import { COLLECTORS, type KindFilters } from './kinds/index.js';
 import { mapLimit } from './limit.js';
 import { dfHung } from './kinds/storage.js';
+import { inodesDue } from './kinds/inodes.js';
 import { DEFAULT_DF_TIMEOUT_SECONDS, DEFAULT_ROOTS, newProbeNonce, type ProbeRoots } from './probes.js';
 import { runProbe, type ProbeRun } from './runProbe.js';
 
@@ -146,7 +147,8 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
       // files before df would be lost with it: df is always bounded there.
       const transport = o.pool.get(node);
       const boundDf = transport.answersWhole === true || dfHung(prevCounters.get(`${node.name}\0storage`)?.sample);
-      run = await runProbe(transport, kinds, roots, { ...probeOptions, boundDf }, {
+      const inodes = inodesDue(prevCounters.get(`${node.name}\0inodes`), Date.now());
+      run = await runProbe(transport, kinds, roots, { ...probeOptions, boundDf, inodes }, {
         timeoutMs: o.commandTimeoutMs,
         maxOutputBytes: o.maxOutputBytes,
         maxOutputLines: o.maxOutputLines,

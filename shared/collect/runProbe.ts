@@ -13,6 +13,8 @@ export interface DfOutcome {
   bounded: boolean;
   boundSeconds: number;
   commandTimeoutSeconds: number;
+  /** false: the probe left `df -Pi` out (the inodes kind was not due on this node); absent: it ran. */
+  inodes?: boolean;
 }
 
 export interface ProbeRun {
@@ -28,7 +30,7 @@ export interface ProbeRun {
  * Any other failure (no connection, output over the caps, a timeout before the marker) throws.
  */
 export async function runProbe(transport: Transport, kinds: readonly MetricKind[], roots: ProbeRoots, probe: ProbeOptions, exec: ExecOptions): Promise<ProbeRun> {
-  const df = { timedOut: false, bounded: probe.boundDf === true, boundSeconds: probe.dfTimeoutSeconds, commandTimeoutSeconds: exec.timeoutMs / 1000 };
+  const df = { timedOut: false, bounded: probe.boundDf === true, boundSeconds: probe.dfTimeoutSeconds, commandTimeoutSeconds: exec.timeoutMs / 1000, inodes: probe.inodes !== false && kinds.includes('inodes') };
   try {
     const { stdout, code } = await transport.exec(probeCommand(kinds, roots, probe), exec);
     return { files: splitProbeOutput(probeEnd(stdout, probe.nonce, code).body, roots), df: { ...df, exitStatus: code } };
