@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import { buildDashboards, DATASOURCE, GATE, RAW_MAX_NODE_SECONDS, ROLLUP_1H_MAX_NODE_SECONDS, ROLLUP_1M_MAX_NODE_SECONDS, serialize } from './grafana/build.js';
 import { allPanels, dashboardQueries, loadDashboards, type DashboardQuery } from './grafana/dashboards.js';
 import { expandQuery, grafanaIntervalMs, interpolateVariables, applyPluginMacros, variableReferences, type ExpandContext } from './grafana/expand.js';
-import { collectFleetDb, DOWN_NODE, FLEET_MACHINES, NVIDIA_NODE, type FleetDb } from './grafana/fleetDb.js';
+import { collectFleetDb, DOWN_NODE, FLEET_MACHINES, GONE_NODE, NVIDIA_NODE, type FleetDb } from './grafana/fleetDb.js';
 import { insertDeployment, recordNodeStep, saveRepositorySync, setModelDescription } from '../shared/store/index.js';
 import { detectAnomalies } from '../shared/detect/anomalies.js';
 import { ANOMALY_ANNOTATION_SQL } from './grafana/build.js';
@@ -440,7 +440,7 @@ describe('every dashboard query against a collected database', () => {
   }
 
   function checkTable(what: string, q: DashboardQuery, cols: string[], rows: Row[]) {
-    assert.deepEqual(cols, ['name', 'groups', 'host', 'status', 'last_seen', 'temperature', 'cpu', 'memory', 'disk', 'gpu', 'gpu_watts', 'power'], what);
+    assert.deepEqual(cols, ['name', 'groups', 'host', 'status', 'last_seen', 'temperature', 'cpu', 'memory', 'disk', 'gpu', 'gpu_watts', 'power', 'data_age', 'readings'], what);
     assert.deepEqual(q.timeColumns, ['last_seen']);
     const panel = allPanels(loaded.find((l) => l.file === q.file)!.dashboard).find((p) => p.id === q.panelId)!;
     const overrides = ((panel.fieldConfig as { overrides: { matcher: { id: string; options: string } }[] }).overrides);
@@ -458,6 +458,24 @@ describe('every dashboard query against a collected database', () => {
     assert.equal(rpi.gpu, null);
     assert.equal(by[NVIDIA_NODE]!.gpu, 87, what);
     assert.ok(Math.abs((by[NVIDIA_NODE]!.gpu_watts as number) - 334.32) < 1e-9, `${what}: GPU W ${by[NVIDIA_NODE]!.gpu_watts}`);
+    // Stale readings (issue 15 g): the node that answered the first round only shows them marked,
+    // older than its newest round by at least the gap between the rounds; an up node's are current.
+    const nowS = Date.now() / 1000;
+    const timesOf = (name: string) => f.db.prepare('SELECT time FROM collector_runs WHERE node_id = (SELECT id FROM nodes WHERE name = ?) GROUP BY time ORDER BY time').all(name).map((r) => (r as { time: number }).time);
+    const [gone1, gone2] = timesOf(GONE_NODE);
+    assert.ok(gone1 !== undefined && gone2 !== undefined && gone2 > gone1, `${what}: ${GONE_NODE} has two rounds`);
+    const gone = by[GONE_NODE]!;
+    assert.equal(gone.status, 'unreachable', what);
+    assert.equal(typeof gone.memory, 'number', `${what}: ${GONE_NODE} still shows its first round's memory`);
+    assert.equal(gone.readings, 'stale', what);
+    assert.ok((gone.data_age as number) >= gone2 - gone1 && (gone.data_age as number) <= Math.ceil(nowS) - gone1, `${what}: ${GONE_NODE} data age ${gone.data_age} s, rounds ${gone1}, ${gone2}`);
+    for (const n of ['rpi4', NVIDIA_NODE]) {
+      assert.equal(by[n]!.readings, 'current', `${what}: ${n}`);
+      assert.ok((by[n]!.data_age as number) <= Math.ceil(nowS) - f.collectedAt && (by[n]!.data_age as number) < (gone.data_age as number), `${what}: ${n} data age ${by[n]!.data_age}`);
+    }
+    assert.equal(by[DOWN_NODE]!.readings, null, `${what}: never read, nothing to mark`);
+    const readingsMap = ((overrides.find((o) => o.matcher.options === 'readings') as unknown as { properties: { id: string; value: { options: Record<string, unknown> }[] }[] }).properties[0]!.value)[0]!.options;
+    assert.deepEqual(Object.keys(readingsMap).sort(), ['current', 'stale']);
     const hottest = f.db.prepare("SELECT MAX(celsius) AS c FROM temperature WHERE node_id = (SELECT id FROM nodes WHERE name = 'rpi4') AND time = (SELECT MAX(time) FROM temperature WHERE node_id = (SELECT id FROM nodes WHERE name = 'rpi4'))").get() as { c: number };
     assert.equal(rpi.temperature, hottest.c);
     // Every status the store writes has a colour.

@@ -266,6 +266,31 @@ function nvidiaQuery(cols: { name: string; col: string }[]): string {
   });
 }
 
+/**
+ * When the oldest of the Nodes table's readings was read: each kind's newest time, one index
+ * seek per kind (nodes without a kind, such as GPU, leave it out). Kinds as in the table.
+ */
+const FLEET_READ_TIMES = [
+  'SELECT MAX(time) FROM temperature WHERE node_id = n.id',
+  "SELECT time FROM cpu WHERE node_id = n.id AND cpu = 'all' ORDER BY time DESC LIMIT 1",
+  'SELECT MAX(time) FROM memory WHERE node_id = n.id',
+  'SELECT MAX(time) FROM storage WHERE node_id = n.id',
+  'SELECT MAX(time) FROM nvidia_gpu WHERE node_id = n.id',
+  'SELECT MAX(time) FROM tegra_gpu WHERE node_id = n.id',
+  'SELECT MAX(time) FROM power WHERE node_id = n.id',
+];
+const FLEET_OLDEST_READ = `(SELECT MIN(t) FROM (${FLEET_READ_TIMES.map((q) => `SELECT (${q}) AS t`).join(' UNION ALL ')}))`;
+/** The node's newest round, whatever came of it (walks the collector_runs key backwards, one row). */
+const FLEET_LAST_ROUND = '(SELECT time FROM collector_runs WHERE node_id = n.id ORDER BY time DESC, round_id DESC LIMIT 1)';
+/** Seconds since the oldest reading shown (the hub's clock, as the CLI's "stale, N min"). */
+const FLEET_READ_AGE = `CAST(strftime('%s', 'now') AS INTEGER) - ${FLEET_OLDEST_READ}`;
+/**
+ * 'stale' when a newer round did not get every reading shown (the node was unreachable, or a kind
+ * was rejected) or the node is not up: latestReadings' rule, so the CLI and the table agree.
+ */
+const FLEET_READINGS = `CASE WHEN ${FLEET_OLDEST_READ} IS NULL THEN NULL
+         WHEN n.status <> 'up' OR ${FLEET_OLDEST_READ} < ${FLEET_LAST_ROUND} THEN 'stale' ELSE 'current' END`;
+
 /** Latest reading of one node per kind: index seeks on (node_id, time), newest first. */
 const FLEET_TABLE_SQL = `SELECT n.name AS name,
        (SELECT group_concat(g.value, ', ') FROM json_each(n.groups_json) g) AS groups,
@@ -286,7 +311,9 @@ const FLEET_TABLE_SQL = `SELECT n.name AS name,
            WHERE g.node_id = n.id AND g.time = (SELECT MAX(g2.time) FROM tegra_gpu g2 WHERE g2.node_id = n.id)) u) AS gpu,
        (SELECT SUM(v.power_draw_watts) FROM nvidia_gpu v
          WHERE v.node_id = n.id AND v.time = (SELECT MAX(v2.time) FROM nvidia_gpu v2 WHERE v2.node_id = n.id)) AS gpu_watts,
-       (SELECT p.watts FROM power p WHERE p.node_id = n.id ORDER BY p.time DESC LIMIT 1) AS power
+       (SELECT p.watts FROM power p WHERE p.node_id = n.id ORDER BY p.time DESC LIMIT 1) AS power,
+       ${FLEET_READ_AGE} AS data_age,
+       ${FLEET_READINGS} AS readings
 FROM nodes n
 WHERE ${nodeFilter}
 ORDER BY n.name ASC`;
@@ -315,6 +342,18 @@ const STATUS_MAPPINGS = [
       removed: { text: 'removed', color: 'text', index: 4 },
     },
   },
+];
+
+/** The Nodes table's readings column: stale orange, current green; a node never read says none. */
+const READINGS_MAPPINGS = [
+  {
+    type: 'value',
+    options: {
+      current: { text: 'current', color: 'green', index: 0 },
+      stale: { text: 'stale', color: 'semi-dark-orange', index: 1 },
+    },
+  },
+  { type: 'special', options: { match: 'null', result: { text: 'none', color: 'text', index: 2 } } },
 ];
 
 function target(sql: string, queryType: 'time series' | 'table', timeColumns: string[]): Json {
@@ -500,6 +539,12 @@ function fleetOverview(): Json {
             tableFields('gpu', [{ id: 'unit', value: 'percent' }, { id: 'decimals', value: 0 }, { id: 'displayName', value: 'GPU (busiest)' }]),
             tableFields('gpu_watts', [{ id: 'unit', value: 'watt' }, { id: 'decimals', value: 0 }, { id: 'displayName', value: 'GPU W' }]),
             tableFields('power', [{ id: 'unit', value: 'watt' }, { id: 'decimals', value: 1 }, { id: 'displayName', value: 'power' }]),
+            // Stale readings (issue 15): their age, and a mark that colours the row's readings cell.
+            tableFields('data_age', [{ id: 'displayName', value: 'data age' }, { id: 'unit', value: 's' }, { id: 'decimals', value: 0 }]),
+            tableFields('readings', [
+              { id: 'mappings', value: READINGS_MAPPINGS },
+              { id: 'custom.cellOptions', value: { type: 'color-background', mode: 'basic' } },
+            ]),
             tableFields('name', [
               { id: 'links', value: [{ title: 'Node detail', url: '/d/edgefleet-node/edgefleet-node-detail?var-node=${__value.raw}&${__url_time_range}' }] },
             ]),

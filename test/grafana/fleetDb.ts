@@ -2,7 +2,8 @@
  * A database filled by a real collection, for the Grafana tests and benchmarks: OpenSSH sshd
  * nodes on loopback, each reading a captured machine's /proc and /sys (the approach of
  * test/fleet.test.ts), two collectAll rounds (so CPU usage and network rates exist), one node
- * that is down (status `unreachable`), and the rollups brought up to date.
+ * that is down (status `unreachable`), one that went down after the first round (its readings
+ * stale), and the rollups brought up to date.
  */
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +29,8 @@ export const FLEET_MACHINES = ['x86-hub', 'rpi4', 'jetson-orin', 'x86-node-expor
 export const DOWN_NODE = 'down';
 /** x86-hub's capture with a fake nvidia-smi on its PATH printing two GPUs (test/fixtures/nvidia-smi/two-gpus.csv). */
 export const NVIDIA_NODE = 'x86-gpu';
+/** rpi4's capture, answering the first round only: `unreachable` after the second, its readings stale. */
+export const GONE_NODE = 'gone';
 
 export interface FleetDb {
   dir: string;
@@ -82,8 +85,9 @@ export async function collectFleetDb(opts: { rollupNow?: number } = {}): Promise
   chmodSync(dir, 0o755); // the nodes' login user reads the roots
   const roots = new Map<string, string>(FLEET_MACHINES.map((m) => [m, makeRoot(dir, m)]));
   roots.set(NVIDIA_NODE, makeRoot(dir, 'x86-hub', NVIDIA_NODE));
-  const machineOf = (name: string) => (name === NVIDIA_NODE ? 'x86-hub' : name);
-  const names = [...FLEET_MACHINES, DOWN_NODE, NVIDIA_NODE];
+  roots.set(GONE_NODE, makeRoot(dir, 'rpi4', GONE_NODE));
+  const machineOf = (name: string) => (name === NVIDIA_NODE ? 'x86-hub' : name === GONE_NODE ? 'rpi4' : name);
+  const names = [...FLEET_MACHINES, DOWN_NODE, NVIDIA_NODE, GONE_NODE];
   const bin = join(dir, 'bin');
   mkdirSync(bin, { mode: 0o755 });
   writeFileSync(join(bin, 'nvidia-smi'), `#!/bin/sh\ncat ${join(MACHINES, '..', 'nvidia-smi', 'two-gpus.csv')}\n`, { mode: 0o755 });
@@ -113,6 +117,7 @@ export async function collectFleetDb(opts: { rollupNow?: number } = {}): Promise
     });
     await collectAll();
     await nextSecond();
+    await fleet.stop(fleet.nodes[names.indexOf(GONE_NODE)]!.name);
     for (const [m, root] of roots) advance(root, machineOf(m));
     await collectAll();
     await closeResources();
