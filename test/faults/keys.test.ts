@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../harness/cli.js';
-import { startHub, type HubProcess } from '../harness/hub.js';
+import { startHubs, type HubProcess } from '../harness/hub.js';
 import { freePort } from '../harness/ports.js';
 
 const LOCAL_INVENTORY = join(import.meta.dirname, '..', 'fixtures', 'cli', 'local.ini');
@@ -33,12 +33,12 @@ const get = async (hub: HubProcess, path: string, key?: string) => {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgefleet-faults-keys-'));
-  [open, keyed, proxied] = await Promise.all([
-    startHub({ cwd: dir, port: await freePort(), env: env('open') }),
-    startHub({ cwd: dir, port: await freePort(), env: env('keyed', { EDGEFLEET_API_READ_KEY: READ_KEY, EDGEFLEET_API_KEY: WRITE_KEY }) }),
+  [open, keyed, proxied] = await startHubs([
+    { cwd: dir, port: await freePort(), env: env('open') },
+    { cwd: dir, port: await freePort(), env: env('keyed', { EDGEFLEET_API_READ_KEY: READ_KEY, EDGEFLEET_API_KEY: WRITE_KEY }) },
     // On loopback, behind a reverse proxy on the same host.
-    startHub({ cwd: dir, port: await freePort(), env: env('proxied', { EDGEFLEET_HUB_HOST: '127.0.0.1', EDGEFLEET_API_OPEN_ON_LOOPBACK: 'false', EDGEFLEET_API_READ_KEY: READ_KEY }) }),
-  ]);
+    { cwd: dir, port: await freePort(), env: env('proxied', { EDGEFLEET_HUB_HOST: '127.0.0.1', EDGEFLEET_API_OPEN_ON_LOOPBACK: 'false', EDGEFLEET_API_READ_KEY: READ_KEY }) },
+  ]) as [HubProcess, HubProcess, HubProcess];
 });
 after(async () => {
   await Promise.all([open?.kill(), keyed?.kill(), proxied?.kill()]);

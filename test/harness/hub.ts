@@ -55,6 +55,19 @@ export async function startHub(o: Parameters<typeof spawnHub>[0] & { timeoutMs?:
   }
 }
 
+/**
+ * Start several hubs at once. If one fails to start, the others are killed before the error is
+ * thrown: a failed `before` hook never assigns them, so nothing else would, and their child
+ * processes would keep the test file from ever exiting.
+ */
+export async function startHubs(options: Parameters<typeof startHub>[0][]): Promise<HubProcess[]> {
+  const settled = await Promise.allSettled(options.map((o) => startHub(o)));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (!failed) return settled.map((s) => (s as PromiseFulfilledResult<HubProcess>).value);
+  await Promise.all(settled.map((s) => (s.status === 'fulfilled' ? s.value.kill() : undefined)));
+  throw failed.reason;
+}
+
 /** An INI inventory of the fleet's nodes in group `edge` (plus `extra` lines), written to `dir/hosts.ini`. */
 export function writeFleetInventory(dir: string, fleet: Fleet, extra: string[] = [], vars: (i: number) => string = () => ''): string {
   const lines = ['[edge]', ...fleet.nodes.map((n, i) => `${n.name} ansible_host=${n.host} ansible_port=${n.port} ansible_user=${n.user} ansible_ssh_private_key_file=${n.privateKeyFile}${vars(i)}`), ...extra];
