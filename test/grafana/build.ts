@@ -279,11 +279,11 @@ const FLEET_READ_TIMES = [
   'SELECT MAX(time) FROM tegra_gpu WHERE node_id = n.id',
   'SELECT MAX(time) FROM power WHERE node_id = n.id',
 ];
-const FLEET_OLDEST_READ = `(SELECT MIN(t) FROM (${FLEET_READ_TIMES.map((q) => `SELECT (${q}) AS t`).join(' UNION ALL ')}))`;
+const FLEET_OLDEST_READ = `(SELECT MIN(t) FROM (${FLEET_READ_TIMES.map((q) => `SELECT (${q}) AS t`).join(' UNION ALL ')}) AS reads)`;
 /** The node's newest round, whatever came of it (walks the collector_runs key backwards, one row). */
 const FLEET_LAST_ROUND = '(SELECT time FROM collector_runs WHERE node_id = n.id ORDER BY time DESC, round_id DESC LIMIT 1)';
-/** Seconds since the oldest reading shown (the hub's clock, as the CLI's "stale, N min"). */
-const FLEET_READ_AGE = `CAST(strftime('%s', 'now') AS INTEGER) - ${FLEET_OLDEST_READ}`;
+/** Seconds from the oldest reading shown to the range's end: its age now for a range ending now (the default). */
+const FLEET_READ_AGE = `$__to / 1000 - ${FLEET_OLDEST_READ}`;
 /**
  * 'stale' when a newer round did not get every reading shown (the node was unreachable, or a kind
  * was rejected) or the node is not up: latestReadings' rule, so the CLI and the table agree.
