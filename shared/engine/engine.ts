@@ -167,6 +167,7 @@ export class Engine {
     // One request, two deadlines that abort it: the engine's answer must start within the engine
     // timeout (a wedged engine fails fast), the whole pull end within the pull timeout.
     const abort = new AbortController();
+    const startedMs = Date.now();
     let why = '';
     const firstByteMs = this.answersWhole ? o.timeoutMs : Math.min(this.timeoutMs, o.timeoutMs);
     const firstByte = setTimeout(() => {
@@ -189,7 +190,7 @@ export class Engine {
         abort.abort();
         (stream as unknown as Duplex).destroy?.();
         reject(new EngineError('timeout', `pull ${image}: no end after ${o.timeoutMs} ms`));
-      }, o.timeoutMs);
+      }, Math.max(0, o.timeoutMs - (Date.now() - startedMs))); // the whole pull, answer included
       let buf = '';
       const line = (text: string) => {
         let msg: { status?: string; id?: string; error?: string; errorDetail?: { message?: string }; progressDetail?: { current?: number; total?: number }; progress?: string };

@@ -12,8 +12,8 @@ import { TransportError } from './transport.js';
 /** Raw progress bytes per follow-up: JSON lines gzip ≥ 3×, so its envelope stays under SSM's 24,000 characters. */
 export const MAX_CHUNK_BYTES = 32 * 1024;
 const FOLDER = /^\/[^\0\n]*\/edgefleet-pull-[0-9a-f]+\.[A-Za-z0-9]+$/;
-// Each 20th Downloading/Extracting line and every other line, flushed line by line so a follow-up sees it.
-const THIN = `/"status":"(Downloading|Extracting)"/ { if (n++ % 20) next } { print; fflush() }`;
+// Each 4th Downloading/Extracting line and every other line, flushed line by line so a follow-up sees it.
+const THIN = `/"status":"(Downloading|Extracting)"/ { if (n++ % 4) next } { print; fflush() }`;
 
 /** A name per pull: two deployments (or two pulls of one) never share a folder. */
 export function pullTag(): string {
@@ -25,16 +25,19 @@ export function pullTag(): string {
  * the node's own backstop should the hub never come back) and print the folder's path.
  */
 export function pullStartCommand(curlArgs: string[], body: Buffer, tag: string, timeoutSeconds: number): string {
-  const curl = [...curlArgs.slice(0, 1), '-m', String(timeoutSeconds), ...curlArgs.slice(1)].map(shellQuote).join(' ');
+  // -N: curl writes each piece as it comes (its stdout is a pipe, not a terminal).
+  const curl = [...curlArgs.slice(0, 1), '-N', '-m', String(timeoutSeconds), ...curlArgs.slice(1)].map(shellQuote).join(' ');
   const input = body.length ? '"$1/body"' : '/dev/null';
-  const job = `{ ${curl} < ${input} 2> "$1/err" & echo $! > "$1/pid"; wait $!; echo $? > "$1/rc.tmp"; } | awk ${shellQuote(THIN)} > "$1/out"; mv "$1/rc.tmp" "$1/rc"`;
+  const job = `{ ${curl} < ${input} 2> "$1/err" & echo $! > "$1/pid"; wait $!; echo $? > "$1/rc.tmp"; } | $2 ${shellQuote(THIN)} > "$1/out"; mv "$1/rc.tmp" "$1/rc"`;
   return [
     'umask 077',
     `d=$(mktemp -d "\${TMPDIR:-/tmp}/edgefleet-pull-${tag}.XXXXXX") || exit 125`,
     ...(body.length ? [`printf '%s' ${shellQuote(body.toString('base64'))} | base64 -d > "$d/body" || { rm -rf "$d"; exit 125; }`] : []),
     ': > "$d/out"',
     's=; command -v setsid > /dev/null 2>&1 && s=setsid',
-    `$s sh -c ${shellQuote(job)} sh "$d" < /dev/null > /dev/null 2>&1 &`,
+    // mawk (Debian's awk) reads a pipe in blocks: without -W interactive a line waits for 4 KiB more.
+    `a=awk; awk -W version 2>&1 | grep -q mawk && a='awk -W interactive'`,
+    `$s sh -c ${shellQuote(job)} sh "$d" "$a" < /dev/null > /dev/null 2>&1 &`,
     `printf '%s\\n' "$d"`,
   ].join('\n');
 }
