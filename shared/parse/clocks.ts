@@ -1,6 +1,6 @@
 import type { CpuFrequency, CpuThrottle, RpiThrottled } from '../domain/index.js';
 import { ParseError } from './errors.js';
-import { compareNatural } from './fields.js';
+import { compareNatural, firstLine } from './fields.js';
 
 /**
  * CPU clocks and throttling from sysfs, like node_exporter's cpufreq and thermal_throttle
@@ -12,13 +12,6 @@ import { compareNatural } from './fields.js';
 
 const CPU_FILE = /^\/sys\/devices\/system\/cpu\/cpu([0-9]+)\/(cpufreq\/scaling_(cur|min|max)_freq|thermal_throttle\/(core|package)_throttle_count)$/;
 const RPI_SYSFS = /^\/sys\/devices\/platform\/[^/]+\/[^/]*firmware\/get_throttled$/;
-
-function firstLine(files: ReadonlyMap<string, string>, path: string): string | undefined {
-  const v = files.get(path);
-  if (v === undefined) return undefined;
-  const line = v.split('\n')[0]!.trim();
-  return line === '' ? undefined : line;
-}
 
 export interface ClocksResult {
   frequencies: CpuFrequency[];

@@ -79,3 +79,22 @@ export function compareNatural(a: string, b: string): number {
   }
   return pa.length - pb.length;
 }
+
+/** A one-value sysfs file's first line, trimmed; absent or empty is undefined. */
+export function firstLine(files: ReadonlyMap<string, string>, path: string): string | undefined {
+  const v = files.get(path);
+  if (v === undefined) return undefined;
+  const line = v.split('\n')[0]!.trim();
+  return line === '' ? undefined : line;
+}
+
+/** A whole number from a one-value sysfs file; a bad one is an error message, absent is undefined. */
+export function unsigned(files: ReadonlyMap<string, string>, path: string, what: string, errors: string[]): number | undefined {
+  const line = firstLine(files, path);
+  if (line === undefined) return undefined;
+  if (!/^[0-9]+$/.test(line)) {
+    errors.push(new ParseError(path, `not ${what}`, { text: line }).message);
+    return undefined;
+  }
+  return Number(line);
+}

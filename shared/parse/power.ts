@@ -1,6 +1,5 @@
 import type { PowerRail, PowerSample, RaplCounter } from '../domain/index.js';
-import { ParseError } from './errors.js';
-import { compareNatural } from './fields.js';
+import { compareNatural, firstLine, unsigned } from './fields.js';
 
 /**
  * Power from sysfs. INA3221 board monitors (Jetson): hwmon `inN_input` (mV), `currN_input` (mA)
@@ -17,22 +16,6 @@ const RAPL_ENERGY = /^\/sys\/class\/powercap\/(intel-rapl:[0-9]+(?::[0-9]+)?)\/e
 /** The board's input rail, which every other rail is a part of: the total where there is one. */
 const INPUT_RAIL = /^(?:VDD|POM_5V)_IN$/i;
 
-function firstLine(files: ReadonlyMap<string, string>, path: string): string | undefined {
-  const v = files.get(path);
-  if (v === undefined) return undefined;
-  const line = v.split('\n')[0]!.trim();
-  return line === '' ? undefined : line;
-}
-
-function unsigned(files: ReadonlyMap<string, string>, path: string, what: string, errors: string[]): number | undefined {
-  const line = firstLine(files, path);
-  if (line === undefined) return undefined;
-  if (!/^[0-9]+$/.test(line)) {
-    errors.push(new ParseError(path, `not ${what}`, { text: line }).message);
-    return undefined;
-  }
-  return Number(line);
-}
 
 export interface RailsResult {
   rails: PowerRail[];

@@ -1,6 +1,6 @@
 import type { TegraGpuReading } from '../domain/index.js';
 import { ParseError } from './errors.js';
-import { compareNatural } from './fields.js';
+import { compareNatural, firstLine, unsigned } from './fields.js';
 
 /**
  * Jetson (Tegra) GPU from sysfs: every `/sys/class/devfreq/NAME/` whose device is the GPU, never
@@ -30,23 +30,6 @@ function dtStrings(text: string | undefined): string[] {
   return text === undefined ? [] : text.split(/[\0\n]/).map((s) => s.trim()).filter(Boolean);
 }
 
-function firstLine(files: ReadonlyMap<string, string>, path: string): string | undefined {
-  const v = files.get(path);
-  if (v === undefined) return undefined;
-  const line = v.split('\n')[0]!.trim();
-  return line === '' ? undefined : line;
-}
-
-/** A whole number from a one-value sysfs file; a bad one is an error message, absent is undefined. */
-function unsigned(files: ReadonlyMap<string, string>, path: string, what: string, errors: string[]): number | undefined {
-  const line = firstLine(files, path);
-  if (line === undefined) return undefined;
-  if (!/^[0-9]+$/.test(line)) {
-    errors.push(new ParseError(path, `not ${what}`, { text: line }).message);
-    return undefined;
-  }
-  return Number(line);
-}
 
 export function isTegraGpu(files: ReadonlyMap<string, string>, name: string): boolean {
   const base = `/sys/class/devfreq/${name}/device/of_node`;
