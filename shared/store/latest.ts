@@ -30,17 +30,22 @@ export interface LatestReadings {
 
 type Kind = keyof LatestReadings['readUnixSeconds'];
 
+/** A node's row before any reading is found: every value null (both stores start from it). */
+export function emptyLatest(node: string): LatestReadings {
+  return {
+    node, maxCelsius: null, cpuUsagePercent: null, load1: null, memoryUsedPercent: null, fullestDiskPercent: null, rxBytesPerSecond: null, txBytesPerSecond: null,
+    roundUnixSeconds: null, readUnixSeconds: { temperature: null, cpu: null, load: null, memory: null, storage: null, network: null }, noTemperatureSensors: false,
+    gpuLoadPercent: null, powerWatts: null,
+  };
+}
+
 /** One query per kind, each on (node, time) indexes, and one index seek per node for its rounds: cheap for hundreds of nodes. */
 export function latestReadings(db: Db): Map<string, LatestReadings> {
   const out = new Map<string, LatestReadings>();
   const row = (node: string) => {
     let r = out.get(node);
     if (!r) {
-      r = {
-        node, maxCelsius: null, cpuUsagePercent: null, load1: null, memoryUsedPercent: null, fullestDiskPercent: null, rxBytesPerSecond: null, txBytesPerSecond: null,
-        roundUnixSeconds: null, readUnixSeconds: { temperature: null, cpu: null, load: null, memory: null, storage: null, network: null }, noTemperatureSensors: false,
-        gpuLoadPercent: null, powerWatts: null,
-      };
+      r = emptyLatest(node);
       out.set(node, r);
     }
     return r;

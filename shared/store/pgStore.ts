@@ -8,7 +8,7 @@
  * rollups.ts and retention.ts; retention drops whole daily partitions (pgPartitions.ts).
  */
 import type { MetricKind, NodeSpec } from '../domain/index.js';
-import type { LatestReadings } from './latest.js';
+import { emptyLatest, type LatestReadings } from './latest.js';
 import { redactVars, ssmAgentOf, type NodeRow, type SyncSummary } from './nodes.js';
 import { openPg, pgSchemaVersion, type PgClient, type PgDb, type PgOptions } from './pg.js';
 import { dropPartitionsBefore, ensurePartitions } from './pgPartitions.js';
@@ -328,11 +328,7 @@ export class PgStore implements Store {
     const row = (node: string) => {
       let r = out.get(node);
       if (!r) {
-        r = {
-          node, maxCelsius: null, cpuUsagePercent: null, load1: null, memoryUsedPercent: null, fullestDiskPercent: null, rxBytesPerSecond: null, txBytesPerSecond: null,
-          roundUnixSeconds: null, readUnixSeconds: { temperature: null, cpu: null, load: null, memory: null, storage: null, network: null }, noTemperatureSensors: false,
-          gpuLoadPercent: null, powerWatts: null,
-        };
+        r = emptyLatest(node);
         out.set(node, r);
       }
       return r;
