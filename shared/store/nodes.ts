@@ -167,7 +167,12 @@ export function listNodes(db: Db, opts: { includeRemoved?: boolean } = {}): Node
   const rows = db
     .prepare(`SELECT * FROM nodes ${opts.includeRemoved ? '' : 'WHERE removed_unix_seconds IS NULL'} ORDER BY name`)
     .all() as Record<string, unknown>[];
-  return rows.map((r) => ({
+  return rows.map(nodeRowOf);
+}
+
+/** A `nodes` row as the domain sees it (both stores select the same columns). */
+export function nodeRowOf(r: Record<string, unknown>): NodeRow {
+  return {
     id: r.id as number,
     name: r.name as string,
     host: r.host as string,
@@ -191,7 +196,7 @@ export function listNodes(db: Db, opts: { includeRemoved?: boolean } = {}): Node
     locationError: (r.location_error as string | null | undefined) ?? null,
     locationUnixSeconds: (r.location_unix_seconds as number | null | undefined) ?? null,
     ssmAgent: ssmAgentOf(r),
-  }));
+  };
 }
 
 /**

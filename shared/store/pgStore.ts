@@ -9,7 +9,7 @@
  */
 import type { MetricKind, NodeSpec } from '../domain/index.js';
 import { emptyLatest, type LatestReadings } from './latest.js';
-import { redactVars, ssmAgentOf, type NodeRow, type SyncSummary } from './nodes.js';
+import { nodeRowOf, redactVars, type NodeRow, type SyncSummary } from './nodes.js';
 import { openPg, pgSchemaVersion, type PgClient, type PgDb, type PgOptions } from './pg.js';
 import { dropPartitionsBefore, ensurePartitions } from './pgPartitions.js';
 import type { NodeReadings } from './readings.js';
@@ -217,31 +217,7 @@ export class PgStore implements Store {
 
   async listNodes(opts: { includeRemoved?: boolean } = {}): Promise<NodeRow[]> {
     const rows = await this.pg.query<Record<string, unknown>>(`SELECT * FROM nodes ${opts.includeRemoved ? '' : 'WHERE removed_unix_seconds IS NULL'} ORDER BY name`);
-    return rows.map((r) => ({
-      id: r.id as number,
-      name: r.name as string,
-      host: r.host as string,
-      port: r.port as number | null,
-      user: r.user as string | null,
-      connection: r.connection as string,
-      groups: JSON.parse(r.groups_json as string) as string[],
-      vars: JSON.parse(r.vars_json as string) as Record<string, unknown>,
-      status: r.status as NodeRow['status'],
-      addedUnixSeconds: r.added_unix_seconds as number,
-      updatedUnixSeconds: r.updated_unix_seconds as number,
-      removedUnixSeconds: r.removed_unix_seconds as number | null,
-      lastSeenUnixSeconds: r.last_seen_unix_seconds as number | null,
-      lastError: r.last_error as string | null,
-      lastErrorUnixSeconds: r.last_error_unix_seconds as number | null,
-      latitude: r.latitude as number | null,
-      longitude: r.longitude as number | null,
-      address: (r.address as string | null) ?? null,
-      locationSource: (r.location_source as NodeRow['locationSource']) ?? null,
-      locationPrecision: (r.location_precision as NodeRow['locationPrecision']) ?? null,
-      locationError: (r.location_error as string | null) ?? null,
-      locationUnixSeconds: (r.location_unix_seconds as number | null) ?? null,
-      ssmAgent: ssmAgentOf(r),
-    }));
+    return rows.map(nodeRowOf);
   }
 
   async loadCounterStates(kinds: readonly MetricKind[]) {
