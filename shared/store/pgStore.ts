@@ -17,6 +17,8 @@ import type { RetentionDays } from './retention.js';
 import { LATE_SECONDS, ROLLUP_LEVELS, ROLLUP_SERIES, type RollupSummary } from './rollups.js';
 import type { RoundWrite } from './roundBuffer.js';
 import type { Lease, Store } from './store.js';
+import { pgSql } from './pgSql.js';
+import type { SqlDb } from './sql.js';
 
 type Col = [name: string, type: 'bigint' | 'float8' | 'text'];
 
@@ -197,8 +199,11 @@ const yieldToCollections = () => new Promise((r) => setImmediate(r));
 export class PgStore implements Store {
   readonly kind = 'postgres' as const;
   readonly sqlite = undefined;
+  readonly sql: SqlDb;
 
-  constructor(readonly pg: PgDb) {}
+  constructor(readonly pg: PgDb) {
+    this.sql = pgSql(pg);
+  }
 
   get where() {
     return this.pg.where;

@@ -10,14 +10,18 @@ import { loadCounterStates, readingsWriter } from './readings.js';
 import { applyRetention, type RetentionDays } from './retention.js';
 import { updateRollups } from './rollups.js';
 import type { RoundWrite } from './roundBuffer.js';
+import type { SqlDb } from './sql.js';
+import { exclusive, sqliteSql } from './sqliteSql.js';
 import type { Lease, Store } from './store.js';
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly where: string;
+  readonly sql: SqlDb;
 
   constructor(readonly sqlite: Db) {
     this.where = sqlite.name;
+    this.sql = sqliteSql(sqlite);
   }
 
   async schemaVersion() {
@@ -25,7 +29,7 @@ export class SqliteStore implements Store {
   }
 
   async syncNodes(specs: readonly NodeSpec[], nowUnixSeconds: number, opts: { keepVars?: readonly string[] } = {}) {
-    return syncNodes(this.sqlite, specs, nowUnixSeconds, opts);
+    return exclusive(this.sqlite, () => syncNodes(this.sqlite, specs, nowUnixSeconds, opts));
   }
 
   async listNodes(opts: { includeRemoved?: boolean } = {}) {
@@ -36,8 +40,15 @@ export class SqliteStore implements Store {
     return loadCounterStates(this.sqlite, kinds);
   }
 
-  /** One IMMEDIATE transaction; a lock is waited for at most `lockWaitMs` (the busy timeout of this try). */
-  async writeRound(r: RoundWrite, opts: { lockWaitMs?: number } = {}): Promise<number> {
+  /**
+   * One IMMEDIATE transaction; a lock is waited for at most `lockWaitMs` (the busy timeout of this
+   * try). Never inside another caller's open SQL-port transaction (sqliteSql.ts exclusive).
+   */
+  writeRound(r: RoundWrite, opts: { lockWaitMs?: number } = {}): Promise<number> {
+    return exclusive(this.sqlite, () => this.#writeRound(r, opts));
+  }
+
+  #writeRound(r: RoundWrite, opts: { lockWaitMs?: number }): number {
     const db = this.sqlite;
     const writer = readingsWriter(db);
     const busyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true })) || 0;
@@ -83,27 +94,29 @@ export class SqliteStore implements Store {
 
   async tryLease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     const now = Date.now();
-    const r = this.sqlite
+    const r = await exclusive(this.sqlite, () => this.sqlite
       .prepare(
         `INSERT INTO leases (name, owner, expires_unix_ms, acquired_unix_ms) VALUES (@name, @owner, @until, @now)
          ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_unix_ms = excluded.expires_unix_ms,
            acquired_unix_ms = CASE WHEN leases.owner = excluded.owner THEN leases.acquired_unix_ms ELSE excluded.acquired_unix_ms END
          WHERE leases.owner = excluded.owner OR leases.expires_unix_ms < @now`,
       )
-      .run({ name, owner, until: now + ttlMs, now });
+      .run({ name, owner, until: now + ttlMs, now }));
     return r.changes === 1;
   }
 
   async releaseLease(name: string, owner: string): Promise<void> {
-    this.sqlite.prepare('DELETE FROM leases WHERE name = ? AND owner = ?').run(name, owner);
+    await exclusive(this.sqlite, () => this.sqlite.prepare('DELETE FROM leases WHERE name = ? AND owner = ?').run(name, owner));
   }
 
   async claimPeriod(job: string, period: number, owner: string): Promise<boolean> {
-    return this.sqlite.prepare('INSERT INTO job_runs (job, period_unix_seconds, owner, started_unix_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(job, period, owner, Date.now()).changes === 1;
+    const claim = () => this.sqlite.prepare('INSERT INTO job_runs (job, period_unix_seconds, owner, started_unix_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(job, period, owner, Date.now());
+    return (await exclusive(this.sqlite, claim)).changes === 1;
   }
 
   async finishPeriod(job: string, period: number, owner: string): Promise<void> {
-    this.sqlite.prepare('UPDATE job_runs SET finished_unix_ms = ? WHERE job = ? AND period_unix_seconds = ? AND owner = ?').run(Date.now(), job, period, owner);
+    const finish = () => this.sqlite.prepare('UPDATE job_runs SET finished_unix_ms = ? WHERE job = ? AND period_unix_seconds = ? AND owner = ?').run(Date.now(), job, period, owner);
+    await exclusive(this.sqlite, finish);
   }
 
   async leases(prefix = ''): Promise<Lease[]> {

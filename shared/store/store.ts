@@ -13,6 +13,7 @@ import type { NodeRow, SyncSummary } from './nodes.js';
 import type { RetentionDays } from './retention.js';
 import type { RollupSummary } from './rollups.js';
 import type { RoundWrite } from './roundBuffer.js';
+import type { SqlDb } from './sql.js';
 
 export interface Lease {
   name: string;
@@ -26,6 +27,8 @@ export interface Store {
   readonly where: string;
   /** The SQLite database, for the paths not behind this interface yet; undefined on PostgreSQL. */
   readonly sqlite?: Db;
+  /** The SQL port (sql.ts): one text of a domain module's SQL for both databases. */
+  readonly sql: SqlDb;
 
   schemaVersion(): Promise<number>;
   /** Keep the nodes table in step with the inventory (nodes.ts syncNodes semantics). */
