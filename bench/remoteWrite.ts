@@ -21,7 +21,8 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG, type Config } from '../shared/config/config.js';
 import { silentLogger } from '../shared/domain/index.js';
 import { flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests, roundSeries } from '../shared/prometheus/remoteWrite.js';
-import { decodeWriteRequest, encodeWriteRequest, REMOTE_WRITE_HEADERS } from '../shared/prometheus/writeRequest.js';
+import { mergeQueueRows, splitBatch } from '../shared/prometheus/backlog.js';
+import { encodeSeriesRequest, encodeWriteRequestFrom, REMOTE_WRITE_HEADERS } from '../shared/prometheus/writeRequest.js';
 import { enqueueRemoteWrite, openDb } from '../shared/store/index.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { fleetSpecs } from './fleetData.js';
@@ -70,17 +71,21 @@ try {
     const s = (performance.now() - t0) / 1000;
     return { perS: samples / s, promUs: (prom.cpuMicros() - p0) / samples };
   };
-  // (1) As edgefleet sends them: one sample per series, a round's requests after the previous round's.
-  const oneRequests = rounds.map((round) => remoteWriteRequests(roundSeries(round, specs, 'anchor'), PER_SEND, 0));
-  const one = await replay(oneRequests.map((rs) => rs.map((r) => r.payload)), oneRequests.flat().reduce((n, r) => n + r.samples, 0));
+  // (1) One sample per series per request (as edgefleet sends a round), a round's requests after the previous round's.
+  let oneSamples = 0;
+  const oneRequests = rounds.map((round) => {
+    const series = roundSeries(round, specs, 'anchor');
+    oneSamples += series.length;
+    const out: Buffer[] = [];
+    for (let i = 0; i < series.length; i += PER_SEND) out.push(encodeWriteRequestFrom(series.slice(i, i + PER_SEND)));
+    return out;
+  });
+  const one = await replay(oneRequests, oneSamples);
   // (2) The same rounds with every series' samples together (each series once per request, all
   // its rounds in it): Prometheus then reads a series' labels and finds it once per request.
-  const perRound = rounds.map((round) => remoteWriteRequests(roundSeries(round, specs, 'anchor_merged'), 1e9, 0).flatMap((r) => decodeWriteRequest(r.payload).timeseries));
-  const merged = perRound[0]!.map((s, i) => ({ labels: s.labels, samples: perRound.map((r) => r[i]!.samples[0]!) }));
-  const perReq = Math.max(1, Math.floor(PER_SEND / ROUNDS));
-  const mergedBatch: Buffer[] = [];
-  for (let i = 0; i < merged.length; i += perReq) mergedBatch.push(encodeWriteRequest(merged.slice(i, i + perReq)));
-  const all = await replay([mergedBatch], merged.length * ROUNDS);
+  const merged = mergeQueueRows(rounds.flatMap((round) => remoteWriteRequests(roundSeries(round, specs, 'anchor_merged'), PER_SEND, 0).map((r) => r.payload)));
+  const mergedBatch = splitBatch(merged, PER_SEND).map((r) => encodeSeriesRequest(merged, r.from, r.to));
+  const all = await replay([mergedBatch], merged.values.length);
 
   // edgefleet: build, encode, queue in SQLite (one transaction per round), flush.
   const db = openDb(join(dir, 'edgefleet.db'));

@@ -17,7 +17,8 @@ import { DEFAULT_CONFIG, ConfigError, type Config } from '../shared/config/confi
 import type { Logger } from '../shared/domain/index.js';
 import { flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests } from '../shared/prometheus/remoteWrite.js';
 import snappy from 'snappy';
-import { decodeWriteRequest, encodeLabels, encodeWriteRequest, type EncodedSeries, type TimeSeries } from '../shared/prometheus/writeRequest.js';
+import { mergeQueueRows, splitBatch } from '../shared/prometheus/backlog.js';
+import { decodeWriteRequest, encodeLabels, encodeSeriesRequest, encodeWriteRequest, type EncodedSeries, type TimeSeries } from '../shared/prometheus/writeRequest.js';
 import { enqueueRemoteWrite, openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
 import { FakeNode, fakeState } from './harness/fakeProc.js';
 import { startHub, type HubProcess } from './harness/hub.js';
@@ -157,15 +158,16 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
 });
 
 /** A real HTTP receiver whose answers the test scripts; it decodes what it gets. */
-async function receiver(answer: (n: number, req: IncomingMessage) => { status: number; body?: string; headers?: Record<string, string> }) {
+async function receiver(answer: (n: number, req: IncomingMessage, series: TimeSeries[]) => { status: number; body?: string; headers?: Record<string, string> }) {
   const got: { atMs: number; series: TimeSeries[]; headers: IncomingMessage['headers'] }[] = [];
   let n = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const a = answer(n++, req);
-      if (a.status < 300) got.push({ atMs: Date.now(), series: decodeWriteRequest(Buffer.concat(chunks)).timeseries, headers: req.headers });
+      const series = decodeWriteRequest(Buffer.concat(chunks)).timeseries;
+      const a = answer(n++, req, series);
+      if (a.status < 300) got.push({ atMs: Date.now(), series, headers: req.headers });
       res.writeHead(a.status, a.headers).end(a.body ?? '');
     });
   });
@@ -180,9 +182,9 @@ function capture(): Logger & { lines: string[] } {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-const timeSeries = (name: string, values: number[]): TimeSeries[] =>
-  values.map((v, i) => ({ labels: [{ name: '__name__', value: name }, { name: 'instance', value: `n${i}` }], samples: [{ value: v, timestamp: 1_790_000_000_000 + i }] }));
-const series = (name: string, values: number[]): EncodedSeries[] => timeSeries(name, values).map((s) => ({ labels: encodeLabels(s.labels), ...s.samples[0]! }));
+const timeSeries = (name: string, values: number[], afterMs = 0): TimeSeries[] =>
+  values.map((v, i) => ({ labels: [{ name: '__name__', value: name }, { name: 'instance', value: `n${i}` }], samples: [{ value: v, timestamp: 1_790_000_000_000 + afterMs + i }] }));
+const series = (name: string, values: number[], afterMs = 0): EncodedSeries[] => timeSeries(name, values, afterMs).map((s) => ({ labels: encodeLabels(s.labels), ...s.samples[0]! }));
 
 describe('remote write, in process, against scripted receivers', () => {
   let dir: string;
@@ -207,9 +209,10 @@ describe('remote write, in process, against scripted receivers', () => {
     d.transaction(() => enqueueRemoteWrite(d, batches.flatMap((b) => remoteWriteRequests(b, 1000, Date.now())), endpoints, max))();
 
   it('a 4xx is logged with the response and dropped, never retried; the next request still goes', async () => {
-    const r = await receiver((n) => (n === 0 ? { status: 400, body: 'out of order sample' } : { status: 204 }));
+    // One series a request: the request holding series a is refused.
+    const r = await receiver((_n, _req, got) => (got[0]!.labels[0]!.value === 'a' ? { status: 400, body: 'out of order sample' } : { status: 204 }));
     try {
-      const config = configFor([{ url: r.url, bearerToken: 'sekrit-token-123' }]);
+      const config = configFor([{ url: r.url, bearerToken: 'sekrit-token-123' }], { maxSamplesPerSend: 1 });
       const [e] = remoteWriteEndpoints(config);
       const d = fresh('4xx');
       queue(d, [e!.name], [series('a', [1]), series('b', [2])]);
@@ -230,23 +233,22 @@ describe('remote write, in process, against scripted receivers', () => {
     }
   });
 
-  it('5xx and 429 are retried with growing waits (Retry-After kept), requests stay in order', async () => {
+  it('5xx and 429 are retried with growing waits (Retry-After kept), the backlog then sent merged', async () => {
     const r = await receiver((n) => (n === 0 ? { status: 503 } : n === 1 ? { status: 500 } : n === 2 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 204 }));
     try {
       const config = configFor([{ url: r.url }]);
       const d = fresh('5xx');
-      queue(d, [remoteWriteEndpoints(config)[0]!.name], [series('first', [1, 2]), series('second', [3])]);
+      // Two rounds of the same two series, queued before the first try.
+      queue(d, [remoteWriteEndpoints(config)[0]!.name], [series('x', [1, 2]), series('x', [3, 4], 10_000)]);
       const log = capture();
       const t0 = Date.now();
-      const times: number[] = [];
-      const server = r;
       const [s] = await flushRemoteWrite({ db: d, config, log, deadlineMs: Date.now() + 8000 });
-      times.push(Date.now() - t0);
-      assert.equal(server.attempts(), 5);
+      const tookMs = Date.now() - t0;
+      assert.equal(r.attempts(), 4);
       assert.equal(s!.retries, 3);
-      assert.deepEqual(server.got.map((g) => g.series.map((x) => x.labels[0]!.value)), [['first', 'first'], ['second']]);
+      assert.deepEqual(r.got.map((g) => g.series.map((x) => x.samples.map((y) => y.value))), [[[1, 3], [2, 4]]]);
       // Waits: 250 ms, 500 ms, then Retry-After's 1 s: at least 1.75 s in all.
-      assert.ok(times[0]! >= 1700, `${times[0]} ms`);
+      assert.ok(tookMs >= 1700, `${tookMs} ms`);
       assert.match(log.lines.join('\n'), /warn remote write failed, will retry.*HTTP 503/);
     } finally {
       await r.close();
@@ -288,9 +290,33 @@ describe('remote write, in process, against scripted receivers', () => {
   });
 
   it('encodes the WriteRequest protobufjs decodes back, the same bytes as encoding it whole', () => {
-    const [req] = remoteWriteRequests(series('m', [1.5, -2, 1e300]), 1000, 0);
-    assert.deepEqual(decodeWriteRequest(req!.payload).timeseries, timeSeries('m', [1.5, -2, 1e300]));
-    assert.deepEqual(snappy.uncompressSync(req!.payload), snappy.uncompressSync(encodeWriteRequest(timeSeries('m', [1.5, -2, 1e300]))));
+    const [row] = remoteWriteRequests(series('m', [1.5, -2, 1e300]), 1000, 0);
+    const req = encodeSeriesRequest(mergeQueueRows([row!.payload]));
+    assert.deepEqual(decodeWriteRequest(req).timeseries, timeSeries('m', [1.5, -2, 1e300]));
+    assert.deepEqual(snappy.uncompressSync(req), snappy.uncompressSync(encodeWriteRequest(timeSeries('m', [1.5, -2, 1e300]))));
+  });
+
+  it('merges queued rounds per series, in queue order, into requests of whole series', () => {
+    // Three rounds of series a, b, c; the second lists them in another order, the third lacks b
+    // and repeats the second's time for c (left out: Prometheus would refuse the request).
+    const l = (n: string) => [{ name: '__name__', value: n }];
+    const enc = (n: string, value: number, timestamp: number): EncodedSeries => ({ labels: encodeLabels(l(n)), value, timestamp });
+    const rows = [
+      [enc('a', 1, 1000), enc('b', 2, 1000), enc('c', 3, 1000)],
+      [enc('c', 13, 2000), enc('a', 11, 2000), enc('b', 12, 2000)],
+      [enc('a', 21, 3000), enc('c', 99, 2000)],
+    ].flatMap((r) => remoteWriteRequests(r, 1000, 0).map((x) => x.payload));
+    const m = mergeQueueRows(rows);
+    const want: TimeSeries[] = [
+      { labels: l('a'), samples: [{ value: 1, timestamp: 1000 }, { value: 11, timestamp: 2000 }, { value: 21, timestamp: 3000 }] },
+      { labels: l('b'), samples: [{ value: 2, timestamp: 1000 }, { value: 12, timestamp: 2000 }] },
+      { labels: l('c'), samples: [{ value: 3, timestamp: 1000 }, { value: 13, timestamp: 2000 }] },
+    ];
+    assert.equal(m.duplicates, 1);
+    assert.deepEqual(snappy.uncompressSync(encodeSeriesRequest(m)), snappy.uncompressSync(encodeWriteRequest(want)));
+    // At most 4 samples a request, a series never split: [a] (3), [b, c] (4).
+    assert.deepEqual(splitBatch(m, 4), [{ from: 0, to: 1, samples: 3, merged: true }, { from: 1, to: 3, samples: 4, merged: true }]);
+    assert.deepEqual(decodeWriteRequest(encodeSeriesRequest(m, 1, 3)).timeseries, want.slice(1));
   });
 
   it('refuses bad configuration with the entry and the key', () => {

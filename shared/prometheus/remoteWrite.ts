@@ -4,18 +4,45 @@ import type { CpuTimes, Logger, NetDevCounters, NodeSpec } from '../domain/index
 import type { Db } from '../store/db.js';
 import type { StoredRound } from '../collect/round.js';
 import type { CollectorRun } from '../store/readings.js';
-import { ackRemoteWrite, deferRemoteWrite, enqueueRemoteWrite, leaseRemoteWrite, nextRemoteWrite, releaseRemoteWrite } from '../store/remoteWrite.js';
+import {
+  batchRows,
+  beginRemoteWriteBatch,
+  deferRemoteWrite,
+  enqueueRemoteWrite,
+  leaseRemoteWrite,
+  nextBatchRows,
+  openRemoteWriteBatch,
+  releaseRemoteWrite,
+  setRequestState,
+  type QueuedRequest,
+  type RemoteWriteBatch,
+} from '../store/remoteWrite.js';
+import { encodeQueueRow, mergeQueueRows, splitBatch } from './backlog.js';
 import type { NodeSnapshot } from '../store/snapshots.js';
 import { nodeLabelPairs, nodeSamples, type SampleSink } from './nodeMetrics.js';
-import { encodeLabels, encodeWriteRequestFrom, REMOTE_WRITE_HEADERS, type EncodedSeries, type Label } from './writeRequest.js';
+import { encodeLabels, encodeSeriesRequest, REMOTE_WRITE_HEADERS, type EncodedSeries, type Label } from './writeRequest.js';
 
 /**
  * Prometheus remote write 1.0 to every `prometheus.remoteWrite` endpoint, fed by each
  * collection round: the round's samples (the same series GET /metrics shows, through
- * nodeSamples) are encoded, split into requests of at most `prometheus.maxSamplesPerSend`
- * samples and queued in the store inside the round's own transaction; then sent in queue
- * order, one request at a time per endpoint (so each series' samples arrive in order), retried
- * with backoff on 5xx, 429 and network errors, dropped with a log line on any other 4xx.
+ * nodeSamples) are queued in the store, in rows of at most `prometheus.maxSamplesPerSend`,
+ * inside the round's own transaction; then sent in batches (shared/prometheus/backlog.ts): the
+ * queued rows merged per series and split into requests of disjoint series, up to
+ * `maxInFlight` of them in flight at once; the next batch waits for every answer of this one,
+ * so each series' samples arrive in order. Retried with backoff on 5xx, 429 and network
+ * errors, dropped with a log line on any other 4xx.
+ *
+ * A crash between the endpoint's 2xx and the acknowledgement (or a timeout, or a broken
+ * connection) leaves a request in doubt, and nothing but the endpoint knows whether it took
+ * it. A request with one sample per series is resent as it is: Prometheus takes a sample equal
+ * to a series' newest as a no-op. A merged one cannot be: once taken, its older samples are
+ * behind the series' newest, and Prometheus 2.42 refuses the whole request with a 400 (out of
+ * order), taking nothing; and no subset of it can be sent instead (the newest samples alone
+ * would lose the others if it was not taken; the older ones are refused if it was). So the
+ * queue keeps each request's state (RequestState): the resend of an in-doubt merged request
+ * answered "out of order / duplicate / out of bounds" means it was taken before (this hub is
+ * the only writer of its series, and nothing later of them was sent), and it is counted as
+ * sent, not dropped. Only in-doubt requests are ever resent, and each at most once per answer.
  */
 
 /** One entry of `prometheus.remoteWrite`. Credentials are never logged nor stored. */
@@ -32,7 +59,13 @@ export interface RemoteWriteEndpoint {
   name: string;
   url: string;
   headers: Record<string, string>;
+  /** Requests in flight at once (of one batch: disjoint series). */
+  maxInFlight: number;
 }
+
+/** Like the shards of Prometheus' queue manager, but bounded low: a hub has 2 cores, a receiver many clients. */
+export const DEFAULT_MAX_IN_FLIGHT = 4;
+const MAX_IN_FLIGHT_LIMIT = 64;
 
 /** Headers the protocol sets; an endpoint's `headers` may not replace them (as Prometheus refuses). */
 const RESERVED_HEADERS = ['content-encoding', 'content-type', 'content-length', 'x-prometheus-remote-write-version', 'user-agent', 'authorization', 'host'];
@@ -46,7 +79,11 @@ export function remoteWriteEndpoints(config: Config): RemoteWriteEndpoint[] {
     const where = `"prometheus.remoteWrite[${i}]`;
     if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new ConfigError(`${where}" must be a mapping with a url`);
     const c = e as Record<string, unknown>;
-    for (const k of Object.keys(c)) if (!['url', 'name', 'basicAuth', 'bearerToken', 'headers'].includes(k)) throw new ConfigError(`${where}": unknown key "${k}" (known: url, name, basicAuth, bearerToken, headers)`);
+    for (const k of Object.keys(c)) if (!['url', 'name', 'basicAuth', 'bearerToken', 'headers', 'maxInFlight'].includes(k)) throw new ConfigError(`${where}": unknown key "${k}" (known: url, name, basicAuth, bearerToken, headers, maxInFlight)`);
+    const maxInFlight = c.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    if (typeof maxInFlight !== 'number' || !Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT_LIMIT) {
+      throw new ConfigError(`${where}.maxInFlight" must be a whole number from 1 to ${MAX_IN_FLIGHT_LIMIT} (requests sent at once), not ${JSON.stringify(c.maxInFlight)}`);
+    }
     let url: URL;
     try {
       url = new URL(String(c.url ?? ''));
@@ -79,7 +116,7 @@ export function remoteWriteEndpoints(config: Config): RemoteWriteEndpoint[] {
       }
     }
     const name = c.name === undefined ? `${url.origin}${url.pathname}` : String(c.name);
-    return { name, url: url.toString(), headers };
+    return { name, url: url.toString(), headers, maxInFlight };
   });
   const names = out.map((e) => e.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
@@ -158,13 +195,13 @@ export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job:
   return series;
 }
 
-/** The round's series as requests of at most `maxSamples` samples each (one sample per series per round). */
+/** The round's series as queue rows of at most `maxSamples` samples each (one sample per series per round). */
 export function remoteWriteRequests(series: readonly EncodedSeries[], maxSamples: number, nowMs: number): { createdUnixMs: number; samples: number; series: number; payload: Buffer }[] {
   const out = [];
   const size = Math.max(1, Math.floor(maxSamples));
   for (let i = 0; i < series.length; i += size) {
-    const chunk = series.slice(i, i + size);
-    out.push({ createdUnixMs: nowMs, samples: chunk.length, series: chunk.length, payload: encodeWriteRequestFrom(chunk) });
+    const n = Math.min(size, series.length - i);
+    out.push({ createdUnixMs: nowMs, samples: n, series: n, payload: encodeQueueRow(series, i, i + n) });
   }
   return out;
 }
@@ -198,6 +235,13 @@ export function remoteWriteHook(config: Config, nodes: readonly NodeSpec[], log:
 const OWNER = randomUUID();
 const busy = new Set<string>();
 const MIN_BACKOFF_MS = 250;
+/**
+ * Samples in one batch at most: what a merged backlog holds in memory (about 40 bytes a
+ * sample plus each series' labels once). 8 rounds of 1,000 nodes fit.
+ */
+const BATCH_MAX_SAMPLES = 1_000_000;
+/** A 4xx that says the endpoint has these samples, or newer: Prometheus' and Mimir's words. */
+const ALREADY_THERE = /out of order|out-of-order|duplicate sample|out of bounds|too old/i;
 
 export interface FlushSummary {
   endpoint: string;
@@ -219,7 +263,72 @@ export async function flushRemoteWrite(o: { db: Db; config: Config; log: Logger;
   return Promise.all(endpoints.map((e) => flushEndpoint(o, e)));
 }
 
-async function flushEndpoint(o: { db: Db; config: Config; log: Logger; deadlineMs: number }, e: RemoteWriteEndpoint): Promise<FlushSummary> {
+interface LoadedBatch {
+  batch: RemoteWriteBatch;
+  /** Request i's body, encoded when it is sent. */
+  body: (i: number) => Buffer;
+  merged: boolean[];
+}
+
+/**
+ * The merged batch last built per database and endpoint, kept while it is open: a retry, or the
+ * next round's flush during an outage, does not merge it again. Bounded: one batch per endpoint.
+ */
+const builtByDb = new WeakMap<Db, Map<string, LoadedBatch>>();
+function builtFor(db: Db): Map<string, LoadedBatch> {
+  let m = builtByDb.get(db);
+  if (!m) builtByDb.set(db, (m = new Map()));
+  return m;
+}
+
+/** The endpoint's open batch, rebuilt from its rows, or the next one opened; undefined when nothing is queued. */
+function loadBatch(db: Db, endpoint: string, perSend: number, log: Logger): LoadedBatch | undefined {
+  const built = builtFor(db);
+  const open = openRemoteWriteBatch(db, endpoint);
+  const cached = built.get(endpoint);
+  if (open && cached && cached.batch.first === open.first && cached.batch.last === open.last && cached.batch.perSend === open.perSend) {
+    cached.batch.states = open.states;
+    return cached;
+  }
+  built.delete(endpoint);
+  const rows = open ? batchRows(db, open.first, open.last) : nextBatchRows(db, endpoint, { maxSamples: Math.max(BATCH_MAX_SAMPLES, perSend), maxRows: perSend });
+  if (rows.length === 0) return undefined;
+  const split = buildBatch(rows, open?.perSend ?? perSend);
+  const batch: RemoteWriteBatch = open ?? { first: rows[0]!.id, last: rows.at(-1)!.id, perSend, samples: split.samples, states: split.samples.map(() => 'q') };
+  if (open && (open.samples.length !== split.samples.length || open.samples.some((n, i) => n !== split.samples[i]))) {
+    throw new Error(`remote write: the open batch of rows ${open.first}-${open.last} for ${endpoint} no longer splits as it did (${open.samples.length} requests before, ${split.samples.length} now)`);
+  }
+  if (!open) {
+    beginRemoteWriteBatch(db, endpoint, batch, split.duplicates);
+    if (split.duplicates) log.warn('remote write: samples at a time their series already has were left out', { endpoint, samples: split.duplicates });
+    if (batch.samples.length === 0) return loadBatch(db, endpoint, perSend, log);
+  }
+  const loaded = { batch, body: split.body, merged: split.merged };
+  built.set(endpoint, loaded);
+  return loaded;
+}
+
+/** A format-1 row is its own batch, sent as queued; format-2 rows are merged and split. */
+function buildBatch(rows: readonly QueuedRequest[], perSend: number): { samples: number[]; merged: boolean[]; duplicates: number; body: (i: number) => Buffer } {
+  if (rows[0]!.format === 1) return { samples: [rows[0]!.samples], merged: [false], duplicates: 0, body: () => rows[0]!.payload };
+  const m = mergeQueueRows(rows.map((r) => r.payload));
+  const requests = splitBatch(m, perSend);
+  return {
+    samples: requests.map((r) => r.samples),
+    merged: requests.map((r) => r.merged),
+    duplicates: m.duplicates,
+    body: (i) => encodeSeriesRequest(m, requests[i]!.from, requests[i]!.to),
+  };
+}
+
+interface FlushContext {
+  db: Db;
+  config: Config;
+  log: Logger;
+  deadlineMs: number;
+}
+
+async function flushEndpoint(o: FlushContext, e: RemoteWriteEndpoint): Promise<FlushSummary> {
   const summary: FlushSummary = { endpoint: e.name, sentRequests: 0, sentSamples: 0, droppedSamples: 0, retries: 0 };
   if (busy.has(e.name)) return { ...summary, stopped: 'busy' };
   busy.add(e.name);
@@ -236,29 +345,13 @@ async function flushEndpoint(o: { db: Db; config: Config; log: Logger; deadlineM
         await new Promise((r) => setTimeout(r, state.retryAt - now));
         continue;
       }
-      const req = nextRemoteWrite(o.db, e.name);
-      if (!req) return summary;
       // The lease outlives one request: a process killed mid-request leaves it to expire.
       if (!leaseRemoteWrite(o.db, e.name, OWNER, now, now + timeoutMs + 2000)) return { ...summary, stopped: 'leased' };
-      const outcome = await post(e, req.payload, timeoutMs);
-      const after = Date.now();
-      if (outcome.ok) {
-        ackRemoteWrite(o.db, e.name, req.id, req.samples, { sent: true, nowMs: after });
-        summary.sentRequests++;
-        summary.sentSamples += req.samples;
-      } else if (outcome.retry) {
-        const attempts = state.attempts + 1;
-        const backoff = Math.min(p.retryMaxSeconds * 1000, MIN_BACKOFF_MS * 2 ** Math.min(attempts - 1, 20));
-        const wait = Math.max(backoff, outcome.retryAfterMs ?? 0);
-        deferRemoteWrite(o.db, e.name, { attempts, retryAtUnixMs: after + wait, error: outcome.error, nowMs: after });
-        summary.retries++;
-        // Logged on the first failure and then at every power of two, not on every retry.
-        if ((attempts & (attempts - 1)) === 0) o.log.warn('remote write failed, will retry', { endpoint: e.name, attempts, retryInMs: wait, error: outcome.error });
-      } else {
-        ackRemoteWrite(o.db, e.name, req.id, req.samples, { sent: false, nowMs: after, error: outcome.error });
-        summary.droppedSamples += req.samples;
-        o.log.error('remote write rejected, request dropped (not retried)', { endpoint: e.name, samples: req.samples, error: outcome.error });
-      }
+      const loaded = loadBatch(o.db, e.name, p.maxSamplesPerSend, o.log);
+      if (!loaded) return summary;
+      const stopped = await sendBatch(o, e, loaded, summary, state.attempts, timeoutMs);
+      if (stopped === 'deadline' || stopped === 'leased') return { ...summary, stopped };
+      if (stopped === undefined) builtFor(o.db).delete(e.name); // answered: the next batch
     }
   } finally {
     releaseRemoteWrite(o.db, e.name, OWNER);
@@ -266,7 +359,68 @@ async function flushEndpoint(o: { db: Db; config: Config; log: Logger; deadlineM
   }
 }
 
-type PostOutcome = { ok: true } | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
+/**
+ * The batch's unanswered requests, up to `e.maxInFlight` at once. Stops starting new ones at
+ * the first failure worth retrying (the backoff then holds the endpoint), at the deadline, or
+ * when the lease is lost; those in flight are waited for. Undefined when every request has
+ * its answer.
+ */
+async function sendBatch(o: FlushContext, e: RemoteWriteEndpoint, loaded: LoadedBatch, summary: FlushSummary, attempts0: number, timeoutMs: number): Promise<string | undefined> {
+  const { batch } = loaded;
+  const p = o.config.prometheus;
+  let next = 0;
+  let stop: string | undefined;
+  let deferred = false;
+  const worker = async () => {
+    for (;;) {
+      while (next < batch.states.length && (batch.states[next] === 'a' || batch.states[next] === 'd')) next++;
+      if (stop || next >= batch.states.length) return;
+      const i = next++;
+      const now = Date.now();
+      if (now >= o.deadlineMs) return void (stop ??= 'deadline');
+      if (!leaseRemoteWrite(o.db, e.name, OWNER, now, now + timeoutMs + 2000)) return void (stop ??= 'leased');
+      const inDoubt = batch.states[i] === 's';
+      if (!inDoubt && !setRequestState(o.db, e.name, batch, i, { state: 's', nowMs: now })) return void (stop ??= 'gone');
+      const samples = batch.samples[i]!;
+      const outcome = await post(e, loaded.body(i), timeoutMs);
+      const after = Date.now();
+      if (outcome.ok) {
+        if (setRequestState(o.db, e.name, batch, i, { state: 'a', nowMs: after })) {
+          summary.sentRequests++;
+          summary.sentSamples += samples;
+        }
+      } else if (outcome.retry) {
+        // A status says nothing was taken; no answer leaves it in doubt.
+        setRequestState(o.db, e.name, batch, i, { state: outcome.status === undefined ? 's' : 'q', nowMs: after });
+        summary.retries++;
+        stop ??= 'retry';
+        if (deferred) continue;
+        deferred = true;
+        const attempts = attempts0 + 1;
+        const backoff = Math.min(p.retryMaxSeconds * 1000, MIN_BACKOFF_MS * 2 ** Math.min(attempts - 1, 20));
+        const wait = Math.max(backoff, outcome.retryAfterMs ?? 0);
+        deferRemoteWrite(o.db, e.name, { attempts, retryAtUnixMs: after + wait, error: outcome.error, nowMs: after });
+        // Logged on the first failure and then at every power of two, not on every retry.
+        if ((attempts & (attempts - 1)) === 0) o.log.warn('remote write failed, will retry', { endpoint: e.name, attempts, retryInMs: wait, error: outcome.error });
+      } else if (inDoubt && loaded.merged[i] && outcome.status === 400 && ALREADY_THERE.test(outcome.error)) {
+        // Sent before without an answer, and now refused as behind what the endpoint holds: it was taken then.
+        if (setRequestState(o.db, e.name, batch, i, { state: 'a', nowMs: after })) {
+          summary.sentRequests++;
+          summary.sentSamples += samples;
+        }
+        o.log.info('remote write: a request sent before without an answer was taken then (the endpoint refuses it as already there)', { endpoint: e.name, samples, error: outcome.error });
+      } else {
+        if (setRequestState(o.db, e.name, batch, i, { state: 'd', nowMs: after, error: outcome.error })) summary.droppedSamples += samples;
+        o.log.error('remote write rejected, request dropped (not retried)', { endpoint: e.name, samples, error: outcome.error });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(e.maxInFlight, batch.states.length) }, worker));
+  return stop;
+}
+
+/** `status`: the endpoint's answer, absent when none came (network error, timeout). */
+type PostOutcome = { ok: true } | { ok: false; retry: boolean; error: string; status?: number; retryAfterMs?: number };
 
 /** One POST, aborted at `timeoutMs`; the response body read up to 1 KiB (for the log). */
 async function post(e: RemoteWriteEndpoint, body: Buffer, timeoutMs: number): Promise<PostOutcome> {
@@ -284,9 +438,9 @@ async function post(e: RemoteWriteEndpoint, body: Buffer, timeoutMs: number): Pr
   if (res.status === 429 || res.status >= 500) {
     const ra = res.headers.get('retry-after');
     const seconds = ra !== null && /^\d+$/.test(ra.trim()) ? Number(ra) : undefined;
-    return { ok: false, retry: true, error, retryAfterMs: seconds === undefined ? undefined : Math.min(seconds, 300) * 1000 };
+    return { ok: false, retry: true, error, status: res.status, retryAfterMs: seconds === undefined ? undefined : Math.min(seconds, 300) * 1000 };
   }
-  return { ok: false, retry: false, error };
+  return { ok: false, retry: false, error, status: res.status };
 }
 
 async function readBounded(res: Response, maxBytes: number, signal: AbortSignal): Promise<string> {

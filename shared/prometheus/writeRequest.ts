@@ -94,23 +94,73 @@ export interface EncodedSeries {
 }
 
 /**
- * The same request as encodeWriteRequest, faster: a series' labels repeat every round, so they
- * are encoded once (encodeLabels) and each round only its sample is (a TimeSeries holding only
- * the sample). Labels-only plus sample-only is the whole TimeSeries: protobuf merges two
- * encodings of one message by concatenation, repeated fields appended. protobufjs's Writer
- * frames each as WriteRequest.timeseries.
+ * Series as columns, each with one or more samples in time order: series `g` has labels
+ * `labels[g]` (encodeLabels bytes) and the samples `start[g]` to `start[g + 1] - 1` of `values`
+ * and `timestampsMs`. What a request is encoded from, whether it holds one round or a merged
+ * backlog (shared/prometheus/backlog.ts).
  */
-export function encodeWriteRequestFrom(series: readonly EncodedSeries[]): Buffer {
-  const w = protobuf.Writer.create();
-  for (const s of series) {
-    const sample = TimeSeriesType.encode({ samples: [{ value: s.value, timestamp: s.timestamp }] }).finish();
-    const both = new Uint8Array(s.labels.length + sample.length);
-    both.set(s.labels, 0);
-    both.set(sample, s.labels.length);
-    w.uint32(TIMESERIES_KEY).bytes(both);
+export interface SeriesColumns {
+  labels: readonly Uint8Array[];
+  start: Uint32Array;
+  values: Float64Array;
+  timestampsMs: Float64Array;
+}
+
+const SampleType = root.lookupType('prometheus.Sample');
+/** TimeSeries.samples' key: field number, wire type 2. */
+const SAMPLES_KEY = (TimeSeriesType.fields.samples!.id << 3) | 2;
+
+/**
+ * protobufjs' Writer queues every write as an op (`_push(fn, len, val)`: what its own bytes()
+ * and string() call after writing the length). Appending a series' labels, encoded once, as
+ * they are (no second length prefix) is that op with a copy. Not in the typings, hence the type.
+ */
+type OpWriter = protobuf.Writer & { _push(fn: (val: Uint8Array, buf: Uint8Array, pos: number) => void, len: number, val: Uint8Array): protobuf.Writer };
+const copyInto = (val: Uint8Array, buf: Uint8Array, pos: number) => buf.set(val, pos);
+
+/**
+ * The WriteRequest of series `from` to `to - 1` of `c`, snappy-compressed: the same bytes as
+ * encodeWriteRequest of those series (a test checks it). A series' labels repeat every round,
+ * so they are encoded once (encodeLabels) and appended as bytes; each sample is encoded by the
+ * schema's own Sample encoder into the same Writer, one scratch object for all of them (no
+ * object per sample).
+ */
+export function encodeSeriesRequest(c: SeriesColumns, from = 0, to = c.labels.length): Buffer {
+  const w = protobuf.Writer.create() as OpWriter;
+  const sample = { value: 0, timestamp: 0 };
+  for (let g = from; g < to; g++) {
+    const labels = c.labels[g]!;
+    w.uint32(TIMESERIES_KEY).fork();
+    w._push(copyInto, labels.length, labels);
+    for (let i = c.start[g]!, end = c.start[g + 1]!; i < end; i++) {
+      sample.value = c.values[i]!;
+      sample.timestamp = c.timestampsMs[i]!;
+      SampleType.encode(sample, w.uint32(SAMPLES_KEY).fork()).ldelim();
+    }
+    w.ldelim();
   }
   const bytes = w.finish();
   return snappy().compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+/** One sample per series, as a round hands them over: the request encodeWriteRequest would give. */
+export function encodeWriteRequestFrom(series: readonly EncodedSeries[]): Buffer {
+  const n = series.length;
+  const c: SeriesColumns = { labels: series.map((s) => s.labels), start: new Uint32Array(n + 1), values: new Float64Array(n), timestampsMs: new Float64Array(n) };
+  for (let i = 0; i < n; i++) {
+    c.start[i + 1] = i + 1;
+    c.values[i] = series[i]!.value;
+    c.timestampsMs[i] = series[i]!.timestamp;
+  }
+  return encodeSeriesRequest(c);
+}
+
+/** snappy's block format, for the queue's rows (shared/prometheus/backlog.ts). */
+export function compressBlock(raw: Buffer): Buffer {
+  return snappy().compressSync(raw);
+}
+export function uncompressBlock(block: Buffer): Buffer {
+  return snappy().uncompressSync(block) as Buffer;
 }
 
 /** The inverse, for tests and the bench's receiver. */

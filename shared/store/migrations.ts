@@ -671,4 +671,13 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (node_id, time)
   ) WITHOUT ROWID;
   `,
+  // 15 (issue 19): remote write with several requests in flight and a backlog merged per series.
+  // queue.format: 1 = a snappy WriteRequest sent as it is (rows queued before this migration),
+  // 2 = a round's chunk as columns (shared/prometheus/backlog.ts), merged with the rows after it
+  // into requests at send time. endpoints.batch_json: the batch being sent (its rows, its split,
+  // each request's state), so a restart resends exactly the requests that were not answered.
+  `
+  ALTER TABLE remote_write_queue ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE remote_write_endpoints ADD COLUMN batch_json TEXT;
+  `,
 ];

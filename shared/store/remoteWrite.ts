@@ -1,18 +1,44 @@
 import type { Db } from './db.js';
 
 /**
- * The durable remote-write queue (migration 10): requests ready to send, in order, and per
- * endpoint how far it got. Everything here is one statement or one transaction, so a crash
- * anywhere leaves a request either still queued for an endpoint or acknowledged by it.
+ * The durable remote-write queue (migrations 10 and 15): rows ready to send, in order, and per
+ * endpoint how far it got and the batch it is sending. Everything here is one statement or one
+ * transaction, so a crash anywhere leaves each request of a batch queued, answered, or sent
+ * without an answer (in doubt), never half of one.
  */
 
-/** One request, as queued: a snappy-compressed WriteRequest. */
+/**
+ * One row, as queued: format 2, a round's chunk of series as columns (shared/prometheus/backlog.ts);
+ * format 1, a snappy-compressed WriteRequest (rows queued before migration 15), sent as it is.
+ */
 export interface QueuedRequest {
   id: number;
   createdUnixMs: number;
   samples: number;
   series: number;
+  format: 1 | 2;
   payload: Buffer;
+}
+
+/**
+ * A request's state in its batch: `q` not sent (or refused with a 5xx/429: nothing was taken),
+ * `s` sent without an answer yet (in flight, or in doubt: the process died, the request timed
+ * out or the connection broke, so the endpoint may have taken it), `a` accepted, `d` dropped
+ * (a 4xx it will never accept).
+ */
+export type RequestState = 'q' | 's' | 'a' | 'd';
+
+/**
+ * The batch an endpoint is sending: rows `first` to `last`, split into requests of at most
+ * `perSend` samples (the split is rebuilt from the rows the same way after a restart, so
+ * request i is the same request), `samples` and `states` per request.
+ */
+export interface RemoteWriteBatch {
+  first: number;
+  last: number;
+  perSend: number;
+  samples: number[];
+  states: RequestState[];
 }
 
 export interface EndpointState {
@@ -50,41 +76,59 @@ export interface EnqueueResult {
  * Then the bound: while the queue holds more than `maxSamples` samples, its oldest request is
  * deleted and counted as dropped for every endpoint that had not sent it.
  */
-export function enqueueRemoteWrite(db: Db, requests: readonly Omit<QueuedRequest, 'id'>[], endpoints: readonly string[], maxSamples: number): EnqueueResult {
+export function enqueueRemoteWrite(db: Db, requests: readonly Omit<QueuedRequest, 'id' | 'format'>[], endpoints: readonly string[], maxSamples: number): EnqueueResult {
   const firstNew = ((db.prepare('SELECT MAX(id) AS id FROM remote_write_queue').get() as { id: number | null }).id ?? 0);
   const known = new Set((db.prepare('SELECT endpoint FROM remote_write_endpoints').all() as { endpoint: string }[]).map((r) => r.endpoint));
   const add = db.prepare('INSERT INTO remote_write_endpoints (endpoint, acked_id) VALUES (?, ?)');
   for (const e of endpoints) if (!known.has(e)) add.run(e, firstNew);
   const forget = db.prepare('DELETE FROM remote_write_endpoints WHERE endpoint = ?');
   for (const e of known) if (!endpoints.includes(e)) forget.run(e);
-  const insert = db.prepare('INSERT INTO remote_write_queue (created_unix_ms, samples, series, payload) VALUES (?, ?, ?, ?)');
+  const insert = db.prepare('INSERT INTO remote_write_queue (created_unix_ms, samples, series, format, payload) VALUES (?, ?, ?, 2, ?)');
   for (const r of requests) insert.run(r.createdUnixMs, r.samples, r.series, r.payload);
 
   const result: EnqueueResult = { queued: requests.length, droppedRequests: 0, droppedSamples: 0, droppedFor: [], queuedSamples: 0 };
   let total = (db.prepare('SELECT COALESCE(SUM(samples), 0) AS n FROM remote_write_queue').get() as { n: number }).n;
   if (total > maxSamples) {
+    // An endpoint whose batch holds a dropped row gives up the whole batch: what it has not
+    // answered is dropped with it (its split needs all its rows).
+    const states = (db.prepare('SELECT endpoint, acked_id AS ackedId, batch_json AS batchJson FROM remote_write_endpoints').all() as { endpoint: string; ackedId: number; batchJson: string | null }[]).map((r) => ({
+      endpoint: r.endpoint,
+      ackedId: r.ackedId,
+      batch: r.batchJson === null ? undefined : parseBatch(r.batchJson),
+      dropped: 0,
+    }));
     const oldest = db.prepare('SELECT id, samples FROM remote_write_queue ORDER BY id LIMIT 256').raw(true);
-    const drop = db.prepare('UPDATE remote_write_endpoints SET dropped_samples = dropped_samples + ?, acked_id = ? WHERE acked_id < ?');
     const del = db.prepare('DELETE FROM remote_write_queue WHERE id = ?');
-    const behind = db.prepare('SELECT endpoint FROM remote_write_endpoints WHERE acked_id < ?').pluck();
     const droppedFor = new Set<string>();
     outer: for (;;) {
       const rows = oldest.all() as [number, number][];
       if (rows.length === 0) break;
       for (const [id, samples] of rows) {
         if (total <= maxSamples) break outer;
-        for (const e of behind.all(id) as string[]) droppedFor.add(e);
-        drop.run(samples, id, id);
+        for (const e of states) {
+          if (e.ackedId >= id) continue;
+          droppedFor.add(e.endpoint);
+          if (e.batch && id >= e.batch.first) {
+            e.dropped += e.batch.samples.reduce((n, x, i) => (e.batch!.states[i] === 'a' || e.batch!.states[i] === 'd' ? n : n + x), 0);
+            e.ackedId = e.batch.last;
+            e.batch = undefined;
+          } else {
+            e.dropped += samples;
+            e.ackedId = id;
+          }
+        }
         del.run(id);
         total -= samples;
         result.droppedRequests++;
         result.droppedSamples += samples;
       }
     }
+    const update = db.prepare('UPDATE remote_write_endpoints SET dropped_samples = dropped_samples + ?, acked_id = ?, batch_json = ? WHERE endpoint = ?');
+    for (const e of states) if (droppedFor.has(e.endpoint)) update.run(e.dropped, e.ackedId, e.batch ? JSON.stringify(serialBatch(e.batch)) : null, e.endpoint);
     result.droppedFor = [...droppedFor];
   }
   pruneAcked(db);
-  result.queuedSamples = total;
+  result.queuedSamples = (db.prepare('SELECT COALESCE(SUM(samples), 0) AS n FROM remote_write_queue').get() as { n: number }).n;
   return result;
 }
 
@@ -93,32 +137,88 @@ function pruneAcked(db: Db): void {
   db.prepare('DELETE FROM remote_write_queue WHERE id <= (SELECT COALESCE(MIN(acked_id), (SELECT MAX(id) FROM remote_write_queue)) FROM remote_write_endpoints)').run();
 }
 
-/** The next request `endpoint` has not sent, oldest first. */
-export function nextRemoteWrite(db: Db, endpoint: string): QueuedRequest | undefined {
-  const r = db
-    .prepare(
-      `SELECT q.id, q.created_unix_ms AS createdUnixMs, q.samples, q.series, q.payload FROM remote_write_queue q
-       WHERE q.id > (SELECT acked_id FROM remote_write_endpoints WHERE endpoint = ?) ORDER BY q.id LIMIT 1`,
-    )
-    .get(endpoint) as QueuedRequest | undefined;
-  return r;
+const ROW_COLUMNS = 'id, created_unix_ms AS createdUnixMs, samples, series, format, payload';
+
+/**
+ * The rows of `endpoint`'s next batch, oldest first: a format-1 row alone (it is sent as it is),
+ * else the format-2 rows that follow, while they hold at most `maxSamples` samples (at least
+ * one row) and number at most `maxRows` (each row holds a series once, so no series of the
+ * batch has more than `maxRows` samples).
+ */
+export function nextBatchRows(db: Db, endpoint: string, o: { maxSamples: number; maxRows: number }): QueuedRequest[] {
+  const rows = db.prepare(`SELECT ${ROW_COLUMNS} FROM remote_write_queue WHERE id > (SELECT acked_id FROM remote_write_endpoints WHERE endpoint = ?) ORDER BY id`).iterate(endpoint) as IterableIterator<QueuedRequest>;
+  const out: QueuedRequest[] = [];
+  let samples = 0;
+  for (const r of rows) {
+    if (out.length > 0 && (r.format !== 2 || out[0]!.format !== 2 || samples + r.samples > o.maxSamples || out.length >= o.maxRows)) break;
+    out.push(r);
+    samples += r.samples;
+  }
+  return out;
 }
 
-/** `endpoint` is done with request `id`: sent (2xx) or dropped (a 4xx it will never accept). */
-export function ackRemoteWrite(db: Db, endpoint: string, id: number, samples: number, outcome: { sent: true; nowMs: number } | { sent: false; nowMs: number; error: string }): void {
+/** Rows `first` to `last`: an open batch's, to rebuild its requests. */
+export function batchRows(db: Db, first: number, last: number): QueuedRequest[] {
+  return db.prepare(`SELECT ${ROW_COLUMNS} FROM remote_write_queue WHERE id BETWEEN ? AND ? ORDER BY id`).all(first, last) as QueuedRequest[];
+}
+
+type SerialBatch = Omit<RemoteWriteBatch, 'states'> & { states: string };
+const serialBatch = (b: RemoteWriteBatch): SerialBatch => ({ ...b, states: b.states.join('') });
+function parseBatch(json: string): RemoteWriteBatch {
+  const b = JSON.parse(json) as SerialBatch;
+  return { ...b, states: [...b.states] as RequestState[] };
+}
+
+/** The batch `endpoint` is sending, if one is open. */
+export function openRemoteWriteBatch(db: Db, endpoint: string): RemoteWriteBatch | undefined {
+  const r = db.prepare('SELECT batch_json AS j FROM remote_write_endpoints WHERE endpoint = ?').get(endpoint) as { j: string | null } | undefined;
+  return r?.j ? parseBatch(r.j) : undefined;
+}
+
+/**
+ * Open `batch` for `endpoint` (its requests all `q`), and count the samples its merge left out
+ * (a series' second sample at one time) as dropped. A batch with no request is done at once.
+ */
+export function beginRemoteWriteBatch(db: Db, endpoint: string, batch: RemoteWriteBatch, duplicates: number): void {
   db.transaction(() => {
-    if (outcome.sent) {
+    db.prepare('UPDATE remote_write_endpoints SET dropped_samples = dropped_samples + ? WHERE endpoint = ?').run(duplicates, endpoint);
+    if (batch.samples.length === 0) {
+      db.prepare('UPDATE remote_write_endpoints SET acked_id = MAX(acked_id, ?), batch_json = NULL WHERE endpoint = ?').run(batch.last, endpoint);
+      pruneAcked(db);
+    } else db.prepare('UPDATE remote_write_endpoints SET batch_json = ? WHERE endpoint = ?').run(JSON.stringify(serialBatch(batch)), endpoint);
+  }).immediate();
+}
+
+export type RequestOutcome = { state: 'q' | 's'; nowMs: number } | { state: 'a'; nowMs: number } | { state: 'd'; nowMs: number; error: string };
+
+/**
+ * Request `i` of `batch` is now in `outcome.state` (`batch.states` is updated too): accepted
+ * or dropped requests are counted, and the batch's last answer acknowledges its rows. False
+ * when the batch is no longer open for the endpoint (the queue bound dropped it): its answer
+ * changes nothing then.
+ */
+export function setRequestState(db: Db, endpoint: string, batch: RemoteWriteBatch, i: number, outcome: RequestOutcome): boolean {
+  return db.transaction(() => {
+    const open = openRemoteWriteBatch(db, endpoint);
+    if (!open || open.first !== batch.first || open.last !== batch.last) return false;
+    batch.states[i] = outcome.state;
+    const samples = batch.samples[i]!;
+    if (outcome.state === 'a') {
       db.prepare(
-        `UPDATE remote_write_endpoints SET acked_id = MAX(acked_id, ?), sent_samples = sent_samples + ?, sent_requests = sent_requests + 1,
+        `UPDATE remote_write_endpoints SET sent_samples = sent_samples + ?, sent_requests = sent_requests + 1,
            attempts = 0, retry_at_unix_ms = 0, last_success_unix_ms = ? WHERE endpoint = ?`,
-      ).run(id, samples, outcome.nowMs, endpoint);
-    } else {
+      ).run(samples, outcome.nowMs, endpoint);
+    } else if (outcome.state === 'd') {
       db.prepare(
-        `UPDATE remote_write_endpoints SET acked_id = MAX(acked_id, ?), dropped_samples = dropped_samples + ?, failed_requests = failed_requests + 1,
+        `UPDATE remote_write_endpoints SET dropped_samples = dropped_samples + ?, failed_requests = failed_requests + 1,
            attempts = 0, retry_at_unix_ms = 0, last_error = ?, last_error_unix_ms = ? WHERE endpoint = ?`,
-      ).run(id, samples, outcome.error, outcome.nowMs, endpoint);
+      ).run(samples, outcome.error, outcome.nowMs, endpoint);
     }
-    pruneAcked(db);
+    if (batch.states.every((s) => s === 'a' || s === 'd')) {
+      db.prepare('UPDATE remote_write_endpoints SET acked_id = MAX(acked_id, ?), batch_json = NULL WHERE endpoint = ?').run(batch.last, endpoint);
+      pruneAcked(db);
+    } else db.prepare('UPDATE remote_write_endpoints SET batch_json = ? WHERE endpoint = ?').run(JSON.stringify(serialBatch(batch)), endpoint);
+    return true;
   }).immediate();
 }
 
@@ -147,15 +247,21 @@ export function releaseRemoteWrite(db: Db, endpoint: string, owner: string): voi
 }
 
 export function remoteWriteStates(db: Db): EndpointState[] {
-  return db
+  const rows = db
     .prepare(
       `SELECT e.endpoint, e.acked_id AS ackedId, e.sent_samples AS sentSamples, e.sent_requests AS sentRequests, e.dropped_samples AS droppedSamples,
          e.failed_requests AS failedRequests, e.attempts, e.retry_at_unix_ms AS retryAtUnixMs, e.last_error AS lastError, e.last_error_unix_ms AS lastErrorUnixMs,
-         e.last_success_unix_ms AS lastSuccessUnixMs,
+         e.last_success_unix_ms AS lastSuccessUnixMs, e.batch_json AS batchJson,
          (SELECT COALESCE(SUM(samples), 0) FROM remote_write_queue WHERE id > e.acked_id) AS queuedSamples,
          (SELECT COUNT(*) FROM remote_write_queue WHERE id > e.acked_id) AS queuedRequests,
          (SELECT MIN(created_unix_ms) FROM remote_write_queue WHERE id > e.acked_id) AS oldestQueuedUnixMs
        FROM remote_write_endpoints e ORDER BY e.endpoint`,
     )
-    .all() as EndpointState[];
+    .all() as (EndpointState & { batchJson?: string | null })[];
+  // An open batch's answered requests are no longer queued.
+  return rows.map(({ batchJson, ...e }) => {
+    const b = batchJson ? parseBatch(batchJson) : undefined;
+    const answered = b ? b.samples.reduce((n, x, i) => (b.states[i] === 'a' || b.states[i] === 'd' ? n + x : n), 0) : 0;
+    return { ...e, queuedSamples: e.queuedSamples - answered };
+  });
 }
