@@ -2,11 +2,13 @@
  * bench:remote-write — 1,000 nodes' rounds (bench/fleetData.ts shapes plus raw counters,
  * bench/promFleet.ts) through edgefleet's whole remote-write path into a local Prometheus 2.42
  * (--web.enable-remote-write-receiver, started here): series built from the round as
- * collectRound hands it over, encoded (protobufjs) and compressed (snappy) into requests of
- * prometheus.maxSamplesPerSend, queued in SQLite in a transaction, then flushed (lease, POST,
- * ack per request). The anchors, in the same run: the same rounds encoded beforehand and POSTed
- * straight to the same Prometheus, 4 requests in flight, (1) one sample per series per request
- * as edgefleet sends them, (2) all rounds of a series in one request: what Prometheus alone
+ * collectRound hands it over, queued in SQLite in rows of prometheus.maxSamplesPerSend (one
+ * transaction a round), then flushed: rows merged per series into requests of disjoint series,
+ * 4 in flight (lease, state of each request, POST, answer). (a) The backlog: every round
+ * queued, then flushed, as at the end of an outage (the last line's figures); (b) round by
+ * round: queue a round, flush it. The anchors, in the same run: the same rounds encoded
+ * beforehand and POSTed straight to the same Prometheus, 4 requests in flight, (1) one sample
+ * per series per request, (2) all rounds of a series in one request: what Prometheus alone
  * ingests on this machine, and its own CPU per sample (from /proc), which a loaded machine
  * inflates less than wall time. Prints samples/s, hub CPU (this process, user + system) and
  * Prometheus CPU per sample; last line:
@@ -20,7 +22,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, type Config } from '../shared/config/config.js';
 import { silentLogger } from '../shared/domain/index.js';
-import { flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests, roundSeries } from '../shared/prometheus/remoteWrite.js';
+import { DEFAULT_MAX_IN_FLIGHT, flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests, roundSeries } from '../shared/prometheus/remoteWrite.js';
 import { mergeQueueRows, splitBatch } from '../shared/prometheus/backlog.js';
 import { encodeSeriesRequest, encodeWriteRequestFrom, REMOTE_WRITE_HEADERS } from '../shared/prometheus/writeRequest.js';
 import { enqueueRemoteWrite, openDb } from '../shared/store/index.js';
@@ -87,36 +89,46 @@ try {
   const mergedBatch = splitBatch(merged, PER_SEND).map((r) => encodeSeriesRequest(merged, r.from, r.to));
   const all = await replay([mergedBatch], merged.values.length);
 
-  // edgefleet: build, encode, queue in SQLite (one transaction per round), flush.
-  const db = openDb(join(dir, 'edgefleet.db'));
-  const config: Config = { ...DEFAULT_CONFIG, prometheus: { ...DEFAULT_CONFIG.prometheus, job: 'edgefleet', maxSamplesPerSend: PER_SEND, remoteWrite: [{ url: `${prom.url}/api/v1/write` }] } };
-  const endpoints = remoteWriteEndpoints(config).map((e) => e.name);
-  let samples = 0;
-  const t0 = performance.now();
-  const c0 = cpuUs();
-  const p0 = prom.cpuMicros();
-  for (const round of rounds) {
-    const requests = remoteWriteRequests(roundSeries(round, specs, 'edgefleet'), PER_SEND, Date.now());
-    samples += requests.reduce((n, r) => n + r.samples, 0);
-    db.transaction(() => enqueueRemoteWrite(db, requests, endpoints, config.prometheus.queueMaxSamples))();
-  }
-  const queuedS = (performance.now() - t0) / 1000;
-  const [flushed] = await flushRemoteWrite({ db, config, log: silentLogger, deadlineMs: Date.now() + 600_000 });
-  const totalS = (performance.now() - t0) / 1000;
-  const cpu = (cpuUs() - c0) / samples;
-  const promUs = (prom.cpuMicros() - p0) / samples;
-  if (flushed!.sentSamples !== samples) throw new Error(`sent ${flushed!.sentSamples} of ${samples} samples: ${JSON.stringify(flushed)}`);
-  const check = await prom.query('count(node_load1{job="edgefleet"})');
-  db.close();
+  // edgefleet: build, queue in SQLite (one transaction per round), flush. (a) The backlog: all
+  // rounds queued, then flushed (merged per series, 4 in flight): an outage's end. (b) Round by
+  // round, as a hub runs: queue a round, flush it (one sample per series, 4 in flight).
+  const edgefleet = async (job: string, byRound: boolean) => {
+    const db = openDb(join(dir, `${job}.db`));
+    const config: Config = { ...DEFAULT_CONFIG, prometheus: { ...DEFAULT_CONFIG.prometheus, job, maxSamplesPerSend: PER_SEND, remoteWrite: [{ url: `${prom.url}/api/v1/write` }] } };
+    const endpoints = remoteWriteEndpoints(config).map((e) => e.name);
+    const flush = async () => (await flushRemoteWrite({ db, config, log: silentLogger, deadlineMs: Date.now() + 600_000 }))[0]!.sentSamples;
+    let samples = 0;
+    let sent = 0;
+    const t0 = performance.now();
+    const c0 = cpuUs();
+    const p0 = prom.cpuMicros();
+    for (const round of rounds) {
+      const requests = remoteWriteRequests(roundSeries(round, specs, job), PER_SEND, Date.now());
+      samples += requests.reduce((n, r) => n + r.samples, 0);
+      db.transaction(() => enqueueRemoteWrite(db, requests, endpoints, config.prometheus.queueMaxSamples))();
+      if (byRound) sent += await flush();
+    }
+    const queuedS = (performance.now() - t0) / 1000;
+    if (!byRound) sent += await flush();
+    const totalS = (performance.now() - t0) / 1000;
+    const cpu = (cpuUs() - c0) / samples;
+    const promUs = (prom.cpuMicros() - p0) / samples;
+    if (sent !== samples) throw new Error(`${job}: sent ${sent} of ${samples} samples`);
+    const series = await prom.query(`count(node_load1{job="${job}"})`);
+    db.close();
+    return { samples, totalS, queuedS, rate: samples / totalS, cpu, promUs, series: series[0]?.value?.[1] };
+  };
+  const backlog = await edgefleet('edgefleet', false);
+  const steady = await edgefleet('edgefleet_rounds', true);
 
-  const rate = samples / totalS;
-  console.log(`${NODES} nodes × ${ROUNDS} rounds = ${samples} samples in requests of ${PER_SEND}; Prometheus holds ${check[0]?.value?.[1]} node_load1 series`);
-  console.log(`edgefleet: ${totalS.toFixed(2)} s (queued in ${queuedS.toFixed(2)} s) → ${Math.round(rate)} samples/s, hub CPU ${cpu.toFixed(2)} µs/sample`);
   const cores = availableParallelism();
-  console.log(`anchor, Prometheus alone, one sample per series per request (as edgefleet sends): ${Math.round(one.perS)} samples/s, Prometheus CPU ${one.promUs.toFixed(2)} µs/sample (at most ${Math.round((cores * 1e6) / one.promUs)} samples/s on ${cores} idle cores) → edgefleet/anchor ${(rate / one.perS).toFixed(2)}x`);
+  console.log(`${NODES} nodes × ${ROUNDS} rounds = ${backlog.samples} samples, requests of at most ${PER_SEND}, ${DEFAULT_MAX_IN_FLIGHT} in flight; Prometheus holds ${backlog.series} node_load1 series`);
+  console.log(`anchor, Prometheus alone, one sample per series per request: ${Math.round(one.perS)} samples/s, Prometheus CPU ${one.promUs.toFixed(2)} µs/sample (at most ${Math.round((cores * 1e6) / one.promUs)} samples/s on ${cores} idle cores)`);
   console.log(`anchor, Prometheus alone, ${ROUNDS} samples per series per request: ${Math.round(all.perS)} samples/s, Prometheus CPU ${all.promUs.toFixed(2)} µs/sample (at most ${Math.round((cores * 1e6) / all.promUs)} samples/s on ${cores} idle cores)`);
-  console.log(`Prometheus' own CPU for edgefleet's samples: ${promUs.toFixed(2)} µs/sample; load average ${loadavg()[0]!.toFixed(1)} on ${cores} cores`);
-  console.log(`bench:remote-write samples_per_s=${Math.round(rate)} hub_cpu_us_per_sample=${cpu.toFixed(2)}`);
+  console.log(`edgefleet round by round (queue a round, flush it): ${steady.totalS.toFixed(2)} s → ${Math.round(steady.rate)} samples/s, hub CPU ${steady.cpu.toFixed(2)} µs/sample, Prometheus CPU ${steady.promUs.toFixed(2)} µs/sample → edgefleet/anchor(one) ${(steady.rate / one.perS).toFixed(2)}x`);
+  console.log(`edgefleet backlog (${ROUNDS} rounds queued, then flushed merged): ${backlog.totalS.toFixed(2)} s (queued in ${backlog.queuedS.toFixed(2)} s) → ${Math.round(backlog.rate)} samples/s, hub CPU ${backlog.cpu.toFixed(2)} µs/sample, Prometheus CPU ${backlog.promUs.toFixed(2)} µs/sample → edgefleet/anchor(${ROUNDS}) ${(backlog.rate / all.perS).toFixed(2)}x`);
+  console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cores} cores`);
+  console.log(`bench:remote-write samples_per_s=${Math.round(backlog.rate)} hub_cpu_us_per_sample=${backlog.cpu.toFixed(2)}`);
 } finally {
   await prom.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -326,6 +326,8 @@ describe('remote write, in process, against scripted receivers', () => {
     bad({ url: 'http://x/w', bearerToken: 't', basicAuth: { username: 'u', password: 'p' } }, /basicAuth and bearerToken exclude each other/);
     bad({ url: 'http://x/w', headers: { 'Content-Encoding': 'gzip' } }, /"Content-Encoding" is set by edgefleet/);
     bad({ url: 'http://x/w', nope: 1 }, /unknown key "nope"/);
+    bad({ url: 'http://x/w', maxInFlight: 0 }, /remoteWrite\[0\]\.maxInFlight" must be a whole number from 1 to 64 \(requests sent at once\), not 0/);
+    bad({ url: 'http://x/w', maxInFlight: '4' }, /maxInFlight" must be a whole number/);
     assert.throws(() => remoteWriteEndpoints(configFor([{ url: 'http://x/w' }, { url: 'http://x/w' }])), /two endpoints named "http:\/\/x\/w"/);
     const [e] = remoteWriteEndpoints(configFor([{ url: 'https://u:p%40ss@mimir.lab/api/v1/push?org=1', basicAuth: undefined }]));
     assert.equal(e!.name, 'https://mimir.lab/api/v1/push');

@@ -390,8 +390,8 @@ async function sendBatch(o: FlushContext, e: RemoteWriteEndpoint, loaded: Loaded
           summary.sentSamples += samples;
         }
       } else if (outcome.retry) {
-        // A status says nothing was taken; no answer leaves it in doubt.
-        setRequestState(o.db, e.name, batch, i, { state: outcome.status === undefined ? 's' : 'q', nowMs: after });
+        // A status says nothing was taken now; no answer leaves it in doubt, and so does an earlier one.
+        setRequestState(o.db, e.name, batch, i, { state: inDoubt || outcome.status === undefined ? 's' : 'q', nowMs: after });
         summary.retries++;
         stop ??= 'retry';
         if (deferred) continue;
