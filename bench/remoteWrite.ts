@@ -85,7 +85,7 @@ try {
   const one = await replay(oneRequests, oneSamples);
   // (2) The same rounds with every series' samples together (each series once per request, all
   // its rounds in it): Prometheus then reads a series' labels and finds it once per request.
-  const merged = mergeQueueRows(rounds.flatMap((round) => remoteWriteRequests(roundSeries(round, specs, 'anchor_merged'), PER_SEND, 0).map((r) => r.payload)));
+  const merged = mergeQueueRows(rounds.flatMap((round, k) => remoteWriteRequests(roundSeries(round, specs, 'anchor_merged'), PER_SEND, 0).map((r) => ({ ...r, round: k }))));
   const mergedBatch = splitBatch(merged, PER_SEND).map((r) => encodeSeriesRequest(merged, r.from, r.to));
   const all = await replay([mergedBatch], merged.values.length);
 

@@ -205,8 +205,9 @@ describe('remote write, in process, against scripted receivers', () => {
     db = openDb(join(dir, `${name}.db`));
     return db;
   };
-  const queue = (d: Db, endpoints: string[], batches: EncodedSeries[][], max = 1e9) =>
-    d.transaction(() => enqueueRemoteWrite(d, batches.flatMap((b) => remoteWriteRequests(b, 1000, Date.now())), endpoints, max))();
+  /** Each of `rounds` queued as a round is (one call each); the last call's result. */
+  const queue = (d: Db, endpoints: string[], rounds: EncodedSeries[][], max = 1e9) =>
+    d.transaction(() => (rounds.length ? rounds : [[]]).map((b) => enqueueRemoteWrite(d, remoteWriteRequests(b, 1000, Date.now()), endpoints, max)).at(-1)!)();
 
   it('a 4xx is logged with the response and dropped, never retried; the next request still goes', async () => {
     // One series a request: the request holding series a is refused.
@@ -291,7 +292,7 @@ describe('remote write, in process, against scripted receivers', () => {
 
   it('encodes the WriteRequest protobufjs decodes back, the same bytes as encoding it whole', () => {
     const [row] = remoteWriteRequests(series('m', [1.5, -2, 1e300]), 1000, 0);
-    const req = encodeSeriesRequest(mergeQueueRows([row!.payload]));
+    const req = encodeSeriesRequest(mergeQueueRows([{ ...row!, round: 1 }]));
     assert.deepEqual(decodeWriteRequest(req).timeseries, timeSeries('m', [1.5, -2, 1e300]));
     assert.deepEqual(snappy.uncompressSync(req), snappy.uncompressSync(encodeWriteRequest(timeSeries('m', [1.5, -2, 1e300]))));
   });
@@ -305,7 +306,7 @@ describe('remote write, in process, against scripted receivers', () => {
       [enc('a', 1, 1000), enc('b', 2, 1000), enc('c', 3, 1000)],
       [enc('c', 13, 2000), enc('a', 11, 2000), enc('b', 12, 2000)],
       [enc('a', 21, 3000), enc('c', 99, 2000)],
-    ].flatMap((r) => remoteWriteRequests(r, 1000, 0).map((x) => x.payload));
+    ].flatMap((r, k) => remoteWriteRequests(r, 1000, 0).map((x) => ({ ...x, round: k })));
     const m = mergeQueueRows(rows);
     const want: TimeSeries[] = [
       { labels: l('a'), samples: [{ value: 1, timestamp: 1000 }, { value: 11, timestamp: 2000 }, { value: 21, timestamp: 3000 }] },

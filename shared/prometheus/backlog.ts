@@ -49,15 +49,22 @@ export interface MergedBatch extends SeriesColumns {
   duplicates: number;
 }
 
+/** A queued row to merge: its payload (format 2), samples, and round (rows of one round hold a series once). */
+export interface MergeRow {
+  payload: Buffer;
+  samples: number;
+  round: number | null;
+}
+
 /**
- * Group the samples of `rows` (format 2 payloads, queue order) by series. Consecutive rounds
- * list their series in the same order, so the series after the one just found is tried first
- * (a byte comparison); only a miss costs a lookup by the labels' bytes.
+ * Group the samples of `rows` (queue order) by series. The batch's first round holds each series
+ * once, so its series are taken as they come. Later rounds list their series in the same order,
+ * so the series after the one just found is tried first (a byte comparison); only a miss costs
+ * a lookup by the labels' bytes (the lookup table is built at the first miss).
  */
-export function mergeQueueRows(rows: readonly Buffer[]): MergedBatch {
-  const raws = rows.map(uncompressBlock);
+export function mergeQueueRows(rows: readonly MergeRow[]): MergedBatch {
   let total = 0;
-  for (const r of raws) total += r.readUInt32LE(0);
+  for (const r of rows) total += r.samples;
   const groupOf = new Uint32Array(total);
   const valueIn = new Float64Array(total);
   const timeIn = new Float64Array(total);
@@ -68,36 +75,45 @@ export function mergeQueueRows(rows: readonly Buffer[]): MergedBatch {
   let arenaUsed = 0;
   const labelAt: number[] = [];
   const labelEnd: number[] = [];
-  const byLabels = new Map<string, number>();
-  let groups = 0;
+  let byLabels: Map<string, number> | undefined;
+  const lookup = (raw: Buffer, s: number, e: number) => {
+    if (!byLabels) {
+      byLabels = new Map();
+      for (let g = 0; g < labelAt.length; g++) byLabels.set(arena.toString('latin1', labelAt[g], labelEnd[g]), g);
+    }
+    return byLabels.get(raw.toString('latin1', s, e));
+  };
+  const firstRound = rows[0]?.round ?? null;
   let k = 0;
   let duplicates = 0;
-  for (const raw of raws) {
+  for (let r = 0; r < rows.length; r++) {
+    const raw = uncompressBlock(rows[r]!.payload);
     const n = raw.readUInt32LE(0);
+    if (n !== rows[r]!.samples) throw new Error(`remote write queue: a row says ${rows[r]!.samples} samples and holds ${n}`);
     const offsetsAt = HEADER_BYTES + 16 * n;
     const labelsAt = offsetsAt + 4 * (n + 1);
+    const fresh = firstRound !== null && rows[r]!.round === firstRound;
     let guess = -1;
     for (let i = 0; i < n; i++) {
       const s = labelsAt + raw.readUInt32LE(offsetsAt + 4 * i);
       const e = labelsAt + raw.readUInt32LE(offsetsAt + 4 * i + 4);
-      let g = -1;
-      if (guess >= 0 && guess < groups && labelEnd[guess]! - labelAt[guess]! === e - s && arena.compare(raw, s, e, labelAt[guess], labelEnd[guess]) === 0) g = guess;
-      else {
-        const key = raw.toString('latin1', s, e);
-        g = byLabels.get(key) ?? -1;
-        if (g < 0) {
-          g = groups++;
-          byLabels.set(key, g);
-          if (arenaUsed + (e - s) > arena.length) {
-            const bigger = Buffer.allocUnsafe(Math.max(arena.length * 2, arenaUsed + (e - s)));
-            arena.copy(bigger, 0, 0, arenaUsed);
-            arena = bigger;
-          }
-          raw.copy(arena, arenaUsed, s, e);
-          labelAt.push(arenaUsed);
-          labelEnd.push((arenaUsed += e - s));
-          lastTime[g] = -Infinity;
+      const groups = labelAt.length;
+      let g: number | undefined;
+      if (fresh) g = undefined;
+      else if (guess >= 0 && guess < groups && labelEnd[guess]! - labelAt[guess]! === e - s && arena.compare(raw, s, e, labelAt[guess], labelEnd[guess]) === 0) g = guess;
+      else g = lookup(raw, s, e);
+      if (g === undefined) {
+        g = groups;
+        if (arenaUsed + (e - s) > arena.length) {
+          const bigger = Buffer.allocUnsafe(Math.max(arena.length * 2, arenaUsed + (e - s)));
+          arena.copy(bigger, 0, 0, arenaUsed);
+          arena = bigger;
         }
+        raw.copy(arena, arenaUsed, s, e);
+        labelAt.push(arenaUsed);
+        labelEnd.push((arenaUsed += e - s));
+        byLabels?.set(raw.toString('latin1', s, e), g);
+        lastTime[g] = -Infinity;
       }
       guess = g + 1;
       const t = raw.readDoubleLE(HEADER_BYTES + 8 * (n + i));
@@ -113,6 +129,7 @@ export function mergeQueueRows(rows: readonly Buffer[]): MergedBatch {
       k++;
     }
   }
+  const groups = labelAt.length;
   // Counting sort by series, stable: each series' samples stay in queue order.
   const start = new Uint32Array(groups + 1);
   for (let g = 0; g < groups; g++) start[g + 1] = start[g]! + count[g + 1]!;

@@ -311,7 +311,7 @@ function loadBatch(db: Db, endpoint: string, perSend: number, log: Logger): Load
 /** A format-1 row is its own batch, sent as queued; format-2 rows are merged and split. */
 function buildBatch(rows: readonly QueuedRequest[], perSend: number): { samples: number[]; merged: boolean[]; duplicates: number; body: (i: number) => Buffer } {
   if (rows[0]!.format === 1) return { samples: [rows[0]!.samples], merged: [false], duplicates: 0, body: () => rows[0]!.payload };
-  const m = mergeQueueRows(rows.map((r) => r.payload));
+  const m = mergeQueueRows(rows);
   const requests = splitBatch(m, perSend);
   return {
     samples: requests.map((r) => r.samples),

@@ -674,10 +674,12 @@ export const MIGRATIONS: readonly string[] = [
   // 15 (issue 19): remote write with several requests in flight and a backlog merged per series.
   // queue.format: 1 = a snappy WriteRequest sent as it is (rows queued before this migration),
   // 2 = a round's chunk as columns (shared/prometheus/backlog.ts), merged with the rows after it
-  // into requests at send time. endpoints.batch_json: the batch being sent (its rows, its split,
-  // each request's state), so a restart resends exactly the requests that were not answered.
+  // into requests at send time; queue.round: the id of its round's first row (a round holds a
+  // series once). endpoints.batch_json: the batch being sent (its rows, its split, each
+  // request's state), so a restart resends exactly the requests that were not answered.
   `
   ALTER TABLE remote_write_queue ADD COLUMN format INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE remote_write_queue ADD COLUMN round INTEGER;
   ALTER TABLE remote_write_endpoints ADD COLUMN batch_json TEXT;
   `,
 ];

@@ -17,6 +17,8 @@ export interface QueuedRequest {
   samples: number;
   series: number;
   format: 1 | 2;
+  /** The id of the first row of its round (format 2): rows of one round hold each series once. */
+  round: number | null;
   payload: Buffer;
 }
 
@@ -71,20 +73,25 @@ export interface EnqueueResult {
 }
 
 /**
- * Queue `requests` for `endpoints` (call inside the round's transaction). An endpoint seen for
+ * Queue one round's `requests` for `endpoints` (call inside the round's transaction): the rows
+ * of one call are one round, holding each series at most once. An endpoint seen for
  * the first time starts from these requests; endpoints no longer configured are forgotten.
  * Then the bound: while the queue holds more than `maxSamples` samples, its oldest request is
  * deleted and counted as dropped for every endpoint that had not sent it.
  */
-export function enqueueRemoteWrite(db: Db, requests: readonly Omit<QueuedRequest, 'id' | 'format'>[], endpoints: readonly string[], maxSamples: number): EnqueueResult {
+export function enqueueRemoteWrite(db: Db, requests: readonly Omit<QueuedRequest, 'id' | 'format' | 'round'>[], endpoints: readonly string[], maxSamples: number): EnqueueResult {
   const firstNew = ((db.prepare('SELECT MAX(id) AS id FROM remote_write_queue').get() as { id: number | null }).id ?? 0);
   const known = new Set((db.prepare('SELECT endpoint FROM remote_write_endpoints').all() as { endpoint: string }[]).map((r) => r.endpoint));
   const add = db.prepare('INSERT INTO remote_write_endpoints (endpoint, acked_id) VALUES (?, ?)');
   for (const e of endpoints) if (!known.has(e)) add.run(e, firstNew);
   const forget = db.prepare('DELETE FROM remote_write_endpoints WHERE endpoint = ?');
   for (const e of known) if (!endpoints.includes(e)) forget.run(e);
-  const insert = db.prepare('INSERT INTO remote_write_queue (created_unix_ms, samples, series, format, payload) VALUES (?, ?, ?, 2, ?)');
-  for (const r of requests) insert.run(r.createdUnixMs, r.samples, r.series, r.payload);
+  const insert = db.prepare('INSERT INTO remote_write_queue (created_unix_ms, samples, series, format, round, payload) VALUES (?, ?, ?, 2, ?, ?)');
+  let round: number | bigint | null = null;
+  for (const r of requests) {
+    const id: number | bigint = insert.run(r.createdUnixMs, r.samples, r.series, round, r.payload).lastInsertRowid;
+    if (round === null) db.prepare('UPDATE remote_write_queue SET round = id WHERE id = ?').run((round = id));
+  }
 
   const result: EnqueueResult = { queued: requests.length, droppedRequests: 0, droppedSamples: 0, droppedFor: [], queuedSamples: 0 };
   let total = (db.prepare('SELECT COALESCE(SUM(samples), 0) AS n FROM remote_write_queue').get() as { n: number }).n;
@@ -137,7 +144,7 @@ function pruneAcked(db: Db): void {
   db.prepare('DELETE FROM remote_write_queue WHERE id <= (SELECT COALESCE(MIN(acked_id), (SELECT MAX(id) FROM remote_write_queue)) FROM remote_write_endpoints)').run();
 }
 
-const ROW_COLUMNS = 'id, created_unix_ms AS createdUnixMs, samples, series, format, payload';
+const ROW_COLUMNS = 'id, created_unix_ms AS createdUnixMs, samples, series, format, round, payload';
 
 /**
  * The rows of `endpoint`'s next batch, oldest first: a format-1 row alone (it is sent as it is),
