@@ -42,7 +42,7 @@ try {
   const pool = new TransportPool({ knownHostsFile: config.ssh.knownHostsFile, acceptNewHostKeys: false, privateKeyFile: '', agentSocket: '', user: 'root', connectTimeoutMs: 5000 });
   syncNodes(db, inventory, Math.floor(Date.now() / 1000));
   await pushModelImage(lab.registry.push, 'bench/backlog', 'v1', { entrypoint: ['sh', '-c', SCRIPT] });
-  const d = createDeployment({ db, config, inventory }, parseDeployRequest({ image: 'bench/backlog:v1', nodes: [inventory[0]!.name], options: { graceSeconds: 0 } }, { registries: ['lab'] }));
+  const d = await createDeployment({ db, config, inventory }, parseDeployRequest({ image: 'bench/backlog:v1', nodes: [inventory[0]!.name], options: { graceSeconds: 0 } }, { registries: ['lab'] }));
   const s = await runDeployment({ db, config, pool, log: silentLogger, inventory }, d.id);
   if (s.status !== 'succeeded') throw new Error(`deploy: ${JSON.stringify(s.nodes)}`);
   const id = s.nodes[0]!.containerId!;

@@ -54,7 +54,7 @@ try {
     for (const { tag } of steps) await pushModelImage(registry.push, repo, tag, { entrypoint: ['sh', '-c', 'trap "exit 0" TERM; sleep 3600 & wait'], weightsBytes: mb * 1024 * 1024 });
     for (const { tag, what, order } of steps) {
       const req = parseDeployRequest({ image: `${repo}:${tag}`, nodes: fleet.nodes.map((n) => n.name), options: { graceSeconds: 0, restart: 'no', ...(order ? { order } : {}) } }, { registries: ['lab'] });
-      const d = createDeployment(deps, req);
+      const d = await createDeployment(deps, req);
       const s: DeploymentSummary = await runDeployment(deps, d.id);
       if (s.status !== 'succeeded') throw new Error(`deploy ${repo}:${tag} ${s.status}: ${JSON.stringify(s.nodes)}`);
       const total = s.durationMs / 1000;

@@ -3,9 +3,9 @@ import type { DeploymentAction } from '../shared/domain/index.js';
 import { FINAL_NODE_STATES } from '../shared/domain/index.js';
 import { loadConfig } from '../shared/config/config.js';
 import { progress } from '../shared/handler/progress.js';
-import { dbFor } from '../shared/handler/resources.js';
+import { storeFor } from '../shared/handler/resources.js';
 import { deploymentEvents, deploymentNodes, getDeployment, listDeployments, recoverInterruptedDeployments } from '../shared/store/index.js';
-import type { NodeUpdate } from '../shared/store/deployments.js';
+import type { DeploymentNodeRow, DeploymentRow, NodeUpdate } from '../shared/store/deployments.js';
 import { localTime, table, writeJson, writeJsonOrTable } from './table.js';
 import { displayWidth, padEndToWidth, truncateToWidth } from './width.js';
 
@@ -97,14 +97,14 @@ export async function deployCommand(action: DeploymentAction, ref: string | unde
 }
 
 /** `edgefleet deployments [ID]`: the latest deployments, or one with its nodes and events. */
-export function deploymentsCommand(id: string | undefined, asJson: boolean): number {
-  const db = dbFor(loadConfig());
-  recoverInterruptedDeployments(db, Date.now());
+export async function deploymentsCommand(id: string | undefined, asJson: boolean): Promise<number> {
+  const db = (await storeFor(loadConfig())).sql;
+  await recoverInterruptedDeployments(db, Date.now());
   if (id !== undefined) {
-    const d = getDeployment(db, id);
+    const d = await getDeployment(db, id);
     if (!d) throw new Error(`no deployment ${id}`);
-    const nodes = deploymentNodes(db, id);
-    const events = deploymentEvents(db, id);
+    const nodes = await deploymentNodes(db, id);
+    const events = await deploymentEvents(db, id);
     if (asJson) {
       writeJson({ ...d, nodes, events });
       return 0;
@@ -116,8 +116,9 @@ export function deploymentsCommand(id: string | undefined, asJson: boolean): num
     else process.stdout.write(table(['+SECONDS', 'NODE', 'STATE', 'PROGRESS', 'MESSAGE'], events.map((e) => [((e.timeUnixMs - t0) / 1000).toFixed(3), e.node, e.state, e.progressPercent === null ? null : `${e.progressPercent}%`, e.message ?? ''])) + '\n');
     return 0;
   }
-  const list = listDeployments(db, { limit: 50 });
-  const withNodes = list.map((d) => ({ ...d, nodes: deploymentNodes(db, d.id) }));
+  const list = await listDeployments(db, { limit: 50 });
+  const withNodes: (DeploymentRow & { nodes: DeploymentNodeRow[] })[] = [];
+  for (const d of list) withNodes.push({ ...d, nodes: await deploymentNodes(db, d.id) });
   writeJsonOrTable(asJson, withNodes, ['ID', 'ACTION', 'IMAGE', 'STATUS', 'NODES', 'CREATED'], () =>
     withNodes.map((d) => [d.id, d.action, `${d.repository}${d.tag ? ':' + d.tag : ''}`, d.status, summarize(d.nodes.map((n) => n.state)), localTime(d.createdUnixSeconds)]),
     'no deployments yet (edgefleet deploy MODEL:TAG --nodes a,b starts one)',

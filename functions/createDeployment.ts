@@ -15,14 +15,14 @@ import { deploymentNodes } from '../shared/store/index.js';
 export const handler = makeHandler<HttpEvent, HttpResult>('createDeployment', async (event, ctx) => {
   requireApiKey(event, ctx.config);
   const body = jsonBody(event);
-  const req = asInput(() => parseDeployRequest(body, { registries: ctx.config.registries.map((r) => r.name) }));
-  const deps = deployDeps('createDeployment', ctx);
-  const d = asInput(() => createDeployment(deps, req));
+  const req = await asInput(() => parseDeployRequest(body, { registries: ctx.config.registries.map((r) => r.name) }));
+  const deps = await deployDeps('createDeployment', ctx);
+  const d = await asInput(() => createDeployment(deps, req));
   const log = ctx.log;
   runInBackground(
     () => runDeployment(deps, d.id),
     (e) => log.error('deployment failed', { deployment: d.id, error: e.message }),
   );
   log.info('deployment queued', { deployment: d.id, image: d.image, action: d.action });
-  return json(202, { id: d.id, status: d.status, action: d.action, image: d.image, nodes: deploymentNodes(ctx.db, d.id).map((n) => n.node), href: `/deployments/${d.id}` });
+  return json(202, { id: d.id, status: d.status, action: d.action, image: d.image, nodes: (await deploymentNodes(deps.db, d.id)).map((n) => n.node), href: `/deployments/${d.id}` });
 });

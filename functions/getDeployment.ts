@@ -10,8 +10,9 @@ export const handler = makeHandler<HttpEvent, HttpResult>('getDeployment', async
   const id = event.pathParameters?.id ?? '';
   if (!DEPLOYMENT_ID.test(id)) throw badRequest('id: 12 hex digits');
   // What a dead process left `running` is shown as it is: interrupted.
-  recoverInterruptedDeployments(ctx.db, Date.now());
-  const d = getDeployment(ctx.db, id);
+  const sql = (await ctx.store()).sql;
+  await recoverInterruptedDeployments(sql, Date.now());
+  const d = await getDeployment(sql, id);
   if (!d) throw notFound(`no deployment ${id}`);
-  return json(200, { ...d, nodes: deploymentNodes(ctx.db, id), events: deploymentEvents(ctx.db, id) });
+  return json(200, { ...d, nodes: await deploymentNodes(sql, id), events: await deploymentEvents(sql, id) });
 });

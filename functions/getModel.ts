@@ -26,7 +26,7 @@ export const handler = makeHandler<HttpEvent, HttpResult>('getModel', async (eve
     if (e instanceof ParseError) throw badRequest(`name: ${e.message}`);
     throw e;
   }
-  const models = listModels(ctx.db, { repository: ref.repository, ...(ref.tag !== undefined ? { tag: ref.tag } : {}), ...(q.registry !== undefined ? { registry: q.registry } : {}), includeRemoved: true });
+  const models = await listModels((await ctx.store()).sql, { repository: ref.repository, ...(ref.tag !== undefined ? { tag: ref.tag } : {}), ...(q.registry !== undefined ? { registry: q.registry } : {}), includeRemoved: true });
   if (models.length === 0) throw notFound(`no model ${raw}${q.registry ? ` in registry ${q.registry}` : ''}`);
   return json(200, { models });
 });

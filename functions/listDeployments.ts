@@ -12,7 +12,10 @@ export const handler = makeHandler<HttpEvent, HttpResult>('listDeployments', asy
   if (q.model !== undefined && !isRepositoryName(q.model)) throw badRequest('model: not a repository name');
   const limit = q.limit === undefined ? 50 : Number(q.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('limit: an integer, 1 to 1000');
-  recoverInterruptedDeployments(ctx.db, Date.now());
-  const list = listDeployments(ctx.db, { limit, ...(q.model !== undefined ? { repository: q.model } : {}) });
-  return json(200, { deployments: list.map((d) => ({ ...d, nodes: deploymentNodes(ctx.db, d.id) })) });
+  const sql = (await ctx.store()).sql;
+  await recoverInterruptedDeployments(sql, Date.now());
+  const list = await listDeployments(sql, { limit, ...(q.model !== undefined ? { repository: q.model } : {}) });
+  const deployments = [];
+  for (const d of list) deployments.push({ ...d, nodes: await deploymentNodes(sql, d.id) });
+  return json(200, { deployments });
 });

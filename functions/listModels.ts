@@ -15,7 +15,7 @@ export const handler = makeHandler<HttpEvent, HttpResult>('listModels', async (e
   if (q.platform !== undefined && !PLATFORM.test(q.platform)) throw badRequest('platform must be OS/ARCH[/VARIANT], e.g. linux/arm64');
   if (q.task !== undefined && !WORD.test(q.task)) throw badRequest(`task must match ${WORD}`);
   if (q.removed !== undefined && !['true', 'false'].includes(q.removed)) throw badRequest('removed must be true or false');
-  const models = listModels(ctx.db, {
+  const models = await listModels((await ctx.store()).sql, {
     ...(q.registry !== undefined ? { registry: q.registry } : {}),
     ...(q.platform !== undefined ? { platform: q.platform } : {}),
     ...(q.task !== undefined ? { task: q.task } : {}),

@@ -13,9 +13,9 @@ export const handler = makeHandler<{ model?: string; nodes?: string[]; group?: s
   if (e.model !== undefined && (typeof e.model !== 'string' || !isRepositoryName(e.model))) throw badRequest('model: not a repository name');
   if (e.nodes !== undefined && (!Array.isArray(e.nodes) || !e.nodes.every((n) => typeof n === 'string'))) throw badRequest('nodes: a list of inventory host names');
   if (e.group !== undefined && typeof e.group !== 'string') throw badRequest('group: an inventory group name');
-  const deps = deployDeps('modelStatus', ctx);
+  const deps = await deployDeps('modelStatus', ctx);
   const target = { ...(e.model ? { repository: e.model } : {}), ...(e.nodes ? { nodes: e.nodes } : {}), ...(e.group !== undefined ? { group: e.group } : {}) };
-  asInput(() => resolveTargets(deps.inventory, target.nodes || target.group !== undefined ? target : { group: 'all' }));
+  await asInput(() => resolveTargets(deps.inventory, target.nodes || target.group !== undefined ? target : { group: 'all' }));
   const result = await modelStatus(deps, target);
   return { nodes: result };
 });

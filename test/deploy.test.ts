@@ -182,7 +182,7 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
   const deps = (): DeployDeps => ({ db, config, pool, log: silentLogger, inventory: inventoryNodes(config) });
   const deploy = async (body: Record<string, unknown>): Promise<DeploymentSummary> => {
     const req: DeployRequest = parseDeployRequest(body, { registries: ['lab'] });
-    const d = createDeployment(deps(), req);
+    const d = await createDeployment(deps(), req);
     return within(90_000, runDeployment(deps(), d.id), `deployment ${JSON.stringify(body)}`);
   };
   const running = (e: PodmanEngine) => e.containers().filter((c) => c.state === 'running');
@@ -201,7 +201,7 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
       assert.equal(c!.labels[DEPLOY_LABELS.deployment], s.id);
       assert.equal(c!.labels[DEPLOY_LABELS.digest], digests.v1);
     }
-    const events = deploymentEvents(db, s.id);
+    const events = await deploymentEvents(db, s.id);
     for (const node of ['node01', 'node02']) {
       const mine = events.filter((e) => e.node === node);
       const states = mine.map((e) => e.state).filter((st, i, a) => st !== a[i - 1]);
@@ -216,9 +216,9 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
       const verifying = mine.find((e) => e.state === 'verifying')!.timeUnixMs;
       assert.ok(mine.at(-1)!.timeUnixMs - verifying >= 1000, 'the grace period was waited for');
     }
-    const rows = deploymentNodes(db, s.id);
+    const rows = await deploymentNodes(db, s.id);
     assert.ok(rows.every((r) => r.state === 'running' && r.finishedUnixSeconds !== null && r.containerId));
-    assert.equal(getDeployment(db, s.id)!.status, 'succeeded');
+    assert.equal((await getDeployment(db, s.id))!.status, 'succeeded');
   });
 
   it('re-deploying the same digest is a no-op', async () => {
@@ -226,7 +226,7 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
     const s = await deploy({ image: `${REPO}:v1`, group: 'edge' });
     assert.deepEqual(s.nodes.map((n) => n.state), ['unchanged', 'unchanged']);
     assert.deepEqual(engines.map((e) => running(e).map((c) => c.name)), before);
-    assert.ok(!deploymentEvents(db, s.id).some((e) => e.state === 'pulling'));
+    assert.ok(!(await deploymentEvents(db, s.id)).some((e) => e.state === 'pulling'));
   });
 
   it('a new tag replaces the old container (stop-first with host networking)', async () => {
@@ -239,11 +239,11 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
       assert.ok(!all.some((c) => c.name === old[i]));
     }
     for (const node of ['node01', 'node02']) {
-      const states = deploymentEvents(db, s.id).filter((e) => e.node === node).map((e) => e.state).filter((st, i, a) => st !== a[i - 1]);
+      const states = (await deploymentEvents(db, s.id)).filter((e) => e.node === node).map((e) => e.state).filter((st, i, a) => st !== a[i - 1]);
       // Host networking (edgefleet_network_mode=host): stop-first.
       assert.deepEqual(states, ['queued', 'pulling', 'creating', 'stopping', 'starting', 'verifying', 'replacing', 'running'], node);
     }
-    assert.ok(deploymentNodes(db, s.id).every((n) => n.previousContainerId && n.updateOrder === 'stop-first'));
+    assert.ok((await deploymentNodes(db, s.id)).every((n) => n.previousContainerId && n.updateOrder === 'stop-first'));
   });
 
   it('a tag that does not exist fails with the registry’s reason; the old container keeps running, the other node is untouched', async () => {
@@ -252,7 +252,7 @@ describe('deploy to Podman engines over SSH', { timeout: 240_000 }, () => {
     assert.equal(s.status, 'failed');
     assert.equal(s.nodes[0]!.state, 'failed');
     assert.match(s.nodes[0]!.error!, /manifest unknown|not found|does not exist/i);
-    assert.match(deploymentNodes(db, s.id)[0]!.error!, /pull 127\.0\.0\.1:\d+\/lab\/detector:v9/);
+    assert.match((await deploymentNodes(db, s.id))[0]!.error!, /pull 127\.0\.0\.1:\d+\/lab\/detector:v9/);
     assert.deepEqual(engines.map((e) => running(e).map((c) => c.name)), before);
   });
 

@@ -100,15 +100,15 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
   });
 
   const deps = (): DeployDeps => ({ db, config, pool, log: silentLogger, inventory: inventoryNodes(config) });
-  const deploy = (body: Record<string, unknown>): Promise<DeploymentSummary> => {
-    const d = createDeployment(deps(), parseDeployRequest(body, { registries: ['lab'] }));
+  const deploy = async (body: Record<string, unknown>): Promise<DeploymentSummary> => {
+    const d = await createDeployment(deps(), parseDeployRequest(body, { registries: ['lab'] }));
     return runDeployment(deps(), d.id);
   };
   const serve = (tag: string, extra: Record<string, unknown> = {}) => deploy({ image: `${SERVER}:${tag}`, nodes: ['node01'], ...extra, options: { env: { PORT: String(port) }, restart: 'no', ...(extra.options as object) } });
   /** What answers on the port, as a client sees it. */
   const answer = async () => (await (await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(3000) })).text()).trim();
   const serverContainers = () => lab.engine.containers().filter((c) => c.labels['io.edgefleet.model'] === SERVER);
-  const states = (id: string, node = 'node01') => deploymentEvents(db, id).filter((e) => e.node === node).map((e) => e.state).filter((s, i, a) => s !== a[i - 1]);
+  const states = async (id: string, node = 'node01') => (await deploymentEvents(db, id)).filter((e) => e.node === node).map((e) => e.state).filter((s, i, a) => s !== a[i - 1]);
   const startedAt = (name: string) => lab.engine.podman(['inspect', '--format', '{{.State.StartedAt}}', name]).trim();
 
   it('defaults: stop-first with host ports, host networking or a GPU; start-first otherwise; the request, then the node var, win', () => {
@@ -132,9 +132,9 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
     assert.equal(s.nodes[0]!.order, 'stop-first');
     assert.equal(await answer(), 'v2');
     assert.deepEqual(serverContainers().map((c) => [c.name, c.state]), [[`edgefleet-lab_server-v2-${s.id}`, 'running']]);
-    assert.deepEqual(states(s.id), ['queued', 'pulling', 'creating', 'stopping', 'starting', 'verifying', 'replacing', 'running']);
-    assert.equal(deploymentNodes(db, s.id)[0]!.updateOrder, 'stop-first');
-    assert.match(deploymentEvents(db, s.id).find((e) => e.state === 'creating')!.message!, /^stop-first \(host networking\): creating edgefleet-lab_server-v2-/);
+    assert.deepEqual(await states(s.id), ['queued', 'pulling', 'creating', 'stopping', 'starting', 'verifying', 'replacing', 'running']);
+    assert.equal((await deploymentNodes(db, s.id))[0]!.updateOrder, 'stop-first');
+    assert.match((await deploymentEvents(db, s.id)).find((e) => e.state === 'creating')!.message!, /^stop-first \(host networking\): creating edgefleet-lab_server-v2-/);
   });
 
   it('start-first on that fixed port is what broke: the new server cannot bind, the old one never stopped', async () => {
@@ -155,7 +155,7 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
     assert.match(s.nodes[0]!.error!, /exited with code 3 within 1 s.*weights missing.*runs again/s);
     assert.equal(await answer(), 'v2');
     assert.deepEqual(serverContainers().map((c) => [c.name, c.state]), before.map((c) => [c.name, 'running']));
-    assert.deepEqual(states(s.id), ['queued', 'pulling', 'creating', 'stopping', 'starting', 'verifying', 'restoring', 'rolled_back']);
+    assert.deepEqual(await states(s.id), ['queued', 'pulling', 'creating', 'stopping', 'starting', 'verifying', 'restoring', 'rolled_back']);
   });
 
   it('a tag that does not exist: failed at the pull, the old server untouched (never stopped)', async () => {
@@ -166,7 +166,7 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
     assert.match(s.nodes[0]!.error!, /manifest unknown|not found|does not exist/i);
     assert.equal(await answer(), 'v2');
     assert.equal(startedAt(before[0]!.name), since);
-    assert.ok(!states(s.id).includes('stopping'));
+    assert.ok(!(await states(s.id)).includes('stopping'));
   });
 
   it('start-first still works for a model without ports: the new one runs beside the old one, then the old one goes', async () => {
@@ -175,8 +175,8 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
     const s = await deploy({ image: `${SLEEPER}:v2`, nodes: ['plain'] });
     assert.equal(s.nodes[0]!.state, 'running', JSON.stringify(s.nodes));
     assert.equal(s.nodes[0]!.order, 'start-first');
-    assert.deepEqual(states(s.id, 'plain'), ['queued', 'pulling', 'creating', 'starting', 'verifying', 'replacing', 'running']);
-    const ev = deploymentEvents(db, s.id).filter((e) => e.node === 'plain');
+    assert.deepEqual(await states(s.id, 'plain'), ['queued', 'pulling', 'creating', 'starting', 'verifying', 'replacing', 'running']);
+    const ev = (await deploymentEvents(db, s.id)).filter((e) => e.node === 'plain');
     assert.ok(ev.find((e) => e.state === 'replacing')!.timeUnixMs - ev.find((e) => e.state === 'starting')!.timeUnixMs >= 1000, 'both ran through the grace period');
     assert.deepEqual(lab.engine.containers().filter((c) => c.labels['io.edgefleet.model'] === SLEEPER).map((c) => [c.name, c.state]), [[`edgefleet-lab_sleeper-v2-${s.id}`, 'running']]);
   });
@@ -198,16 +198,16 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
   });
 
   it('two deployments of one model to one node at once: serialised, both recorded, the later one runs', async () => {
-    const a = createDeployment(deps(), parseDeployRequest({ image: `${SLEEPER}:v3`, nodes: ['plain'] }, { registries: ['lab'] }));
-    const b = createDeployment(deps(), parseDeployRequest({ image: `${SLEEPER}:v4`, nodes: ['plain'] }, { registries: ['lab'] }));
+    const a = await createDeployment(deps(), parseDeployRequest({ image: `${SLEEPER}:v3`, nodes: ['plain'] }, { registries: ['lab'] }));
+    const b = await createDeployment(deps(), parseDeployRequest({ image: `${SLEEPER}:v4`, nodes: ['plain'] }, { registries: ['lab'] }));
     const [sa, sb] = await Promise.all([runDeployment(deps(), a.id), runDeployment(deps(), b.id)]);
     assert.deepEqual([sa.status, sb.status], ['succeeded', 'succeeded'], JSON.stringify([sa.nodes, sb.nodes]));
-    const events = (id: string) => deploymentEvents(db, id).filter((e) => e.node === 'plain');
-    const waited = events(a.id).some((e) => /waiting for deployment/.test(e.message ?? '')) ? a.id : b.id;
+    const events = async (id: string) => (await deploymentEvents(db, id)).filter((e) => e.node === 'plain');
+    const waited = (await events(a.id)).some((e) => /waiting for deployment/.test(e.message ?? '')) ? a.id : b.id;
     const first = waited === a.id ? b.id : a.id;
-    assert.ok(events(waited).some((e) => e.message === `waiting for deployment ${first} of ${SLEEPER} on plain`), JSON.stringify(events(waited)));
-    const firstDone = events(first).at(-1)!.timeUnixMs;
-    assert.ok(events(waited).find((e) => e.state === 'pulling')!.timeUnixMs >= firstDone, 'the second started only after the first ended');
+    assert.ok((await events(waited)).some((e) => e.message === `waiting for deployment ${first} of ${SLEEPER} on plain`), JSON.stringify(await events(waited)));
+    const firstDone = (await events(first)).at(-1)!.timeUnixMs;
+    assert.ok((await events(waited)).find((e) => e.state === 'pulling')!.timeUnixMs >= firstDone, 'the second started only after the first ended');
     assert.deepEqual(lab.engine.containers().filter((c) => c.labels['io.edgefleet.model'] === SLEEPER).map((c) => [c.labels['io.edgefleet.deployment'], c.state]), [[waited, 'running']]);
     assert.equal((db.prepare('SELECT COUNT(*) AS n FROM deployment_claims').get() as { n: number }).n, 0, 'no claim left behind');
   });
@@ -255,7 +255,7 @@ describe('update order on a real Podman node', { timeout: 300_000 }, () => {
       // replaces what the interrupted one left.
       const s = await deploy({ image: `${SLEEPER}:v2`, nodes: ['plain'] });
       assert.equal(s.nodes[0]!.state, 'running', JSON.stringify(s.nodes));
-      assert.ok(!deploymentEvents(db, s.id).some((e) => /waiting for/.test(e.message ?? '')));
+      assert.ok(!(await deploymentEvents(db, s.id)).some((e) => /waiting for/.test(e.message ?? '')));
       assert.deepEqual(lab.engine.containers().filter((c) => c.labels['io.edgefleet.model'] === SLEEPER).map((c) => [c.labels['io.edgefleet.deployment'], c.state]), [[s.id, 'running']]);
       await hub.kill();
       hub = undefined;

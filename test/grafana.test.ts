@@ -223,17 +223,17 @@ describe('every dashboard query against a collected database', () => {
     const set = f.db.prepare('UPDATE nodes SET latitude = ?, longitude = ? WHERE name = ?');
     LOCATED.forEach((n, i) => set.run(48.1 + i, 11.5 + i, n));
     // The catalog as collectModels writes it: one model, described by its label and by a person.
-    saveRepositorySync(f.db, 'lab', { repository: 'models/yolo', images: [MODEL], unchanged: [], errors: new Map([['broken', 'not JSON']]), tagsComplete: true, tags: ['v8', 'broken'] }, f.collectedAt);
-    setModelDescription(f.db, 'lab', 'models/yolo', 'v8', 'Counts people at the gate', f.collectedAt);
+    await saveRepositorySync(f.db, 'lab', { repository: 'models/yolo', images: [MODEL], unchanged: [], errors: new Map([['broken', 'not JSON']]), tagsComplete: true, tags: ['v8', 'broken'] }, f.collectedAt);
+    await setModelDescription(f.db, 'lab', 'models/yolo', 'v8', 'Counts people at the gate', f.collectedAt);
     // Anomalies as detectAnomalies writes them: at least the down node's "unreachable" episode.
     await detectAnomalies({ db: f.db, nowUnixSeconds: f.collectedAt });
     // A deployment as shared/deploy writes it: rpi4 running, jetson-orin rolled back.
     const nowMs = f.collectedAt * 1000;
     const options = { env: {}, ports: [], volumes: [], restart: 'unless-stopped' as const };
-    insertDeployment(f.db, { id: '0123456789ab', action: 'deploy', registry: 'lab', repository: 'models/yolo', tag: 'v8', image: 'r:5000/models/yolo:v8', target: { group: 'edge' }, options, nodes: ['rpi4', 'jetson-orin'], nowMs });
-    recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'pulling', progressPercent: 100 }, nowMs + 500);
-    recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'running', final: true }, nowMs + 1000);
-    recordNodeStep(f.db, '0123456789ab', 'jetson-orin', { state: 'rolled_back', error: 'container exited with code 3', final: true }, nowMs + 1000);
+    await insertDeployment(f.db, { id: '0123456789ab', action: 'deploy', registry: 'lab', repository: 'models/yolo', tag: 'v8', image: 'r:5000/models/yolo:v8', target: { group: 'edge' }, options, nodes: ['rpi4', 'jetson-orin'], nowMs });
+    await recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'pulling', progressPercent: 100 }, nowMs + 500);
+    await recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'running', final: true }, nowMs + 1000);
+    await recordNodeStep(f.db, '0123456789ab', 'jetson-orin', { state: 'rolled_back', error: 'container exited with code 3', final: true }, nowMs + 1000);
     insertInference();
   });
 

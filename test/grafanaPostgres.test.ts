@@ -102,13 +102,13 @@ describe('every PostgreSQL dashboard query gives the SQLite panel’s rows on th
       platforms: [{ platform: 'linux/arm64', os: 'linux', architecture: 'arm64', digest: 'sha256:' + 'c'.repeat(64), sizeBytes: 4200 }],
       sizeBytes: 4200, createdUnixSeconds: 1717198200, description: 'Real-time object detection', task: 'object-detection', labels: {},
     };
-    saveRepositorySync(f.db, 'lab', { repository: 'models/yolo', images: [model], unchanged: [], errors: new Map(), tagsComplete: true, tags: ['v8'] }, f.collectedAt);
-    setModelDescription(f.db, 'lab', 'models/yolo', 'v8', "Counts people at the gate (it's fast)", f.collectedAt);
+    await saveRepositorySync(f.db, 'lab', { repository: 'models/yolo', images: [model], unchanged: [], errors: new Map(), tagsComplete: true, tags: ['v8'] }, f.collectedAt);
+    await setModelDescription(f.db, 'lab', 'models/yolo', 'v8', "Counts people at the gate (it's fast)", f.collectedAt);
     await detectAnomalies({ db: f.db, nowUnixSeconds: f.collectedAt });
     const nowMs = f.collectedAt * 1000;
-    insertDeployment(f.db, { id: '0123456789ab', action: 'deploy', registry: 'lab', repository: 'models/yolo', tag: 'v8', image: 'r:5000/models/yolo:v8', target: { group: 'edge' }, options: { env: {}, ports: [], volumes: [], restart: 'unless-stopped' }, nodes: ['rpi4', 'jetson-orin'], nowMs });
-    recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'running', final: true }, nowMs + 1000);
-    recordNodeStep(f.db, '0123456789ab', 'jetson-orin', { state: 'rolled_back', error: 'container exited with code 3', final: true }, nowMs + 1000);
+    await insertDeployment(f.db, { id: '0123456789ab', action: 'deploy', registry: 'lab', repository: 'models/yolo', tag: 'v8', image: 'r:5000/models/yolo:v8', target: { group: 'edge' }, options: { env: {}, ports: [], volumes: [], restart: 'unless-stopped' }, nodes: ['rpi4', 'jetson-orin'], nowMs });
+    await recordNodeStep(f.db, '0123456789ab', 'rpi4', { state: 'running', final: true }, nowMs + 1000);
+    await recordNodeStep(f.db, '0123456789ab', 'jetson-orin', { state: 'rolled_back', error: 'container exited with code 3', final: true }, nowMs + 1000);
     insertInference();
     pg = await startPgCluster();
     copySqliteToPostgres(f.db, pg);

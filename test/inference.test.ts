@@ -219,10 +219,10 @@ describe('push path', () => {
 });
 
 describe('stats', () => {
-  it('percentiles match SQLite’s nearest rank on the same rows; throughput, accuracy, errors, cold start, node conditions', () => {
+  it('percentiles match SQLite’s nearest rank on the same rows; throughput, accuracy, errors, cold start, node conditions', async () => {
     const { db, nodeId } = fleetDb('stats.db');
     const t0 = 1767225600;
-    insertDeployment(db, { id: 'bbbbbbbbbbbb', action: 'deploy', registry: 'lab', repository: 'lab/iris', tag: 'v1', image: 'x/lab/iris:v1', target: { nodes: ['pi-01'] }, options: { env: {}, ports: [], volumes: [], restart: 'no' }, nodes: ['pi-01'], nowMs: t0 * 1000 - 4000 });
+    await insertDeployment(db, { id: 'bbbbbbbbbbbb', action: 'deploy', registry: 'lab', repository: 'lab/iris', tag: 'v1', image: 'x/lab/iris:v1', target: { nodes: ['pi-01'] }, options: { env: {}, ports: [], volumes: [], restart: 'no' }, nodes: ['pi-01'], nowMs: t0 * 1000 - 4000 });
     db.prepare(`INSERT INTO temperature (node_id, time, sensor, celsius) VALUES (?, ?, 'cpu', 50), (?, ?, 'cpu', 60)`).run(nodeId, t0, nodeId, t0 + 60);
     db.prepare(`INSERT INTO cpu (node_id, time, cpu, usage_percent, user_percent, nice_percent, system_percent, iowait_percent, irq_percent, softirq_percent, steal_percent, idle_percent, interval_seconds) VALUES (?, ?, 'all', 30, 0,0,0,0,0,0,0,0,10)`).run(nodeId, t0 + 30);
     // 1000 inferences over 99.9 s, latencies from a skewed, seeded distribution; every 50th an error; labels right 3 times in 4.

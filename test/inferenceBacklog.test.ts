@@ -113,12 +113,12 @@ describe('retention of inferences, deployment events and vanished containers’ 
       const rows = [40, 31, 29, 1].map((ago, i) => ({ nodeId, deploymentId: null, model: 'lab/m', tag: 'v1', timeUnixMs: (now - ago * day) * 1000, record: { batch: 1, latencyMs: 1 }, source: 'push' as const, lineKey: BigInt(i + 1) }));
       inferenceStore(db).insert(rows);
       const base = { action: 'deploy' as const, registry: 'lab', repository: 'lab/m', tag: 'v1', image: 'r/lab/m:v1', target: { nodes: ['n1'] }, options: { env: {}, ports: [], volumes: [], restart: 'no' as const }, nodes: ['n1'] };
-      insertDeployment(db, { ...base, id: 'aaaaaaaaaaaa', nowMs: (now - 100 * day) * 1000 });
-      finishDeployment(db, 'aaaaaaaaaaaa', 'succeeded', null, (now - 100 * day) * 1000);
-      insertDeployment(db, { ...base, id: 'bbbbbbbbbbbb', nowMs: (now - 100 * day) * 1000 });
+      await insertDeployment(db, { ...base, id: 'aaaaaaaaaaaa', nowMs: (now - 100 * day) * 1000 });
+      await finishDeployment(db, 'aaaaaaaaaaaa', 'succeeded', null, (now - 100 * day) * 1000);
+      await insertDeployment(db, { ...base, id: 'bbbbbbbbbbbb', nowMs: (now - 100 * day) * 1000 });
       db.prepare(`UPDATE deployments SET status = 'running', lease_expires_unix_ms = ? WHERE id = 'bbbbbbbbbbbb'`).run((now + 60) * 1000);
-      insertDeployment(db, { ...base, id: 'cccccccccccc', nowMs: (now - 10 * day) * 1000 });
-      finishDeployment(db, 'cccccccccccc', 'succeeded', null, (now - 10 * day) * 1000);
+      await insertDeployment(db, { ...base, id: 'cccccccccccc', nowMs: (now - 10 * day) * 1000 });
+      await finishDeployment(db, 'cccccccccccc', 'succeeded', null, (now - 10 * day) * 1000);
       const deleted = await applyInferenceRetention(db, { inferenceDays: 30, deploymentEventsDays: 90 }, now);
       assert.deepEqual(deleted, { inference: 2, deployment_events: 1 });
       assert.deepEqual((db.prepare('SELECT time FROM inference ORDER BY time').all() as { time: number }[]).map((r) => (now - r.time) / day), [29, 1]);
@@ -159,7 +159,7 @@ describe('an inference backlog on a Podman node', { timeout: 180_000 }, () => {
     const { config } = lab;
     const inventory = inventoryNodes(config);
     syncNodes(db, inventory, Math.floor(Date.now() / 1000));
-    const d = createDeployment({ db, config, inventory }, parseDeployRequest({ image: `${REPO}:v1`, nodes: [inventory[0]!.name] }, { registries: ['lab'] }));
+    const d = await createDeployment({ db, config, inventory }, parseDeployRequest({ image: `${REPO}:v1`, nodes: [inventory[0]!.name] }, { registries: ['lab'] }));
     const s = await runDeployment({ db, config, pool, log: silentLogger, inventory }, d.id);
     assert.equal(s.status, 'succeeded', JSON.stringify(s.nodes));
     const engine = new Engine(pool.get(inventory[0]!), lab.engine.socketPath);

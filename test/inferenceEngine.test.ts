@@ -58,7 +58,7 @@ describe('inference collection from a Podman node over SSH', { timeout: 240_000 
     let db = openDb(config.db);
     let pool = newPool();
     syncNodes(db, inventory, Math.floor(Date.now() / 1000));
-    const d = createDeployment({ db, config, inventory }, parseDeployRequest({ image: `${REPO}:v1`, nodes: [inventory[0]!.name] }, { registries: ['lab'] }));
+    const d = await createDeployment({ db, config, inventory }, parseDeployRequest({ image: `${REPO}:v1`, nodes: [inventory[0]!.name] }, { registries: ['lab'] }));
     const summary = await runDeployment({ db, config, pool, log: silentLogger, inventory }, d.id);
     assert.equal(summary.status, 'succeeded', JSON.stringify(summary.nodes));
     const containerId = summary.nodes[0]!.containerId!;

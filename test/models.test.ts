@@ -271,7 +271,7 @@ describe('against docker-registry: anonymous, plain HTTP (insecure)', () => {
     assert.equal(reg.tags, 7);
     assert.equal(reg.read, 5);
     assert.equal(reg.failed, 2);
-    const all = listModels(db);
+    const all = await listModels(db);
     assert.deepEqual(all.map((m) => `${m.repository}:${m.tag}`), ['models/broken:v1', 'models/corrupt:v1', 'models/resnet:1.0', 'models/whisper:small', 'models/yolo:v7', 'models/yolo:v8', 'other/bert:base']);
     const by = Object.fromEntries(all.map((m) => [`${m.repository}:${m.tag}`, m]));
 
@@ -322,11 +322,11 @@ describe('against docker-registry: anonymous, plain HTTP (insecure)', () => {
     assert.ok(reg.requests < 25, `${reg.requests} requests`);
   });
 
-  it("shows a person's description apart from the image's label, per tag or for the whole repository", () => {
+  it("shows a person's description apart from the image's label, per tag or for the whole repository", async () => {
     const now = Math.floor(Date.now() / 1000);
-    setModelDescription(db, 'lab', 'models/yolo', 'v8', 'Counts people at the gate; retrained on our cameras', now);
-    setModelDescription(db, 'lab', 'models/yolo', undefined, 'Every YOLO we run', now);
-    const [v7, v8] = listModels(db, { repository: 'models/yolo' });
+    await setModelDescription(db, 'lab', 'models/yolo', 'v8', 'Counts people at the gate; retrained on our cameras', now);
+    await setModelDescription(db, 'lab', 'models/yolo', undefined, 'Every YOLO we run', now);
+    const [v7, v8] = await listModels(db, { repository: 'models/yolo' });
     assert.equal(v8!.description, 'Counts people at the gate; retrained on our cameras');
     assert.equal(v8!.labelDescription, LABELS['org.opencontainers.image.description']);
     assert.deepEqual(v8!.personDescription, { text: 'Counts people at the gate; retrained on our cameras', tag: 'v8', updatedUnixSeconds: now });
@@ -339,25 +339,25 @@ describe('against docker-registry: anonymous, plain HTTP (insecure)', () => {
     await r.push.deleteManifest('models/yolo', lab.yolo7!.digest);
     const s = await syncModels({ db, config: config(), log });
     assert.equal(s.registries[0]!.removed, 1);
-    assert.deepEqual(listModels(db, { repository: 'models/yolo' }).map((m) => m.tag), ['v8']);
-    const gone = listModels(db, { repository: 'models/yolo', includeRemoved: true }).find((m) => m.tag === 'v7')!;
+    assert.deepEqual((await listModels(db, { repository: 'models/yolo' })).map((m) => m.tag), ['v8']);
+    const gone = (await listModels(db, { repository: 'models/yolo', includeRemoved: true })).find((m) => m.tag === 'v7')!;
     assert.ok(gone.removedUnixSeconds !== null);
     assert.equal(gone.description, 'Every YOLO we run');
-    assert.equal(listModels(db, { repository: 'models/yolo', tag: 'v8' })[0]!.removedUnixSeconds, null);
+    assert.equal((await listModels(db, { repository: 'models/yolo', tag: 'v8' }))[0]!.removedUnixSeconds, null);
 
     const again = await r.push.image('models/yolo', 'v7', { format: 'docker' });
     await syncModels({ db, config: config(), log });
-    const back = listModels(db, { repository: 'models/yolo', tag: 'v7' })[0]!;
+    const back = (await listModels(db, { repository: 'models/yolo', tag: 'v7' }))[0]!;
     assert.equal(back.removedUnixSeconds, null);
     assert.equal(back.digest, again.digest);
     assert.equal(back.firstSeenUnixSeconds, gone.firstSeenUnixSeconds);
   });
 
   it('filters by platform and namespace; a repository out of the namespaces is marked removed', async () => {
-    assert.deepEqual(listModels(db, { platform: 'linux/arm64' }).map((m) => m.repository + ':' + m.tag), ['models/resnet:1.0', 'models/whisper:small', 'models/yolo:v8']);
+    assert.deepEqual((await listModels(db, { platform: 'linux/arm64' })).map((m) => m.repository + ':' + m.tag), ['models/resnet:1.0', 'models/whisper:small', 'models/yolo:v8']);
     const s = await syncModels({ db, config: modelsConfig([{ url: r.url, insecure: true, namespaces: ['models'] }]), log });
     assert.equal(s.registries[0]!.repositories, 5);
-    assert.deepEqual(listModels(db, { repository: 'other/bert' }), []);
+    assert.deepEqual(await listModels(db, { repository: 'other/bert' }), []);
   });
 
   it('collectAll is bounded: a registry synced within models.syncIntervalSeconds is skipped; a passed deadline stores what it read', async () => {
@@ -387,7 +387,7 @@ describe('against docker-registry: basic auth (bcrypt htpasswd) over TLS with a 
     const db = openDb(':memory:');
     const s = await syncModels({ db, config: modelsConfig([{ url: r.url, username: 'edgefleet', password: PASSWORD, caFile: r.caFile! }]), log: memoryLogger() });
     assert.equal(s.registries[0]!.status, 'ok', JSON.stringify(s));
-    assert.equal(listModels(db)[0]!.title, 'YOLOv8n');
+    assert.equal((await listModels(db))[0]!.title, 'YOLOv8n');
     db.close();
   });
 
@@ -441,7 +441,7 @@ describe('against docker-registry: bearer tokens (auth.token) from a local token
     const db = openDb(':memory:');
     const s = await syncModels({ db, config: modelsConfig([{ url: r.url, username: 'edgefleet', password: PASSWORD, insecure: true }]), log: memoryLogger() });
     assert.equal(s.registries[0]!.status, 'ok', JSON.stringify(s));
-    assert.equal(listModels(db).length, 3);
+    assert.equal((await listModels(db)).length, 3);
     const scopes = r.tokenRequests.flatMap((t) => t.scopes);
     assert.ok(scopes.includes('registry:catalog:*'), scopes.join(' '));
     for (const repo of ['models/yolo', 'models/resnet', 'models/whisper']) assert.ok(scopes.includes(`repository:${repo}:pull`), repo);

@@ -82,7 +82,7 @@ describe('the reference model (examples/model-runner) on a Podman node', { timeo
     try {
       syncNodes(db, inventory, Math.floor(Date.now() / 1000));
       const t0 = performance.now();
-      const d = createDeployment(
+      const d = await createDeployment(
         { db, config, inventory },
         parseDeployRequest({ image: `${REPO}:v1`, nodes: [inventory[0]!.name], options: { env: { MODEL_MODE: 'single-stream', MODEL_INTERVAL_MS: '5' } } }, { registries: ['lab'] }),
       );

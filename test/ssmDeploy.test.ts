@@ -84,18 +84,18 @@ describe('deploy to a Podman engine over SSM', { timeout: 240_000 }, () => {
 
   const deps = (): DeployDeps => ({ db, config, pool, log: silentLogger, inventory: inventoryNodes(config) });
   const deploy = async (body: Record<string, unknown>): Promise<DeploymentSummary> => {
-    const d = createDeployment(deps(), parseDeployRequest(body, { registries: ['lab'] }));
+    const d = await createDeployment(deps(), parseDeployRequest(body, { registries: ['lab'] }));
     return runDeployment(deps(), d.id);
   };
   const running = () => engine.containers().filter((c) => c.state === 'running');
-  const states = (id: string) => deploymentEvents(db, id).map((e) => e.state).filter((st, i, a) => st !== a[i - 1]);
+  const states = async (id: string) => (await deploymentEvents(db, id)).map((e) => e.state).filter((st, i, a) => st !== a[i - 1]);
 
   it('deploys: pulled with progress, created, started, verified, running — the states of SSH', async () => {
     const s = await deploy({ image: `${REPO}:v1`, nodes: ['edge-ssm'] });
     assert.equal(s.status, 'succeeded', JSON.stringify(s.nodes));
     assert.equal(s.digest, digests.v1);
-    assert.deepEqual(states(s.id), ['queued', 'pulling', 'creating', 'starting', 'verifying', 'running']);
-    const pct = deploymentEvents(db, s.id).filter((e) => e.state === 'pulling').map((e) => e.progressPercent!);
+    assert.deepEqual(await states(s.id), ['queued', 'pulling', 'creating', 'starting', 'verifying', 'running']);
+    const pct = (await deploymentEvents(db, s.id)).filter((e) => e.state === 'pulling').map((e) => e.progressPercent!);
     assert.equal(pct.at(-1), 100);
     const [c, ...more] = running();
     assert.equal(more.length, 0);
@@ -111,7 +111,7 @@ describe('deploy to a Podman engine over SSM', { timeout: 240_000 }, () => {
     const s = await deploy({ image: `${REPO}:v2`, nodes: ['edge-ssm'] });
     assert.equal(s.status, 'succeeded', JSON.stringify(s.nodes));
     // Host network: stop-first, as test/deploy.test.ts expects over SSH.
-    assert.deepEqual(states(s.id), ['queued', 'pulling', 'creating', 'stopping', 'starting', 'verifying', 'replacing', 'running']);
+    assert.deepEqual(await states(s.id), ['queued', 'pulling', 'creating', 'stopping', 'starting', 'verifying', 'replacing', 'running']);
     assert.deepEqual(engine.containers().map((c) => [c.name, c.state]), [[`edgefleet-lab_detector-v2-${s.id}`, 'running']]);
   });
 

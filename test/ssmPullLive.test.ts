@@ -87,14 +87,14 @@ describe('image pull progress over SSM', { timeout: 120_000 }, () => {
   });
 
   const deps = (c: Config): DeployDeps => ({ db, config: c, pool, log: silentLogger, inventory: inventoryNodes(c) });
-  const deploy = (c: Config, image: string) => runDeployment(deps(c), createDeployment(deps(c), parseDeployRequest({ image, nodes: ['edge-ssm'] }, { registries: ['lab'] })).id);
+  const deploy = async (c: Config, image: string) => runDeployment(deps(c), (await createDeployment(deps(c), parseDeployRequest({ image, nodes: ['edge-ssm'] }, { registries: ['lab'] }))).id);
 
   it('records progress while the pull runs, not all at its end', async () => {
     const s = await deploy(config, 'lab/detector:v1');
     assert.equal(s.status, 'succeeded', JSON.stringify(s.nodes));
     // The pull ended when the registry sent its last blob byte (the proxy's clock, not edgefleet's).
     const pullEndMs = Math.max(...proxy.blobEndsMs);
-    const partial = deploymentEvents(db, s.id).filter((e) => e.state === 'pulling' && e.progressPercent! > 0 && e.progressPercent! < 100 && e.timeUnixMs < pullEndMs);
+    const partial = (await deploymentEvents(db, s.id)).filter((e) => e.state === 'pulling' && e.progressPercent! > 0 && e.progressPercent! < 100 && e.timeUnixMs < pullEndMs);
     const times = new Set(partial.map((e) => e.timeUnixMs));
     assert.ok(times.size >= 2, `progress before the pull's end: ${JSON.stringify(partial)} (end ${pullEndMs})`);
     assert.deepEqual(readdirSync(nodeTmp), [], 'the pull’s files are removed from the node');

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../shared/config/config.js';
 import type { ModelSyncSummary } from '../../shared/collect/models.js';
-import { dbFor } from '../../shared/handler/resources.js';
+import { storeFor } from '../../shared/handler/resources.js';
 import { parseModelReference } from '../../shared/parse/registry.js';
 import { listModels, modelRegistries, setModelDescription, type ModelRow } from '../../shared/store/index.js';
 import { invokeByName, JSON_FLAG, str, UsageError, type Command } from '../command.js';
@@ -31,10 +31,10 @@ async function modelsCommand(args: string[], asJson: boolean, set: string | unde
   if (set !== undefined && sub !== 'describe') throw new UsageError('--set goes with models describe NAME[:TAG]');
   if (sub === 'sync') return modelsSync(asJson);
   const config = loadConfig();
-  const db = dbFor(config);
+  const db = (await storeFor(config)).sql;
   if (sub === 'list') {
     if (name !== undefined) throw new UsageError(`models list takes no NAME (models describe ${name})`);
-    const models = listModels(db, registry !== undefined ? { registry } : {});
+    const models = await listModels(db, registry !== undefined ? { registry } : {});
     writeJsonOrTable(asJson, models, ['MODEL', 'PLATFORMS', 'SIZE', 'CREATED', 'TASK', 'FRAMEWORK', 'DESCRIPTION', 'REGISTRY', 'ERROR'], () =>
       models.map((m) => [`${m.repository}:${m.tag}`, m.platforms.map((p) => p.platform).join(',') || null, bytes(m.sizeBytes), localTime(m.createdUnixSeconds), m.task, m.framework, short(m.description, 60), m.registry, short(m.error, 60)]),
       config.registries.length ? 'no models yet: edgefleet models sync reads the registries' : 'no models: no registries configured (registries: in edgefleet.yaml, or EDGEFLEET_REGISTRY_URL)',
@@ -50,13 +50,13 @@ async function modelsCommand(args: string[], asJson: boolean, set: string | unde
     throw new UsageError((e as Error).message);
   }
   const filter = { repository: ref.repository, ...(ref.tag !== undefined ? { tag: ref.tag } : {}), ...(registry !== undefined ? { registry } : {}), includeRemoved: true };
-  if (listModels(db, filter).length === 0) throw new UsageError(`no model ${name}${registry ? ` in registry ${registry}` : ''} in the catalog (edgefleet models sync reads the registries)`);
+  if ((await listModels(db, filter)).length === 0) throw new UsageError(`no model ${name}${registry ? ` in registry ${registry}` : ''} in the catalog (edgefleet models sync reads the registries)`);
   if (set !== undefined) {
-    const registries = registry !== undefined ? [registry] : modelRegistries(db, ref.repository, ref.tag);
+    const registries = registry !== undefined ? [registry] : await modelRegistries(db, ref.repository, ref.tag);
     if (registries.length > 1) throw new UsageError(`${name} is in several registries (${registries.join(', ')}): name one with --registry`);
-    setModelDescription(db, registries[0]!, ref.repository, ref.tag, set, Math.floor(Date.now() / 1000));
+    await setModelDescription(db, registries[0]!, ref.repository, ref.tag, set, Math.floor(Date.now() / 1000));
   }
-  const models = listModels(db, filter);
+  const models = await listModels(db, filter);
   if (asJson) {
     writeJson(models);
     return 0;

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { Logger, ModelImage } from '../domain/index.js';
 import { inNamespaces, RegistryClient, RegistryConfigError, RegistryError, registrySettings, displayUrl, type RegistryErrorKind } from '../registry/index.js';
-import type { Db } from '../store/db.js';
+import type { SqlOrDb } from '../store/sqliteSql.js';
 import { markRepositoriesRemoved, recordRegistryAttempt, recordRegistryResult, registrySyncStates, saveRepositorySync, storedTags } from '../store/models.js';
 import { mapLimit } from './limit.js';
 
@@ -39,7 +39,8 @@ export interface ModelSyncSummary {
 }
 
 export interface ModelSyncOptions {
-  db: Db;
+  /** The store's SQL port (`store.sql`), or a SQLite Db. */
+  db: SqlOrDb;
   config: Pick<Config, 'models' | 'registries'>;
   log: Logger;
   /** Stop starting new requests (and abort running ones) at this time; what was read is kept. */
@@ -60,7 +61,7 @@ export interface ModelSyncOptions {
 export async function syncModels(o: ModelSyncOptions): Promise<ModelSyncSummary> {
   const nowMs = o.nowMs ?? Date.now;
   const start = nowMs();
-  const states = new Map(registrySyncStates(o.db).map((s) => [s.name, s]));
+  const states = new Map((await registrySyncStates(o.db)).map((s) => [s.name, s]));
   const registries: RegistrySyncSummary[] = [];
   for (const r of o.config.registries) {
     const state = states.get(r.name);
@@ -91,7 +92,7 @@ async function syncRegistry(o: ModelSyncOptions, r: Config['registries'][number]
   }
   summary.url = settings.url;
   const now = () => Math.floor(nowMs() / 1000);
-  recordRegistryAttempt(o.db, settings.name, settings.url, now());
+  await recordRegistryAttempt(o.db, settings.name, settings.url, now());
   const signal = o.deadlineMs !== undefined ? AbortSignal.timeout(Math.max(1, o.deadlineMs - nowMs())) : undefined;
   const timeUp = () => signal?.aborted === true;
   const client = new RegistryClient(settings, signal ? { signal } : {});
@@ -101,7 +102,7 @@ async function syncRegistry(o: ModelSyncOptions, r: Config['registries'][number]
     for (const name of invalid) o.log.warn('catalog entry is not a repository name, skipped', { registry: settings.name, entry: name.slice(0, 200) });
     const repos = repositories.filter((n) => inNamespaces(n, settings.namespaces));
     summary.repositories = repos.length;
-    const stored = storedTags(o.db, settings.name);
+    const stored = await storedTags(o.db, settings.name);
     let complete = true;
 
     await mapLimit(repos, Math.max(1, o.config.models.concurrency), async (repository) => {
@@ -147,19 +148,19 @@ async function syncRegistry(o: ModelSyncOptions, r: Config['registries'][number]
           o.log.warn('model not read', { registry: settings.name, repository, tag, error: (e as Error).message });
         }
       }
-      const { removed } = saveRepositorySync(o.db, settings.name, { repository, images, unchanged, errors, tagsComplete: true, tags }, now());
+      const { removed } = await saveRepositorySync(o.db, settings.name, { repository, images, unchanged, errors, tagsComplete: true, tags }, now());
       summary.read += images.length;
       summary.unchanged += unchanged.length;
       summary.failed += errors.size;
       summary.removed += removed.length;
     });
     if (complete && !timeUp()) {
-      const gone = markRepositoriesRemoved(o.db, settings.name, repos, now());
+      const gone = await markRepositoriesRemoved(o.db, settings.name, repos, now());
       summary.removed += gone.length;
     } else {
       summary.status = 'partial';
     }
-    recordRegistryResult(o.db, settings.name, { complete: summary.status === 'ok' }, now());
+    await recordRegistryResult(o.db, settings.name, { complete: summary.status === 'ok' }, now());
   } catch (e) {
     const err = e as Error;
     const message = timeUp() && !(e instanceof RegistryError && e.kind === 'auth') ? `${err.message} (the sync's time ran out)` : err.message;
@@ -170,7 +171,7 @@ async function syncRegistry(o: ModelSyncOptions, r: Config['registries'][number]
       summary.error = message;
       summary.errorKind = e instanceof RegistryError ? e.kind : 'protocol';
     }
-    recordRegistryResult(o.db, settings.name, { complete: false, error: message }, now());
+    await recordRegistryResult(o.db, settings.name, { complete: false, error: message }, now());
     o.log.warn('registry sync failed', { registry: settings.name, url: settings.url, error: message });
   } finally {
     client.close();

@@ -5,7 +5,7 @@ import type { Config, RegistryConfig } from '../config/config.js';
 import { DEPLOY_LABELS, FAILED_NODE_STATES, type DeployRequest, type DeploymentStatus, type Logger, type NodeDeployState, type NodeSpec, type UpdateOrder } from '../domain/index.js';
 import { Engine, EngineError, type EngineContainer, type RegistryAuth } from '../engine/index.js';
 import { RegistryClient, registrySettings } from '../registry/index.js';
-import type { Db } from '../store/db.js';
+import type { SqlOrDb } from '../store/sqliteSql.js';
 import {
   claimDeployment,
   claimNodeModel,
@@ -27,7 +27,8 @@ import { checkDeployPolicy } from './policy.js';
 import { DeployInputError, resolveTargets } from './request.js';
 
 export interface DeployDeps {
-  db: Db;
+  /** The store's SQL port (`store.sql`: SQLite or PostgreSQL), or a SQLite Db. */
+  db: SqlOrDb;
   config: Config;
   pool: TransportPool;
   log: Logger;
@@ -82,13 +83,13 @@ export function registryHost(url: string): string {
  * Record a deployment (every target node `queued`) and return its id: the work runs later
  * (`runDeployment`), here or in another process, from what is stored.
  */
-export function createDeployment(deps: Pick<DeployDeps, 'db' | 'config' | 'inventory' | 'now'>, req: DeployRequest): DeploymentRow {
+export async function createDeployment(deps: Pick<DeployDeps, 'db' | 'config' | 'inventory' | 'now'>, req: DeployRequest): Promise<DeploymentRow> {
   const targets = resolveTargets(deps.inventory, req);
   checkDeployPolicy(req, targets, deps.config.deploy);
   const reg = registryConfig(deps.config, req.registry);
   const image = `${registryHost(reg.url)}/${req.repository}${req.tag ? `:${req.tag}` : ''}`;
   const id = newDeploymentId();
-  insertDeployment(deps.db, {
+  await insertDeployment(deps.db, {
     id,
     action: req.action,
     registry: req.registry,
@@ -100,7 +101,7 @@ export function createDeployment(deps: Pick<DeployDeps, 'db' | 'config' | 'inven
     nodes: targets.map((n) => n.name),
     nowMs: (deps.now ?? Date.now)(),
   });
-  return getDeployment(deps.db, id)!;
+  return (await getDeployment(deps.db, id))!;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -112,19 +113,24 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runDeployment(deps: DeployDeps, id: string): Promise<DeploymentSummary> {
   const now = deps.now ?? Date.now;
   const t0 = performance.now();
-  recoverInterruptedDeployments(deps.db, now());
-  const d = getDeployment(deps.db, id);
+  await recoverInterruptedDeployments(deps.db, now());
+  const d = await getDeployment(deps.db, id);
   if (!d) throw new DeployInputError(`no deployment ${id}`);
   const leaseMs = deps.config.deploy.leaseSeconds * 1000;
   // Taken atomically: a second runner of the same id (a retried async invoke, two hubs) stops here.
-  if (!claimDeployment(deps.db, id, LEASE_OWNER, now(), leaseMs)) throw new DeployInputError(`deployment ${id} is ${getDeployment(deps.db, id)?.status ?? d.status}, not queued: it runs elsewhere or has run`);
+  if (!(await claimDeployment(deps.db, id, LEASE_OWNER, now(), leaseMs))) {
+    throw new DeployInputError(`deployment ${id} is ${(await getDeployment(deps.db, id))?.status ?? d.status}, not queued: it runs elsewhere or has run`);
+  }
   // The heartbeat: a process that dies stops renewing, and the next handler marks it interrupted.
+  let renewing = false;
   const heartbeat = setInterval(() => {
-    try {
-      if (!renewLease(deps.db, id, LEASE_OWNER, now(), leaseMs)) deps.log.warn('deployment lease lost', { deployment: id });
-    } catch (e) {
-      deps.log.warn('deployment lease not renewed', { deployment: id, error: (e as Error).message });
-    }
+    // One renewal at a time: a slow database gets no pile of them.
+    if (renewing) return;
+    renewing = true;
+    renewLease(deps.db, id, LEASE_OWNER, now(), leaseMs)
+      .then((mine) => mine || deps.log.warn('deployment lease lost', { deployment: id }))
+      .catch((e: Error) => deps.log.warn('deployment lease not renewed', { deployment: id, error: e.message }))
+      .finally(() => (renewing = false));
   }, Math.max(100, leaseMs / 3));
   heartbeat.unref();
   try {
@@ -137,7 +143,7 @@ export async function runDeployment(deps: DeployDeps, id: string): Promise<Deplo
 async function runClaimed(deps: DeployDeps, d0: DeploymentRow, t0: number): Promise<DeploymentSummary> {
   const now = deps.now ?? Date.now;
   const id = d0.id;
-  const names = deploymentNodes(deps.db, id).map((n) => n.node);
+  const names = (await deploymentNodes(deps.db, id)).map((n) => n.node);
   const byName = new Map(deps.inventory.map((n) => [n.name, n]));
   const reg = registryConfig(deps.config, d0.registry);
   const auth: RegistryAuth | undefined = reg.username ? { username: reg.username, password: reg.password, serveraddress: registryHost(reg.url) } : undefined;
@@ -155,12 +161,18 @@ async function runClaimed(deps: DeployDeps, d0: DeploymentRow, t0: number): Prom
       client.close();
     }
   }
-  setDeploymentDigest(deps.db, id, digest);
+  await setDeploymentDigest(deps.db, id, digest);
   const d = { ...d0, digest };
 
-  const step = (node: string, u: NodeUpdate) => {
-    recordNodeStep(deps.db, id, node, u, now());
+  // The steps are written one after the other, in the order they were taken (a pull's progress
+  // callback cannot wait for its write); a step's promise says whether it was stored.
+  let written: Promise<unknown> = Promise.resolve();
+  const step = (node: string, u: NodeUpdate): Promise<void> => {
+    const at = now();
+    const p = written.then(() => recordNodeStep(deps.db, id, node, u, at));
+    written = p.catch(() => undefined);
     deps.onStep?.(id, node, u);
+    return p;
   };
   const concurrency = d.options.concurrency ?? deps.config.deploy.concurrency;
   const outcomes = await mapLimit(names, concurrency, async (name): Promise<NodeOutcome> => {
@@ -170,7 +182,7 @@ async function runClaimed(deps: DeployDeps, d0: DeploymentRow, t0: number): Prom
     let outcome: Omit<NodeOutcome, 'node' | 'durationMs'>;
     if (!node) {
       const error = `${name} is no longer in the inventory`;
-      step(name, { state: 'failed', error, final: true });
+      await step(name, { state: 'failed', error, final: true });
       outcome = { state: 'failed', error };
     } else {
       try {
@@ -179,7 +191,7 @@ async function runClaimed(deps: DeployDeps, d0: DeploymentRow, t0: number): Prom
         // A bug or a store failure: recorded, never thrown past the other nodes.
         const error = (e as Error).message;
         try {
-          step(name, { state: 'failed', error, final: true });
+          await step(name, { state: 'failed', error, final: true });
         } catch {
           /* the store itself failed */
         }
@@ -191,7 +203,8 @@ async function runClaimed(deps: DeployDeps, d0: DeploymentRow, t0: number): Prom
   });
   const failed = outcomes.filter((o) => FAILED_NODE_STATES.includes(o.state)).length;
   const status: DeploymentStatus = failed === 0 ? 'succeeded' : failed === outcomes.length ? 'failed' : 'partial';
-  finishDeployment(deps.db, id, status, failed ? `${failed} of ${outcomes.length} nodes failed` : null, now());
+  await written;
+  await finishDeployment(deps.db, id, status, failed ? `${failed} of ${outcomes.length} nodes failed` : null, now());
   return { id, status, image: d.image, digest, nodes: outcomes, durationMs: Math.round(performance.now() - t0) };
 }
 
@@ -204,7 +217,7 @@ async function withNodeClaim(
   deps: DeployDeps,
   d: DeploymentRow,
   node: string,
-  step: (u: NodeUpdate) => void,
+  step: (u: NodeUpdate) => Promise<void>,
   work: () => Promise<Omit<NodeOutcome, 'node' | 'durationMs'>>,
 ): Promise<Omit<NodeOutcome, 'node' | 'durationMs'>> {
   if (d.action === 'pull') return work();
@@ -214,25 +227,25 @@ async function withNodeClaim(
   const giveUp = performance.now() + deps.config.deploy.claimWaitSeconds * 1000;
   let waitingFor: string | undefined;
   for (;;) {
-    const c = claimNodeModel(deps.db, claim, now(), leaseMs);
+    const c = await claimNodeModel(deps.db, claim, now(), leaseMs);
     if (c.claimed) break;
     if (c.holder !== waitingFor) {
       waitingFor = c.holder;
-      step({ state: 'queued', message: `waiting for deployment ${c.holder} of ${d.repository} on ${node}` });
+      await step({ state: 'queued', message: `waiting for deployment ${c.holder} of ${d.repository} on ${node}` });
     }
     if (performance.now() > giveUp) {
       const error = `deployment ${c.holder} of ${d.repository} still runs on ${node} after ${deps.config.deploy.claimWaitSeconds} s`;
-      step({ state: 'failed', error, final: true });
+      await step({ state: 'failed', error, final: true });
       return { state: 'failed', error };
     }
     // Expired claims are taken over by the upsert itself; a live one is polled.
-    recoverInterruptedDeployments(deps.db, now());
+    await recoverInterruptedDeployments(deps.db, now());
     await sleep(250);
   }
   try {
     return await work();
   } finally {
-    releaseNodeModel(deps.db, claim);
+    await releaseNodeModel(deps.db, claim);
   }
 }
 
@@ -241,7 +254,7 @@ interface NodeRun {
   d: DeploymentRow;
   node: NodeSpec;
   auth: RegistryAuth | undefined;
-  step: (u: NodeUpdate) => void;
+  step: (u: NodeUpdate) => Promise<void>;
   timing: { pullMs: number | undefined };
   order?: UpdateOrder;
 }
@@ -256,8 +269,8 @@ const describeError = (e: unknown) => (e instanceof EngineError ? e.message : (e
 async function runNode(r: NodeRun): Promise<Omit<NodeOutcome, 'node' | 'durationMs'>> {
   const { deps, d, node, step } = r;
   const engine = engineFor(deps.pool, deps.config, node);
-  const fail = (error: string, state: NodeDeployState = 'failed'): Omit<NodeOutcome, 'node' | 'durationMs'> => {
-    step({ state, error, final: true });
+  const fail = async (error: string, state: NodeDeployState = 'failed'): Promise<Omit<NodeOutcome, 'node' | 'durationMs'>> => {
+    await step({ state, error, final: true });
     return { state, error };
   };
   let mine: EngineContainer[];
@@ -272,7 +285,7 @@ async function runNode(r: NodeRun): Promise<Omit<NodeOutcome, 'node' | 'duration
     case 'pull': {
       const pulled = await pull(r, engine);
       if (pulled) return fail(pulled);
-      step({ state: 'pulled', progressPercent: 100, final: true });
+      await step({ state: 'pulled', progressPercent: 100, final: true });
       return { state: 'pulled' };
     }
     case 'start': {
@@ -284,13 +297,13 @@ async function runNode(r: NodeRun): Promise<Omit<NodeOutcome, 'node' | 'duration
       } catch (e) {
         return fail(describeError(e));
       }
-      step({ state: 'started', containerId: pick.id, containerName: pick.name, final: true });
+      await step({ state: 'started', containerId: pick.id, containerName: pick.name, final: true });
       return { state: 'started', containerId: pick.id, containerName: pick.name };
     }
     case 'stop':
     case 'remove': {
       const which = mine.filter((c) => !d.tag || c.labels[DEPLOY_LABELS.tag] === d.tag);
-      step({ state: d.action === 'stop' ? 'stopping' : 'removing', message: which.map((c) => c.name).join(', ') || 'no container' });
+      await step({ state: d.action === 'stop' ? 'stopping' : 'removing', message: which.map((c) => c.name).join(', ') || 'no container' });
       try {
         for (const c of which) {
           if (c.state === 'running' || c.state === 'restarting') await engine.stop(c.id, deps.config.deploy.stopTimeoutSeconds);
@@ -300,7 +313,7 @@ async function runNode(r: NodeRun): Promise<Omit<NodeOutcome, 'node' | 'duration
         return fail(describeError(e));
       }
       const state = d.action === 'stop' ? 'stopped' : 'removed';
-      step({ state, final: true });
+      await step({ state, final: true });
       return { state };
     }
   }
@@ -309,7 +322,7 @@ async function runNode(r: NodeRun): Promise<Omit<NodeOutcome, 'node' | 'duration
 /** Pull with progress, recorded at most every 10 % or 1 s. Returns the engine's error, if any. */
 async function pull(r: NodeRun, engine: Engine): Promise<string | undefined> {
   const { deps, d, step } = r;
-  step({ state: 'pulling', progressPercent: 0, message: d.image });
+  await step({ state: 'pulling', progressPercent: 0, message: d.image });
   let lastPercent = 0;
   let lastMs = performance.now();
   const t = performance.now();
@@ -323,7 +336,9 @@ async function pull(r: NodeRun, engine: Engine): Promise<string | undefined> {
         if (p.percent >= 100 || p.percent - lastPercent >= 10 || (nowMs - lastMs >= 1000 && p.percent > lastPercent)) {
           lastPercent = p.percent;
           lastMs = nowMs;
-          step({ state: 'pulling', progressPercent: Math.round(p.percent * 10) / 10, message: `${p.bytes}/${p.totalBytes} bytes` });
+          step({ state: 'pulling', progressPercent: Math.round(p.percent * 10) / 10, message: `${p.bytes}/${p.totalBytes} bytes` }).catch((e: Error) =>
+            deps.log.warn('pull progress not recorded', { deployment: d.id, error: e.message }),
+          );
         }
       },
     });
@@ -332,7 +347,7 @@ async function pull(r: NodeRun, engine: Engine): Promise<string | undefined> {
     return describeError(e);
   }
   r.timing.pullMs = performance.now() - t;
-  if (lastPercent < 100) step({ state: 'pulling', progressPercent: 100, message: 'pulled' });
+  if (lastPercent < 100) await step({ state: 'pulling', progressPercent: 100, message: 'pulled' });
   return undefined;
 }
 
@@ -340,13 +355,13 @@ async function deployNode(
   r: NodeRun,
   engine: Engine,
   mine: EngineContainer[],
-  fail: (error: string, state?: NodeDeployState) => Omit<NodeOutcome, 'node' | 'durationMs'>,
+  fail: (error: string, state?: NodeDeployState) => Promise<Omit<NodeOutcome, 'node' | 'durationMs'>>,
 ): Promise<Omit<NodeOutcome, 'node' | 'durationMs'>> {
   const { deps, d, node, step } = r;
   // The same digest already running: nothing to do.
   const same = d.digest ? mine.find((c) => c.state === 'running' && c.labels[DEPLOY_LABELS.digest] === d.digest) : undefined;
   if (same) {
-    step({ state: 'unchanged', containerId: same.id, containerName: same.name, message: `${d.digest} already runs as ${same.name}`, final: true });
+    await step({ state: 'unchanged', containerId: same.id, containerName: same.name, message: `${d.digest} already runs as ${same.name}`, final: true });
     return { state: 'unchanged', containerId: same.id, containerName: same.name };
   }
   const previous = mine.filter((c) => c.labels[DEPLOY_LABELS.deployment] !== d.id);
@@ -367,10 +382,10 @@ async function deployNode(
 
   // The old container keeps running through the pull: a tag that does not exist changes nothing.
   const pulled = await pull(r, engine);
-  if (pulled) return withOrder(fail(pulled));
+  if (pulled) return withOrder(await fail(pulled));
 
   const names = (cs: EngineContainer[]) => cs.map((c) => c.name).join(', ');
-  step({
+  await step({
     state: 'creating',
     updateOrder: order,
     message: `${order} (${reason}): creating ${spec.name}${previousRunning.length ? `, replacing ${names(previousRunning)}` : ''}`,
@@ -390,8 +405,8 @@ async function deployNode(
         error += `; removing the failed container: ${describeError(e)}`;
       }
     }
-    if (stopped.length === 0) return withOrder(fail(error, previousRunning.length ? 'rolled_back' : 'failed'));
-    step({ state: 'restoring', message: `${order}: starting ${names(stopped)} again` });
+    if (stopped.length === 0) return withOrder(await fail(error, previousRunning.length ? 'rolled_back' : 'failed'));
+    await step({ state: 'restoring', message: `${order}: starting ${names(stopped)} again` });
     const problems: string[] = [];
     for (const c of stopped) {
       try {
@@ -402,8 +417,8 @@ async function deployNode(
         problems.push(`${c.name}: ${describeError(e)}`);
       }
     }
-    if (problems.length) return withOrder(fail(`${error}; the previous container could not be started again: ${problems.join('; ')}`, 'failed'));
-    return withOrder(fail(`${error}; ${names(stopped)} runs again`, 'rolled_back'));
+    if (problems.length) return withOrder(await fail(`${error}; the previous container could not be started again: ${problems.join('; ')}`, 'failed'));
+    return withOrder(await fail(`${error}; ${names(stopped)} runs again`, 'rolled_back'));
   };
   try {
     id = await engine.createContainer(spec);
@@ -411,7 +426,7 @@ async function deployNode(
     return rollback(describeError(e));
   }
   if (stopFirst) {
-    step({ state: 'stopping', containerId: id, message: `${order}: stopping ${names(previousRunning)} before starting ${spec.name}` });
+    await step({ state: 'stopping', containerId: id, message: `${order}: stopping ${names(previousRunning)} before starting ${spec.name}` });
     for (const c of previousRunning) {
       try {
         await engine.stop(c.id, deps.config.deploy.stopTimeoutSeconds);
@@ -423,13 +438,13 @@ async function deployNode(
       }
     }
   }
-  step({ state: 'starting', containerId: id, message: `${order}: starting ${spec.name}` });
+  await step({ state: 'starting', containerId: id, message: `${order}: starting ${spec.name}` });
   try {
     await engine.start(id);
   } catch (e) {
     return rollback(describeError(e));
   }
-  step({ state: 'verifying', message: `${order}: still running after ${graceSeconds} s?` });
+  await step({ state: 'verifying', message: `${order}: still running after ${graceSeconds} s?` });
   try {
     const bad = await verify(engine, id, graceSeconds);
     if (bad) {
@@ -441,7 +456,7 @@ async function deployNode(
   }
   // Only now the previous containers of the model go (stop-first: already stopped).
   if (previous.length) {
-    step({ state: 'replacing', message: `${order}: ${stopFirst ? 'removing' : 'stopping and removing'} ${names(previous)}` });
+    await step({ state: 'replacing', message: `${order}: ${stopFirst ? 'removing' : 'stopping and removing'} ${names(previous)}` });
     const problems: string[] = [];
     for (const c of previous) {
       try {
@@ -452,9 +467,9 @@ async function deployNode(
       }
     }
     if (problems.length) deps.log.warn('previous container not removed', { node: node.name, deployment: d.id, error: problems.join('; ') });
-    step({ state: 'running', containerId: id, message: problems.length ? `running (${order}); previous container not removed: ${problems.join('; ')}` : `running (${order}); replaced ${names(previous)}`, final: true });
+    await step({ state: 'running', containerId: id, message: problems.length ? `running (${order}); previous container not removed: ${problems.join('; ')}` : `running (${order}); replaced ${names(previous)}`, final: true });
   } else {
-    step({ state: 'running', containerId: id, message: `running (${order})`, final: true });
+    await step({ state: 'running', containerId: id, message: `running (${order})`, final: true });
   }
   return { state: 'running', order, containerId: id, ...(spec.name ? { containerName: spec.name } : {}) };
 }

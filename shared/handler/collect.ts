@@ -8,6 +8,10 @@ import { flushRemoteWrite } from '../prometheus/remoteWrite.js';
 import type { EdgefleetContext } from './middleware.js';
 import { leaseShards } from '../collect/shardLeases.js';
 import type { Store } from '../store/store.js';
+import { oncePerPeriod } from './singleton.js';
+
+/** Shared with functions/collectModels.ts: the full sync and the bounded one never overlap across hubs. */
+export const MODEL_SYNC_LEASE = 'job:modelSync';
 
 /**
  * The shards this round collects: collect.shard as it is (`k/n`, or all), or with `auto/n` the
@@ -85,30 +89,36 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
     });
     await sendRemoteWrite(ctx);
     if (kinds !== undefined) return summary;
-    // Geolocation and the model catalog live in SQLite for now: on PostgreSQL, collectAll collects only.
-    if (!store.sqlite) return summary;
     // collectAll also puts the nodes on the map, after the round and bounded: inventory coordinates
     // and cached addresses cost nothing; at most geocoder.perRoundLimit addresses are looked up
     // (the daily geolocate handler does the rest), and a failure never fails the collection.
-    let geolocation: Omit<GeolocateSummary, 'perNode'> | { error: string };
-    try {
-      const { perNode: _perNode, ...located } = await geolocate({ db: ctx.db, nodes, config: ctx.config, log: ctx.log, maxLookups: Math.max(0, ctx.config.geocoder.perRoundLimit) });
-      if (located.lookups) ctx.log.info('geolocation', located);
-      geolocation = located;
-    } catch (e) {
-      ctx.log.warn('geolocation failed', { error: (e as Error).message });
-      geolocation = { error: (e as Error).message };
+    // Geolocation lives in SQLite for now: on PostgreSQL it is skipped.
+    let geolocation: Omit<GeolocateSummary, 'perNode'> | { error: string } | undefined;
+    if (store.sqlite) {
+      try {
+        const { perNode: _perNode, ...located } = await geolocate({ db: ctx.db, nodes, config: ctx.config, log: ctx.log, maxLookups: Math.max(0, ctx.config.geocoder.perRoundLimit) });
+        if (located.lookups) ctx.log.info('geolocation', located);
+        geolocation = located;
+      } catch (e) {
+        ctx.log.warn('geolocation failed', { error: (e as Error).message });
+        geolocation = { error: (e as Error).message };
+      }
     }
+    const withGeo = geolocation ? { ...summary, geolocation } : summary;
     // Then the model catalog, bounded by models.perRoundSeconds and at most every
     // models.syncIntervalSeconds per registry (the collectModels schedule syncs it in full);
-    // a registry that fails never fails the collection.
-    if (ctx.config.registries.length === 0) return { ...summary, geolocation };
+    // a registry that fails never fails the collection. On a PostgreSQL store shared by many
+    // hubs, one hub per interval does it, never while another runs the full sync.
+    if (ctx.config.registries.length === 0) return withGeo;
     try {
-      const models = await syncModels({ db: ctx.db, config: ctx.config, log: ctx.log, onlyDue: true, deadlineMs: Date.now() + Math.max(0, ctx.config.models.perRoundSeconds) * 1000 });
-      return { ...summary, geolocation, models };
+      const sync = () => syncModels({ db: store.sql, config: ctx.config, log: ctx.log, onlyDue: true, deadlineMs: Date.now() + Math.max(0, ctx.config.models.perRoundSeconds) * 1000 });
+      const period = Math.max(ctx.config.models.syncIntervalSeconds, ctx.config.hub.intervalSeconds, 1);
+      const models = await oncePerPeriod(store, 'modelSyncRound', period, sync, undefined, { lease: MODEL_SYNC_LEASE });
+      if ('skipped' in models) return withGeo;
+      return { ...withGeo, models };
     } catch (e) {
       ctx.log.warn('model sync failed', { error: (e as Error).message });
-      return { ...summary, geolocation, models: { error: (e as Error).message } };
+      return { ...withGeo, models: { error: (e as Error).message } };
     }
   });
 }

@@ -8,9 +8,10 @@ import { progress } from './progress.js';
 
 export const DEPLOYMENT_ID = /^[0-9a-f]{12}$/;
 
-export function deployDeps(name: string, ctx: EdgefleetContext): DeployDeps {
+/** What the deployment use case needs, the store either kind (its SQL port). */
+export async function deployDeps(name: string, ctx: EdgefleetContext): Promise<DeployDeps> {
   return {
-    db: ctx.db,
+    db: (await ctx.store()).sql,
     config: ctx.config,
     pool: ctx.pool,
     log: ctx.log,
@@ -20,9 +21,9 @@ export function deployDeps(name: string, ctx: EdgefleetContext): DeployDeps {
 }
 
 /** A request the use case refuses is the caller's mistake: 400, with the reason. */
-export function asInput<T>(fn: () => T): T {
+export async function asInput<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     if (e instanceof DeployInputError) throw badRequest(e.message);
     throw e;
@@ -37,18 +38,18 @@ export function asInput<T>(fn: () => T): T {
  */
 export function deploymentActionHandler(name: string, action: DeploymentAction) {
   return makeHandler<Record<string, unknown>, DeploymentSummary>(name, async (event, ctx) => {
-    const deps = deployDeps(name, ctx);
+    const deps = await deployDeps(name, ctx);
     let id: string;
     if (event && typeof event.deploymentId === 'string') {
       id = event.deploymentId;
       if (!DEPLOYMENT_ID.test(id)) throw badRequest('deploymentId: 12 hex digits');
-      const d = getDeployment(ctx.db, id);
+      const d = await getDeployment(deps.db, id);
       if (!d) throw notFound(`no deployment ${id}`);
       if (d.status !== 'queued') throw badRequest(`deployment ${id} is ${d.status}, not queued`);
     } else {
-      const req = asInput(() => parseDeployRequest(event, { registries: ctx.config.registries.map((r) => r.name) }, action));
+      const req = await asInput(() => parseDeployRequest(event, { registries: ctx.config.registries.map((r) => r.name) }, action));
       if (req.action !== action) throw badRequest(`${name} runs ${action}, not ${req.action}`);
-      id = asInput(() => createDeployment(deps, req)).id;
+      id = (await asInput(() => createDeployment(deps, req))).id;
     }
     try {
       return await runDeployment(deps, id);

@@ -1,5 +1,5 @@
 /**
- * Singleton jobs (rollup, retention) when many hubs share one PostgreSQL store: each period of
+ * Singleton jobs (rollup, retention, the model sync) when many hubs share one PostgreSQL store: each period of
  * a job runs once across all hubs. A hub first takes the job's lease (`job:NAME`, so two runs
  * never overlap; one that dies holding it loses it at expiry), then claims the period in
  * `job_runs` (the primary key lets one hub in). Another hub's tick finds either taken and skips.
@@ -10,18 +10,24 @@ import type { Store } from '../store/store.js';
 
 export type Skipped = { skipped: string };
 
-export async function oncePerPeriod<T>(store: Store, job: string, periodSeconds: number, run: () => Promise<T>, owner = HUB_ID): Promise<T | Skipped> {
+/**
+ * `lease`: the lease's name when two jobs must not overlap each other (the full model sync and
+ * collectAll's bounded one share `job:modelSync`); default `job:NAME`.
+ */
+export async function oncePerPeriod<T>(store: Store, job: string, periodSeconds: number, run: () => Promise<T>, owner = HUB_ID, opts: { lease?: string } = {}): Promise<T | Skipped> {
   if (store.kind === 'sqlite') return run();
+  periodSeconds = Math.max(1, Math.round(periodSeconds));
   const period = Math.floor(Date.now() / 1000 / periodSeconds) * periodSeconds;
+  const lease = opts.lease ?? `job:${job}`;
   // Long enough for a run, short enough that a dead holder's job moves on within a period or two.
   const leaseMs = Math.max(60, periodSeconds) * 1000;
-  if (!(await store.tryLease(`job:${job}`, owner, leaseMs))) return { skipped: `${job} runs on another hub` };
+  if (!(await store.tryLease(lease, owner, leaseMs))) return { skipped: `${job} runs on another hub` };
   try {
     if (!(await store.claimPeriod(job, period, owner))) return { skipped: `${job} of this period ran on another hub` };
     const out = await run();
     await store.finishPeriod(job, period, owner);
     return out;
   } finally {
-    await store.releaseLease(`job:${job}`, owner);
+    await store.releaseLease(lease, owner);
   }
 }

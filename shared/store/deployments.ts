@@ -1,5 +1,12 @@
+/**
+ * Deployments (tables deployments, deployment_nodes, deployment_events, deployment_claims) on the
+ * SQL port (sql.ts): the same statements on SQLite and PostgreSQL, so many hubs (or Lambda
+ * invocations) share the claims and leases. Each function is its own short transaction; the
+ * engine calls happen between them, never inside one.
+ */
 import type { DeployOptions, DeploymentAction, DeploymentStatus, NodeDeployState } from '../domain/index.js';
-import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
+import { asSql, type SqlOrDb } from './sqliteSql.js';
 
 /** A deployment as stored (tables deployments, deployment_nodes, deployment_events; docs/schema.md). */
 export interface DeploymentRow {
@@ -55,100 +62,116 @@ export interface NewDeployment extends Pick<DeploymentRow, 'id' | 'action' | 're
 const sec = (ms: number) => Math.floor(ms / 1000);
 
 /** Record a deployment, every node `queued`, in one transaction. */
-export function insertDeployment(db: Db, d: NewDeployment): void {
-  db.transaction(() => {
-    db.prepare(
+export async function insertDeployment(db: SqlOrDb, d: NewDeployment): Promise<void> {
+  await asSql(db).tx(async (sql) => {
+    await sql.run(
       `INSERT INTO deployments (id, action, registry, repository, tag, image, target_json, options_json, status, created_unix_seconds)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)`,
-    ).run(d.id, d.action, d.registry, d.repository, d.tag, d.image, JSON.stringify(d.target), JSON.stringify(d.options), sec(d.nowMs));
-    const node = db.prepare(`INSERT INTO deployment_nodes (deployment_id, node, state, queued_unix_seconds, updated_unix_seconds) VALUES (?, ?, 'queued', ?, ?)`);
+      [d.id, d.action, d.registry, d.repository, d.tag, d.image, JSON.stringify(d.target), JSON.stringify(d.options), sec(d.nowMs)],
+    );
     for (const n of d.nodes) {
-      node.run(d.id, n, sec(d.nowMs), sec(d.nowMs));
-      insertEvent(db, d.id, n, 'queued', null, null, d.nowMs);
+      await sql.run(`INSERT INTO deployment_nodes (deployment_id, node, state, queued_unix_seconds, updated_unix_seconds) VALUES (?, ?, 'queued', ?, ?)`, [d.id, n, sec(d.nowMs), sec(d.nowMs)]);
+      await insertEvent(sql, d.id, n, 'queued', null, null, d.nowMs);
     }
-  }).immediate();
+  });
 }
 
-export function markDeploymentStarted(db: Db, id: string, digest: string | null, nowMs: number): void {
-  db.prepare(`UPDATE deployments SET status = 'running', digest = ?, started_unix_seconds = ? WHERE id = ?`).run(digest, sec(nowMs), id);
+export async function markDeploymentStarted(db: SqlOrDb, id: string, digest: string | null, nowMs: number): Promise<void> {
+  await asSql(db).run(`UPDATE deployments SET status = 'running', digest = ?, started_unix_seconds = ? WHERE id = ?`, [digest, sec(nowMs), id]);
 }
 
 /**
  * Take a queued deployment to run it: one conditional UPDATE, so of two processes (or two
- * invocations) only one gets it. The lease says who runs it and until when; renewLease extends it.
+ * invocations, or two hubs) only one gets it. The lease says who runs it and until when; renewLease extends it.
  */
-export function claimDeployment(db: Db, id: string, owner: string, nowMs: number, leaseMs: number): boolean {
-  return (
-    db.prepare(`UPDATE deployments SET status = 'running', started_unix_seconds = ?, lease_owner = ?, lease_expires_unix_ms = ? WHERE id = ? AND status = 'queued'`).run(sec(nowMs), owner, Math.round(nowMs + leaseMs), id).changes === 1
+export async function claimDeployment(db: SqlOrDb, id: string, owner: string, nowMs: number, leaseMs: number): Promise<boolean> {
+  const r = await asSql(db).run(
+    `UPDATE deployments SET status = 'running', started_unix_seconds = ?, lease_owner = ?, lease_expires_unix_ms = ? WHERE id = ? AND status = 'queued'`,
+    [sec(nowMs), owner, Math.round(nowMs + leaseMs), id],
   );
+  return r.changes === 1;
 }
 
-export function setDeploymentDigest(db: Db, id: string, digest: string | null): void {
-  db.prepare(`UPDATE deployments SET digest = ? WHERE id = ?`).run(digest, id);
+export async function setDeploymentDigest(db: SqlOrDb, id: string, digest: string | null): Promise<void> {
+  await asSql(db).run(`UPDATE deployments SET digest = ? WHERE id = ?`, [digest, id]);
 }
 
 /** The heartbeat: extend the lease of the deployment and of its node claims; false when it is no longer ours. */
-export function renewLease(db: Db, id: string, owner: string, nowMs: number, leaseMs: number): boolean {
+export async function renewLease(db: SqlOrDb, id: string, owner: string, nowMs: number, leaseMs: number): Promise<boolean> {
   const until = Math.round(nowMs + leaseMs);
-  return db.transaction(() => {
-    const mine = db.prepare(`UPDATE deployments SET lease_expires_unix_ms = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`).run(until, id, owner).changes === 1;
-    db.prepare(`UPDATE deployment_claims SET lease_expires_unix_ms = ? WHERE deployment_id = ? AND lease_owner = ?`).run(until, id, owner);
+  return asSql(db).tx(async (sql) => {
+    const mine = (await sql.run(`UPDATE deployments SET lease_expires_unix_ms = ? WHERE id = ? AND lease_owner = ? AND status = 'running'`, [until, id, owner])).changes === 1;
+    await sql.run(`UPDATE deployment_claims SET lease_expires_unix_ms = ? WHERE deployment_id = ? AND lease_owner = ?`, [until, id, owner]);
     return mine;
-  }).immediate();
+  });
 }
 
 /**
  * One deployment at a time per (node, model): a conditional upsert that takes the claim when
  * it is free, expired (its holder died), or already this deployment's. Returns the holder otherwise.
  */
-export function claimNodeModel(db: Db, c: { node: string; repository: string; deploymentId: string; owner: string }, nowMs: number, leaseMs: number): { claimed: true } | { claimed: false; holder: string } {
-  const r = db
-    .prepare(
-      `INSERT INTO deployment_claims (node, repository, deployment_id, lease_owner, lease_expires_unix_ms) VALUES (@node, @repository, @deploymentId, @owner, @until)
-       ON CONFLICT (node, repository) DO UPDATE SET deployment_id = excluded.deployment_id, lease_owner = excluded.lease_owner, lease_expires_unix_ms = excluded.lease_expires_unix_ms
-       WHERE deployment_claims.lease_expires_unix_ms < @now OR deployment_claims.deployment_id = excluded.deployment_id`,
-    )
-    .run({ ...c, until: Math.round(nowMs + leaseMs), now: Math.round(nowMs) });
+export async function claimNodeModel(
+  db: SqlOrDb,
+  c: { node: string; repository: string; deploymentId: string; owner: string },
+  nowMs: number,
+  leaseMs: number,
+): Promise<{ claimed: true } | { claimed: false; holder: string }> {
+  const sql = asSql(db);
+  const r = await sql.run(
+    `INSERT INTO deployment_claims (node, repository, deployment_id, lease_owner, lease_expires_unix_ms) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (node, repository) DO UPDATE SET deployment_id = excluded.deployment_id, lease_owner = excluded.lease_owner, lease_expires_unix_ms = excluded.lease_expires_unix_ms
+     WHERE deployment_claims.lease_expires_unix_ms < ? OR deployment_claims.deployment_id = excluded.deployment_id`,
+    [c.node, c.repository, c.deploymentId, c.owner, Math.round(nowMs + leaseMs), Math.round(nowMs)],
+  );
   if (r.changes === 1) return { claimed: true };
-  const holder = db.prepare(`SELECT deployment_id AS id FROM deployment_claims WHERE node = ? AND repository = ?`).get(c.node, c.repository) as { id: string } | undefined;
-  return holder ? { claimed: false, holder: holder.id } : claimNodeModel(db, c, nowMs, leaseMs);
+  const holder = await sql.get<{ id: string }>(`SELECT deployment_id AS id FROM deployment_claims WHERE node = ? AND repository = ?`, [c.node, c.repository]);
+  // Released between the two statements: try again.
+  return holder ? { claimed: false, holder: holder.id } : claimNodeModel(sql, c, nowMs, leaseMs);
 }
 
-export function releaseNodeModel(db: Db, c: { node: string; repository: string; deploymentId: string }): void {
-  db.prepare(`DELETE FROM deployment_claims WHERE node = ? AND repository = ? AND deployment_id = ?`).run(c.node, c.repository, c.deploymentId);
+export async function releaseNodeModel(db: SqlOrDb, c: { node: string; repository: string; deploymentId: string }): Promise<void> {
+  await asSql(db).run(`DELETE FROM deployment_claims WHERE node = ? AND repository = ? AND deployment_id = ?`, [c.node, c.repository, c.deploymentId]);
 }
 
 /**
  * What a crashed or killed process left `running`: every deployment whose lease expired (or
  * that has none, from before leases) becomes `interrupted`, each unfinished node too, with the
  * step it was at; their claims are freed. Cheap (an indexed lookup): run by every deployment
- * handler before it reads or starts one. Returns the ids.
+ * handler before it reads or starts one. Each one in a transaction that takes it only if it is
+ * still expired, so two hubs recovering at once mark it once. Returns the ids.
  */
-export function recoverInterruptedDeployments(db: Db, nowMs: number): string[] {
-  const stale = db.prepare(`SELECT id FROM deployments WHERE status = 'running' AND (lease_expires_unix_ms IS NULL OR lease_expires_unix_ms < ?)`).all(Math.round(nowMs)) as { id: string }[];
+export async function recoverInterruptedDeployments(db: SqlOrDb, nowMs: number): Promise<string[]> {
+  const sql = asSql(db);
+  const now = Math.round(nowMs);
+  const stale = await sql.all<{ id: string }>(`SELECT id FROM deployments WHERE status = 'running' AND (lease_expires_unix_ms IS NULL OR lease_expires_unix_ms < ?)`, [now]);
   const done: string[] = [];
   for (const { id } of stale) {
-    db.transaction(() => {
-      const took = db
-        .prepare(`UPDATE deployments SET status = 'interrupted', finished_unix_seconds = ? WHERE id = ? AND status = 'running' AND (lease_expires_unix_ms IS NULL OR lease_expires_unix_ms < ?)`)
-        .run(sec(nowMs), id, Math.round(nowMs)).changes;
-      if (!took) return;
-      const open = db.prepare(`SELECT node, state, progress_percent AS p FROM deployment_nodes WHERE deployment_id = ? AND finished_unix_seconds IS NULL`).all(id) as { node: string; state: NodeDeployState; p: number | null }[];
+    const took = await sql.tx(async (t) => {
+      const taken = await t.run(
+        `UPDATE deployments SET status = 'interrupted', finished_unix_seconds = ? WHERE id = ? AND status = 'running' AND (lease_expires_unix_ms IS NULL OR lease_expires_unix_ms < ?)`,
+        [sec(nowMs), id, now],
+      );
+      if (!taken.changes) return false;
+      const open = await t.all<{ node: string; state: NodeDeployState; p: number | null }>(
+        `SELECT node, state, progress_percent AS p FROM deployment_nodes WHERE deployment_id = ? AND finished_unix_seconds IS NULL ORDER BY node`,
+        [id],
+      );
       for (const n of open) {
         const at = n.state === 'pulling' && n.p !== null ? `pulling (${n.p}%)` : n.state;
-        recordNodeStep(db, id, n.node, { state: 'interrupted', error: `interrupted at ${at}: the process running the deployment stopped (its lease expired)`, final: true }, nowMs);
+        await recordNodeStep(t, id, n.node, { state: 'interrupted', error: `interrupted at ${at}: the process running the deployment stopped (its lease expired)`, final: true }, nowMs);
       }
-      const total = (db.prepare(`SELECT COUNT(*) AS n FROM deployment_nodes WHERE deployment_id = ?`).get(id) as { n: number }).n;
-      db.prepare(`UPDATE deployments SET error = ? WHERE id = ?`).run(`${open.length} of ${total} nodes interrupted`, id);
-      db.prepare(`DELETE FROM deployment_claims WHERE deployment_id = ?`).run(id);
-      done.push(id);
-    }).immediate();
+      const total = (await t.get<{ n: number }>(`SELECT COUNT(*) AS n FROM deployment_nodes WHERE deployment_id = ?`, [id]))!.n;
+      await t.run(`UPDATE deployments SET error = ? WHERE id = ?`, [`${open.length} of ${total} nodes interrupted`, id]);
+      await t.run(`DELETE FROM deployment_claims WHERE deployment_id = ?`, [id]);
+      return true;
+    });
+    if (took) done.push(id);
   }
   return done;
 }
 
-export function finishDeployment(db: Db, id: string, status: DeploymentStatus, error: string | null, nowMs: number): void {
-  db.prepare(`UPDATE deployments SET status = ?, error = ?, finished_unix_seconds = ? WHERE id = ?`).run(status, error, sec(nowMs), id);
+export async function finishDeployment(db: SqlOrDb, id: string, status: DeploymentStatus, error: string | null, nowMs: number): Promise<void> {
+  await asSql(db).run(`UPDATE deployments SET status = ?, error = ?, finished_unix_seconds = ? WHERE id = ?`, [status, error, sec(nowMs), id]);
 }
 
 export interface NodeUpdate {
@@ -164,42 +187,32 @@ export interface NodeUpdate {
 }
 
 /** One step of one node: its row updated and an event appended, together. */
-export function recordNodeStep(db: Db, id: string, node: string, u: NodeUpdate, nowMs: number): void {
-  db.transaction(() => {
-    const sets = ['state = @state', 'updated_unix_seconds = @now', 'started_unix_seconds = COALESCE(started_unix_seconds, @now)'];
-    if (u.progressPercent !== undefined) sets.push('progress_percent = @progress');
-    if (u.error !== undefined) sets.push('error = @error');
-    if (u.containerId !== undefined) sets.push('container_id = @containerId');
-    if (u.containerName !== undefined) sets.push('container_name = @containerName');
-    if (u.previousContainerId !== undefined) sets.push('previous_container_id = @previous');
-    if (u.updateOrder !== undefined) sets.push('update_order = @updateOrder');
-    if (u.final) sets.push('finished_unix_seconds = @now');
-    db.prepare(`UPDATE deployment_nodes SET ${sets.join(', ')} WHERE deployment_id = @id AND node = @node`).run({
-      id,
-      node,
-      state: u.state,
-      now: sec(nowMs),
-      progress: u.progressPercent ?? null,
-      error: u.error ?? null,
-      containerId: u.containerId ?? null,
-      containerName: u.containerName ?? null,
-      previous: u.previousContainerId ?? null,
-      updateOrder: u.updateOrder ?? null,
-    });
-    insertEvent(db, id, node, u.state, u.progressPercent ?? null, u.message ?? u.error ?? null, nowMs);
-  }).immediate();
+export async function recordNodeStep(db: SqlOrDb, id: string, node: string, u: NodeUpdate, nowMs: number): Promise<void> {
+  const now = sec(nowMs);
+  const sets = ['state = ?', 'updated_unix_seconds = ?', 'started_unix_seconds = COALESCE(started_unix_seconds, ?)'];
+  const params: (string | number | null)[] = [u.state, now, now];
+  const set = (column: string, v: string | number | null | undefined) => {
+    if (v === undefined) return;
+    sets.push(`${column} = ?`);
+    params.push(v);
+  };
+  set('progress_percent', u.progressPercent);
+  set('error', u.error);
+  set('container_id', u.containerId);
+  set('container_name', u.containerName);
+  set('previous_container_id', u.previousContainerId);
+  set('update_order', u.updateOrder);
+  if (u.final) set('finished_unix_seconds', now);
+  await asSql(db).tx(async (sql) => {
+    await sql.run(`UPDATE deployment_nodes SET ${sets.join(', ')} WHERE deployment_id = ? AND node = ?`, [...params, id, node]);
+    await insertEvent(sql, id, node, u.state, u.progressPercent ?? null, u.message ?? u.error ?? null, nowMs);
+  });
 }
 
-function insertEvent(db: Db, id: string, node: string, state: NodeDeployState, progress: number | null, message: string | null, nowMs: number): void {
-  db.prepare(`INSERT INTO deployment_events (deployment_id, node, time, time_unix_ms, state, progress_percent, message) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
-    id,
-    node,
-    sec(nowMs),
-    Math.round(nowMs),
-    state,
-    progress,
-    message,
-  );
+async function insertEvent(sql: SqlDb, id: string, node: string, state: NodeDeployState, progress: number | null, message: string | null, nowMs: number): Promise<void> {
+  await sql.run(`INSERT INTO deployment_events (deployment_id, node, time, time_unix_ms, state, progress_percent, message) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
+    id, node, sec(nowMs), Math.round(nowMs), state, progress, message,
+  ]);
 }
 
 interface DeploymentDbRow {
@@ -236,13 +249,13 @@ const toDeployment = (r: DeploymentDbRow): DeploymentRow => ({
   error: r.error,
 });
 
-export function getDeployment(db: Db, id: string): DeploymentRow | undefined {
-  const r = db.prepare(`SELECT * FROM deployments WHERE id = ?`).get(id) as DeploymentDbRow | undefined;
+export async function getDeployment(db: SqlOrDb, id: string): Promise<DeploymentRow | undefined> {
+  const r = await asSql(db).get<DeploymentDbRow>(`SELECT * FROM deployments WHERE id = ?`, [id]);
   return r ? toDeployment(r) : undefined;
 }
 
-export function deploymentNodes(db: Db, id: string): DeploymentNodeRow[] {
-  const rows = db.prepare(`SELECT * FROM deployment_nodes WHERE deployment_id = ? ORDER BY node`).all(id) as Record<string, unknown>[];
+export async function deploymentNodes(db: SqlOrDb, id: string): Promise<DeploymentNodeRow[]> {
+  const rows = await asSql(db).all<Record<string, unknown>>(`SELECT * FROM deployment_nodes WHERE deployment_id = ? ORDER BY node`, [id]);
   return rows.map((r) => ({
     node: r.node as string,
     state: r.state as NodeDeployState,
@@ -260,8 +273,8 @@ export function deploymentNodes(db: Db, id: string): DeploymentNodeRow[] {
 }
 
 /** Every step of every node, in the order they happened. */
-export function deploymentEvents(db: Db, id: string): DeploymentEventRow[] {
-  const rows = db.prepare(`SELECT node, time_unix_ms, state, progress_percent, message FROM deployment_events WHERE deployment_id = ? ORDER BY id`).all(id) as Record<string, unknown>[];
+export async function deploymentEvents(db: SqlOrDb, id: string): Promise<DeploymentEventRow[]> {
+  const rows = await asSql(db).all<Record<string, unknown>>(`SELECT node, time_unix_ms, state, progress_percent, message FROM deployment_events WHERE deployment_id = ? ORDER BY id`, [id]);
   return rows.map((r) => ({
     node: r.node as string,
     timeUnixMs: r.time_unix_ms as number,
@@ -271,9 +284,17 @@ export function deploymentEvents(db: Db, id: string): DeploymentEventRow[] {
   }));
 }
 
-/** Newest first. */
-export function listDeployments(db: Db, o: { limit?: number; repository?: string } = {}): DeploymentRow[] {
-  const where = o.repository !== undefined ? 'WHERE repository = @repository' : '';
-  const rows = db.prepare(`SELECT * FROM deployments ${where} ORDER BY created_unix_seconds DESC, rowid DESC LIMIT @limit`).all({ repository: o.repository, limit: o.limit ?? 50 }) as DeploymentDbRow[];
+/**
+ * Newest first. Deployments created in the same second are told apart by their first event (ids
+ * ever higher on both databases; SQLite's rowid has no PostgreSQL twin).
+ */
+export async function listDeployments(db: SqlOrDb, o: { limit?: number; repository?: string } = {}): Promise<DeploymentRow[]> {
+  const where = o.repository !== undefined ? 'WHERE d.repository = ?' : '';
+  const rows = await asSql(db).all<DeploymentDbRow>(
+    `SELECT d.* FROM deployments d ${where}
+     ORDER BY d.created_unix_seconds DESC, COALESCE((SELECT MIN(e.id) FROM deployment_events e WHERE e.deployment_id = d.id), 0) DESC, d.id DESC
+     LIMIT ?`,
+    [...(o.repository !== undefined ? [o.repository] : []), o.limit ?? 50],
+  );
   return rows.map(toDeployment);
 }

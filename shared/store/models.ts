@@ -1,5 +1,11 @@
+/**
+ * The model catalog (tables models, model_platforms, model_descriptions, model_registries), on
+ * the SQL port (sql.ts): the same statements on SQLite and PostgreSQL. Each repository's sync is
+ * one transaction, written after its registry requests are done (no I/O inside it).
+ */
 import type { ModelImage, ModelPlatform } from '../domain/model.js';
-import type { Db } from './db.js';
+import { placeholders } from './sql.js';
+import { asSql, type SqlOrDb } from './sqliteSql.js';
 
 /** A row of the catalog, as the API and the CLI show it. */
 export interface ModelRow {
@@ -44,8 +50,8 @@ export interface StoredTag {
 }
 
 /** `repository\0tag` → what is stored, for one registry. */
-export function storedTags(db: Db, registry: string): Map<string, StoredTag> {
-  const rows = db.prepare('SELECT repository, tag, digest, error, removed_unix_seconds FROM models WHERE registry = ?').all(registry) as Record<string, unknown>[];
+export async function storedTags(db: SqlOrDb, registry: string): Promise<Map<string, StoredTag>> {
+  const rows = await asSql(db).all<Record<string, unknown>>('SELECT repository, tag, digest, error, removed_unix_seconds FROM models WHERE registry = ?', [registry]);
   return new Map(rows.map((r) => [`${r.repository}\0${r.tag}`, { digest: r.digest as string | null, error: r.error as string | null, removed: r.removed_unix_seconds !== null }]));
 }
 
@@ -64,80 +70,73 @@ export interface RepositorySync {
   tags: string[];
 }
 
-export function saveRepositorySync(db: Db, registry: string, s: RepositorySync, now: number): { removed: string[] } {
-  const upsert = db.prepare(
-    `INSERT INTO models (registry, repository, tag, digest, media_type, platforms, size_bytes, created_unix_seconds, title, description, version,
-       task, framework, input, output, labels_json, first_seen_unix_seconds, last_seen_unix_seconds, updated_unix_seconds)
-     VALUES (@registry, @repository, @tag, @digest, @mediaType, @platforms, @sizeBytes, @created, @title, @description, @version,
-       @task, @framework, @input, @output, @labels, @now, @now, @now)
-     ON CONFLICT (registry, repository, tag) DO UPDATE SET
-       updated_unix_seconds = CASE WHEN models.digest IS excluded.digest THEN models.updated_unix_seconds ELSE @now END,
-       digest = excluded.digest, media_type = excluded.media_type, platforms = excluded.platforms, size_bytes = excluded.size_bytes,
-       created_unix_seconds = excluded.created_unix_seconds, title = excluded.title, description = excluded.description, version = excluded.version,
-       task = excluded.task, framework = excluded.framework, input = excluded.input, output = excluded.output, labels_json = excluded.labels_json,
-       last_seen_unix_seconds = @now, removed_unix_seconds = NULL, error = NULL, error_unix_seconds = NULL`,
-  );
-  const idOf = db.prepare('SELECT id FROM models WHERE registry = ? AND repository = ? AND tag = ?').pluck();
-  const clearPlatforms = db.prepare('DELETE FROM model_platforms WHERE model_id = ?');
-  const addPlatform = db.prepare('INSERT INTO model_platforms (model_id, platform, os, architecture, variant, digest, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)');
-  const touch = db.prepare('UPDATE models SET last_seen_unix_seconds = ?, removed_unix_seconds = NULL WHERE registry = ? AND repository = ? AND tag = ?');
-  const fail = db.prepare(
-    `INSERT INTO models (registry, repository, tag, first_seen_unix_seconds, last_seen_unix_seconds, updated_unix_seconds, error, error_unix_seconds)
-     VALUES (@registry, @repository, @tag, @now, @now, @now, @error, @now)
-     ON CONFLICT (registry, repository, tag) DO UPDATE SET last_seen_unix_seconds = @now, removed_unix_seconds = NULL, error = @error, error_unix_seconds = @now`,
-  );
-  const live = db.prepare('SELECT tag FROM models WHERE registry = ? AND repository = ? AND removed_unix_seconds IS NULL').pluck();
-  const remove = db.prepare('UPDATE models SET removed_unix_seconds = ? WHERE registry = ? AND repository = ? AND tag = ?');
+const UPSERT_MODEL = `INSERT INTO models (registry, repository, tag, digest, media_type, platforms, size_bytes, created_unix_seconds, title, description, version,
+    task, framework, input, output, labels_json, first_seen_unix_seconds, last_seen_unix_seconds, updated_unix_seconds)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (registry, repository, tag) DO UPDATE SET
+    updated_unix_seconds = CASE WHEN models.digest IS NOT DISTINCT FROM excluded.digest THEN models.updated_unix_seconds ELSE excluded.updated_unix_seconds END,
+    digest = excluded.digest, media_type = excluded.media_type, platforms = excluded.platforms, size_bytes = excluded.size_bytes,
+    created_unix_seconds = excluded.created_unix_seconds, title = excluded.title, description = excluded.description, version = excluded.version,
+    task = excluded.task, framework = excluded.framework, input = excluded.input, output = excluded.output, labels_json = excluded.labels_json,
+    last_seen_unix_seconds = excluded.last_seen_unix_seconds, removed_unix_seconds = NULL, error = NULL, error_unix_seconds = NULL
+  RETURNING id`;
 
-  const removed: string[] = [];
-  db.transaction(() => {
+const FAIL_MODEL = `INSERT INTO models (registry, repository, tag, first_seen_unix_seconds, last_seen_unix_seconds, updated_unix_seconds, error, error_unix_seconds)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+  ON CONFLICT (registry, repository, tag) DO UPDATE SET last_seen_unix_seconds = excluded.last_seen_unix_seconds, removed_unix_seconds = NULL,
+    error = excluded.error, error_unix_seconds = excluded.error_unix_seconds`;
+
+/** One repository's sync in one transaction; the tags marked removed. */
+export async function saveRepositorySync(db: SqlOrDb, registry: string, s: RepositorySync, now: number): Promise<{ removed: string[] }> {
+  return asSql(db).tx(async (sql) => {
+    const removed: string[] = [];
     for (const m of s.images) {
-      upsert.run({
-        registry,
-        repository: m.repository,
-        tag: m.tag,
-        digest: m.digest,
-        mediaType: m.mediaType,
-        platforms: m.platforms.map((p) => p.platform).join(', '),
-        sizeBytes: m.sizeBytes,
-        created: m.createdUnixSeconds ?? null,
-        title: m.title ?? null,
-        description: m.description ?? null,
-        version: m.version ?? null,
-        task: m.task ?? null,
-        framework: m.framework ?? null,
-        input: m.input ?? null,
-        output: m.output ?? null,
-        labels: JSON.stringify(m.labels),
-        now,
-      });
-      const id = idOf.get(registry, m.repository, m.tag) as number;
-      clearPlatforms.run(id);
-      for (const p of m.platforms) addPlatform.run(id, p.platform, p.os, p.architecture, p.variant ?? null, p.digest, p.sizeBytes);
+      const row = await sql.get<{ id: number }>(UPSERT_MODEL, [
+        registry, m.repository, m.tag, m.digest, m.mediaType, m.platforms.map((p) => p.platform).join(', '), m.sizeBytes, m.createdUnixSeconds ?? null,
+        m.title ?? null, m.description ?? null, m.version ?? null, m.task ?? null, m.framework ?? null, m.input ?? null, m.output ?? null,
+        JSON.stringify(m.labels), now, now, now,
+      ]);
+      // Upserted, and only the platforms gone deleted: two hubs syncing one repository at once
+      // (a person's `models sync` beside the schedule) never collide on a platform's key.
+      const id = row!.id;
+      if (m.platforms.length) {
+        await sql.run(`DELETE FROM model_platforms WHERE model_id = ? AND platform NOT IN (${placeholders(m.platforms.length)})`, [id, ...m.platforms.map((p) => p.platform)]);
+      } else await sql.run('DELETE FROM model_platforms WHERE model_id = ?', [id]);
+      for (const p of m.platforms) {
+        await sql.run(
+          `INSERT INTO model_platforms (model_id, platform, os, architecture, variant, digest, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (model_id, platform) DO UPDATE SET os = excluded.os, architecture = excluded.architecture, variant = excluded.variant,
+             digest = excluded.digest, size_bytes = excluded.size_bytes`,
+          [id, p.platform, p.os, p.architecture, p.variant ?? null, p.digest, p.sizeBytes],
+        );
+      }
     }
-    for (const tag of s.unchanged) touch.run(now, registry, s.repository, tag);
-    for (const [tag, error] of s.errors) fail.run({ registry, repository: s.repository, tag, error: error.slice(0, 1000), now });
+    for (const tag of s.unchanged) {
+      await sql.run('UPDATE models SET last_seen_unix_seconds = ?, removed_unix_seconds = NULL WHERE registry = ? AND repository = ? AND tag = ?', [now, registry, s.repository, tag]);
+    }
+    for (const [tag, error] of s.errors) await sql.run(FAIL_MODEL, [registry, s.repository, tag, now, now, now, error.slice(0, 1000), now]);
     if (s.tagsComplete) {
       const present = new Set(s.tags);
-      for (const tag of live.all(registry, s.repository) as string[]) {
+      const live = await sql.all<{ tag: string }>('SELECT tag FROM models WHERE registry = ? AND repository = ? AND removed_unix_seconds IS NULL ORDER BY tag', [registry, s.repository]);
+      for (const { tag } of live) {
         if (present.has(tag)) continue;
-        remove.run(now, registry, s.repository, tag);
+        await sql.run('UPDATE models SET removed_unix_seconds = ? WHERE registry = ? AND repository = ? AND tag = ?', [now, registry, s.repository, tag]);
         removed.push(tag);
       }
     }
-  }).immediate();
-  return { removed };
+    return { removed };
+  });
 }
 
 /** Repositories gone from a complete catalog: every live tag of theirs is marked removed. */
-export function markRepositoriesRemoved(db: Db, registry: string, present: readonly string[], now: number): string[] {
+export async function markRepositoriesRemoved(db: SqlOrDb, registry: string, present: readonly string[], now: number): Promise<string[]> {
   const keep = new Set(present);
-  const gone = (db.prepare('SELECT DISTINCT repository FROM models WHERE registry = ? AND removed_unix_seconds IS NULL').pluck().all(registry) as string[]).filter((r) => !keep.has(r));
-  const stmt = db.prepare('UPDATE models SET removed_unix_seconds = ? WHERE registry = ? AND repository = ? AND removed_unix_seconds IS NULL');
-  db.transaction(() => {
-    for (const r of gone) stmt.run(now, registry, r);
-  }).immediate();
-  return gone;
+  return asSql(db).tx(async (sql) => {
+    const live = await sql.all<{ repository: string }>('SELECT DISTINCT repository FROM models WHERE registry = ? AND removed_unix_seconds IS NULL ORDER BY repository', [registry]);
+    const gone = live.map((r) => r.repository).filter((r) => !keep.has(r));
+    for (const r of gone) await sql.run('UPDATE models SET removed_unix_seconds = ? WHERE registry = ? AND repository = ? AND removed_unix_seconds IS NULL', [now, registry, r]);
+    return gone;
+  });
 }
 
 export interface RegistrySyncState {
@@ -150,8 +149,8 @@ export interface RegistrySyncState {
   lastErrorUnixSeconds: number | null;
 }
 
-export function registrySyncStates(db: Db): RegistrySyncState[] {
-  return (db.prepare('SELECT * FROM model_registries ORDER BY name').all() as Record<string, unknown>[]).map((r) => ({
+export async function registrySyncStates(db: SqlOrDb): Promise<RegistrySyncState[]> {
+  return (await asSql(db).all<Record<string, unknown>>('SELECT * FROM model_registries ORDER BY name')).map((r) => ({
     name: r.name as string,
     url: r.url as string,
     lastAttemptUnixSeconds: r.last_attempt_unix_seconds as number | null,
@@ -162,19 +161,20 @@ export function registrySyncStates(db: Db): RegistrySyncState[] {
 }
 
 /** A sync of the registry started (collectAll's throttle reads it). */
-export function recordRegistryAttempt(db: Db, name: string, url: string, now: number): void {
-  db.prepare(
+export async function recordRegistryAttempt(db: SqlOrDb, name: string, url: string, now: number): Promise<void> {
+  await asSql(db).run(
     `INSERT INTO model_registries (name, url, last_attempt_unix_seconds) VALUES (?, ?, ?)
      ON CONFLICT (name) DO UPDATE SET url = excluded.url, last_attempt_unix_seconds = excluded.last_attempt_unix_seconds`,
-  ).run(name, url, now);
+    [name, url, now],
+  );
 }
 
 /** How it ended: complete (the whole catalog read), or the error (never a credential). */
-export function recordRegistryResult(db: Db, name: string, result: { complete: boolean; error?: string }, now: number): void {
+export async function recordRegistryResult(db: SqlOrDb, name: string, result: { complete: boolean; error?: string }, now: number): Promise<void> {
   if (result.error !== undefined) {
-    db.prepare('UPDATE model_registries SET last_error = ?, last_error_unix_seconds = ? WHERE name = ?').run(result.error.slice(0, 1000), now, name);
+    await asSql(db).run('UPDATE model_registries SET last_error = ?, last_error_unix_seconds = ? WHERE name = ?', [result.error.slice(0, 1000), now, name]);
   } else if (result.complete) {
-    db.prepare('UPDATE model_registries SET last_sync_unix_seconds = ?, last_error = NULL WHERE name = ?').run(now, name);
+    await asSql(db).run('UPDATE model_registries SET last_sync_unix_seconds = ?, last_error = NULL WHERE name = ?', [now, name]);
   }
 }
 
@@ -188,31 +188,54 @@ export interface ModelFilter {
   includeRemoved?: boolean;
 }
 
-export function listModels(db: Db, f: ModelFilter = {}): ModelRow[] {
+/** Platform rows are read for this many models per statement. */
+const PLATFORM_BATCH = 500;
+
+export async function listModels(db: SqlOrDb, f: ModelFilter = {}): Promise<ModelRow[]> {
+  const sql = asSql(db);
   const where: string[] = [];
-  const params: Record<string, unknown> = {};
+  const params: (string | number)[] = [];
   if (!f.includeRemoved) where.push('m.removed_unix_seconds IS NULL');
   for (const k of ['registry', 'repository', 'tag', 'task'] as const) {
     if (f[k] === undefined) continue;
-    where.push(`m.${k} = @${k}`);
-    params[k] = f[k];
+    where.push(`m.${k} = ?`);
+    params.push(f[k]);
   }
   if (f.platform !== undefined) {
-    where.push("m.id IN (SELECT model_id FROM model_platforms WHERE platform = @platform OR platform LIKE @platformPrefix ESCAPE '\\')");
-    params.platform = f.platform;
-    params.platformPrefix = f.platform.replace(/[\\%_]/g, '\\$&') + '/%';
+    // `linux/arm64` also matches `linux/arm64/v8`: a prefix compared exactly (LIKE's case rules differ between the two databases).
+    const prefix = `${f.platform}/`;
+    where.push('m.id IN (SELECT model_id FROM model_platforms WHERE platform = ? OR substr(platform, 1, ?) = ?)');
+    params.push(f.platform, prefix.length, prefix);
   }
-  const rows = db
-    .prepare(
-      `SELECT m.*, dt.description AS tag_text, dt.updated_unix_seconds AS tag_text_at, dr.description AS repo_text, dr.updated_unix_seconds AS repo_text_at
-       FROM models m
-       LEFT JOIN model_descriptions dt ON dt.registry = m.registry AND dt.repository = m.repository AND dt.tag = m.tag
-       LEFT JOIN model_descriptions dr ON dr.registry = m.registry AND dr.repository = m.repository AND dr.tag = ''
-       ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-       ORDER BY m.repository, m.tag, m.registry`,
-    )
-    .all(params) as Record<string, unknown>[];
-  const platforms = db.prepare('SELECT platform, os, architecture, variant, digest, size_bytes FROM model_platforms WHERE model_id = ? ORDER BY platform');
+  const rows = await sql.all<Record<string, unknown>>(
+    `SELECT m.*, dt.description AS tag_text, dt.updated_unix_seconds AS tag_text_at, dr.description AS repo_text, dr.updated_unix_seconds AS repo_text_at
+     FROM models m
+     LEFT JOIN model_descriptions dt ON dt.registry = m.registry AND dt.repository = m.repository AND dt.tag = m.tag
+     LEFT JOIN model_descriptions dr ON dr.registry = m.registry AND dr.repository = m.repository AND dr.tag = ''
+     ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+     ORDER BY m.repository, m.tag, m.registry`,
+    params,
+  );
+  const platforms = new Map<number, ModelPlatform[]>();
+  for (let i = 0; i < rows.length; i += PLATFORM_BATCH) {
+    const ids = rows.slice(i, i + PLATFORM_BATCH).map((r) => r.id as number);
+    const ps = await sql.all<Record<string, unknown>>(
+      `SELECT model_id, platform, os, architecture, variant, digest, size_bytes FROM model_platforms WHERE model_id IN (${placeholders(ids.length)}) ORDER BY model_id, platform`,
+      ids,
+    );
+    for (const p of ps) {
+      const list = platforms.get(p.model_id as number) ?? [];
+      list.push({
+        platform: p.platform as string,
+        os: p.os as string,
+        architecture: p.architecture as string,
+        ...(p.variant ? { variant: p.variant as string } : {}),
+        digest: p.digest as string,
+        sizeBytes: p.size_bytes as number,
+      });
+      platforms.set(p.model_id as number, list);
+    }
+  }
   return rows.map((r) => {
     const person =
       r.tag_text != null
@@ -226,14 +249,7 @@ export function listModels(db: Db, f: ModelFilter = {}): ModelRow[] {
       tag: r.tag as string,
       digest: r.digest as string | null,
       mediaType: r.media_type as string | null,
-      platforms: (platforms.all(r.id) as Record<string, unknown>[]).map((p) => ({
-        platform: p.platform as string,
-        os: p.os as string,
-        architecture: p.architecture as string,
-        ...(p.variant ? { variant: p.variant as string } : {}),
-        digest: p.digest as string,
-        sizeBytes: p.size_bytes as number,
-      })),
+      platforms: platforms.get(r.id as number) ?? [],
       sizeBytes: r.size_bytes as number | null,
       createdUnixSeconds: r.created_unix_seconds as number | null,
       title: r.title as string | null,
@@ -257,11 +273,12 @@ export function listModels(db: Db, f: ModelFilter = {}): ModelRow[] {
 }
 
 /** Registries that hold the repository (and tag), removed tags included. */
-export function modelRegistries(db: Db, repository: string, tag?: string): string[] {
-  return db
-    .prepare(`SELECT DISTINCT registry FROM models WHERE repository = ? ${tag === undefined ? '' : 'AND tag = ?'} ORDER BY registry`)
-    .pluck()
-    .all(...(tag === undefined ? [repository] : [repository, tag])) as string[];
+export async function modelRegistries(db: SqlOrDb, repository: string, tag?: string): Promise<string[]> {
+  const rows = await asSql(db).all<{ registry: string }>(
+    `SELECT DISTINCT registry FROM models WHERE repository = ? ${tag === undefined ? '' : 'AND tag = ?'} ORDER BY registry`,
+    tag === undefined ? [repository] : [repository, tag],
+  );
+  return rows.map((r) => r.registry);
 }
 
 /** Longest description a person may write. */
@@ -271,14 +288,15 @@ export const MAX_DESCRIPTION_CHARS = 4000;
  * A person's description of a tag (or, with tag undefined, of every tag of the repository),
  * kept apart from the image's label; null or '' removes it.
  */
-export function setModelDescription(db: Db, registry: string, repository: string, tag: string | undefined, text: string | null, now: number): void {
+export async function setModelDescription(db: SqlOrDb, registry: string, repository: string, tag: string | undefined, text: string | null, now: number): Promise<void> {
   const t = text?.trim() ?? '';
   if (t === '') {
-    db.prepare('DELETE FROM model_descriptions WHERE registry = ? AND repository = ? AND tag = ?').run(registry, repository, tag ?? '');
+    await asSql(db).run('DELETE FROM model_descriptions WHERE registry = ? AND repository = ? AND tag = ?', [registry, repository, tag ?? '']);
     return;
   }
-  db.prepare(
+  await asSql(db).run(
     `INSERT INTO model_descriptions (registry, repository, tag, description, updated_unix_seconds) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (registry, repository, tag) DO UPDATE SET description = excluded.description, updated_unix_seconds = excluded.updated_unix_seconds`,
-  ).run(registry, repository, tag ?? '', t.slice(0, MAX_DESCRIPTION_CHARS), now);
+    [registry, repository, tag ?? '', t.slice(0, MAX_DESCRIPTION_CHARS), now],
+  );
 }

@@ -106,3 +106,7 @@ class SqliteSql implements SqlDb {
     }
   }
 }
+
+/** What the domain modules take: the port, or (SQLite callers and tests) the better-sqlite3 Db it wraps. */
+export type SqlOrDb = SqlDb | Db;
+export const asSql = (x: SqlOrDb): SqlDb => ('dialect' in x ? x : sqliteSql(x));

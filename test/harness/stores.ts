@@ -13,6 +13,8 @@ import { postgresAvailable, startPostgres, type TestPostgres } from './postgres.
 export interface StoreKind {
   name: 'sqlite' | 'postgres';
   open(): Promise<Store>;
+  /** Two stores on one fresh database, as two hubs see it (PostgreSQL: two pools; SQLite: see below). */
+  openPair(): Promise<[Store, Store]>;
   /** The cluster, on the PostgreSQL side. */
   pg(): TestPostgres;
 }
@@ -31,8 +33,27 @@ after(async () => {
 export function eachStore(title: string, body: (k: StoreKind) => void): void {
   let pg: TestPostgres | undefined;
   const kinds: StoreKind[] = [
-    { name: 'sqlite', open: async () => sqliteStore(openDb(':memory:')), pg: () => pg! },
-    { name: 'postgres', open: async () => openPgStore(pg!.createDatabase(`case_${process.pid}_${++dbs}`)), pg: () => pg! },
+    {
+      name: 'sqlite',
+      open: async () => sqliteStore(openDb(':memory:')),
+      // One SQLite file is one hub's: a second process would wait on its locks (busy_timeout), which
+      // two connections in one process cannot (the wait blocks the loop the holder needs). Both
+      // sides share the one connection, so what is tested is the interleaving of async callers.
+      openPair: async () => {
+        const s = sqliteStore(openDb(':memory:'));
+        return [s, s];
+      },
+      pg: () => pg!,
+    },
+    {
+      name: 'postgres',
+      open: async () => openPgStore(pg!.createDatabase(`case_${process.pid}_${++dbs}`)),
+      openPair: async () => {
+        const url = pg!.createDatabase(`case_${process.pid}_${++dbs}`);
+        return [await openPgStore(url), await openPgStore(url)];
+      },
+      pg: () => pg!,
+    },
   ];
   for (const k of kinds) {
     const skip = k.name === 'postgres' && !postgresAvailable() ? 'no PostgreSQL 15 here' : false;
