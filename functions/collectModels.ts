@@ -1,5 +1,4 @@
 import { syncModels, type ModelSyncSummary } from '../shared/collect/models.js';
-import { MODEL_SYNC_LEASE } from '../shared/handler/collect.js';
 import { makeHandler } from '../shared/handler/middleware.js';
 import { oncePerPeriod, type Skipped } from '../shared/handler/singleton.js';
 
@@ -24,5 +23,5 @@ export const handler = makeHandler<unknown, ModelSyncSummary | Skipped>('collect
     return summary;
   };
   if (!isScheduled(event)) return sync();
-  return oncePerPeriod(store, 'collectModels', MODEL_SYNC_PERIOD_SECONDS, sync, undefined, { lease: MODEL_SYNC_LEASE });
+  return oncePerPeriod(store, 'collectModels', MODEL_SYNC_PERIOD_SECONDS, sync);
 });

@@ -10,9 +10,6 @@ import { leaseShards } from '../collect/shardLeases.js';
 import type { Store } from '../store/store.js';
 import { oncePerPeriod } from './singleton.js';
 
-/** Shared with functions/collectModels.ts: the full sync and the bounded one never overlap across hubs. */
-export const MODEL_SYNC_LEASE = 'job:modelSync';
-
 /**
  * The shards this round collects: collect.shard as it is (`k/n`, or all), or with `auto/n` the
  * ones this hub's leases hold (shared/collect/shardLeases.ts), leased for three rounds.
@@ -108,12 +105,12 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
     // Then the model catalog, bounded by models.perRoundSeconds and at most every
     // models.syncIntervalSeconds per registry (the collectModels schedule syncs it in full);
     // a registry that fails never fails the collection. On a PostgreSQL store shared by many
-    // hubs, one hub per interval does it, never while another runs the full sync.
+    // hubs, one hub per interval does it (it may overlap another hub's full sync: both upsert).
     if (ctx.config.registries.length === 0) return withGeo;
     try {
       const sync = () => syncModels({ db: store.sql, config: ctx.config, log: ctx.log, onlyDue: true, deadlineMs: Date.now() + Math.max(0, ctx.config.models.perRoundSeconds) * 1000 });
       const period = Math.max(ctx.config.models.syncIntervalSeconds, ctx.config.hub.intervalSeconds, 1);
-      const models = await oncePerPeriod(store, 'modelSyncRound', period, sync, undefined, { lease: MODEL_SYNC_LEASE });
+      const models = await oncePerPeriod(store, 'modelSyncRound', period, sync);
       if ('skipped' in models) return withGeo;
       return { ...withGeo, models };
     } catch (e) {

@@ -10,24 +10,20 @@ import type { Store } from '../store/store.js';
 
 export type Skipped = { skipped: string };
 
-/**
- * `lease`: the lease's name when two jobs must not overlap each other (the full model sync and
- * collectAll's bounded one share `job:modelSync`); default `job:NAME`.
- */
-export async function oncePerPeriod<T>(store: Store, job: string, periodSeconds: number, run: () => Promise<T>, owner = HUB_ID, opts: { lease?: string } = {}): Promise<T | Skipped> {
+export async function oncePerPeriod<T>(store: Store, job: string, periodSeconds: number, run: () => Promise<T>, owner = HUB_ID): Promise<T | Skipped> {
   if (store.kind === 'sqlite') return run();
+  // A period under a second (collectAll's model sync with models.syncIntervalSeconds 0) is one second.
   periodSeconds = Math.max(1, Math.round(periodSeconds));
   const period = Math.floor(Date.now() / 1000 / periodSeconds) * periodSeconds;
-  const lease = opts.lease ?? `job:${job}`;
   // Long enough for a run, short enough that a dead holder's job moves on within a period or two.
   const leaseMs = Math.max(60, periodSeconds) * 1000;
-  if (!(await store.tryLease(lease, owner, leaseMs))) return { skipped: `${job} runs on another hub` };
+  if (!(await store.tryLease(`job:${job}`, owner, leaseMs))) return { skipped: `${job} runs on another hub` };
   try {
     if (!(await store.claimPeriod(job, period, owner))) return { skipped: `${job} of this period ran on another hub` };
     const out = await run();
     await store.finishPeriod(job, period, owner);
     return out;
   } finally {
-    await store.releaseLease(lease, owner);
+    await store.releaseLease(`job:${job}`, owner);
   }
 }

@@ -7,10 +7,11 @@
  * statement text and cached); a `?` inside a '…' string, a "…" name or a comment stays as it is.
  * Parameters: numbers, strings, null; `undefined` is sent as NULL and a boolean as 1/0, on both.
  *
- * The common subset (what runs the same on SQLite 3.35+ and PostgreSQL 15):
+ * The common subset (what runs the same on SQLite 3.39+ and PostgreSQL 15):
  * - upserts as `INSERT … ON CONFLICT (key) DO UPDATE SET c = excluded.c` or `DO NOTHING`; never
  *   `INSERT OR IGNORE` / `INSERT OR REPLACE` / `REPLACE INTO`;
  * - `RETURNING` for generated ids (`INSERT … RETURNING id`), never last_insert_rowid();
+ * - null-safe equality as `a IS NOT DISTINCT FROM b` (SQLite 3.39+), never SQLite's `a IS b`;
  * - `COALESCE`, never `IFNULL`; `CASE WHEN a > b THEN a ELSE b END`, never the scalar
  *   `MAX(a, b)` / `MIN(a, b)` (SQLite only) nor `GREATEST` / `LEAST` (PostgreSQL only);
  * - no `json_extract` / `->>` (store JSON as TEXT, parse it in TypeScript), no `strftime` /
@@ -19,6 +20,7 @@
  *   PostgreSQL cannot infer from its place (`SELECT ? AS x`, `? IS NULL`) needs such a CAST;
  * - no boolean-valued result columns (PostgreSQL returns true/false, SQLite 1/0): write
  *   `CASE WHEN … THEN 1 ELSE 0 END`; no arrays (`= ANY(?)`): `IN (${placeholders(n)})`;
+ * - no `rowid` (PostgreSQL has none): order by a key or an id column;
  * - an alias that is not all lower case is quoted (`AS "expiresUnixMs"`): PostgreSQL folds an
  *   unquoted one to lower case;
  * - integer / integer divides as integers on both; `LIKE` is case-sensitive on PostgreSQL and
