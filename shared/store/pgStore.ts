@@ -16,7 +16,7 @@ import type { NodeReadings } from './readings.js';
 import type { RetentionDays } from './retention.js';
 import { LATE_SECONDS, ROLLUP_LEVELS, ROLLUP_SERIES, type RollupSummary } from './rollups.js';
 import type { RoundWrite } from './roundBuffer.js';
-import type { Lease, Store } from './store.js';
+import { CLAIM_PERIOD_SQL, type Lease, type Store } from './store.js';
 import { pgSql } from './pgSql.js';
 import type { SqlDb } from './sql.js';
 
@@ -468,7 +468,7 @@ export class PgStore implements Store {
   }
 
   async claimPeriod(job: string, period: number, owner: string): Promise<boolean> {
-    const rows = await this.pg.query('INSERT INTO job_runs (job, period_unix_seconds, owner, started_unix_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING job', [job, period, owner, Date.now()]);
+    const rows = await this.pg.query(`${CLAIM_PERIOD_SQL} RETURNING job`, [job, period, owner, Date.now()]);
     return rows.length === 1;
   }
 

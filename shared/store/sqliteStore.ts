@@ -12,7 +12,7 @@ import { updateRollups } from './rollups.js';
 import type { RoundWrite } from './roundBuffer.js';
 import type { SqlDb } from './sql.js';
 import { exclusive, sqliteSql } from './sqliteSql.js';
-import type { Lease, Store } from './store.js';
+import { CLAIM_PERIOD_SQL, type Lease, type Store } from './store.js';
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -110,7 +110,7 @@ export class SqliteStore implements Store {
   }
 
   async claimPeriod(job: string, period: number, owner: string): Promise<boolean> {
-    const claim = () => this.sqlite.prepare('INSERT INTO job_runs (job, period_unix_seconds, owner, started_unix_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(job, period, owner, Date.now());
+    const claim = () => this.sqlite.prepare(CLAIM_PERIOD_SQL.replace(/\$\d/g, '?')).run(job, period, owner, Date.now());
     return (await exclusive(this.sqlite, claim)).changes === 1;
   }
 
