@@ -11,7 +11,7 @@ export const handler = makeHandler<unknown, DetectSummary | Skipped>('detectAnom
   const store = await ctx.store();
   return oncePerPeriod(store, 'detectAnomalies', 60, async () => {
     const config = { ...DEFAULT_DETECTOR_CONFIG, recordProfileSigma: ctx.config.detect.recordProfileSigma };
-    const summary = await detectAnomalies({ db: ctx.db, nowUnixSeconds: Math.floor(Date.now() / 1000), stepSeconds: ctx.config.detect.stepSeconds, config, log: ctx.log });
+    const summary = await detectAnomalies({ db: store.sql, nowUnixSeconds: Math.floor(Date.now() / 1000), stepSeconds: ctx.config.detect.stepSeconds, config, log: ctx.log });
     ctx.log.info('anomalies', { ...summary });
     return summary;
   });

@@ -29,7 +29,7 @@ export const handler = makeHandler<GeolocateEvent | null, GeolocateSummary | Ski
   const reserveMs = g.timeoutSeconds * 1000 + 8 * g.minIntervalMs;
   const run = async (): Promise<GeolocateSummary> => {
     const summary = await runGeolocation({
-      db: ctx.db,
+      store,
       nodes,
       config: ctx.config,
       log: ctx.log,

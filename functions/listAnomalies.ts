@@ -19,6 +19,6 @@ export const handler = makeHandler<HttpEvent, HttpResult>('listAnomalies', async
   }
   if (q.node !== undefined && !NAME.test(q.node)) throw badRequest(`node must match ${NAME}`);
   if (q.open !== undefined && !['true', 'false'].includes(q.open)) throw badRequest('open must be true or false');
-  const anomalies = listAnomalies(ctx.db, { sinceUnixSeconds: since, ...(q.node !== undefined ? { node: q.node } : {}), open: q.open === 'true' });
+  const anomalies = await listAnomalies((await ctx.store()).sql, { sinceUnixSeconds: since, ...(q.node !== undefined ? { node: q.node } : {}), open: q.open === 'true' });
   return json(200, { since, anomalies });
 });

@@ -356,7 +356,7 @@ describe('detectAnomalies over the store', () => {
     const first = await detectAnomalies({ db, nowUnixSeconds: T0 + 4000, backlogSeconds: 10_000, stepSeconds: 0 });
     // 2 nodes × 400 samples × (temperature + storage used_percent, used_bytes, total_bytes).
     assert.equal(first.samples, 2 * 400 * 4);
-    assert.equal(listAnomalies(db).filter((a) => a.detector === 'rule').length, 0);
+    assert.equal((await listAnomalies(db)).filter((a) => a.detector === 'rule').length, 0);
     const again = await detectAnomalies({ db, nowUnixSeconds: T0 + 4000, stepSeconds: 0 });
     assert.equal(again.samples, 0, 'nothing new: nothing scored twice');
 
@@ -365,7 +365,7 @@ describe('detectAnomalies over the store', () => {
     const second = await detectAnomalies({ db, nowUnixSeconds: T0 + 4300, stepSeconds: 0 });
     // 30 samples × (temperature + storage.used_percent, used_bytes, total_bytes).
     assert.equal(second.samples, 30 * 4);
-    const all = listAnomalies(db);
+    const all = await listAnomalies(db);
     const hot = all.find((x) => x.kind === 'temperature_high')!;
     assert.ok(hot, JSON.stringify(all, null, 1));
     assert.deepEqual([hot.node, hot.label, hot.startUnixSeconds, hot.endUnixSeconds, hot.samples], ['a', 'thermal_zone0', T0 + 4100, T0 + 4140, 5]);
@@ -382,14 +382,14 @@ describe('detectAnomalies over the store', () => {
     write(db, 'a', T0 + 4300, 45, 60);
     recordOutcomes(db, [{ name: 'b', status: 'up', seenUnixSeconds: T0 + 4310 }], T0 + 4310);
     await detectAnomalies({ db, nowUnixSeconds: T0 + 4320, stepSeconds: 0 });
-    const after = listAnomalies(db);
+    const after = await listAnomalies(db);
     assert.equal(after.find((x) => x.kind === 'disk_full')!.endUnixSeconds, T0 + 4290);
     assert.equal(after.find((x) => x.kind === 'unreachable')!.endUnixSeconds, T0 + 4300);
-    assert.deepEqual(listAnomalies(db, { open: true }).filter((x) => x.detector === 'rule'), []);
-    assert.deepEqual(listAnomalies(db, { node: 'b' }).map((x) => x.kind), ['unreachable']);
+    assert.deepEqual((await listAnomalies(db, { open: true })).filter((x) => x.detector === 'rule'), []);
+    assert.deepEqual((await listAnomalies(db, { node: 'b' })).map((x) => x.kind), ['unreachable']);
     // Only the disk's level shift is still open (60 % is still far from the 50 % it held for 400
     // samples): an open episode reaches any later time. Everything else ended before T0 + 5000.
-    const late = listAnomalies(db, { sinceUnixSeconds: T0 + 5000 });
+    const late = await listAnomalies(db, { sinceUnixSeconds: T0 + 5000 });
     assert.ok(late.every((x) => x.detector !== 'rule' && x.series.startsWith('storage.') && x.startUnixSeconds === T0 + 4200 && x.endUnixSeconds === null), JSON.stringify(late));
     db.close();
   });
@@ -407,7 +407,7 @@ describe('detectAnomalies over the store', () => {
     const fill = (db: Db, from: number, to: number) => {
       for (let i = from; i < to; i++) write(db, 'a', T + i * 10, celsius(i), 50);
     };
-    const episodes = (db: Db) => listAnomalies(db).filter((x) => x.detector !== 'rule').map((x) => [x.series, x.startUnixSeconds, x.endUnixSeconds, x.samples]);
+    const episodes = async (db: Db) => (await listAnomalies(db)).filter((x) => x.detector !== 'rule').map((x) => [x.series, x.startUnixSeconds, x.endUnixSeconds, x.samples]);
 
     const whole = openDb(':memory:');
     syncNodes(whole, [spec('a')], T);
@@ -416,7 +416,7 @@ describe('detectAnomalies over the store', () => {
     assert.equal(once.samples, samples * 4, 'every raw sample read (and checked by the rules)');
     // 4 series, one step scored per step completed (the last, still filling, waits).
     assert.equal(once.steps, 4 * (samples / 30 - 1));
-    const found = episodes(whole);
+    const found = await episodes(whole);
     const hot = found.filter(([series]) => series === 'temperature.celsius');
     assert.equal(hot.length, 1, JSON.stringify(found));
     // The jump's first step is timed at its newest sample: 16 h + 290 s.
@@ -431,7 +431,7 @@ describe('detectAnomalies over the store', () => {
       done = Math.min(to, samples);
       await detectAnomalies({ db: split, nowUnixSeconds: T + done * 10, backlogSeconds: 86_400 });
     }
-    assert.deepEqual(episodes(split), found);
+    assert.deepEqual(await episodes(split), found);
     whole.close();
     split.close();
   });

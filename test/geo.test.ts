@@ -282,7 +282,7 @@ describe('geolocate against a Nominatim-speaking server', () => {
     assert.deepEqual([n.latitude, n.longitude, n.locationSource, n.locationPrecision, n.locationError], [37.4002118, 127.1086013, 'geocoded', 'address', null]);
     assert.equal(s.perNode[0]!.displayName, '에이치스퀘어 N동, 235, 판교역로, 삼평동, 분당구, 성남시, 경기도, 13494, 대한민국');
     assert.deepEqual([s.lookups, s.requests, s.bySource.geocoded], [1, 1, 1]);
-    const e = getGeocodeEntry(db, addressKey(PANGYO))!;
+    const e = (await getGeocodeEntry(db, addressKey(PANGYO)))!;
     assert.deepEqual(
       [e.status, e.query, e.latitude, e.longitude, e.precision, e.provider, e.server, e.attempts, typeof e.lookedUpUnixSeconds],
       ['ok', PANGYO, 37.4002118, 127.1086013, 'address', 'openstreetmap', nominatim.url, 0, 'number'],
@@ -345,7 +345,7 @@ describe('geolocate against a Nominatim-speaking server', () => {
       const n = node(db, 'n');
       assert.deepEqual([n.latitude, n.longitude, n.locationPrecision], c.location, c.address);
       assert.equal(s.perNode[0]!.displayName, c.place);
-      const e = getGeocodeEntry(db, addressKey(c.address))!;
+      const e = (await getGeocodeEntry(db, addressKey(c.address)))!;
       assert.equal(e.query, c.queries.at(-1));
       assert.equal(e.precision, c.location[2]);
     }
@@ -358,7 +358,7 @@ describe('geolocate against a Nominatim-speaking server', () => {
     const n = node(db, 'n');
     assert.equal(n.locationSource, 'failed');
     assert.match(n.locationError!, /no match for any of \d+ queries/);
-    assert.equal(getGeocodeEntry(db, addressKey('울릉도 어딘가 없는길 999'))!.nextRetryUnixSeconds, 10_000 + 300);
+    assert.equal((await getGeocodeEntry(db, addressKey('울릉도 어딘가 없는길 999')))!.nextRetryUnixSeconds, 10_000 + 300);
   });
 
   it('URL-encodes the address: & = # and quotes stay inside q', async () => {
@@ -397,7 +397,7 @@ describe('geolocate against a Nominatim-speaking server', () => {
       assert.equal(n.locationSource, 'failed');
       assert.match(n.locationError!, pattern);
       assert.deepEqual([n.latitude, n.longitude], [35.1, 129.0], 'the last known location stays');
-      const e = getGeocodeEntry(db, addressKey(PANGYO))!;
+      const e = (await getGeocodeEntry(db, addressKey(PANGYO)))!;
       assert.deepEqual([e.status, e.latitude, e.longitude, e.displayName], ['failed', null, null, null]);
     });
   }
@@ -516,7 +516,7 @@ describe('offline tolerance', () => {
       assert.equal(s1.lookups, 1, 'the server is down: the other address waits instead of costing another failure');
       assert.equal(node(db, 'pi').locationSource, 'pending');
       const key = addressKey(moved[0]!.vars.address as string);
-      let e = getGeocodeEntry(db, key)!;
+      let e = (await getGeocodeEntry(db, key))!;
       assert.deepEqual([e.status, e.attempts, e.nextRetryUnixSeconds], ['pending', 1, clock + 300]);
 
       // Before the retry time: nothing is asked, even of a server that is up.
@@ -527,7 +527,7 @@ describe('offline tolerance', () => {
       // Still down at the retry time: the backoff doubles.
       clock = 100_000 + 301;
       await geolocate({ db, nodes: moved.slice(0, 1), config: config(down), log: silentLogger, nowUnixSeconds: now });
-      e = getGeocodeEntry(db, key)!;
+      e = (await getGeocodeEntry(db, key))!;
       assert.deepEqual([e.status, e.attempts, e.nextRetryUnixSeconds], ['pending', 2, clock + 600]);
 
       // Back up after the backoff: located.
@@ -536,7 +536,7 @@ describe('offline tolerance', () => {
       const back = node(db, 'gw');
       assert.deepEqual([back.latitude, back.longitude, back.locationSource, back.locationPrecision, back.locationError], [37.5006744, 127.0364242, 'geocoded', 'street', null]);
       assert.equal(node(db, 'pi').locationSource, 'geocoded');
-      assert.equal(getGeocodeEntry(db, key)!.attempts, 0);
+      assert.equal((await getGeocodeEntry(db, key))!.attempts, 0);
     } finally {
       await nominatim.stop();
     }

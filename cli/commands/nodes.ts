@@ -2,8 +2,8 @@ import { inventoryNodes } from '../../shared/collect/collection.js';
 import { geolocate } from '../../shared/collect/geolocate.js';
 import { loadConfig } from '../../shared/config/config.js';
 import { jsonLogger } from '../../shared/handler/logger.js';
-import { dbFor } from '../../shared/handler/resources.js';
-import { latestReadings, listNodes, syncNodes, type NodeRow } from '../../shared/store/index.js';
+import { storeFor } from '../../shared/handler/resources.js';
+import type { NodeRow } from '../../shared/store/index.js';
 import { JSON_FLAG, type Command } from '../command.js';
 import { READING_HEADERS, readingCells, type ReadingColumn } from '../readings.js';
 import { localTime, writeJsonOrTable } from '../table.js';
@@ -16,7 +16,7 @@ export const ssmAgentCell = (a: NodeRow['ssmAgent']) =>
 
 export const location = (lat: number | null, lon: number | null) => (lat !== null && lon !== null ? `${lat.toFixed(5)},${lon.toFixed(5)}` : null);
 
-/** `edgefleet nodes`: sync the nodes table to the inventory and list it (no network). */
+/** `edgefleet nodes`: sync the nodes table to the inventory and list it (no network to the nodes; SQLite or PostgreSQL). */
 export const nodes: Command = {
   name: 'nodes',
   summary: 'sync the nodes from the inventory and list them: status, latest readings, SSM nodes\' agents, location and its source',
@@ -27,12 +27,12 @@ export const nodes: Command = {
     const asJson = o.json === true;
     const config = loadConfig();
     const specs = inventoryNodes(config);
-    const db = dbFor(config);
-    syncNodes(db, specs, Math.floor(Date.now() / 1000), { keepVars: config.store.keepVars });
+    const store = await storeFor(config);
+    await store.syncNodes(specs, Math.floor(Date.now() / 1000), { keepVars: config.store.keepVars });
     // Inventory coordinates and cached addresses, without the network (`geolocate` looks the rest up).
-    await geolocate({ db, nodes: specs, config, log: jsonLogger({ fn: 'nodes' }), maxLookups: 0 });
-    const all = listNodes(db);
-    const latest = latestReadings(db);
+    await geolocate({ db: store.sql, nodes: specs, config, log: jsonLogger({ fn: 'nodes' }), maxLookups: 0 });
+    const all = await store.listNodes();
+    const latest = await store.latestReadings();
     const now = Math.floor(Date.now() / 1000);
     writeJsonOrTable(
       asJson,

@@ -2,6 +2,8 @@ import type { Config } from '../config/config.js';
 import type { GeoPrecision, LocationSource, Logger, NodeSpec } from '../domain/index.js';
 import { createGeocoderClient, fallbackQueries, GeocodeError, geocoderSettings, locationInput, type GeocoderClient, type GeocoderSettings, type GeoMatch } from '../geo/index.js';
 import type { Db } from '../store/db.js';
+import type { SqlDb } from '../store/sql.js';
+import type { Store } from '../store/store.js';
 import {
   geocoderServerState,
   geocoderSlots,
@@ -15,7 +17,6 @@ import {
   type GeocodeEntry,
   type NodeLocation,
 } from '../store/geocode.js';
-import { syncNodes } from '../store/nodes.js';
 
 /** One node's location after a run. */
 export interface NodeLocationResult {
@@ -52,7 +53,8 @@ export interface AddressProgress {
 }
 
 export interface GeolocateOptions {
-  db: Db;
+  /** The store's SQL port (`store.sql`, either database), or a SQLite database. */
+  db: Db | SqlDb;
   /** The inventory's nodes (already synced into the nodes table). */
   nodes: readonly NodeSpec[];
   config: Pick<Config, 'geocoder'> & { store?: Pick<Config['store'], 'keepVars'> };
@@ -88,7 +90,7 @@ export async function geolocate(o: GeolocateOptions): Promise<GeolocateSummary> 
   const now = o.nowUnixSeconds ?? (() => Math.floor(Date.now() / 1000));
   const cfg = o.config.geocoder;
   const backoff = (attempts: number) => Math.min(cfg.retryMaxSeconds, cfg.retryBaseSeconds * 2 ** Math.min(30, Math.max(0, attempts - 1)));
-  const current = nodeLocations(o.db);
+  const current = await nodeLocations(o.db);
   const perNode = new Map<string, NodeLocationResult>();
   /** Normalized address key → the address as written (normalized) and its nodes. */
   const groups = new Map<string, { address: string; nodes: string[]; problems: Map<string, string> }>();
@@ -98,12 +100,12 @@ export async function geolocate(o: GeolocateOptions): Promise<GeolocateSummary> 
     if (!cur) continue;
     const input = locationInput(spec.vars);
     if (input.kind === 'coordinates') {
-      write(cur, { address: input.address ?? null, latitude: input.latitude, longitude: input.longitude, source: 'inventory', precision: null, error: null, displayName: null });
+      await write(cur, { address: input.address ?? null, latitude: input.latitude, longitude: input.longitude, source: 'inventory', precision: null, error: null, displayName: null });
     } else if (input.kind === 'none') {
       // A location this code set goes with the vars that gave it; one set by hand stays.
       if (cur.source !== null || cur.address !== null || cur.error !== (input.problem ?? null)) {
         const ours = cur.source !== null;
-        write(cur, { address: null, latitude: ours ? null : undefined, longitude: ours ? null : undefined, source: null, precision: null, error: input.problem ?? null, displayName: null });
+        await write(cur, { address: null, latitude: ours ? null : undefined, longitude: ours ? null : undefined, source: null, precision: null, error: input.problem ?? null, displayName: null });
       } else perNode.set(spec.name, result(cur, null));
       if (input.problem) o.log.warn('node location vars ignored', { node: spec.name, problem: input.problem });
     } else {
@@ -118,10 +120,10 @@ export async function geolocate(o: GeolocateOptions): Promise<GeolocateSummary> 
   // What can be answered without the network; the rest is due for a lookup.
   const due: { key: string; address: string; nodes: string[]; problems: Map<string, string>; entry?: GeocodeEntry }[] = [];
   for (const [key, g] of groups) {
-    const entry = getGeocodeEntry(o.db, key);
+    const entry = await getGeocodeEntry(o.db, key);
     const isDue = o.refresh || !entry || (entry.status !== 'ok' && (entry.nextRetryUnixSeconds ?? 0) <= now());
     if (isDue) due.push({ key, ...g, entry });
-    else apply(g, entry, 'cached');
+    else await apply(g, entry, 'cached');
   }
   // Never looked up first, then the longest waiting.
   due.sort((a, b) => (a.entry ? 1 : 0) - (b.entry ? 1 : 0) || (a.entry?.nextRetryUnixSeconds ?? 0) - (b.entry?.nextRetryUnixSeconds ?? 0));
@@ -136,28 +138,28 @@ export async function geolocate(o: GeolocateOptions): Promise<GeolocateSummary> 
   for (const [i, item] of due.entries()) {
     if (lookups >= limit || stopReason || (o.deadlineMs !== undefined && Date.now() >= o.deadlineMs)) {
       deferred++;
-      apply(item, item.entry, 'cached');
+      await apply(item, item.entry, 'cached');
       continue;
     }
     if (!client) {
       settings = geocoderSettings(cfg);
       for (const a of settings.adjusted) o.log.warn('geocoder setting adjusted', { change: a });
       if (!o.refresh) {
-        const server = geocoderServerState(o.db, settings.server);
+        const server = await geocoderServerState(o.db, settings.server);
         if (server.retryAfterUnixSeconds !== null && server.retryAfterUnixSeconds > now()) {
           stopReason = `geocoder ${settings.displayUrl} unavailable (${server.lastError ?? 'no answer'}); next try after ${new Date(server.retryAfterUnixSeconds * 1000).toISOString()}`;
           o.log.info('geocoder backing off', { server: settings.displayUrl, retryAfterUnixSeconds: server.retryAfterUnixSeconds, deferred: due.length - i });
           deferred++;
-          apply(item, item.entry, 'cached');
+          await apply(item, item.entry, 'cached');
           continue;
         }
       }
       client = createGeocoderClient(settings, { slots: geocoderSlots(o.db) });
     }
     // Another run (the hub's collectAll beside the daily handler) may have just done this one.
-    const fresh = getGeocodeEntry(o.db, item.key);
+    const fresh = await getGeocodeEntry(o.db, item.key);
     if (!o.refresh && fresh && fresh.status === 'ok') {
-      apply(item, fresh, 'cached');
+      await apply(item, fresh, 'cached');
       continue;
     }
     lookups++;
@@ -165,8 +167,8 @@ export async function geolocate(o: GeolocateOptions): Promise<GeolocateSummary> 
     const t = now();
     const server = client.settings.server;
     if (outcome.ok) {
-      recordGeocoderAnswer(o.db, server);
-      saveGeocodeResult(o.db, {
+      await recordGeocoderAnswer(o.db, server);
+      await saveGeocodeResult(o.db, {
         address: item.key,
         query: outcome.query,
         latitude: outcome.match.latitude,
@@ -180,17 +182,17 @@ export async function geolocate(o: GeolocateOptions): Promise<GeolocateSummary> 
       o.log.info('geocoded', { address: item.address, precision: outcome.precision, query: outcome.query });
     } else {
       const attempts = (fresh?.attempts ?? 0) + 1;
-      saveGeocodeFailure(o.db, { address: item.key, status: outcome.status, error: outcome.error, attempts, nextRetryUnixSeconds: t + backoff(attempts), server, nowUnixSeconds: t });
+      await saveGeocodeFailure(o.db, { address: item.key, status: outcome.status, error: outcome.error, attempts, nextRetryUnixSeconds: t + backoff(attempts), server, nowUnixSeconds: t });
       if (outcome.serverDown) {
-        const failures = geocoderServerState(o.db, server).failures + 1;
-        recordGeocoderOutage(o.db, server, failures, t + backoff(failures), outcome.error);
+        const failures = (await geocoderServerState(o.db, server)).failures + 1;
+        await recordGeocoderOutage(o.db, server, failures, t + backoff(failures), outcome.error);
         // The server is down: the other addresses wait for its backoff rather than each costing a timeout.
         stopReason = outcome.error;
-      } else recordGeocoderAnswer(o.db, server);
+      } else await recordGeocoderAnswer(o.db, server);
       o.log.warn('geocoding failed', { address: item.address, status: outcome.status, error: outcome.error, attempts, retryInSeconds: backoff(attempts) });
     }
-    const entry = getGeocodeEntry(o.db, item.key);
-    apply(item, entry, outcome.ok ? 'geocoded' : 'cached');
+    const entry = await getGeocodeEntry(o.db, item.key);
+    await apply(item, entry, outcome.ok ? 'geocoded' : 'cached');
     o.onAddress?.(
       outcome.ok ? { address: item.address, status: 'ok', precision: outcome.precision } : { address: item.address, status: outcome.status, error: outcome.error },
       lookups,
@@ -213,26 +215,26 @@ export async function geolocate(o: GeolocateOptions): Promise<GeolocateSummary> 
   };
 
   /** Nodes of one address take what the cache entry says (no entry: not looked up yet). */
-  function apply(g: { address: string; nodes: string[]; problems: Map<string, string> }, entry: GeocodeEntry | undefined, how: 'geocoded' | 'cached') {
+  async function apply(g: { address: string; nodes: string[]; problems: Map<string, string> }, entry: GeocodeEntry | undefined, how: 'geocoded' | 'cached') {
     for (const name of g.nodes) {
       const cur = current.get(name)!;
       const problem = g.problems.get(name);
       if (entry?.status === 'ok' && entry.latitude !== null && entry.longitude !== null) {
         const same = cur.latitude === entry.latitude && cur.longitude === entry.longitude && cur.precision === entry.precision && cur.address === g.address && (cur.source === 'geocoded' || cur.source === 'cached');
         const source = how === 'cached' && same ? cur.source! : how;
-        write(cur, { address: g.address, latitude: entry.latitude, longitude: entry.longitude, source, precision: entry.precision, error: problem ?? null, displayName: entry.displayName }, how === 'cached' && same);
+        await write(cur, { address: g.address, latitude: entry.latitude, longitude: entry.longitude, source, precision: entry.precision, error: problem ?? null, displayName: entry.displayName }, how === 'cached' && same);
       } else {
         const status = entry && entry.status !== 'ok' ? entry.status : 'pending';
         const error = [entry && entry.status !== 'ok' ? entry.error : null, problem].filter(Boolean).join('; ') || null;
         // The last known location stays: this address's earlier one, else the node's own.
         const keep = entry && entry.latitude !== null && entry.longitude !== null ? { latitude: entry.latitude, longitude: entry.longitude, precision: entry.precision } : {};
-        write(cur, { address: g.address, source: status, error, displayName: entry?.displayName ?? null, ...keep });
+        await write(cur, { address: g.address, source: status, error, displayName: entry?.displayName ?? null, ...keep });
       }
     }
   }
 
   /** Update the node's row when something changed; remember the result. */
-  function write(
+  async function write(
     cur: NodeLocation,
     u: { address: string | null; latitude?: number | null; longitude?: number | null; source: LocationSource | null; precision?: GeoPrecision | null; error: string | null; displayName: string | null },
     unchanged = false,
@@ -249,7 +251,7 @@ export async function geolocate(o: GeolocateOptions): Promise<GeolocateSummary> 
       (next.address !== cur.address || next.source !== cur.source || next.error !== cur.error || next.latitude !== cur.latitude || next.longitude !== cur.longitude || next.precision !== cur.precision || u.source === 'geocoded');
     if (changed) {
       const t = now();
-      updateNodeLocation(o.db, { name: cur.name, ...u, nowUnixSeconds: t });
+      await updateNodeLocation(o.db, { name: cur.name, ...u, nowUnixSeconds: t });
       if (u.latitude !== undefined) next.unixSeconds = t;
       current.set(cur.name, next);
     }
@@ -280,7 +282,7 @@ async function lookup(client: GeocoderClient, address: string): Promise<LookupOu
  * Sync the nodes table to the inventory's nodes, then geolocate them (the geolocate handler and
  * `edgefleet geolocate`). `deadlineMs`: no lookup starts after it (a Lambda's remaining time).
  */
-export async function runGeolocation(o: GeolocateOptions): Promise<GeolocateSummary> {
-  syncNodes(o.db, o.nodes, Math.floor(Date.now() / 1000), { keepVars: o.config.store?.keepVars });
-  return geolocate(o);
+export async function runGeolocation(o: Omit<GeolocateOptions, 'db'> & { store: Store }): Promise<GeolocateSummary> {
+  await o.store.syncNodes(o.nodes, Math.floor(Date.now() / 1000), { keepVars: o.config.store?.keepVars });
+  return geolocate({ ...o, db: o.store.sql });
 }

@@ -5,13 +5,14 @@
  * consecutive anomalous steps or samples merge into one episode. Per node: range seeks per raw
  * table in bounded pages, the work sliced with yields to the event loop (a hub's routes and
  * rounds keep their pace beside a large backlog), then states, cursors and episodes written in
- * one transaction.
+ * one transaction. The same SQL on SQLite and PostgreSQL (the store's SQL port, store/sql.ts).
  */
 import type { Logger } from '../domain/index.js';
 import {
   anomalyStore,
+  asSql,
   episodeKey,
-  listNodes,
+  nodeRowOf,
   readSamplesPage,
   ROLLUP_SERIES,
   seriesKey,
@@ -19,6 +20,7 @@ import {
   type EpisodeWrite,
   type StoredDetectorState,
 } from '../store/index.js';
+import type { SqlDb } from '../store/sql.js';
 import { DEFAULT_DETECTOR_CONFIG, DETECTOR_NAME, detect, type DetectorConfig } from './detector.js';
 import { addSample, checkStepSeconds, DEFAULT_STEP_SECONDS, isSeriesState, newSeriesState, type SeriesState } from './steps.js';
 
@@ -56,7 +58,8 @@ export const RPI_THROTTLE_RULES = [
 ] as const;
 
 export interface DetectOptions {
-  db: Db;
+  /** The store's SQL port (`store.sql`, either database), or a SQLite database. */
+  db: Db | SqlDb;
   nowUnixSeconds: number;
   log?: Logger;
   config?: Readonly<DetectorConfig>;
@@ -122,15 +125,17 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
   const stepSeconds = checkStepSeconds(o.stepSeconds ?? DEFAULT_STEP_SECONDS);
   const over = stepSeconds ? ` (mean over ${stepSeconds} s)` : '';
   const defs = o.series ?? DETECT_SERIES;
-  const store = anomalyStore(o.db);
+  const sql = asSql(o.db);
+  const store = anomalyStore(sql);
   const sum: DetectSummary = { nodes: 0, series: 0, samples: 0, rowsRead: 0, steps: 0, flagged: 0, opened: 0, closed: 0, open: 0, durationMs: 0 };
   const byTable = new Map<string, DetectSeries[]>();
   for (const d of defs) byTable.set(d.table, [...(byTable.get(d.table) ?? []), d]);
 
-  for (const node of listNodes(o.db)) {
+  const nodes = (await sql.all('SELECT * FROM nodes WHERE removed_unix_seconds IS NULL ORDER BY name')).map(nodeRowOf);
+  for (const node of nodes) {
     sum.nodes++;
-    const stored = store.detectorStates(node.id);
-    const open = store.openEpisodes(node.id);
+    const stored = await store.detectorStates(node.id);
+    const open = await store.openEpisodes(node.id);
     const changed = new Map<string, EpisodeWrite>();
     const runs = new Map<string, SeriesRun>();
     const tempMax = tempMaxCelsius(node.vars);
@@ -187,7 +192,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
       for (;;) {
         // Bounded pages in time order, the work between them sliced by time (yieldSlice): a
         // backlog of millions of samples never holds the event loop for long.
-        const page = readSamplesPage(o.db, table, columns, node.id, after, o.nowUnixSeconds, PAGE_ROWS);
+        const page = await readSamplesPage(sql, table, columns, node.id, after, o.nowUnixSeconds, PAGE_ROWS);
         if (page.rows.length === 0) break;
         sum.rowsRead += page.rows.length;
         for (let i = 0; i < page.rows.length; i++) {
@@ -252,7 +257,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
       states.push({ series: r.def.series, label: r.label, detector: DETECTOR_NAME, cursorUnixSeconds: r.cursor, stateJson: JSON.stringify(r.state) });
       if ((states.length & 63) === 0) await yieldSlice();
     }
-    if (states.length || changed.size) store.save(node.id, states, [...changed.values()]);
+    if (states.length || changed.size) await store.save(node.id, states, [...changed.values()]);
     sum.series += runs.size;
     sum.open += new Set([...open.values(), ...changed.values()].filter((e) => e.endUnixSeconds === null)).size;
     await yieldSlice();

@@ -14,9 +14,9 @@ export interface SlotStore {
    * Atomically: the earliest start at or after `earliestMs` the store allows, reserving it (the
    * next caller gets a slot at least `minIntervalMs` later).
    */
-  reserve(server: string, earliestMs: number, minIntervalMs: number): number;
+  reserve(server: string, earliestMs: number, minIntervalMs: number): number | Promise<number>;
   /** The request that started in a reserved slot ended at `endedMs`: nothing starts before `endedMs + minIntervalMs`. */
-  release(server: string, endedMs: number, minIntervalMs: number): void;
+  release(server: string, endedMs: number, minIntervalMs: number): void | Promise<void>;
 }
 
 export class RateLimiter {
@@ -37,7 +37,7 @@ export class RateLimiter {
   schedule<T>(fn: () => Promise<T>, slots?: SlotStore): Promise<T> {
     const run = async () => {
       let start = Math.max(Date.now(), this.nextMs);
-      if (slots) start = Math.max(start, slots.reserve(this.server, start, this.minIntervalMs));
+      if (slots) start = Math.max(start, await slots.reserve(this.server, start, this.minIntervalMs));
       // setTimeout may wake a millisecond early against Date.now(): loop until the slot is reached.
       for (let wait = start - Date.now(); wait > 0; wait = start - Date.now()) await sleep(wait);
       try {
@@ -45,7 +45,7 @@ export class RateLimiter {
       } finally {
         const ended = Date.now();
         this.nextMs = ended + this.minIntervalMs;
-        slots?.release(this.server, ended, this.minIntervalMs);
+        await slots?.release(this.server, ended, this.minIntervalMs);
       }
     };
     const result = this.tail.then(run);

@@ -6,7 +6,7 @@ import { makeHandler } from './middleware.js';
 import { progress } from './progress.js';
 import { flushRemoteWrite } from '../prometheus/remoteWrite.js';
 import type { EdgefleetContext } from './middleware.js';
-import { leaseShards } from '../collect/shardLeases.js';
+import { HUB_ID, leaseShards } from '../collect/shardLeases.js';
 import type { Store } from '../store/store.js';
 import { oncePerPeriod } from './singleton.js';
 
@@ -89,17 +89,17 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
     // collectAll also puts the nodes on the map, after the round and bounded: inventory coordinates
     // and cached addresses cost nothing; at most geocoder.perRoundLimit addresses are looked up
     // (the daily geolocate handler does the rest), and a failure never fails the collection.
-    // Geolocation lives in SQLite for now: on PostgreSQL it is skipped.
+    // Many hubs on one PostgreSQL: one of them does it (the `geolocate:rounds` lease, three rounds long).
     let geolocation: Omit<GeolocateSummary, 'perNode'> | { error: string } | undefined;
-    if (store.sqlite) {
-      try {
-        const { perNode: _perNode, ...located } = await geolocate({ db: ctx.db, nodes, config: ctx.config, log: ctx.log, maxLookups: Math.max(0, ctx.config.geocoder.perRoundLimit) });
+    try {
+      if (store.sqlite || (await store.tryLease('geolocate:rounds', HUB_ID, Math.max(1, ctx.config.hub.intervalSeconds) * 3000))) {
+        const { perNode: _perNode, ...located } = await geolocate({ db: store.sql, nodes, config: ctx.config, log: ctx.log, maxLookups: Math.max(0, ctx.config.geocoder.perRoundLimit) });
         if (located.lookups) ctx.log.info('geolocation', located);
         geolocation = located;
-      } catch (e) {
-        ctx.log.warn('geolocation failed', { error: (e as Error).message });
-        geolocation = { error: (e as Error).message };
       }
+    } catch (e) {
+      ctx.log.warn('geolocation failed', { error: (e as Error).message });
+      geolocation = { error: (e as Error).message };
     }
     const withGeo = geolocation ? { ...summary, geolocation } : summary;
     // Then the model catalog, bounded by models.perRoundSeconds and at most every

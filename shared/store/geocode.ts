@@ -1,5 +1,7 @@
 import type { GeoPrecision, LocationSource } from '../domain/index.js';
+import { asSql } from './anomalies.js';
 import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
 
 /** A row of `geocode_cache`: one normalized address and what looking it up gave. */
 export interface GeocodeEntry {
@@ -26,13 +28,19 @@ export interface GeocodeEntry {
   nextRetryUnixSeconds: number | null;
 }
 
-export function getGeocodeEntry(db: Db, address: string): GeocodeEntry | undefined {
-  const r = db.prepare('SELECT * FROM geocode_cache WHERE address = ?').get(address) as Record<string, unknown> | undefined;
+/*
+ * The geocode cache, the nodes' location fields and the geocoder servers' slots and outages, on
+ * the store's SQL port (sql.ts): the same statements on SQLite and PostgreSQL. Each function
+ * takes the port (`store.sql`) or a SQLite database.
+ */
+
+export async function getGeocodeEntry(db: Db | SqlDb, address: string): Promise<GeocodeEntry | undefined> {
+  const r = await asSql(db).get('SELECT * FROM geocode_cache WHERE address = ?', [address]);
   return r && toEntry(r);
 }
 
-export function listGeocodeEntries(db: Db): GeocodeEntry[] {
-  return (db.prepare('SELECT * FROM geocode_cache ORDER BY address').all() as Record<string, unknown>[]).map(toEntry);
+export async function listGeocodeEntries(db: Db | SqlDb): Promise<GeocodeEntry[]> {
+  return (await asSql(db).all('SELECT * FROM geocode_cache ORDER BY address')).map(toEntry);
 }
 
 function toEntry(r: Record<string, unknown>): GeocodeEntry {
@@ -55,37 +63,39 @@ function toEntry(r: Record<string, unknown>): GeocodeEntry {
 }
 
 /** A successful lookup: the location, and the failure count reset. */
-export function saveGeocodeResult(
-  db: Db,
+export async function saveGeocodeResult(
+  db: Db | SqlDb,
   r: { address: string; query: string; latitude: number; longitude: number; displayName: string | null; precision: GeoPrecision; provider: string; server: string; nowUnixSeconds: number },
-): void {
+): Promise<void> {
   if (!Number.isFinite(r.latitude) || !Number.isFinite(r.longitude) || Math.abs(r.latitude) > 90 || Math.abs(r.longitude) > 180) {
     throw new RangeError(`refusing to store an invalid location ${r.latitude},${r.longitude}`);
   }
-  db.prepare(
+  await asSql(db).run(
     `INSERT INTO geocode_cache (address, query, latitude, longitude, display_name, precision, provider, server, looked_up_unix_seconds, status, error, attempts, last_attempt_unix_seconds, next_retry_unix_seconds)
-     VALUES (@address, @query, @latitude, @longitude, @displayName, @precision, @provider, @server, @nowUnixSeconds, 'ok', NULL, 0, @nowUnixSeconds, NULL)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok', NULL, 0, ?, NULL)
      ON CONFLICT (address) DO UPDATE SET query = excluded.query, latitude = excluded.latitude, longitude = excluded.longitude,
        display_name = excluded.display_name, precision = excluded.precision, provider = excluded.provider, server = excluded.server,
        looked_up_unix_seconds = excluded.looked_up_unix_seconds, status = 'ok', error = NULL, attempts = 0,
        last_attempt_unix_seconds = excluded.last_attempt_unix_seconds, next_retry_unix_seconds = NULL`,
-  ).run(r);
+    [r.address, r.query, r.latitude, r.longitude, r.displayName, r.precision, r.provider, r.server, r.nowUnixSeconds, r.nowUnixSeconds],
+  );
 }
 
 /**
  * A failed lookup: the reason, one more attempt, when to retry. A location found earlier (an
  * address being refreshed) is kept, and so is its status `ok` only if `status` says so.
  */
-export function saveGeocodeFailure(
-  db: Db,
+export async function saveGeocodeFailure(
+  db: Db | SqlDb,
   r: { address: string; status: 'pending' | 'failed'; error: string; attempts: number; nextRetryUnixSeconds: number; server: string; nowUnixSeconds: number },
-): void {
-  db.prepare(
+): Promise<void> {
+  await asSql(db).run(
     `INSERT INTO geocode_cache (address, server, status, error, attempts, last_attempt_unix_seconds, next_retry_unix_seconds)
-     VALUES (@address, @server, @status, @error, @attempts, @nowUnixSeconds, @nextRetryUnixSeconds)
+     VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (address) DO UPDATE SET status = excluded.status, error = excluded.error, attempts = excluded.attempts,
        last_attempt_unix_seconds = excluded.last_attempt_unix_seconds, next_retry_unix_seconds = excluded.next_retry_unix_seconds`,
-  ).run(r);
+    [r.address, r.server, r.status, r.error, r.attempts, r.nowUnixSeconds, r.nextRetryUnixSeconds],
+  );
 }
 
 /** A node's location fields, as geolocation reads and writes them. */
@@ -101,13 +111,11 @@ export interface NodeLocation {
 }
 
 /** The location fields of every node in the inventory (removed nodes left out). */
-export function nodeLocations(db: Db): Map<string, NodeLocation> {
-  const rows = db
-    .prepare(
-      `SELECT name, address, latitude, longitude, location_source AS source, location_precision AS precision, location_error AS error, location_unix_seconds AS unixSeconds
-       FROM nodes WHERE removed_unix_seconds IS NULL`,
-    )
-    .all() as NodeLocation[];
+export async function nodeLocations(db: Db | SqlDb): Promise<Map<string, NodeLocation>> {
+  const rows = await asSql(db).all<NodeLocation>(
+    `SELECT name, address, latitude, longitude, location_source AS source, location_precision AS precision, location_error AS error, location_unix_seconds AS "unixSeconds"
+     FROM nodes WHERE removed_unix_seconds IS NULL`,
+  );
   return new Map(rows.map((r) => [r.name, r]));
 }
 
@@ -115,56 +123,55 @@ export function nodeLocations(db: Db): Map<string, NodeLocation> {
  * Write a node's location fields. `latitude`/`longitude` undefined keep the last known location
  * (a lookup that failed or has not happened yet); null clears it (the inventory dropped it).
  */
-export function updateNodeLocation(
-  db: Db,
+export async function updateNodeLocation(
+  db: Db | SqlDb,
   u: { name: string; address: string | null; latitude?: number | null; longitude?: number | null; source: LocationSource | null; precision?: GeoPrecision | null; error: string | null; nowUnixSeconds: number },
-): void {
+): Promise<void> {
   const { latitude, longitude } = u;
   const setCoordinates = latitude !== undefined && longitude !== undefined;
   if (setCoordinates && latitude !== null && longitude !== null && (!Number.isFinite(latitude) || !Number.isFinite(longitude) || Math.abs(latitude) > 90 || Math.abs(longitude) > 180)) {
     throw new RangeError(`refusing to store an invalid location ${latitude},${longitude}`);
   }
-  db.prepare(
-    `UPDATE nodes SET address = @address, location_source = @source, location_error = @error,
-       latitude = CASE WHEN @set THEN @latitude ELSE latitude END,
-       longitude = CASE WHEN @set THEN @longitude ELSE longitude END,
-       location_precision = CASE WHEN @set THEN @precision ELSE location_precision END,
-       location_unix_seconds = CASE WHEN @set THEN @now ELSE location_unix_seconds END
-     WHERE name = @name AND removed_unix_seconds IS NULL`,
-  ).run({
-    name: u.name,
-    address: u.address,
-    source: u.source,
-    error: u.error,
-    set: setCoordinates ? 1 : 0,
-    latitude: u.latitude ?? null,
-    longitude: u.longitude ?? null,
-    precision: u.precision ?? null,
-    now: u.nowUnixSeconds,
-  });
+  const set = setCoordinates ? 1 : 0;
+  await asSql(db).run(
+    `UPDATE nodes SET address = ?, location_source = ?, location_error = ?,
+       latitude = CASE WHEN CAST(? AS INTEGER) = 1 THEN ? ELSE latitude END,
+       longitude = CASE WHEN CAST(? AS INTEGER) = 1 THEN ? ELSE longitude END,
+       location_precision = CASE WHEN CAST(? AS INTEGER) = 1 THEN ? ELSE location_precision END,
+       location_unix_seconds = CASE WHEN CAST(? AS INTEGER) = 1 THEN ? ELSE location_unix_seconds END
+     WHERE name = ? AND removed_unix_seconds IS NULL`,
+    [u.address, u.source, u.error, set, u.latitude ?? null, set, u.longitude ?? null, set, u.precision ?? null, set, u.nowUnixSeconds, u.name],
+  );
 }
 
 /**
- * The geocoder's request slots kept in the database, so that two processes (the hub and an
- * `edgefleet geolocate`) together stay within a server's rate limit. Satisfies geo's SlotStore.
+ * The geocoder's request slots kept in the store, so that processes sharing it (the hub and an
+ * `edgefleet geolocate`, or several hubs on one PostgreSQL) together stay within a server's rate
+ * limit. Satisfies geo's SlotStore. A reservation is ONE upsert (the row is locked by it on
+ * PostgreSQL, the database on SQLite): two processes never get the same slot.
  */
-export function geocoderSlots(db: Db) {
-  const get = db.prepare('SELECT next_request_unix_ms AS next FROM geocoder_servers WHERE server = ?');
-  const put = db.prepare(
-    `INSERT INTO geocoder_servers (server, next_request_unix_ms) VALUES (?, ?)
-     ON CONFLICT (server) DO UPDATE SET next_request_unix_ms = MAX(next_request_unix_ms, excluded.next_request_unix_ms)`,
-  );
+export function geocoderSlots(db: Db | SqlDb) {
+  const sql = asSql(db);
+  // next = max(next, earliest) + interval (= max(next + interval, what the insert would write)); the slot is next - interval.
+  const later = (a: string, b: string) => `CASE WHEN ${a} > ${b} THEN ${a} ELSE ${b} END`;
   return {
-    reserve(server: string, earliestMs: number, minIntervalMs: number): number {
-      return db.transaction(() => {
-        const row = get.get(server) as { next: number } | undefined;
-        const slot = Math.max(earliestMs, row?.next ?? 0);
-        put.run(server, slot + minIntervalMs);
-        return slot;
-      }).immediate();
+    async reserve(server: string, earliestMs: number, minIntervalMs: number): Promise<number> {
+      const earliest = Math.ceil(earliestMs);
+      const gap = Math.ceil(minIntervalMs);
+      const r = await sql.get<{ next: number }>(
+        `INSERT INTO geocoder_servers (server, next_request_unix_ms) VALUES (?, CAST(? AS BIGINT) + CAST(? AS BIGINT))
+         ON CONFLICT (server) DO UPDATE SET next_request_unix_ms = ${later('geocoder_servers.next_request_unix_ms + CAST(? AS BIGINT)', 'excluded.next_request_unix_ms')}
+         RETURNING next_request_unix_ms AS next`,
+        [server, earliest, gap, gap, gap],
+      );
+      return r!.next - gap;
     },
-    release(server: string, endedMs: number, minIntervalMs: number): void {
-      put.run(server, endedMs + minIntervalMs);
+    async release(server: string, endedMs: number, minIntervalMs: number): Promise<void> {
+      await sql.run(
+        `INSERT INTO geocoder_servers (server, next_request_unix_ms) VALUES (?, CAST(? AS BIGINT))
+         ON CONFLICT (server) DO UPDATE SET next_request_unix_ms = ${later('COALESCE(geocoder_servers.next_request_unix_ms, 0)', 'excluded.next_request_unix_ms')}`,
+        [server, Math.ceil(endedMs + minIntervalMs)],
+      );
     },
   };
 }
@@ -176,25 +183,25 @@ export interface GeocoderServerState {
   lastError: string | null;
 }
 
-export function geocoderServerState(db: Db, server: string): GeocoderServerState {
-  const r = db.prepare('SELECT failures, retry_after_unix_seconds AS retryAfterUnixSeconds, last_error AS lastError FROM geocoder_servers WHERE server = ?').get(server) as
-    | GeocoderServerState
-    | undefined;
+export async function geocoderServerState(db: Db | SqlDb, server: string): Promise<GeocoderServerState> {
+  const r = await asSql(db).get<GeocoderServerState>('SELECT failures, retry_after_unix_seconds AS "retryAfterUnixSeconds", last_error AS "lastError" FROM geocoder_servers WHERE server = ?', [server]);
   return r ?? { failures: 0, retryAfterUnixSeconds: null, lastError: null };
 }
 
 /** The server answered (whatever it said): no backoff. */
-export function recordGeocoderAnswer(db: Db, server: string): void {
-  db.prepare(
+export async function recordGeocoderAnswer(db: Db | SqlDb, server: string): Promise<void> {
+  await asSql(db).run(
     `INSERT INTO geocoder_servers (server, failures) VALUES (?, 0)
      ON CONFLICT (server) DO UPDATE SET failures = 0, retry_after_unix_seconds = NULL, last_error = NULL`,
-  ).run(server);
+    [server],
+  );
 }
 
 /** The server did not answer: one more failure, no lookups before `retryAfterUnixSeconds`. */
-export function recordGeocoderOutage(db: Db, server: string, failures: number, retryAfterUnixSeconds: number, error: string): void {
-  db.prepare(
-    `INSERT INTO geocoder_servers (server, failures, retry_after_unix_seconds, last_error) VALUES (@server, @failures, @retryAfterUnixSeconds, @error)
+export async function recordGeocoderOutage(db: Db | SqlDb, server: string, failures: number, retryAfterUnixSeconds: number, error: string): Promise<void> {
+  await asSql(db).run(
+    `INSERT INTO geocoder_servers (server, failures, retry_after_unix_seconds, last_error) VALUES (?, ?, ?, ?)
      ON CONFLICT (server) DO UPDATE SET failures = excluded.failures, retry_after_unix_seconds = excluded.retry_after_unix_seconds, last_error = excluded.last_error`,
-  ).run({ server, failures, retryAfterUnixSeconds, error });
+    [server, failures, retryAfterUnixSeconds, error],
+  );
 }
