@@ -91,10 +91,14 @@ describe('singleton jobs on PostgreSQL: once per period across hubs', { skip: po
     assert.equal(ran, 1);
   });
 
-  it('a run that fails leaves its period to the next tick (it is not finished), and lets the lease go', async () => {
+  it('a run that fails leaves its period to the next tick, its own hub\'s or another\'s (it is not finished), and lets the lease go', async () => {
     await assert.rejects(oncePerPeriod(a, 'rollup', PERIOD_S, async () => Promise.reject(new Error('boom')), { owner: 'hub-a', nowMs: at(4000) }), /boom/);
     assert.deepEqual(await a.leases('job:rollup'), []);
     assert.equal(await oncePerPeriod(b, 'rollup', PERIOD_S, async () => 'retried', { owner: 'hub-b', nowMs: at(4000) }), 'retried');
+    // The same hub's next tick retries its own failed run too.
+    await assert.rejects(oncePerPeriod(a, 'rollup', PERIOD_S, async () => Promise.reject(new Error('boom')), { owner: 'hub-a', nowMs: at(4001) }), /boom/);
+    assert.equal(await oncePerPeriod(a, 'rollup', PERIOD_S, async () => 'again', { owner: 'hub-a', nowMs: at(4001) }), 'again');
+    assert.deepEqual((await runs('rollup', 4001)).map((r) => [r.owner, r.finished !== null]), [['hub-a', true]]);
   });
 });
 

@@ -5,7 +5,8 @@
  * it however long the run takes; one that dies stops renewing and loses it within `leaseMs`),
  * then claims the period in `job_runs` (the primary key lets one hub in). Another hub's tick
  * finds either taken and skips. A period claimed by a hub that died before finishing it is
- * taken over by the next hub that gets the lease (claimPeriod: unfinished and not its own).
+ * taken over by the next hub that gets the lease (claimPeriod: unfinished), and so is one whose
+ * run failed (the next tick retries it).
  * On SQLite (one hub, one file) every run goes ahead, as before.
  */
 import { HUB_ID } from '../collect/shardLeases.js';

@@ -56,9 +56,9 @@ export interface Store {
   releaseLease(name: string, owner: string): Promise<void>;
   /**
    * Claim period `periodUnixSeconds` of singleton job `job` for `owner`: true for the first asker
-   * only, across all hubs — or for one taking over a period another owner claimed and never
-   * finished (it died mid-run). Call it holding the job's lease (handler/singleton.ts): the lease
-   * is what says the other owner is gone.
+   * only, across all hubs — or for one taking over a period claimed and never finished (its
+   * owner died mid-run, or the run failed). Call it holding the job's lease (handler/singleton.ts):
+   * the lease is what says no run of the job is going on.
    */
   claimPeriod(job: string, periodUnixSeconds: number, owner: string): Promise<boolean>;
   finishPeriod(job: string, periodUnixSeconds: number, owner: string): Promise<void>;
@@ -66,7 +66,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
-/** claimPeriod's statement on both stores: a new period, or an unfinished one of another owner taken over ($1 job, $2 period, $3 owner, $4 now ms). */
+/** claimPeriod's statement on both stores: a new period, or an unfinished one taken over ($1 job, $2 period, $3 owner, $4 now ms). */
 export const CLAIM_PERIOD_SQL = `INSERT INTO job_runs (job, period_unix_seconds, owner, started_unix_ms) VALUES ($1, $2, $3, $4)
   ON CONFLICT (job, period_unix_seconds) DO UPDATE SET owner = excluded.owner, started_unix_ms = excluded.started_unix_ms
-  WHERE job_runs.finished_unix_ms IS NULL AND job_runs.owner <> excluded.owner`;
+  WHERE job_runs.finished_unix_ms IS NULL`;

@@ -7,7 +7,7 @@
  *   its shards' nodes, each once per kind (no row lost, none doubled);
  * - two rounds that overlap in time never collect the same node (no shard held twice);
  * - the killed hub's shards are taken over by the survivors once its leases expire;
- * - the singleton rollup ran once per period across the four hubs.
+ * - the singleton rollup and detectAnomalies ran once per period across the four hubs.
  * SHARD_NODES (default 100 in all; the issue's 4 × 200 with SHARD_NODES=800) and SHARD_ROUNDS (default 30).
  */
 import assert from 'node:assert/strict';
@@ -130,15 +130,23 @@ describe('four hubs, one PostgreSQL, one killed mid-round', { skip: postgresAvai
     for (let k = 1; k <= HUBS; k++) assert.ok(last.some((r) => r.shards.split(',').includes(`${k}/${HUBS}`)), `shard ${k}/${HUBS} collected at the end`);
   });
 
-  it('runs the singleton rollup once per period across the hubs', async () => {
-    const d = await db_();
-    const periods = await d.query<{ period: number; owner: string }>("SELECT period_unix_seconds AS period, owner FROM job_runs WHERE job = 'rollup' ORDER BY 1");
-    const ran = hubs.flatMap((h) => h.logs().filter((l) => l.msg === 'rollups'));
-    assert.ok(periods.length >= 1);
-    assert.equal(new Set(periods.map((p) => p.period)).size, periods.length);
-    // Each hub ticks rollup at its start: four tries in the first minute, one run.
-    assert.equal(ran.length, periods.length, `rollup ran ${ran.length} times in ${periods.length} periods`);
-    const skipped = hubs.flatMap((h) => h.logs().filter((l) => l.msg === 'scheduled run' && l.function === 'rollup'));
-    assert.ok(skipped.length >= HUBS, 'every hub tried');
-  });
+  // Each hub ticks rollup and detectAnomalies at its start and each minute: four tries a period,
+  // one run (a period the killed hub claimed and never finished is the one that may lack its run).
+  for (const [job, msg] of [['rollup', 'rollups'], ['detectAnomalies', 'anomalies']] as const) {
+    it(`runs the singleton ${job} once per period across the hubs`, async () => {
+      const d = await db_();
+      const periods = await d.query<{ period: number; owner: string; finished: number | null }>(
+        'SELECT period_unix_seconds AS period, owner, finished_unix_ms AS finished FROM job_runs WHERE job = $1 ORDER BY 1',
+        [job],
+      );
+      const ran = hubs.flatMap((h) => h.logs().filter((l) => l.msg === msg));
+      assert.ok(periods.length >= 1);
+      assert.equal(new Set(periods.map((p) => p.period)).size, periods.length);
+      const finished = periods.filter((p) => p.finished !== null);
+      assert.ok(periods.length - finished.length <= 1, `only the killed hub's period may be unfinished: ${JSON.stringify(periods)}`);
+      assert.equal(ran.length, finished.length, `${job} ran ${ran.length} times in ${finished.length} finished periods`);
+      const tried = hubs.flatMap((h) => h.logs().filter((l) => l.msg === 'scheduled run' && l.function === job));
+      assert.ok(tried.length >= HUBS, 'every hub tried');
+    });
+  }
 });
