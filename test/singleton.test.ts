@@ -65,6 +65,13 @@ describe('singleton jobs on PostgreSQL: once per period across hubs', { skip: po
     assert.equal(await oncePerPeriod(b, 'detectAnomalies', PERIOD_S, job, { owner: 'hub-b', nowMs: at(1001) }), 'done');
   });
 
+  it('job_runs keeps the last 100 periods of a job (it never grows without bound)', async () => {
+    for (const p of [5000, 5001, 5099, 5100, 5101]) await oncePerPeriod(a, 'tiny', PERIOD_S, async () => p, { owner: 'hub-a', nowMs: at(p) });
+    const kept = await (a as unknown as { pg: { query(s: string, p: unknown[]): Promise<{ p: number }[]> } }).pg.query("SELECT period_unix_seconds / 60 AS p FROM job_runs WHERE job = 'tiny' ORDER BY 1", []);
+    // After 5101: periods ≥ 5101 - 100 = 5001 stay.
+    assert.deepEqual(kept.map((r) => r.p), [5001, 5099, 5100, 5101]);
+  });
+
   it('a run longer than its lease keeps it: the lease is renewed while it runs', async () => {
     let other = 0;
     const long = oncePerPeriod(a, 'geolocate', PERIOD_S, () => sleep(1200).then(() => 'long'), { owner: 'hub-a', leaseMs: 300, nowMs: at(2000) });

@@ -16,6 +16,8 @@ export type Skipped = { skipped: string };
 
 /** A job's lease: renewed every third of it while the job runs. */
 export const JOB_LEASE_MS = 60_000;
+/** Periods of a job kept in job_runs (older ones are deleted as a run finishes): a bound, and a record to read. */
+export const KEEP_PERIODS = 100;
 
 export interface OnceOptions {
   owner?: string;
@@ -39,6 +41,8 @@ export async function oncePerPeriod<T>(store: Store, job: string, periodSeconds:
     if (!(await store.claimPeriod(job, period, owner))) return { skipped: `${job} of this period ran on another hub` };
     const out = await run();
     await store.finishPeriod(job, period, owner);
+    // job_runs keeps the job's last KEEP_PERIODS periods: a period is only ever asked for while it is now.
+    await store.sql.run('DELETE FROM job_runs WHERE job = ? AND period_unix_seconds < ?', [job, period - KEEP_PERIODS * periodSeconds]);
     return out;
   } finally {
     clearInterval(heartbeat);
