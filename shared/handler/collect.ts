@@ -109,7 +109,9 @@ export function collectHandler(name: string, kinds?: readonly MetricKind[]) {
     if (ctx.config.registries.length === 0) return withGeo;
     try {
       const sync = () => syncModels({ db: store.sql, config: ctx.config, log: ctx.log, onlyDue: true, deadlineMs: Date.now() + Math.max(0, ctx.config.models.perRoundSeconds) * 1000 });
-      const period = Math.max(ctx.config.models.syncIntervalSeconds, ctx.config.hub.intervalSeconds, 1);
+      // Claimed every half interval, the registry's own due check (onlyDue) spacing the syncs: a
+      // claim of a whole interval can fall just before the registry is due, doubling the gap.
+      const period = Math.max(ctx.config.models.syncIntervalSeconds / 2, ctx.config.hub.intervalSeconds, 1);
       const models = await oncePerPeriod(store, 'modelSyncRound', period, sync);
       if ('skipped' in models) return withGeo;
       return { ...withGeo, models };
