@@ -116,6 +116,64 @@ for (const k of kinds) {
       await s.close();
     });
 
+    it('stores every value of a round as written: counters past 2^32, non-ASCII names, absent fields as NULL, the edge-AI tables', async () => {
+      const s = await k.open();
+      await s.syncNodes([spec('jetson-01')], T0);
+      const reading: NodeReadings = {
+        node: 'jetson-01',
+        timeUnixSeconds: T0,
+        temperature: [{ source: 'hwmon', sensor: 'hwmon0/température Ω', type: 'coretemp', celsius: -12.25 }],
+        storage: [{ mountPoint: '/mnt/données', device: '/dev/sda1', fsType: 'ext4', totalBytes: 2 ** 40, usedBytes: 2 ** 33 + 7, availableBytes: 0, usedPercent: 0.5 }],
+        network: {
+          counters: [{ iface: 'eth0', rxBytes: 9_007_199_254_740_991, rxPackets: 2 ** 32, rxErrors: 0, rxDrops: 1, txBytes: 4_294_967_295, txPackets: 3, txErrors: 0, txDrops: 0 }],
+          rates: new Map(),
+          links: new Map([['eth0', { iface: 'eth0', operState: 'up', carrier: 1 }]]),
+        },
+        tegraGpu: [{ device: '17000000.ga10b', loadPercent: 99.9, curFreqHertz: 1.3e9, governor: 'nvhost_podgov', powerMode: 'MAXN', powerModeId: 0 }],
+        power: { rails: [{ rail: 'VDD_IN', source: 'ina3221', sensor: 'hwmon1/in1', volts: 5.08, amperes: 1.5, watts: 7.62 }], totalWatts: 7.62, totalOf: 'VDD_IN' },
+        clocks: {
+          frequencies: [{ cpu: '0', curHertz: 1.2e9, minHertz: 1.15e8, maxHertz: 2.2e9 }],
+          throttles: [{ cpu: '0', package: '0', core: '0', coreThrottles: 12, packageThrottles: 40 }],
+          rpiThrottled: { flags: 0x50005, source: 'sysfs' },
+        },
+      } as NodeReadings;
+      await s.writeRound({ timeUnixSeconds: T0, startedUnixMs: T0 * 1000, kinds: ['temperature'], readings: [reading], counters: [], runs: [], outcomes: [] });
+      const one = async (sql: string) => (await q(s, sql)).map((r) => Object.fromEntries(Object.entries(r).map(([c, v]) => [c, typeof v === 'bigint' ? Number(v) : v])));
+      assert.deepEqual(await one('SELECT sensor, celsius FROM temperature'), [{ sensor: 'hwmon0/température Ω', celsius: -12.25 }]);
+      assert.deepEqual(await one('SELECT sensor, type, source FROM temperature_sensors'), [{ sensor: 'hwmon0/température Ω', type: 'coretemp', source: 'hwmon' }]);
+      assert.deepEqual(await one('SELECT mount_point, total_bytes, used_bytes, available_bytes FROM storage'), [{ mount_point: '/mnt/données', total_bytes: 2 ** 40, used_bytes: 2 ** 33 + 7, available_bytes: 0 }]);
+      assert.deepEqual(await one('SELECT rx_bytes, rx_packets, tx_bytes, rx_bytes_per_second, oper_state, carrier, speed_bytes_per_second FROM network'), [
+        { rx_bytes: 9_007_199_254_740_991, rx_packets: 2 ** 32, tx_bytes: 4_294_967_295, rx_bytes_per_second: null, oper_state: 'up', carrier: 1, speed_bytes_per_second: null },
+      ]);
+      assert.deepEqual(await one('SELECT device, load_percent, cur_freq_hertz, min_freq_hertz, governor, power_mode, power_mode_id FROM tegra_gpu'), [
+        { device: '17000000.ga10b', load_percent: 99.9, cur_freq_hertz: 1.3e9, min_freq_hertz: null, governor: 'nvhost_podgov', power_mode: 'MAXN', power_mode_id: 0 },
+      ]);
+      assert.deepEqual(await one('SELECT rail, source, volts, watts, joules_total FROM power_rails'), [{ rail: 'VDD_IN', source: 'ina3221', volts: 5.08, watts: 7.62, joules_total: null }]);
+      assert.deepEqual(await one('SELECT watts, total_of FROM power'), [{ watts: 7.62, total_of: 'VDD_IN' }]);
+      assert.deepEqual(await one('SELECT cpu, cur_hertz, max_hertz FROM cpu_frequency'), [{ cpu: '0', cur_hertz: 1.2e9, max_hertz: 2.2e9 }]);
+      assert.deepEqual(await one('SELECT cpu, core_throttles, package_throttles, core_throttles_new FROM cpu_throttle'), [{ cpu: '0', core_throttles: 12, package_throttles: 40, core_throttles_new: null }]);
+      assert.deepEqual(await one('SELECT flags, source FROM rpi_throttled'), [{ flags: 0x50005, source: 'sysfs' }]);
+      const latest = (await s.latestReadings()).get('jetson-01')!;
+      assert.deepEqual([latest.gpuLoadPercent, latest.powerWatts, latest.maxCelsius], [99.9, 7.62, -12.25]);
+      await s.close();
+    });
+
+    it('records what a sensor or mount is when it changes, and not again while it stays', async () => {
+      const s = await k.open();
+      await s.syncNodes([spec('a')], T0);
+      const withSensor = (t: number, type: string): RoundWrite => ({
+        ...round(['a'], t, T0),
+        readings: [{ node: 'a', timeUnixSeconds: t, temperature: [{ source: 'thermal_zone', sensor: 'thermal_zone0', type, celsius: 40 }], storage: [{ mountPoint: '/', device: `/dev/${type}`, fsType: 'ext4', totalBytes: 10, usedBytes: 5, availableBytes: 5, usedPercent: 50 }] }],
+      });
+      await s.writeRound(withSensor(T0, 'cpu-thermal'));
+      await s.writeRound(withSensor(T0 + 10, 'cpu-thermal'));
+      await s.writeRound(withSensor(T0 + 20, 'soc-thermal'));
+      assert.deepEqual(await q(s, 'SELECT sensor, type FROM temperature_sensors'), [{ sensor: 'thermal_zone0', type: 'soc-thermal' }]);
+      assert.deepEqual(await q(s, 'SELECT mount_point, device FROM mounts'), [{ mount_point: '/', device: '/dev/soc-thermal' }]);
+      assert.deepEqual((await q(s, 'SELECT time FROM temperature ORDER BY time')).map((r) => Number(r.time)), [T0, T0 + 10, T0 + 20]);
+      await s.close();
+    });
+
     it('refuses a round naming a node not in the nodes table, and stores none of it', async () => {
       const s = await k.open();
       await s.syncNodes([spec('a')], T0);
@@ -171,6 +229,20 @@ for (const k of kinds) {
         const rest = await q(s, 'SELECT MIN(time) AS t, COUNT(*) AS n FROM memory');
         assert.deepEqual([rest[0]!.t, Number(rest[0]!.n)], [T0 + 86400, 86400 / 600]);
       }
+      await s.close();
+    });
+
+    it("retention removes issue 18's rows (power, GPU, clocks) older than the cutoff too", async () => {
+      const s = await k.open();
+      await s.syncNodes([spec('a')], T0);
+      for (const t of [T0, T0 + 2 * 86400]) {
+        const reading = { node: 'a', timeUnixSeconds: t, power: { rails: [], totalWatts: 5, totalOf: 'sum' }, clocks: { frequencies: [{ cpu: '0', curHertz: 1e9 }], throttles: [] } } as NodeReadings;
+        await s.writeRound({ timeUnixSeconds: t, startedUnixMs: t * 1000, kinds: ['power'], readings: [reading], counters: [], runs: [], outcomes: [] });
+      }
+      const deleted = await s.applyRetention({ rawDays: 1, rollup1mDays: 0, rollup1hDays: 0, rollup6hDays: 0 }, T0 + 2 * 86400 + 3600);
+      assert.deepEqual([deleted.power, deleted.cpu_frequency], [1, 1]);
+      assert.deepEqual((await q(s, 'SELECT time FROM power')).map((r) => Number(r.time)), [T0 + 2 * 86400]);
+      assert.deepEqual((await q(s, 'SELECT time FROM cpu_frequency')).map((r) => Number(r.time)), [T0 + 2 * 86400]);
       await s.close();
     });
 

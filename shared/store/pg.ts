@@ -67,16 +67,19 @@ export class PgDb {
     } catch (e) {
       throw this.error(e);
     }
+    // A connection whose ROLLBACK fails (a client deadline passed mid-COPY, the server gone) is
+    // closed, not handed to the next caller in an unknown state.
+    let broken = false;
     try {
       await c.query('BEGIN');
       const out = await fn(c);
       await c.query('COMMIT');
       return out;
     } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
+      broken = await c.query('ROLLBACK').then(() => false, () => true);
       throw this.error(e);
     } finally {
-      c.release();
+      c.release(broken);
     }
   }
 

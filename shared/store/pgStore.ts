@@ -1,198 +1,25 @@
 /**
  * The Store (store.ts) on PostgreSQL: many hubs and Lambda invocations writing one database.
- * A round is one transaction; each table gets ONE statement for the whole round,
- * `INSERT … SELECT FROM unnest($1::type[], …)` (one array per column, so a round of a thousand
- * nodes is a handful of statements, whatever its row count; bench/store.ts measures it against
- * COPY). Same semantics as the SQLite side: a reading keyed by second is replaced by a later
- * one (ON CONFLICT DO UPDATE), collector runs are keyed by round. Rollups and retention follow
- * rollups.ts and retention.ts; retention drops whole daily partitions (pgPartitions.ts).
+ * A round is one transaction: the readings by binary COPY, a table a statement (pgRound.ts; an
+ * upsert, `INSERT … SELECT FROM unnest(…) ON CONFLICT DO UPDATE`, when a row of the same second
+ * is already stored), so a round of a thousand nodes is a handful of statements whatever its
+ * row count. Same semantics as the SQLite side: a reading keyed by second is replaced by a later
+ * one, collector runs are keyed by round. Rollups and retention follow rollups.ts and
+ * retention.ts; retention drops whole daily partitions (pgPartitions.ts).
  */
 import type { MetricKind, NodeSpec } from '../domain/index.js';
 import { emptyLatest, type LatestReadings } from './latest.js';
 import { nodeRowOf, redactVars, type NodeRow, type SyncSummary } from './nodes.js';
 import { openPg, pgSchemaVersion, type PgClient, type PgDb, type PgOptions } from './pg.js';
+import { PARTITIONED_TABLES } from './pgDialect.js';
 import { dropPartitionsBefore, ensurePartitions } from './pgPartitions.js';
-import type { NodeReadings } from './readings.js';
-import type { RetentionDays } from './retention.js';
+import { copyOrUpsert, RoundCache, roundRows, runsBulk } from './pgRound.js';
+import { RAW_TABLES, type RetentionDays } from './retention.js';
 import { LATE_SECONDS, ROLLUP_LEVELS, ROLLUP_SERIES, type RollupSummary } from './rollups.js';
 import type { RoundWrite } from './roundBuffer.js';
 import { CLAIM_PERIOD_SQL, type Lease, type Store } from './store.js';
 import { pgSql } from './pgSql.js';
 import type { SqlDb } from './sql.js';
-
-type Col = [name: string, type: 'bigint' | 'float8' | 'text'];
-
-/** One table's bulk upsert: columns with their types, the key columns, and its rows as column arrays. */
-class Bulk {
-  readonly cols: unknown[][];
-  readonly #keys = new Map<string, number>();
-  constructor(
-    readonly table: string,
-    readonly columns: Col[],
-    readonly key: string[],
-    /** What a conflict does: replace the row (readings), or nothing. */
-    readonly onConflict: 'update' | 'nothing' | 'updateIfChanged' = 'update',
-  ) {
-    this.cols = columns.map(() => []);
-  }
-
-  get size() {
-    return this.cols[0]!.length;
-  }
-
-  /** Add a row; a second row with the same key in one round replaces the first (one statement may not touch a row twice). */
-  add(values: unknown[]): void {
-    const k = this.key.map((c) => String(values[this.columns.findIndex(([n]) => n === c)])).join('\0');
-    const at = this.#keys.get(k);
-    if (at !== undefined) {
-      values.forEach((v, i) => (this.cols[i]![at] = v));
-      return;
-    }
-    this.#keys.set(k, this.size);
-    values.forEach((v, i) => this.cols[i]!.push(v));
-  }
-
-  sql(): string {
-    const names = this.columns.map(([n]) => n);
-    const others = names.filter((n) => !this.key.includes(n));
-    const unnest = this.columns.map(([, t], i) => `$${i + 1}::${t}[]`).join(', ');
-    let conflict = `ON CONFLICT (${this.key.join(', ')}) DO NOTHING`;
-    if (this.onConflict !== 'nothing' && others.length) {
-      conflict = `ON CONFLICT (${this.key.join(', ')}) DO UPDATE SET ${others.map((n) => `${n} = excluded.${n}`).join(', ')}`;
-      if (this.onConflict === 'updateIfChanged') conflict += ` WHERE ${others.map((n) => `${this.table}.${n} IS DISTINCT FROM excluded.${n}`).join(' OR ')}`;
-    }
-    return `INSERT INTO ${this.table} (${names.join(', ')}) SELECT * FROM unnest(${unnest}) ${conflict}`;
-  }
-
-  async run(c: PgClient): Promise<void> {
-    if (this.size) await c.query(this.sql(), this.cols);
-  }
-}
-
-const B: 'bigint' = 'bigint';
-const F: 'float8' = 'float8';
-const T: 'text' = 'text';
-
-function roundTables() {
-  return {
-    sensors: new Bulk('temperature_sensors', [['node_id', B], ['sensor', T], ['type', T], ['source', T]], ['node_id', 'sensor'], 'updateIfChanged'),
-    temperature: new Bulk('temperature', [['node_id', B], ['time', B], ['sensor', T], ['celsius', F]], ['node_id', 'time', 'sensor']),
-    cpu: new Bulk(
-      'cpu',
-      [['node_id', B], ['time', B], ['cpu', T], ...['usage', 'user', 'nice', 'system', 'iowait', 'irq', 'softirq', 'steal', 'idle'].map((m): Col => [`${m}_percent`, F]), ['interval_seconds', F]],
-      ['node_id', 'time', 'cpu'],
-    ),
-    load: new Bulk('load', [['node_id', B], ['time', B], ['load1', F], ['load5', F], ['load15', F]], ['node_id', 'time']),
-    memory: new Bulk(
-      'memory',
-      [['node_id', B], ['time', B], ...['mem_total', 'mem_free', 'mem_available', 'buffers', 'cached', 'swap_total', 'swap_free'].map((m): Col => [`${m}_bytes`, B]), ['used_percent', F], ['nvmap_used_bytes', B]],
-      ['node_id', 'time'],
-    ),
-    mounts: new Bulk('mounts', [['node_id', B], ['mount_point', T], ['device', T], ['fs_type', T]], ['node_id', 'mount_point'], 'updateIfChanged'),
-    storage: new Bulk(
-      'storage',
-      [['node_id', B], ['time', B], ['mount_point', T], ['total_bytes', B], ['used_bytes', B], ['available_bytes', B], ['used_percent', F]],
-      ['node_id', 'time', 'mount_point'],
-    ),
-    network: new Bulk(
-      'network',
-      [
-        ['node_id', B], ['time', B], ['iface', T],
-        ...['rx_bytes', 'rx_packets', 'rx_errors', 'rx_drops', 'tx_bytes', 'tx_packets', 'tx_errors', 'tx_drops'].map((m): Col => [m, B]),
-        ...['bytes', 'packets', 'errors', 'drops'].flatMap((k) => ['rx', 'tx'].map((d): Col => [`${d}_${k}_per_second`, F])),
-        ['oper_state', T], ['carrier', B], ['speed_bytes_per_second', F],
-      ],
-      ['node_id', 'time', 'iface'],
-    ),
-    diskio: new Bulk(
-      'diskio',
-      [
-        ['node_id', B], ['time', B], ['device', T], ['reads_completed', B], ['read_bytes', B], ['read_time_seconds', F], ['writes_completed', B], ['written_bytes', B],
-        ['write_time_seconds', F], ['io_time_seconds', F], ['read_bytes_per_second', F], ['written_bytes_per_second', F], ['reads_per_second', F], ['writes_per_second', F], ['utilization_percent', F],
-      ],
-      ['node_id', 'time', 'device'],
-    ),
-    inodes: new Bulk('inodes', [['node_id', B], ['time', B], ['mount_point', T], ['files', B], ['files_free', B], ['used_percent', F]], ['node_id', 'time', 'mount_point']),
-    pressure: new Bulk(
-      'pressure',
-      [
-        ['node_id', B], ['time', B], ['resource', T], ['some_avg10', F], ['some_avg60', F], ['some_avg300', F], ['some_total_seconds', F], ['some_percent', F],
-        ['full_avg10', F], ['full_avg60', F], ['full_avg300', F], ['full_total_seconds', F], ['full_percent', F],
-      ],
-      ['node_id', 'time', 'resource'],
-    ),
-    nvidia: new Bulk(
-      'nvidia_gpu',
-      [
-        ['node_id', B], ['time', B], ['uuid', T], ['gpu_index', B], ['name', T], ['utilization_gpu_percent', F], ['utilization_memory_percent', F], ['memory_used_bytes', B],
-        ['memory_total_bytes', B], ['temperature_celsius', F], ['power_draw_watts', F], ['power_limit_watts', F], ['sm_clock_mhz', F], ['mem_clock_mhz', F], ['throttle_reasons', B],
-      ],
-      ['node_id', 'time', 'uuid'],
-    ),
-    counters: new Bulk('counter_state', [['node_id', B], ['kind', T], ['time_ms', B], ['sample_json', T]], ['node_id', 'kind']),
-  };
-}
-
-/** network's per-second columns in Bulk order (rx_bytes, tx_bytes, rx_packets, …). */
-const RATE_KEYS = ['bytes', 'packets', 'errors', 'drops'].flatMap((k) => ['rx', 'tx'].map((d) => `${d}${k[0]!.toUpperCase()}${k.slice(1)}PerSecond`));
-
-/** A round's rows into the bulk tables (ids from the nodes table). */
-export function roundRows(readings: readonly NodeReadings[], idOf: (name: string) => number) {
-  const t = roundTables();
-  for (const r of readings) {
-    const n = idOf(r.node);
-    const time = r.timeUnixSeconds;
-    for (const x of r.temperature ?? []) {
-      t.sensors.add([n, x.sensor, x.type, x.source]);
-      t.temperature.add([n, time, x.sensor, x.celsius]);
-    }
-    for (const c of r.cpu ?? []) {
-      t.cpu.add([n, time, c.cpu, c.usagePercent, c.userPercent, c.nicePercent, c.systemPercent, c.iowaitPercent, c.irqPercent, c.softirqPercent, c.stealPercent, c.idlePercent, c.intervalSeconds]);
-    }
-    if (r.load) t.load.add([n, time, r.load.load1, r.load.load5, r.load.load15]);
-    const m = r.memory;
-    if (m) {
-      t.memory.add([n, time, m.memTotalBytes, m.memFreeBytes, m.memAvailableBytes ?? null, m.buffersBytes ?? null, m.cachedBytes ?? null, m.swapTotalBytes ?? null, m.swapFreeBytes ?? null, m.usedPercent, m.nvMapMemUsedBytes ?? null]);
-    }
-    for (const d of r.storage ?? []) {
-      t.mounts.add([n, d.mountPoint, d.device, d.fsType]);
-      t.storage.add([n, time, d.mountPoint, d.totalBytes, d.usedBytes, d.availableBytes, d.usedPercent]);
-    }
-    for (const c of r.network?.counters ?? []) {
-      const rate = r.network!.rates.get(c.iface) as Record<string, number | undefined> | undefined;
-      const link = r.network!.links?.get(c.iface);
-      t.network.add([
-        n, time, c.iface, c.rxBytes, c.rxPackets, c.rxErrors, c.rxDrops, c.txBytes, c.txPackets, c.txErrors, c.txDrops,
-        ...RATE_KEYS.map((k) => rate?.[k] ?? null),
-        link?.operState ?? null, link?.carrier ?? null, link?.speedBytesPerSecond ?? null,
-      ]);
-    }
-    for (const d of r.diskio?.counters ?? []) {
-      const rate = r.diskio!.rates.get(d.device);
-      t.diskio.add([
-        n, time, d.device, d.readsCompleted, d.readBytes, d.readTimeSeconds, d.writesCompleted, d.writtenBytes, d.writeTimeSeconds, d.ioTimeSeconds,
-        rate?.readBytesPerSecond ?? null, rate?.writtenBytesPerSecond ?? null, rate?.readsPerSecond ?? null, rate?.writesPerSecond ?? null, rate?.utilizationPercent ?? null,
-      ]);
-    }
-    for (const x of r.inodes ?? []) {
-      t.mounts.add([n, x.mountPoint, x.device, x.fsType]);
-      t.inodes.add([n, time, x.mountPoint, x.files, x.filesFree, x.usedPercent]);
-    }
-    for (const p of r.pressure ?? []) {
-      t.pressure.add([
-        n, time, p.resource, p.some.avg10, p.some.avg60, p.some.avg300, p.some.totalSeconds, p.somePercent ?? null,
-        p.full?.avg10 ?? null, p.full?.avg60 ?? null, p.full?.avg300 ?? null, p.full?.totalSeconds ?? null, p.fullPercent ?? null,
-      ]);
-    }
-    for (const g of r.nvidia ?? []) {
-      t.nvidia.add([
-        n, time, g.uuid, g.index, g.name, g.utilizationGpuPercent ?? null, g.utilizationMemoryPercent ?? null, g.memoryUsedBytes ?? null, g.memoryTotalBytes ?? null,
-        g.temperatureCelsius ?? null, g.powerDrawWatts ?? null, g.powerLimitWatts ?? null, g.smClockMhz ?? null, g.memClockMhz ?? null, g.throttleReasons ?? null,
-      ]);
-    }
-  }
-  return t;
-}
 
 const yieldToCollections = () => new Promise((r) => setImmediate(r));
 
@@ -200,6 +27,9 @@ export class PgStore implements Store {
   readonly kind = 'postgres' as const;
   readonly sqlite = undefined;
   readonly sql: SqlDb;
+
+  /** Node ids and the sensor and mount rows known to be stored (pgRound.ts). */
+  readonly #cache = new RoundCache();
 
   constructor(readonly pg: PgDb) {
     this.sql = pgSql(pg);
@@ -245,10 +75,15 @@ export class PgStore implements Store {
     const times = r.readings.map((x) => x.timeUnixSeconds);
     await ensurePartitions(this.pg, Math.min(r.timeUnixSeconds, ...times), Math.max(r.timeUnixSeconds, ...times));
     const nowMs = Date.now();
-    return this.pg.tx(async (c) => {
+    // Node ids from the cache (a name keeps its id); read again when a name is new to it or the round syncs.
+    let ids = this.#cache.ids;
+    const names = [...r.readings.map((x) => x.node), ...r.counters.map((x) => x.node), ...r.runs.map((x) => x.node)];
+    const reread = r.sync !== undefined || names.some((n) => !ids.has(n));
+    let learned: [string, string][] = [];
+    const roundId = await this.pg.tx(async (c) => {
       if (opts.lockWaitMs !== undefined) await c.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.trunc(opts.lockWaitMs))}`);
       if (r.sync) await syncNodesIn(c, r.sync.specs, r.timeUnixSeconds, r.sync.keepVars);
-      const ids = new Map((await c.query<{ name: string; id: number }>('SELECT name, id FROM nodes')).rows.map((x) => [x.name, x.id]));
+      if (reread) ids = new Map((await c.query<{ name: string; id: number }>('SELECT name, id FROM nodes')).rows.map((x) => [x.name, x.id]));
       const idOf = (name: string) => {
         const id = ids.get(name);
         if (id === undefined) throw new Error(`node ${name} is not in the nodes table: sync the inventory first`);
@@ -256,21 +91,23 @@ export class PgStore implements Store {
       };
       const t = roundRows(r.readings, idOf);
       for (const x of r.counters) t.counters.add([idOf(x.node), x.kind, x.timeMs, JSON.stringify(x.sample)]);
-      for (const b of Object.values(t)) await b.run(c);
       const roundId = (
         await c.query<{ id: number }>('INSERT INTO rounds (time, started_unix_ms, written_unix_ms, nodes, kinds, hub, shards) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id', [
           r.timeUnixSeconds, r.startedUnixMs, nowMs, r.outcomes.length, r.kinds.join(','), r.hub ?? null, r.shards ?? null,
         ])
       ).rows[0]!.id;
-      if (r.runs.length) {
-        const runs = new Bulk(
-          'collector_runs',
-          [['node_id', B], ['time', B], ['round_id', B], ['kind', T], ['success', B], ['duration_ms', F], ['rows', B], ['error', T]],
-          ['node_id', 'time', 'round_id', 'kind'],
-        );
-        for (const x of r.runs) runs.add([idOf(x.node), r.timeUnixSeconds, roundId, x.kind, x.success ? 1 : 0, x.durationMs, x.rows, x.error ?? null]);
-        await runs.run(c);
+      const runs = runsBulk();
+      for (const x of r.runs) runs.add([idOf(x.node), r.timeUnixSeconds, roundId, x.kind, x.success ? 1 : 0, x.durationMs, x.rows, x.error ?? null]);
+      const { sensors, mounts, counters, ...readings } = t;
+      // What a sensor or mount is: only rows this process does not know are stored as they are.
+      for (const b of [sensors, mounts]) {
+        const unknown = this.#cache.unknownRows(b, nowMs);
+        b.rows = unknown.rows;
+        learned = learned.concat(unknown.learned);
+        await b.upsert(c);
       }
+      await counters.upsert(c);
+      await copyOrUpsert(c, [...Object.values(readings), runs]);
       if (r.outcomes.length) {
         await c.query(
           `UPDATE nodes SET status = o.status,
@@ -297,6 +134,9 @@ export class PgStore implements Store {
       }
       return roundId;
     });
+    this.#cache.ids = ids;
+    this.#cache.remember(learned, nowMs);
+    return roundId;
   }
 
   async lastRoundUnixSeconds(): Promise<number | null> {
@@ -417,14 +257,14 @@ export class PgStore implements Store {
    */
   async applyRetention(days: RetentionDays, nowUnixSeconds: number): Promise<Record<string, number>> {
     const deleted: Record<string, number> = {};
-    const raw = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia_gpu', 'collector_runs'];
-    const plan: [string, number][] = [...raw.map((t) => [t, days.rawDays] as [string, number]), ['rollup_1m', days.rollup1mDays], ['rollup_1h', days.rollup1hDays], ['rollup_6h', days.rollup6hDays]];
+    const plan: [string, number][] = [...RAW_TABLES.map((t) => [t, days.rawDays] as [string, number]), ['rollup_1m', days.rollup1mDays], ['rollup_1h', days.rollup1hDays], ['rollup_6h', days.rollup6hDays]];
     for (const [table, keepDays] of plan) {
       deleted[table] = 0;
       if (!(keepDays > 0)) continue;
       const cutoff = nowUnixSeconds - keepDays * 86400;
-      if (table === 'rollup_1h' || table === 'rollup_6h') deleted[table] = await this.#batched(`DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE time < $1 LIMIT $2))`, [cutoff]);
-      else deleted[table] = await dropPartitionsBefore(this.pg, table, cutoff);
+      // The tables that are not partitioned (the rollups above a minute, issue 18's) by rows.
+      if ((PARTITIONED_TABLES as readonly string[]).includes(table)) deleted[table] = await dropPartitionsBefore(this.pg, table, cutoff);
+      else deleted[table] = await this.#batched(`DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE time < $1 LIMIT $2))`, [cutoff]);
     }
     if (days.rawDays > 0) {
       const cutoff = nowUnixSeconds - days.rawDays * 86400;

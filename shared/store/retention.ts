@@ -11,7 +11,7 @@ export interface RetentionDays {
   anomaliesDays?: number;
 }
 
-const RAW_TABLES = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia_gpu', 'tegra_gpu', 'power_rails', 'power', 'cpu_frequency', 'cpu_throttle', 'rpi_throttled', 'collector_runs'] as const;
+export const RAW_TABLES = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia_gpu', 'tegra_gpu', 'power_rails', 'power', 'cpu_frequency', 'cpu_throttle', 'rpi_throttled', 'collector_runs'] as const;
 /** One DELETE covers at most this much time of one node: a few hundred rows, a millisecond or two. */
 const BATCH_SECONDS = 3600;
 /** Tables with no node in their key are deleted from this many rows at a time. */
