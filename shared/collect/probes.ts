@@ -1,5 +1,5 @@
 import type { MetricKind } from '../domain/index.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { shellQuote } from '../transport/shellQuote.js';
 import { DF_INODES_SECTION } from '../parse/dfInodes.js';
 import { NVIDIA_SMI_FIELDS } from '../parse/nvidiaSmi.js';
@@ -176,7 +176,30 @@ export const NVIDIA_SMI_QUERY = `--query-gpu=${NVIDIA_SMI_FIELDS.join(',')}`;
 
 /** One shell command that reads every file the given kinds need, in one `head` and at most one (bounded) `df`, ending with the end marker. */
 export function probeCommand(kinds: readonly MetricKind[], roots: ProbeRoots = DEFAULT_ROOTS, opts: ProbeOptions = { nonce: newProbeNonce(), dfTimeoutSeconds: DEFAULT_DF_TIMEOUT_SECONDS }): string {
-  if (!/^[0-9a-f]{8,64}$/.test(opts.nonce)) throw new RangeError(`probe nonce must be hex, got ${JSON.stringify(opts.nonce)}`);
+  const p = probeParts(kinds, roots, opts);
+  return [`${p.vars} N=${checkedNonce(opts.nonce)}`, ...p.files, ...(p.df ? [p.df] : [])].join('; ');
+}
+
+/**
+ * The same probe for a node's long-lived shell (transport/shellSession.ts): `setup` defines it
+ * as a function, once per shell (its name from its text, so one shell keeps each variant it was
+ * asked for); `call` runs it with this round's nonce. df runs in a subshell (its `exec` and
+ * `exit` end that, not the shell), so the function's status is df's, as the command's is.
+ */
+export function probeScript(kinds: readonly MetricKind[], roots: ProbeRoots, opts: ProbeOptions): { setup: string; call: string } {
+  const p = probeParts(kinds, roots, opts);
+  const body = [`${p.vars} N=$1`, ...p.files, ...(p.df ? [`( ${p.df} )`] : [])].join('; ');
+  const name = `edgefleet_probe_${createHash('sha1').update(body).digest('hex').slice(0, 12)}`;
+  return { setup: `${name}() { ${body}; }`, call: `${name} ${checkedNonce(opts.nonce)}` };
+}
+
+function checkedNonce(nonce: string): string {
+  if (!/^[0-9a-f]{8,64}$/.test(nonce)) throw new RangeError(`probe nonce must be hex, got ${JSON.stringify(nonce)}`);
+  return nonce;
+}
+
+/** The probe's pieces: the roots' assignments, what reads the files up to the end marker (the nonce is `$N`), and df's part. */
+function probeParts(kinds: readonly MetricKind[], roots: ProbeRoots, opts: Omit<ProbeOptions, 'nonce'>): { vars: string; files: string[]; df?: string } {
   const words: string[] = [];
   const extra: string[] = [];
   let df = false;
@@ -204,7 +227,7 @@ export function probeCommand(kinds: readonly MetricKind[], roots: ProbeRoots = D
   let vars = `P=${shellQuote(roots.procRoot)} S=${shellQuote(roots.sysRoot)}`;
   if (rootfs) vars += ` R=${shellQuote((roots.rootfsRoot ?? '/').replace(/\/+$/, ''))}`;
   if (extra.length) vars += ` V=${shellQuote(roots.vcgencmd ?? 'vcgencmd')}`;
-  const parts = [vars];
+  const parts: string[] = [];
   // Before head's files, so that its section is inside the marked part. `command -v` is a shell
   // builtin: a node without the binary pays nothing and prints no section (no data).
   if (nvidiaSmi) parts.push(nvidiaSmiSection(opts.dfTimeoutSeconds));
@@ -216,11 +239,13 @@ export function probeCommand(kinds: readonly MetricKind[], roots: ProbeRoots = D
     parts.push('h=$?', ...extra);
     status = '$h';
   }
-  const mark = `\\n==> ${FILES_END} ${opts.nonce} head=%s <==\\n`;
-  if (df && dfInodes) parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} ${status}`, dfBoth(opts));
-  else if (df) parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} ${status}`, opts.boundDf ? boundedDf(opts.dfTimeoutSeconds) : 'exec df -Pk 2>/dev/null');
-  else parts.push(`printf ${shellQuote(mark)} ${status}`);
-  return parts.join('; ');
+  const mark = `\\n==> ${FILES_END} %s head=%s <==\\n`;
+  if (!df) {
+    parts.push(`printf ${shellQuote(mark)} "$N" ${status}`);
+    return { vars, files: parts };
+  }
+  parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} "$N" ${status}`);
+  return { vars, files: parts, df: dfInodes ? dfBoth(opts) : opts.boundDf ? boundedDf(opts.dfTimeoutSeconds) : 'exec df -Pk 2>/dev/null' };
 }
 
 /**
@@ -228,7 +253,7 @@ export function probeCommand(kinds: readonly MetricKind[], roots: ProbeRoots = D
  * the command's exit status is the last df's. A df -Pk killed by the bound (a hung mount) skips df -Pi, which
  * would hang on the same mount.
  */
-function dfBoth(opts: ProbeOptions): string {
+function dfBoth(opts: Omit<ProbeOptions, 'nonce'>): string {
   const s = Math.max(1, Math.ceil(opts.dfTimeoutSeconds));
   const run = (args: string) =>
     `if command -v timeout >/dev/null 2>&1; then timeout -s KILL ${s} df ${args} 2>/dev/null; r=$?; else df ${args} 2>/dev/null & d=$!; (sleep ${s}; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; r=$?; kill $w 2>/dev/null; fi`;

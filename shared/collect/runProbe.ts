@@ -1,7 +1,7 @@
 import type { MetricKind } from '../domain/index.js';
 import { probeEnd, splitProbeOutput } from '../parse/probeOutput.js';
 import { TransportError, type ExecOptions, type Transport } from '../transport/index.js';
-import { probeCommand, type ProbeOptions, type ProbeRoots } from './probes.js';
+import { probeCommand, probeScript, type ProbeOptions, type ProbeRoots } from './probes.js';
 
 /** How the probe's df ended, for the storage collector. */
 export interface DfOutcome {
@@ -32,7 +32,10 @@ export interface ProbeRun {
 export async function runProbe(transport: Transport, kinds: readonly MetricKind[], roots: ProbeRoots, probe: ProbeOptions, exec: ExecOptions): Promise<ProbeRun> {
   const df = { timedOut: false, bounded: probe.boundDf === true, boundSeconds: probe.dfTimeoutSeconds, commandTimeoutSeconds: exec.timeoutMs / 1000, inodes: probe.inodes !== false && kinds.includes('inodes') };
   try {
-    const { stdout, code } = await transport.exec(probeCommand(kinds, roots, probe), exec);
+    // The node's long-lived shell where the transport keeps one (no channel, no shell start); else a command of its own.
+    const session = transport.shellSession?.();
+    const script = session && probeScript(kinds, roots, probe);
+    const { stdout, code } = session && script ? await session.run(script.setup, script.call, exec) : await transport.exec(probeCommand(kinds, roots, probe), exec);
     return { files: splitProbeOutput(probeEnd(stdout, probe.nonce, code).body, roots), df: { ...df, exitStatus: code } };
   } catch (e) {
     if (!(e instanceof TransportError && e.kind === 'timeout' && e.partialStdout !== undefined && (kinds.includes('storage') || kinds.includes('inodes')))) throw e;

@@ -1,4 +1,5 @@
 export * from './transport.js';
+export * from './shellSession.js';
 export * from './local.js';
 export * from './ssh.js';
 export * from './ssm.js';

@@ -3,6 +3,7 @@ import { NodeSSH } from 'node-ssh';
 import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { knownKeys, verifyHostKey } from './knownHosts.js';
+import { ShellSession, type ShellChannel } from './shellSession.js';
 import { OutputBudget, TransportError, type ExecOptions, type ExecResult, type Transport } from './transport.js';
 
 export interface SshOptions {
@@ -32,6 +33,7 @@ export class SshTransport implements Transport {
   #connecting?: Promise<Client>;
   /** A connection still in its handshake, so destroy() can cut it too (a node that accepts TCP and never speaks SSH). */
   #handshaking?: NodeSSH;
+  #shell?: ShellSession;
 
   constructor(readonly opts: SshOptions) {}
 
@@ -119,6 +121,43 @@ export class SshTransport implements Transport {
     });
   }
 
+  /**
+   * The node's long-lived shell (shellSession.ts: `exec sh` on a channel of this connection),
+   * for the probe each round; undefined while a request runs in it (the caller opens a channel).
+   */
+  shellSession(): ShellSession | undefined {
+    this.#shell ??= new ShellSession(() => this.#openShell(), this.#where());
+    return this.#shell.busy ? undefined : this.#shell;
+  }
+
+  async #openShell(): Promise<ShellChannel> {
+    const client = await this.#connection();
+    return new Promise((resolve, reject) => {
+      client.exec('exec sh', (err, ch) => {
+        if (err) {
+          this.#drop();
+          reject(new TransportError('exec', `cannot start a shell on ${this.#where()}: ${err.message}`, { cause: err }));
+          return;
+        }
+        resolve({
+          write: (text) => ch.write(text),
+          onStdout: (f) => ch.on('data', f),
+          onStderr: (f) => ch.stderr.on('data', f),
+          onClose: (f) => ch.on('close', f),
+          // As exec's end: KILL reaches the shell's process group (what it started), closing hangs up its pipes.
+          kill: () => {
+            try {
+              ch.signal('KILL');
+            } catch {
+              /* the channel is already gone */
+            }
+            ch.close();
+          },
+        });
+      });
+    });
+  }
+
   async close(): Promise<void> {
     this.#drop();
   }
@@ -135,6 +174,7 @@ export class SshTransport implements Transport {
   }
 
   #drop(): void {
+    this.#shell?.close();
     this.#ssh?.dispose();
     this.#ssh = undefined;
     this.#connecting = undefined;

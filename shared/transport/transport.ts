@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { SsmAgentInfo } from '../domain/index.js';
+import type { ShellSession } from './shellSession.js';
 
 /** How edgefleet reaches a node: run a command and read its output. */
 export interface Transport {
@@ -14,6 +15,12 @@ export interface Transport {
   readonly answersWhole?: boolean;
   /** SSM nodes: the agent as SSM last described it (version, platform, ping), for `edgefleet nodes`. */
   agentInfo?(): SsmAgentInfo | undefined;
+  /**
+   * A long-lived shell on the node that runs requests one at a time (shellSession.ts), so that a
+   * round's probe costs no channel and no shell start; undefined while busy. Absent where the
+   * transport has none (SSM runs each command as its own document, local starts /bin/sh).
+   */
+  shellSession?(): ShellSession | undefined;
   close(): Promise<void>;
   /** Cut the connection at once, without waiting for the node (shutdown: a frozen node never answers a goodbye). */
   destroy?(): void;
