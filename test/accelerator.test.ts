@@ -17,6 +17,7 @@ import { detectAnomalies } from '../shared/detect/anomalies.js';
 import { latestReadings, openDb } from '../shared/store/index.js';
 import { renderMetrics } from '../shared/prometheus/scrape.js';
 import { spawnSync } from 'node:child_process';
+import { runCli } from './harness/cli.js';
 import { startFleet, type Fleet } from './harness/sshFleet.js';
 
 const ACCEL = join(import.meta.dirname, 'fixtures', 'accel');
@@ -196,7 +197,7 @@ describe('GPU, power and clocks over a fleet of sshd nodes', () => {
     assert.equal(lint.status, 0, lint.stdout + lint.stderr);
   });
 
-  it('GET /nodes and edgefleet run show the GPU load and the total power', () => {
+  it('GET /nodes and edgefleet nodes show the GPU load and the total power', async () => {
     const store = openDb(join(dir, 'edgefleet.db'));
     try {
       const latest = latestReadings(store);
@@ -208,5 +209,24 @@ describe('GPU, power and clocks over a fleet of sshd nodes', () => {
     } finally {
       store.close();
     }
+    const { handler } = await import('../functions/listNodes.js');
+    process.env.EDGEFLEET_API_READ_KEY = 'read-key-for-test';
+    const res = (await handler({ headers: { 'x-api-key': 'read-key-for-test' } } as never, lambdaContext('listNodes') as never)) as { statusCode: number; body: string };
+    delete process.env.EDGEFLEET_API_READ_KEY;
+    assert.equal(res.statusCode, 200, res.body);
+    const api = Object.fromEntries((JSON.parse(res.body).nodes as Row[]).map((n) => [n.name, n.latest as Row]));
+    assert.equal(api['jetson-orin']!.gpuLoadPercent, 51.2);
+    assert.ok(Math.abs((api['x86-rapl']!.powerWatts as number) - 15.5) < 1e-9);
+    const r = await runCli(['nodes'], { cwd: dir, env: { EDGEFLEET_INVENTORY: join(dir, 'hosts.ini'), EDGEFLEET_DB: join(dir, 'edgefleet.db') } });
+    assert.equal(r.code, 0, r.stderr);
+    const [head, ...lines] = r.stdout.split('\n');
+    const cells = (node: string) => {
+      const line = lines.find((l) => l.startsWith(`${node} `))!;
+      return [line.slice(head!.indexOf('GPU'), head!.indexOf('POWER')).trim(), line.slice(head!.indexOf('POWER'), head!.indexOf('SSM AGENT')).trim()];
+    };
+    // 5.056 V × 1.432 A = 7.240 W (the Orin's input rail); RAPL 15.5 W by hand (expected.json).
+    assert.deepEqual(cells('jetson-orin'), ['51.2%', '7.2 W']);
+    assert.deepEqual(cells('x86-rapl'), ['-', '15.5 W']);
+    assert.deepEqual(cells('rpi4'), ['-', '-']);
   });
 });

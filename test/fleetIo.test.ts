@@ -16,6 +16,7 @@ import type { CollectionSummary } from '../shared/collect/collection.js';
 import { closeResources } from '../shared/handler/resources.js';
 import { renderMetrics } from '../shared/prometheus/scrape.js';
 import { spawnSync } from 'node:child_process';
+import { runCli } from './harness/cli.js';
 import { startFleet, type Fleet } from './harness/sshFleet.js';
 
 const MACHINES = join(import.meta.dirname, 'fixtures', 'machines');
@@ -213,6 +214,30 @@ describe('issue 18 kinds over a fleet of sshd nodes', () => {
     assert.equal(lost.success, 0);
     assert.equal(lost.rows, 1);
     assert.match(lost.error, /GPU is lost/);
+  });
+
+  it('GET /nodes and edgefleet nodes show the busiest GPU\'s load and the GPUs\' watts (two-gpus.csv by hand: max(87, 0) %, 312.45 + 21.87 W); nodes without a GPU show none', async () => {
+    const env = { EDGEFLEET_INVENTORY: join(dir, 'hosts.ini'), EDGEFLEET_DB: join(dir, 'edgefleet.db') };
+    const { handler } = await import('../functions/listNodes.js');
+    process.env.EDGEFLEET_API_READ_KEY = 'read-key-for-test';
+    const res = (await handler({ headers: { 'x-api-key': 'read-key-for-test' } } as never, lambdaContext('listNodes') as never)) as { statusCode: number; body: string };
+    delete process.env.EDGEFLEET_API_READ_KEY;
+    assert.equal(res.statusCode, 200, res.body);
+    const api = Object.fromEntries((JSON.parse(res.body).nodes as Json[]).map((n) => [n.name, n.latest]));
+    assert.equal(api['x86-gpu'].gpuLoadPercent, 87);
+    near(api['x86-gpu'].gpuPowerWatts, 334.32, 'x86-gpu watts');
+    // The GPU nvidia-smi still answered for.
+    assert.deepEqual([api['x86-gpu-lost'].gpuLoadPercent, api['x86-gpu-lost'].gpuPowerWatts], [64, 250.1]);
+    for (const n of ['rpi4', 'live']) assert.deepEqual([api[n].gpuLoadPercent, api[n].gpuPowerWatts], [null, null], n);
+    const r = await runCli(['nodes'], { cwd: dir, env });
+    assert.equal(r.code, 0, r.stderr);
+    const [head, ...lines] = r.stdout.split('\n');
+    const at = head!.indexOf('GPU');
+    assert.ok(at > 0 && head!.includes('POWER'), head);
+    const cell = (node: string) => lines.find((l) => l.startsWith(`${node} `))!.slice(at, head!.indexOf('POWER')).trim();
+    assert.equal(cell('x86-gpu'), '87.0% 334.3 W');
+    assert.equal(cell('x86-gpu-lost'), '64.0% 250.1 W');
+    assert.equal(cell('rpi4'), '-');
   });
 
   it('/metrics: node_exporter names for disks, inodes, pressure, link and NvMap, DCGM exporter names for GPUs; promtool lints them', () => {

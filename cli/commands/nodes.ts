@@ -8,7 +8,7 @@ import { JSON_FLAG, type Command } from '../command.js';
 import { READING_HEADERS, readingCells, type ReadingColumn } from '../readings.js';
 import { localTime, writeJsonOrTable } from '../table.js';
 
-const READINGS: ReadingColumn[] = ['temperature', 'cpu', 'memory', 'storage'];
+const READINGS: ReadingColumn[] = ['temperature', 'cpu', 'memory', 'storage', 'gpu', 'power'];
 
 /** An SSM node's agent in one cell: `Online 3.3.1142.0 Ubuntu 22.04`. */
 export const ssmAgentCell = (a: NodeRow['ssmAgent']) =>

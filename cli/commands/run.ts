@@ -9,7 +9,7 @@ import { invokeByName, JSON_FLAG, type Command } from '../command.js';
 import { READING_HEADERS, readingCells, type ReadingColumn } from '../readings.js';
 import { writeJsonOrTable } from '../table.js';
 
-const READINGS: ReadingColumn[] = ['temperature', 'cpu', 'load', 'memory', 'storage', 'rx', 'tx'];
+const READINGS: ReadingColumn[] = ['temperature', 'cpu', 'load', 'memory', 'storage', 'rx', 'tx', 'gpu', 'power'];
 
 /** `edgefleet run`: one collectAll round here, a table per node; exit 4 unreachable, 2 rejected data. */
 export const run: Command = {

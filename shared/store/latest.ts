@@ -22,8 +22,10 @@ export interface LatestReadings {
    * found none; or it is unreachable now and never reported one although it answered before.
    */
   noTemperatureSensors: boolean;
-  /** The Jetson GPU's load (the busiest GPU of its newest row), percent; null without one. */
+  /** GPU load, percent: the busiest GPU of the node's newest Jetson (`tegra_gpu`) or NVIDIA (`nvidia_gpu`) row; null without one. */
   gpuLoadPercent: number | null;
+  /** The NVIDIA GPUs' power draw, summed, watts (nvidia-smi `power.draw`, newest row); null without one. */
+  gpuPowerWatts: number | null;
   /** The node's newest total power, watts (table `power`); null without rails. */
   powerWatts: number | null;
 }
@@ -35,7 +37,7 @@ export function emptyLatest(node: string): LatestReadings {
   return {
     node, maxCelsius: null, cpuUsagePercent: null, load1: null, memoryUsedPercent: null, fullestDiskPercent: null, rxBytesPerSecond: null, txBytesPerSecond: null,
     roundUnixSeconds: null, readUnixSeconds: { temperature: null, cpu: null, load: null, memory: null, storage: null, network: null }, noTemperatureSensors: false,
-    gpuLoadPercent: null, powerWatts: null,
+    gpuLoadPercent: null, gpuPowerWatts: null, powerWatts: null,
   };
 }
 
@@ -75,9 +77,12 @@ export function latestReadings(db: Db): Map<string, LatestReadings> {
     r.rxBytesPerSecond = v.rx as number | null;
     r.txBytesPerSecond = v.tx as number | null;
   });
-  // Issue 18: GPU load and total power, the newest row of each (no stale mark: not every node has them).
+  // Issue 18: GPU load and power, total power, the newest row of each (no stale mark: not every
+  // node has them). A node with both GPU kinds shows its busiest GPU, as the Grafana fleet table.
   for (const [table, col, set] of [
-    ['tegra_gpu', 'MAX(load_percent)', (r: LatestReadings, v: number | null) => (r.gpuLoadPercent = v)],
+    ['tegra_gpu', 'MAX(load_percent)', (r: LatestReadings, v: number | null) => (r.gpuLoadPercent = maxOf(r.gpuLoadPercent, v))],
+    ['nvidia_gpu', 'MAX(utilization_gpu_percent)', (r: LatestReadings, v: number | null) => (r.gpuLoadPercent = maxOf(r.gpuLoadPercent, v))],
+    ['nvidia_gpu', 'SUM(power_draw_watts)', (r: LatestReadings, v: number | null) => (r.gpuPowerWatts = v)],
     ['power', 'MAX(watts)', (r: LatestReadings, v: number | null) => (r.powerWatts = v)],
   ] as const) {
     for (const v of latest(table as Kind, `${col} AS v`)) set(row(v.node as string), v.v as number | null);
@@ -101,6 +106,11 @@ export function latestReadings(db: Db): Map<string, LatestReadings> {
     r.noTemperatureSensors = x.temp === 1 || (x.status === 'unreachable' && x.temp === 0 && x.sensors === 0 && x.seen !== null && r.maxCelsius === null);
   }
   return out;
+}
+
+/** The larger of two optional values (null: absent). */
+export function maxOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
 }
 
 /** How old `kind`'s value is when a newer round did not get it (stale), else null. */

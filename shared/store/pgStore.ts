@@ -8,7 +8,7 @@
  * retention.ts; retention drops whole daily partitions (pgPartitions.ts).
  */
 import type { MetricKind, NodeSpec } from '../domain/index.js';
-import { emptyLatest, type LatestReadings } from './latest.js';
+import { emptyLatest, maxOf, type LatestReadings } from './latest.js';
 import { nodeRowOf, redactVars, type NodeRow, type SyncSummary } from './nodes.js';
 import { openPg, pgSchemaVersion, type PgClient, type PgDb, type PgOptions } from './pg.js';
 import { PARTITIONED_TABLES } from './pgDialect.js';
@@ -177,14 +177,23 @@ export class PgStore implements Store {
       r.rxBytesPerSecond = v.rx as number | null;
       r.txBytesPerSecond = v.tx as number | null;
     });
-    // Issue 18 (latest.ts): the Jetson GPU's load and the node's total power, newest row of each.
-    for (const [table, col, key] of [['tegra_gpu', 'MAX(t.load_percent)', 'gpuLoadPercent'], ['power', 'MAX(t.watts)', 'powerWatts']] as const) {
+    // Issue 18 (latest.ts): the busiest GPU (Jetson or NVIDIA), the NVIDIA GPUs' power and the node's total power, newest row of each.
+    for (const [table, col, key] of [
+      ['tegra_gpu', 'MAX(t.load_percent)', 'gpuLoadPercent'],
+      ['nvidia_gpu', 'MAX(t.utilization_gpu_percent)', 'gpuLoadPercent'],
+      ['nvidia_gpu', 'SUM(t.power_draw_watts)', 'gpuPowerWatts'],
+      ['power', 'MAX(t.watts)', 'powerWatts'],
+    ] as const) {
       const rows = await this.pg.query<{ node: string; v: number | string | null }>(
         `SELECT n.name AS node, ${col} AS v FROM nodes n
          CROSS JOIN LATERAL (SELECT MAX(time) AS time FROM ${table} WHERE node_id = n.id) m
          JOIN ${table} t ON t.node_id = n.id AND t.time = m.time GROUP BY n.name`,
       );
-      for (const v of rows) row(v.node)[key] = v.v === null ? null : Number(v.v);
+      for (const v of rows) {
+        const r = row(v.node);
+        const x = v.v === null ? null : Number(v.v);
+        r[key] = key === 'gpuLoadPercent' ? maxOf(r.gpuLoadPercent, x) : x;
+      }
     }
     const rounds = await this.pg.query<{ node: string; status: string; seen: number | null; round: number | null; temp: number | null; sensors: boolean }>(
       `SELECT n.name AS node, n.status, n.last_seen_unix_seconds AS seen,
