@@ -165,8 +165,9 @@ const PROBE_FILES: Record<MetricKind, ProbeFiles> = {
     ],
     sh: [
       // Killed after 2 s by the shell's own watchdog (vcgencmd can block on the VideoCore mailbox).
-      `set -- "$S"/devices/platform/*/*firmware/get_throttled; if [ ! -e "$1" ] && command -v "$V" >/dev/null 2>&1; then printf '\\n==> ${VCGENCMD_SECTION} <==\\n'; ` +
-        `"$V" get_throttled 2>/dev/null & d=$!; (sleep 2; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; kill $w 2>/dev/null; fi`,
+      // $G: the sys files found (probeParts), so the firmware's word is not globbed twice a round.
+      `case $G in *"firmware/get_throttled'"*) ;; *) if command -v "$V" >/dev/null 2>&1; then printf '\\n==> ${VCGENCMD_SECTION} <==\\n'; ` +
+        `"$V" get_throttled 2>/dev/null & d=$!; (sleep 2; kill -9 $d) >/dev/null 2>&1 & w=$!; wait $d; kill $w 2>/dev/null; fi ;; esac`,
     ],
   },
 };
@@ -206,14 +207,15 @@ function probeParts(kinds: readonly MetricKind[], roots: ProbeRoots, opts: Omit<
   let dfInodes = false;
   let nvidiaSmi = false;
   let rootfs = false;
+  const globs: string[] = [];
   // Two kinds may read the same file (hwmon names): it is read once.
-  const add = (w: string) => {
-    if (!words.includes(w)) words.push(w);
+  const add = (w: string, into = words) => {
+    if (!into.includes(w)) into.push(w);
   };
   for (const kind of kinds) {
     const files = PROBE_FILES[kind];
     for (const p of files.proc ?? []) add(`"$P"/${p}`);
-    for (const s of files.sys ?? []) add(`"$S"/${s}`);
+    for (const s of files.sys ?? []) add(`"$S"/${s}`, /[*?[]/.test(s) ? globs : words);
     for (const f of files.fixed ?? []) add(shellQuote(f));
     for (const r of files.rootfs ?? []) add(`"$R"/${r}`);
     for (const x of files.sh ?? []) extra.push(x);
@@ -231,7 +233,8 @@ function probeParts(kinds: readonly MetricKind[], roots: ProbeRoots, opts: Omit<
   // Before head's files, so that its section is inside the marked part. `command -v` is a shell
   // builtin: a node without the binary pays nothing and prints no section (no data).
   if (nvidiaSmi) parts.push(nvidiaSmiSection(opts.dfTimeoutSeconds));
-  parts.push(`head -n 100000 /dev/null ${words.join(' ')} 2>/dev/null`);
+  if (globs.length) parts.push(...discovery(globs));
+  parts.push(`head -n 100000 /dev/null ${words.join(' ')}${globs.length ? ' "$@"' : ''} 2>/dev/null`);
   // head's status 1 is no verdict (a missing glob, a sleeping sensor): the parsers judge the
   // content. Above 128 head was killed and what it had buffered is lost.
   let status = '$?';
@@ -246,6 +249,28 @@ function probeParts(kinds: readonly MetricKind[], roots: ProbeRoots, opts: Omit<
   }
   parts.push(`printf ${shellQuote(`${mark}==> ${DF_SECTION} <==\\n`)} "$N" ${status}`);
   return { vars, files: parts, df: dfInodes ? dfBoth(opts) : opts.boundDf ? boundedDf(opts.dfTimeoutSeconds) : 'exec df -Pk 2>/dev/null' };
+}
+
+/** A long-lived shell finds the globbed sys files again on every this-many-th probe (about once a minute at the hub's 10 s). */
+export const DISCOVER_EVERY_ROUNDS = 6;
+
+/**
+ * Shell that sets `"$@"` (and `$G`, the same as shell words) to the sys files the globs match.
+ * Globbing reads every directory on the way (a Jetson's devices/platform holds hundreds), the
+ * dearer part of the files; a long-lived shell (transport/shellSession.ts) keeps what it found,
+ * in variables named after the glob list, and globs again every DISCOVER_EVERY_ROUNDS-th probe
+ * (a new interface, a reloaded driver's hwmon); a command of its own globs every time. A path
+ * is kept as `"$S"/'REL'`, the root expanded only when used; a kernel name holding `'` is left out.
+ */
+function discovery(globs: readonly string[]): string[] {
+  const id = createHash('sha1').update(globs.join('\0')).digest('hex').slice(0, 12);
+  const [n, g] = [`edgefleet_n_${id}`, `edgefleet_g_${id}`];
+  return [
+    `${n}=$((\${${n}:-0} % ${DISCOVER_EVERY_ROUNDS} + 1))`,
+    `if [ "$${n}" = 1 ]; then ${g}=; for f in ${globs.join(' ')}; do r=\${f#"$S"/}; case $r in *\\'*) continue ;; esac; [ -e "$f" ] && ${g}="$${g} \\"\\$S\\"/'$r'"; done; fi`,
+    `G=$${g}`,
+    'eval "set -- $G"',
+  ];
 }
 
 /**
