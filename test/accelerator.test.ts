@@ -17,7 +17,7 @@ import { detectAnomalies } from '../shared/detect/anomalies.js';
 import { latestReadings, openDb } from '../shared/store/index.js';
 import { renderMetrics } from '../shared/prometheus/scrape.js';
 import { spawnSync } from 'node:child_process';
-import { runCli } from './harness/cli.js';
+import { runCli, tableCells } from './harness/cli.js';
 import { startFleet, type Fleet } from './harness/sshFleet.js';
 
 const ACCEL = join(import.meta.dirname, 'fixtures', 'accel');
@@ -219,11 +219,7 @@ describe('GPU, power and clocks over a fleet of sshd nodes', () => {
     assert.ok(Math.abs((api['x86-rapl']!.powerWatts as number) - 15.5) < 1e-9);
     const r = await runCli(['nodes'], { cwd: dir, env: { EDGEFLEET_INVENTORY: join(dir, 'hosts.ini'), EDGEFLEET_DB: join(dir, 'edgefleet.db') } });
     assert.equal(r.code, 0, r.stderr);
-    const [head, ...lines] = r.stdout.split('\n');
-    const cells = (node: string) => {
-      const line = lines.find((l) => l.startsWith(`${node} `))!;
-      return [line.slice(head!.indexOf('GPU'), head!.indexOf('POWER')).trim(), line.slice(head!.indexOf('POWER'), head!.indexOf('SSM AGENT')).trim()];
-    };
+    const cells = (node: string) => tableCells(r.stdout, node, ['GPU', 'POWER']);
     // 5.056 V × 1.432 A = 7.240 W (the Orin's input rail); RAPL 15.5 W by hand (expected.json).
     assert.deepEqual(cells('jetson-orin'), ['51.2%', '7.2 W']);
     assert.deepEqual(cells('x86-rapl'), ['-', '15.5 W']);

@@ -121,6 +121,14 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 describe('collectAll over a fleet of sshd nodes', () => {
   let round1: CollectionSummary;
   let round2: CollectionSummary;
@@ -249,9 +257,12 @@ describe('collectAll over a fleet of sshd nodes', () => {
   it('keeps one SSH connection per node across rounds', async () => {
     await collectAll();
     const node = fleet.nodes[GOOD.indexOf('rpi4')]!;
-    // The listener's tree: itself, one connection's monitor and its unprivileged child.
+    // The listener's tree: itself, one connection's monitor and its unprivileged child, and the
+    // probe's long-lived shell under that child (transport/shellSession.ts).
     const children = processTree(node.pid).filter((p) => p !== node.pid);
-    assert.ok(children.length <= 2, `sshd has ${children.length} connection processes`);
+    const sshd = children.filter((p) => commOf(p).startsWith('sshd'));
+    assert.ok(sshd.length <= 2, `sshd has ${sshd.length} connection processes`);
+    assert.deepEqual(children.filter((p) => !sshd.includes(p)).map(commOf), ['sh'], 'one shell: the probe\'s');
   });
 
   it('reconnects to a node that comes back', async () => {

@@ -16,7 +16,7 @@ import type { CollectionSummary } from '../shared/collect/collection.js';
 import { closeResources } from '../shared/handler/resources.js';
 import { renderMetrics } from '../shared/prometheus/scrape.js';
 import { spawnSync } from 'node:child_process';
-import { runCli } from './harness/cli.js';
+import { runCli, tableCells } from './harness/cli.js';
 import { startFleet, type Fleet } from './harness/sshFleet.js';
 
 const MACHINES = join(import.meta.dirname, 'fixtures', 'machines');
@@ -231,10 +231,7 @@ describe('issue 18 kinds over a fleet of sshd nodes', () => {
     for (const n of ['rpi4', 'live']) assert.deepEqual([api[n].gpuLoadPercent, api[n].gpuPowerWatts], [null, null], n);
     const r = await runCli(['nodes'], { cwd: dir, env });
     assert.equal(r.code, 0, r.stderr);
-    const [head, ...lines] = r.stdout.split('\n');
-    const at = head!.indexOf('GPU');
-    assert.ok(at > 0 && head!.includes('POWER'), head);
-    const cell = (node: string) => lines.find((l) => l.startsWith(`${node} `))!.slice(at, head!.indexOf('POWER')).trim();
+    const cell = (node: string) => tableCells(r.stdout, node, ['GPU'])[0];
     assert.equal(cell('x86-gpu'), '87.0% 334.3 W');
     assert.equal(cell('x86-gpu-lost'), '64.0% 250.1 W');
     assert.equal(cell('rpi4'), '-');

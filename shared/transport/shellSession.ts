@@ -37,9 +37,14 @@ export class ShellSession {
   /** The request now running: where the channel's output goes. */
   #sink?: { stdout(b: Buffer): void; stderr(b: Buffer): void; closed(): void };
 
+  /**
+   * `connect`: reach the node first (bounded by its own connect timeout, failing as a command on
+   * it would: unreachable); the request's timeout counts from then, as a command's does.
+   */
   constructor(
     private readonly open: () => Promise<ShellChannel>,
     private readonly where: string,
+    private readonly connect: () => Promise<void> = async () => {},
   ) {}
 
   /** A request is running: the caller runs its command another way (a channel of its own). */
@@ -53,6 +58,7 @@ export class ShellSession {
     if (command.includes('\n')) throw new RangeError('a session request is one line');
     this.#busy = true;
     try {
+      await this.connect();
       return await this.#run(setup, command, opts);
     } finally {
       this.#busy = false;
@@ -77,10 +83,11 @@ export class ShellSession {
     const end = Buffer.from(`\n==> ${SHELL_END} ${token} rc=`);
     return new Promise((resolve, reject) => {
       let settled = false;
-      let out: Buffer = Buffer.alloc(0);
+      const out: Buffer[] = [];
+      let outBytes = 0;
+      /** The last bytes seen, where a marker cut between two chunks starts. */
+      let tail: Buffer = Buffer.alloc(0);
       const err: Buffer[] = [];
-      /** The marker cannot start before this offset of stdout (searched already). */
-      let searchFrom = 0;
       const budget = new OutputBudget(opts);
       const settle = () => {
         settled = true;
@@ -95,7 +102,7 @@ export class ShellSession {
         reject(error);
       };
       const timer = setTimeout(
-        () => fail(new TransportError('timeout', `command timed out after ${opts.timeoutMs} ms on ${this.where}`, { partialStdout: out.toString('utf8') }), true),
+        () => fail(new TransportError('timeout', `command timed out after ${opts.timeoutMs} ms on ${this.where}`, { partialStdout: Buffer.concat(out).toString('utf8') }), true),
         opts.timeoutMs,
       );
       this.#sink = {
@@ -103,18 +110,19 @@ export class ShellSession {
           if (settled) return;
           const over = budget.add(b);
           if (over) return fail(new TransportError('output', `${over} from ${this.where}: cut off, nothing kept`), true);
-          out = out.length === 0 ? b : Buffer.concat([out, b]);
-          // Only the new bytes (and the marker's length before them) are searched again.
-          const at = out.indexOf(end, searchFrom);
-          if (at < 0) {
-            searchFrom = Math.max(0, out.length - end.length);
+          out.push(b);
+          outBytes += b.length;
+          // Only the new chunk and the bytes before it that a marker could start in are searched: linear in the output.
+          const win = tail.length ? Buffer.concat([tail, b]) : b;
+          const at = win.indexOf(end);
+          // The line is whole only with its ` <==\n`: `rc=N <==\n`.
+          const rc = at < 0 ? null : /^(\d{1,3}) <==\n/.exec(win.toString('latin1', at + end.length, Math.min(win.length, at + end.length + 9)));
+          if (!rc) {
+            tail = win.subarray(Math.max(0, win.length - end.length - 12));
             return;
           }
-          // The line is whole only with its ` <==\n`: `rc=N <==\n`.
-          const rc = /^(\d{1,3}) <==\n/.exec(out.toString('latin1', at + end.length, Math.min(out.length, at + end.length + 9)));
-          if (!rc) return;
           settle();
-          resolve({ stdout: out.toString('utf8', 0, at), stderr: Buffer.concat(err).toString('utf8'), code: Number(rc[1]) });
+          resolve({ stdout: Buffer.concat(out, outBytes).toString('utf8', 0, outBytes - win.length + at), stderr: Buffer.concat(err).toString('utf8'), code: Number(rc[1]) });
         },
         stderr: (b) => {
           if (settled) return;

@@ -126,7 +126,7 @@ export class SshTransport implements Transport {
    * for the probe each round; undefined while a request runs in it (the caller opens a channel).
    */
   shellSession(): ShellSession | undefined {
-    this.#shell ??= new ShellSession(() => this.#openShell(), this.#where());
+    this.#shell ??= new ShellSession(() => this.#openShell(), this.#where(), async () => void (await this.#connection()));
     return this.#shell.busy ? undefined : this.#shell;
   }
 

@@ -41,3 +41,16 @@ export function runCli(args: string[], o: { cwd: string; env?: Record<string, st
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - start }));
   });
 }
+
+/** The cells under `columns` in `node`'s row of a CLI table (columns are two or more spaces apart; a cell holds single spaces). */
+export function tableCells(stdout: string, node: string, columns: string[]): string[] {
+  const [head, ...lines] = stdout.split('\n');
+  const names = head!.trim().split(/\s{2,}/);
+  const row = lines.find((l) => l.startsWith(`${node} `))?.trim().split(/\s{2,}/);
+  if (!row) throw new Error(`no row for ${node} in:\n${stdout}`);
+  return columns.map((c) => {
+    const i = names.indexOf(c);
+    if (i < 0) throw new Error(`no column ${c} in ${head}`);
+    return row[i]!;
+  });
+}
