@@ -10,10 +10,12 @@
  *
  * Each size also runs the same rounds with the five kinds edgefleet had before issue 18
  * (BENCH_ANCHOR_KINDS; empty to skip), interleaved with the all-kinds rounds, as the anchor
- * for what the newer kinds (diskio, inodes, pressure, nvidia, link state) cost on this machine.
+ * for what the newer kinds (diskio, inodes, pressure, nvidia, link state) cost on this machine;
+ * and all kinds with a command of its own per probe (collect.shellSession=false, as before the
+ * long-lived shell; BENCH_PER_COMMAND=0 to skip). The last line carries the load average.
  */
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lambdaContext } from '../cli/lambdaContext.js';
 import type { CollectionSummary } from '../shared/collect/collection.js';
@@ -25,6 +27,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const ANSIBLE_ROUNDS = Number(process.env.BENCH_ANSIBLE_ROUNDS ?? 2);
 const SIZES = (process.env.BENCH_SIZES ?? '10,50').split(',').map(Number);
 const ANCHOR_KINDS = process.env.BENCH_ANCHOR_KINDS ?? 'temperature,cpu,memory,storage,network';
+const PER_COMMAND = process.env.BENCH_PER_COMMAND !== '0';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -33,7 +36,7 @@ const median = (xs: number[]) => {
 };
 const f3 = (x: number) => x.toFixed(3);
 
-async function benchSize(n: number): Promise<{ edgefleetSeconds: number; ansibleSeconds?: number; anchorSeconds?: number; nodeCpuMs: number; anchorNodeCpuMs?: number }> {
+async function benchSize(n: number): Promise<{ edgefleetSeconds: number; ansibleSeconds?: number; anchorSeconds?: number; nodeCpuMs: number; anchorNodeCpuMs?: number; commandSeconds?: number; commandNodeCpuMs?: number }> {
   const dir = mkdtempSync(join(tmpdir(), `edgefleet-bench-${n}-`));
   chmodSync(dir, 0o755);
   const fleet: Fleet = await startFleet({ count: n, hostPrefix: '127.0.1.' });
@@ -64,8 +67,20 @@ async function benchSize(n: number): Promise<{ edgefleetSeconds: number; ansible
     let anchorNodeCpuSeconds = 0;
     let rows = 0;
     let anchorRows = 0;
+    const commandWall: number[] = [];
+    let commandNodeCpuSeconds = 0;
     const allKinds = process.env.EDGEFLEET_COLLECT_KINDS;
     for (let i = 0; i < ROUNDS; i++) {
+      if (PER_COMMAND) {
+        process.env.EDGEFLEET_COLLECT_SHELL_SESSION = 'false';
+        const c0 = fleet.nodeCpuSeconds();
+        const t0 = performance.now();
+        const s = await round();
+        commandWall.push((performance.now() - t0) / 1000);
+        commandNodeCpuSeconds += fleet.nodeCpuSeconds() - c0;
+        delete process.env.EDGEFLEET_COLLECT_SHELL_SESSION;
+        if (s.ok !== n) throw new Error(`per-command round ${i}: ${s.failed} nodes failed`);
+      }
       // The anchor round first, then the all-kinds round: the machine's load hits both alike.
       if (ANCHOR_KINDS) {
         process.env.EDGEFLEET_COLLECT_KINDS = ANCHOR_KINDS;
@@ -101,9 +116,19 @@ async function benchSize(n: number): Promise<{ edgefleetSeconds: number; ansible
     if (anchorSeconds !== undefined) {
       console.log(`anchor    N=${n} (${ANCHOR_KINDS}): round median ${f3(anchorSeconds)} s, ${anchorRows} rows; node CPU ${anchorNodeCpuMs.toFixed(2)} ms/node/round; all kinds / anchor: round ${(edgefleetSeconds / anchorSeconds).toFixed(2)}x, node CPU ${(nodeCpuPerNodeMs / anchorNodeCpuMs).toFixed(2)}x`);
     }
+    const commandSeconds = PER_COMMAND ? median(commandWall) : undefined;
+    const commandNodeCpuMs = (commandNodeCpuSeconds / ROUNDS / n) * 1000;
+    if (commandSeconds !== undefined) {
+      console.log(`command   N=${n} (all kinds, collect.shellSession=false): round median ${f3(commandSeconds)} s; node CPU ${commandNodeCpuMs.toFixed(2)} ms/node/round; long-lived shell / command: round ${(edgefleetSeconds / commandSeconds).toFixed(2)}x, node CPU ${(nodeCpuPerNodeMs / commandNodeCpuMs).toFixed(2)}x`);
+    }
     await closeResources();
 
-    const ours = { edgefleetSeconds, nodeCpuMs: nodeCpuPerNodeMs, ...(anchorSeconds === undefined ? {} : { anchorSeconds, anchorNodeCpuMs }) };
+    const ours = {
+      edgefleetSeconds,
+      nodeCpuMs: nodeCpuPerNodeMs,
+      ...(anchorSeconds === undefined ? {} : { anchorSeconds, anchorNodeCpuMs }),
+      ...(commandSeconds === undefined ? {} : { commandSeconds, commandNodeCpuMs }),
+    };
     if (ANSIBLE_ROUNDS <= 0) return ours;
     const workDir = join(dir, 'ansible');
     const aWall: number[] = [];
@@ -126,6 +151,7 @@ async function benchSize(n: number): Promise<{ edgefleetSeconds: number; ansible
   }
 }
 
+const load0 = loadavg()[0]!;
 const results = new Map<number, Awaited<ReturnType<typeof benchSize>>>();
 for (const n of SIZES) results.set(n, await benchSize(n));
 const last = SIZES.at(-1)!;
@@ -133,5 +159,7 @@ const r = results.get(last)!;
 console.log(
   `bench:collect N=${last} edgefleet=${f3(r.edgefleetSeconds)}s ansible=${r.ansibleSeconds === undefined ? 'skipped' : `${r.ansibleSeconds.toFixed(1)}s`} ratio=${r.ansibleSeconds === undefined ? '-' : `${(r.ansibleSeconds / r.edgefleetSeconds).toFixed(0)}x`}` +
     ` node_cpu=${r.nodeCpuMs.toFixed(2)}ms` +
-    (r.anchorSeconds === undefined ? '' : ` anchor_five_kinds=${f3(r.anchorSeconds)}s anchor_node_cpu=${r.anchorNodeCpuMs!.toFixed(2)}ms`),
+    (r.anchorSeconds === undefined ? '' : ` anchor_five_kinds=${f3(r.anchorSeconds)}s anchor_node_cpu=${r.anchorNodeCpuMs!.toFixed(2)}ms`) +
+    (r.commandSeconds === undefined ? '' : ` per_command=${f3(r.commandSeconds)}s per_command_node_cpu=${r.commandNodeCpuMs!.toFixed(2)}ms`) +
+    ` load1=${load0.toFixed(2)}..${loadavg()[0]!.toFixed(2)}`,
 );

@@ -125,6 +125,7 @@ export async function runCollection(o: {
     concurrency: o.config.collect.concurrency,
     commandTimeoutMs: o.config.collect.commandTimeoutSeconds * 1000,
     ...probeLimits(o.config),
+    shellSession: o.config.collect.shellSession,
     filters: kindFilters(o.config),
     maxSeriesPerNode: o.config.collect.maxSeriesPerNode,
     // Retried until shortly before the next round is due, so a locked store never skips one.

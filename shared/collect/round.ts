@@ -28,6 +28,8 @@ export interface RoundOptions {
   maxOutputLines?: number;
   /** df is killed on the node after this long (collect.dfTimeoutSeconds). */
   dfTimeoutSeconds?: number;
+  /** false: no long-lived shell on the node (collect.shellSession); each probe a command of its own. */
+  shellSession?: boolean;
   filters?: KindFilters;
   /** A node whose round has more series (rows) than this is refused whole, like Prometheus' sample_limit (`collect.maxSeriesPerNode`; 0: no limit). */
   maxSeriesPerNode?: number;
@@ -152,7 +154,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
         timeoutMs: o.commandTimeoutMs,
         maxOutputBytes: o.maxOutputBytes,
         maxOutputLines: o.maxOutputLines,
-      });
+      }, o.shellSession !== false);
     } catch (e) {
       // A cut-off output (ParseError) is the node's error, never rows.
       const status = (e instanceof TransportError && e.kind !== 'unreachable') || e instanceof ParseError ? 'error' : 'unreachable';

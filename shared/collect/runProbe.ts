@@ -29,11 +29,11 @@ export interface ProbeRun {
  * its own. A command timeout after the marker means df hung: the files are kept, df is not.
  * Any other failure (no connection, output over the caps, a timeout before the marker) throws.
  */
-export async function runProbe(transport: Transport, kinds: readonly MetricKind[], roots: ProbeRoots, probe: ProbeOptions, exec: ExecOptions): Promise<ProbeRun> {
+export async function runProbe(transport: Transport, kinds: readonly MetricKind[], roots: ProbeRoots, probe: ProbeOptions, exec: ExecOptions, shellSession = true): Promise<ProbeRun> {
   const df = { timedOut: false, bounded: probe.boundDf === true, boundSeconds: probe.dfTimeoutSeconds, commandTimeoutSeconds: exec.timeoutMs / 1000, inodes: probe.inodes !== false && kinds.includes('inodes') };
   try {
     // The node's long-lived shell where the transport keeps one (no channel, no shell start); else a command of its own.
-    const session = transport.shellSession?.();
+    const session = shellSession ? transport.shellSession?.() : undefined;
     const script = session && probeScript(kinds, roots, probe);
     const { stdout, code } = session && script ? await session.run(script.setup, script.call, exec) : await transport.exec(probeCommand(kinds, roots, probe), exec);
     return { files: splitProbeOutput(probeEnd(stdout, probe.nonce, code).body, roots), df: { ...df, exitStatus: code } };

@@ -62,6 +62,8 @@ export const SCHEMA = {
     maxOutputLines: int(200_000, 100, 100_000_000, 'lines'),
     /** A node whose df hung is bounded to this on the node until df answers (at most half of commandTimeoutSeconds). */
     dfTimeoutSeconds: seconds(3, 3600),
+    /** SSH nodes run the probe in one long-lived `sh` per connection (no sshd session and shell start per round); false: a command of its own each round. */
+    shellSession: bool(true),
     /** Mounts left out of storage (regular expressions); defaults leave out pseudo and overlay filesystems. */
     storageExcludeFsTypes: regex(''),
     storageExcludeMountPoints: regex(''),
