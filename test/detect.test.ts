@@ -4,13 +4,13 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { detectorScores, leaveGroupOut, loadNab, loadNabDirs, lofoGroup, parseSettings, resolveDataDir } from '../bench/nab.js';
 import { detectAnomalies, tempMaxCelsius } from '../shared/detect/anomalies.js';
-import { DEFAULT_DETECTOR_CONFIG, detect, isDetectorState, newDetectorState, type DetectorState } from '../shared/detect/detector.js';
+import { DEFAULT_DETECTOR_CONFIG, DETECTORS, detect, isDetectorState, newDetectorState, type DetectorConfig, type DetectorState } from '../shared/detect/detector.js';
 import { NAB_PROFILES, normalizeNab, optimizeThreshold, parseNabCsv, probationaryRows, scaledSigmoid, scoreFile, scoreNab, windowReport, windowRows, type NabFile } from '../shared/detect/nab.js';
 import { parseSince } from '../shared/detect/since.js';
 import { addSample, checkStepSeconds, isSeriesState, newSeriesState } from '../shared/detect/steps.js';
 import { loadConfig } from '../shared/config/config.js';
 import type { NodeSpec } from '../shared/domain/index.js';
-import { listAnomalies, openDb, readingsWriter, recordOutcomes, syncNodes, type Db } from '../shared/store/index.js';
+import { anomalyStore, listAnomalies, listNodes, openDb, readingsWriter, recordOutcomes, syncNodes, type Db } from '../shared/store/index.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/nab', import.meta.url));
 const [standard, lowFp, lowFn] = NAB_PROFILES;
@@ -219,6 +219,39 @@ describe('detector', () => {
     assert.equal(on.st.prof.length, 72);
     assert.ok(isDetectorState(JSON.parse(JSON.stringify(on.st))));
   });
+  // A daily square wave (10 from 08:00 to 20:00 UTC, 0 otherwise) with uniform ±2 noise, 5-minute
+  // steps; on day 6 the high ends at 14:00 instead of 20:00. Nothing is new to the window: the
+  // fall is as deep as every evening's (the level-shift feature has seen it daily) and 0 is the
+  // night's level. For the 14:00 bin and both neighbours (all 10 on every day before) it is far:
+  // a bin's σ is the spread of the recent median (median of 3 of U(−2, 2): σ ≈ 0.89), so a 0 is
+  // ≈ 11 σ away ≥ 8 — an alarm once the recent median is down, at 14:05 or 14:10, and once only
+  // (the excursion lasts until 20:00). On a regular day the recent median stays within ≈ 4 σ.
+  it('profile alarm (likelihood-v5): a day whose high ends early alarms once, where it ends; likelihood-v4 does not see it', () => {
+    const T0 = 1_700_006_400 - (1_700_006_400 % 86400);
+    const run = (config: Readonly<DetectorConfig>) => {
+      const st = newDetectorState();
+      let rng = 5;
+      const u = () => (rng = (rng * 16807) % 2147483647) / 2147483647;
+      const out: number[] = [];
+      for (let i = 0; i < 288 * 8; i++) {
+        const day = Math.floor(i / 288);
+        const hour = (i % 288) / 12;
+        const high = hour >= 8 && hour < (day === 6 ? 14 : 20);
+        if (detect(st, (high ? 10 : 0) + (u() - 0.5) * 4, config, T0 + 300 * i).flagged) out.push(i);
+      }
+      return { out, st };
+    };
+    const v5 = run(DETECTORS['likelihood-v5']);
+    const v4 = run(DETECTORS['likelihood-v4']).out;
+    const early = 6 * 288 + 14 * 12; // day 6, 14:00
+    const evening = 6 * 288 + 20 * 12;
+    assert.deepEqual(v4.filter((i) => i >= early && i < evening), [], 'without the profile alarm the early end is not seen');
+    const alarms = v5.out.filter((i) => i >= early && i < evening);
+    assert.equal(alarms.length, 1, `alarms after 14:00: ${alarms.map((i) => i - early)}`);
+    assert.ok(alarms[0]! - early >= 1 && alarms[0]! - early <= 2, `alarm ${alarms[0]! - early} steps after 14:00`);
+    assert.deepEqual(v5.out.filter((i) => i < early || i >= evening), v4.filter((i) => i < early || i >= evening), 'the alarm adds nothing on regular days');
+    assert.ok(isDetectorState(JSON.parse(JSON.stringify(v5.st))));
+  });
   it('affine changes of the values (× 1000 + 5, × 0.001 − 40, a sign flip) leave the scores as they were', () => {
     const v = series[0]!.values;
     const times = Float64Array.from(v, (_, i) => 1_393_000_000 + 300 * i);
@@ -253,6 +286,9 @@ describe('detector', () => {
     const { prof: _p, t0: _t, vs: _vs, ...v3 } = newDetectorState();
     assert.equal(isDetectorState({ ...v3, v: 4 }), false);
     assert.equal(isDetectorState({ ...newDetectorState(), prof: [NaN] }), false);
+    // A likelihood-v4 state (v 5, no profile alarm flag) starts over.
+    const { away: _a, ...v4 } = newDetectorState();
+    assert.equal(isDetectorState({ ...v4, v: 5 }), false);
   });
   it('eval:nab on the fixture prints one line per profile and the summary line last', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts', '--data', FIXTURE], { encoding: 'utf8' });
@@ -394,6 +430,32 @@ describe('detectAnomalies over the store', () => {
     db.close();
   });
 
+  it('detect.detector: episodes and states under its name; another detector restarts learning, reading on from the cursor', async () => {
+    const db = openDb(':memory:');
+    syncNodes(db, [spec('a')], T0);
+    let rng = 13;
+    const noise = () => ((rng = (rng * 16807) % 2147483647) / 2147483647 - 0.5);
+    // 400 quiet samples, a jump to 75 °C at samples 410–414; scored every raw sample by likelihood-v4.
+    for (let i = 0; i < 430; i++) write(db, 'a', T0 + i * 10, (i >= 410 && i < 415 ? 75 : 45) + noise(), 50);
+    await detectAnomalies({ db, nowUnixSeconds: T0 + 4300, backlogSeconds: 10_000, stepSeconds: 0, detector: 'likelihood-v4', config: DETECTORS['likelihood-v4'] });
+    const v4 = (await listAnomalies(db)).filter((x) => x.detector !== 'rule' && x.series === 'temperature.celsius');
+    assert.deepEqual(v4.map((x) => [x.detector, x.startUnixSeconds]), [['likelihood-v4', T0 + 4100]]);
+    // The hub switches to likelihood-v5: the stored v4 states are not read, so each series learns
+    // again from its next sample (430): the same jump 70 samples later is still inside the 150 it learns from.
+    for (let i = 430; i < 520; i++) write(db, 'a', T0 + i * 10, (i >= 500 && i < 505 ? 75 : 45) + noise(), 50);
+    const run = await detectAnomalies({ db, nowUnixSeconds: T0 + 5200, stepSeconds: 0 });
+    assert.equal(run.samples, 90 * 4, 'read on from the cursor: nothing read twice');
+    assert.deepEqual((await listAnomalies(db)).filter((x) => x.detector === 'likelihood-v5'), []);
+    const node = listNodes(db).find((n) => n.name === 'a')!;
+    const states = [...(await anomalyStore(db).detectorStates(node.id)).values()];
+    // Each state has seen the 90 samples since the switch, not the 520 since the start.
+    assert.deepEqual(states.map((s) => [s.detector, isSeriesState(s.state(), 0) && (s.state() as { detector: DetectorState }).detector.n]), Array(4).fill(['likelihood-v5', 90]));
+    // From edgefleet.yaml or the environment; a detector that does not exist is refused with the names that do.
+    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.detector, 'likelihood-v5');
+    assert.equal(loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v4' }, cwd: '/nonexistent' }).detect.detector, 'likelihood-v4');
+    assert.throws(() => loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v9' }, cwd: '/nonexistent' }), /detect\.detector.*likelihood-v5, likelihood-v4/);
+    db.close();
+  });
   it('steps: the detector scores 5-minute means; runs split anywhere give the same episodes', async () => {
     // One node, a 10-second temperature: 16 h at 45 ± 0.5 °C (192 steps: past the 150-step
     // warm-up), then 40 minutes at 60 °C, then 45 again.

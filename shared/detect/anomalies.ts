@@ -63,6 +63,8 @@ export interface DetectOptions {
   nowUnixSeconds: number;
   log?: Logger;
   config?: Readonly<DetectorConfig>;
+  /** The name states and episodes are stored under (`detect.detector`); a stored state of another detector starts over. */
+  detector?: string;
   /** The detector scores the mean of each step of this many seconds (`detect.stepSeconds`); 0: every raw sample. */
   stepSeconds?: number;
   /** A series never seen before starts this far back (the raw history may be days long). */
@@ -122,6 +124,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
   const t0 = performance.now();
   sliceStartMs = t0;
   const config = o.config ?? DEFAULT_DETECTOR_CONFIG;
+  const detectorName = o.detector ?? DETECTOR_NAME;
   const stepSeconds = checkStepSeconds(o.stepSeconds ?? DEFAULT_STEP_SECONDS);
   const over = stepSeconds ? ` (mean over ${stepSeconds} s)` : '';
   const defs = o.series ?? DETECT_SERIES;
@@ -210,7 +213,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
             let run = runs.get(key);
             if (!run) {
               const s: StoredDetectorState | undefined = stored.get(key);
-              const saved = s && s.detector === DETECTOR_NAME ? s.state() : undefined;
+              const saved = s && s.detector === detectorName ? s.state() : undefined;
               const state = isSeriesState(saved, stepSeconds) ? saved : newSeriesState(stepSeconds);
               run = { def, label: lbl, state, cursor: s?.cursorUnixSeconds ?? -Infinity, touched: false };
               runs.set(key, run);
@@ -224,7 +227,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
               sum.steps++;
               const d = detect(run.state.detector, step.value, config, step.timeUnixSeconds);
               if (d.flagged) sum.flagged++;
-              episode(def.series, lbl, DETECTOR_NAME, 'score', step.timeUnixSeconds, d.anomalous, d.score, step.value, () => `${def.series}${lbl ? ` (${lbl})` : ''} = ${round(step.value)}${over}: anomaly score ${d.score.toFixed(3)}`);
+              episode(def.series, lbl, detectorName, 'score', step.timeUnixSeconds, d.anomalous, d.score, step.value, () => `${def.series}${lbl ? ` (${lbl})` : ''} = ${round(step.value)}${over}: anomaly score ${d.score.toFixed(3)}`);
             }
             if (def.series === 'storage.used_percent') {
               episode(def.series, lbl, RULE_DETECTOR, 'disk_full', t, value > RULES.diskFullPercent, 1, value, () => `disk ${lbl} ${round(value)} % used (over ${RULES.diskFullPercent} %)`);
@@ -254,7 +257,7 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
     const states: { series: string; label: string; detector: string; cursorUnixSeconds: number; stateJson: string }[] = [];
     for (const r of runs.values()) {
       if (!r.touched) continue;
-      states.push({ series: r.def.series, label: r.label, detector: DETECTOR_NAME, cursorUnixSeconds: r.cursor, stateJson: JSON.stringify(r.state) });
+      states.push({ series: r.def.series, label: r.label, detector: detectorName, cursorUnixSeconds: r.cursor, stateJson: JSON.stringify(r.state) });
       if ((states.length & 63) === 0) await yieldSlice();
     }
     if (states.length || changed.size) await store.save(node.id, states, [...changed.values()]);

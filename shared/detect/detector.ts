@@ -36,6 +36,9 @@
  * 8. A time-of-day profile (24 UTC bins of the recent median) adds to the score of a sample far
  *    from what this series does at this hour; with `recordProfileSigma` > 0 (a quiet hub), a new
  *    extreme scores only when the value is also that many of its hour's σ from the hour's mean.
+ * 9. A profile alarm (`likelihood-v5`): the recent median `profileAlarmSigma` of its hour's σ from
+ *    the hour's mean (the nearest of the bin and its two neighbours) scores 1 on its own, once,
+ *    where it first gets that far: a day unlike the days before, or a level no hour has held.
  *
  * O(window) per sample (an incrementally sorted window of ≤ 96 numbers).
  */
@@ -88,9 +91,15 @@ export interface DetectorConfig {
    * likelihood still learns every record. Needs the samples' times.
    */
   recordProfileSigma: number;
+  /**
+   * Profile alarm (0: off, as in `likelihood-v4`): the recent median this many σ of its
+   * time-of-day bin from the bin's mean (the nearest of it and its two neighbours) scores 1, on
+   * the first sample that far (once per excursion). Needs the samples' times.
+   */
+  profileAlarmSigma: number;
 }
 
-export const DETECTOR_NAME = 'likelihood-v4';
+export const DETECTOR_NAME = 'likelihood-v5';
 
 /** Measured on the NAB development folder (see docs/anomalies.md); the threshold sits on a plateau of the standard profile. */
 export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
@@ -115,7 +124,18 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   profileAlpha: 0.01,
   profileWeight: 0.3,
   recordProfileSigma: 0,
+  profileAlarmSigma: 8,
 };
+
+/**
+ * The detectors a hub may run (`detect.detector`), by the name their states and episodes are
+ * stored under: a series whose stored state is another detector's starts learning again.
+ */
+export const DETECTORS = {
+  'likelihood-v5': DEFAULT_DETECTOR_CONFIG,
+  'likelihood-v4': { ...DEFAULT_DETECTOR_CONFIG, profileAlarmSigma: 0 },
+} as const satisfies Record<string, Readonly<DetectorConfig>>;
+export type DetectorName = keyof typeof DETECTORS;
 
 /** Bits of the seen-context set for a configuration: Σ_{j=1..L} S^(j+1), S = buckets + 2. */
 export function contextSetBits(config: Readonly<DetectorConfig>): number {
@@ -127,7 +147,7 @@ export function contextSetBits(config: Readonly<DetectorConfig>): number {
 
 /** Everything the detector remembers about one series: plain numbers, JSON as it is. */
 export interface DetectorState {
-  v: 5;
+  v: 6;
   /** Samples seen. */
   n: number;
   /** The last values (at most `windowSamples + shiftSamples − 1`), a ring: the oldest at `head` once full. */
@@ -155,10 +175,12 @@ export interface DetectorState {
   /** Time-of-day profile: per bin its running mean, mean absolute deviation and sample count (capped); the first sample's time (null: none yet). */
   prof: number[];
   t0: number | null;
+  /** The recent median is `profileAlarmSigma` or more from its hour's mean (the profile alarm has fired for this excursion). */
+  away: boolean;
 }
 
 export function newDetectorState(): DetectorState {
-  return { v: 5, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [], vs: [0, 0], prof: [], t0: null };
+  return { v: 6, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [], vs: [0, 0], prof: [], t0: null, away: false };
 }
 
 /** A stored state that is not one of ours (another version, hand-edited) starts over rather than failing. */
@@ -166,7 +188,7 @@ export function isDetectorState(x: unknown): x is DetectorState {
   if (typeof x !== 'object' || x === null) return false;
   const s = x as Partial<DetectorState>;
   return (
-    s.v === 5 &&
+    s.v === 6 &&
     typeof s.n === 'number' &&
     Array.isArray(s.window) &&
     s.window.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
@@ -194,7 +216,8 @@ export function isDetectorState(x: unknown): x is DetectorState {
     s.vs.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
     Array.isArray(s.prof) &&
     s.prof.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
-    (s.t0 === null || (typeof s.t0 === 'number' && Number.isFinite(s.t0)))
+    (s.t0 === null || (typeof s.t0 === 'number' && Number.isFinite(s.t0))) &&
+    typeof s.away === 'boolean'
   );
 }
 
@@ -523,6 +546,12 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   // An ordinary record is still learnt (above): how often this series sets records stays known.
   let score = live ? Math.max(l0, ordinaryRecord ? 0 : l1) : 0;
   if (live && seasonal > 3) score = Math.min(1, score + config.profileWeight * Math.min(1, (seasonal - 3) / 3));
+  // A profile alarm: once, where the recent median first gets that far from what this hour does.
+  if (config.profileAlarmSigma > 0) {
+    const away = seasonal >= config.profileAlarmSigma;
+    if (live && away && !state.away) score = 1;
+    state.away = away;
+  }
   if (bin >= 0) {
     const prof = state.prof;
     while (prof.length < 3 * config.profileBins) prof.push(0, 0, 0);
