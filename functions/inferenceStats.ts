@@ -27,6 +27,6 @@ export const handler = makeHandler<HttpEvent, HttpResult>('inferenceStats', asyn
   if (q.node !== undefined && !NAME.test(q.node)) throw badRequest(`node must match ${NAME}`);
   if (q.model !== undefined && !MODEL.test(q.model)) throw badRequest('model: a repository name, optionally with :tag');
   const m = q.model !== undefined ? modelFilter(q.model) : undefined;
-  const stats = inferenceStats(ctx.db, { fromUnixSeconds: since, toUnixSeconds: until, ...(m ? m : {}), ...(q.node !== undefined ? { node: q.node } : {}) });
+  const stats = await inferenceStats(await ctx.store(), { fromUnixSeconds: since, toUnixSeconds: until, ...(m ? m : {}), ...(q.node !== undefined ? { node: q.node } : {}) });
   return json(200, { since, until, stats });
 });

@@ -12,7 +12,7 @@ export const handler = makeHandler<HttpEvent, HttpResult>('pushInference', async
   requireApiKey(event, ctx.config);
   const body = jsonBody(event);
   try {
-    return json(200, pushInference(ctx.db, body, Date.now()));
+    return json(200, await pushInference(await ctx.store(), body, Date.now()));
   } catch (e) {
     if (e instanceof InferencePushError) throw badRequest(e.message);
     throw e;

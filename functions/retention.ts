@@ -9,8 +9,8 @@ export const handler = makeHandler<unknown, { deleted: Record<string, number>; d
     const t0 = performance.now();
     const nowUnixSeconds = Math.floor(Date.now() / 1000);
     const deleted: Record<string, number> = { ...(await store.applyRetention(ctx.config.retention, nowUnixSeconds)) };
-    // Inferences are SQLite-only for now (docs/postgres.md).
-    if (store.sqlite) Object.assign(deleted, await applyInferenceRetention(store.sqlite, ctx.config.retention, nowUnixSeconds));
+    // Inferences: row deletes on SQLite, whole days on PostgreSQL (the table is partitioned).
+    Object.assign(deleted, await applyInferenceRetention(store, ctx.config.retention, nowUnixSeconds));
     const durationMs = Math.round(performance.now() - t0);
     ctx.log.info('retention', { deleted, durationMs });
     return { deleted, durationMs };

@@ -159,7 +159,7 @@ describe('energy per inference', () => {
     assert.deepEqual(e, { fromUnixSeconds: 100, toUnixSeconds: 120, joules: 125, averageWatts: 6.25 });
     assert.equal(trapezoidJoules([{ timeUnixSeconds: 100, watts: 5 }]), undefined);
   });
-  it('inference stats: 50 inferences from 100 to 120 s under 5, 7, 6 W give 6.25 W and 125 / 50 = 2.5 J per inference', () => {
+  it('inference stats: 50 inferences from 100 to 120 s under 5, 7, 6 W give 6.25 W and 125 / 50 = 2.5 J per inference', async () => {
     const db = openDb(join(dir, 'energy.db'));
     try {
       migrate(db);
@@ -171,7 +171,7 @@ describe('energy per inference', () => {
         nodeId: id, deploymentId: null, model: 'lab/yolo', tag: 'v8', timeUnixMs: 100_000 + i * 400, record: { timeUnixMs: 100_000 + i * 400, latencyMs: 10, batch: 1 }, source: 'push' as const, lineKey: lineKey('energy', i),
       }));
       assert.equal(inferenceStore(db).insert(rows), 50);
-      const [s] = inferenceStats(db, { fromUnixSeconds: 0, toUnixSeconds: 1000 });
+      const [s] = await inferenceStats(db, { fromUnixSeconds: 0, toUnixSeconds: 1000 });
       // Samples 100, 110, 120 s (90 and 130 lie outside): (5 + 7) / 2 · 10 + (7 + 6) / 2 · 10 = 125 J over 20 s;
       // the 50 inferences are all in [100, 120] s → 2.5 J each.
       assert.equal(s!.powerWatts, 6.25);

@@ -316,7 +316,7 @@ describe('every dashboard query against a collected database', () => {
   });
 
   for (const range of RANGES) {
-    it(`runs every panel query over ${range.name}: time series sorted, numeric, not empty`, () => {
+    it(`runs every panel query over ${range.name}: time series sorted, numeric, not empty`, async () => {
       for (const q of queries.filter((x) => x.kind === 'panel')) {
         const what = `${q.file} ${q.title} @ ${range.name}`;
         // The overview with All; the detail for each node in turn (a panel may be empty on some).
@@ -327,7 +327,7 @@ describe('every dashboard query against a collected database', () => {
           const cols = columns(sql);
           const rows = run(sql);
           total += rows.length;
-          if (q.file === INFERENCE) checkInference(what, q, cols, rows, range.ms, Math.round(intervalMs / 1000));
+          if (q.file === INFERENCE) await checkInference(what, q, cols, rows, range.ms, Math.round(intervalMs / 1000));
           if (q.panelType === 'timeseries' || q.panelType === 'heatmap') checkTimeSeries(what, cols, rows, Math.round(intervalMs / 1000));
           else if (q.file === INFERENCE && q.panelType === 'table') continue;
           else if (q.panelType === 'table' && CATALOG_PANELS.has(q.title)) checkModelsTable(what, q, cols, rows);
@@ -375,7 +375,7 @@ describe('every dashboard query against a collected database', () => {
   }
 
   /** Each inference panel against the stored rows (and the table against inferenceStats). */
-  function checkInference(what: string, q: DashboardQuery, cols: string[], rows: Row[], rangeMs: number, bucketSeconds: number) {
+  async function checkInference(what: string, q: DashboardQuery, cols: string[], rows: Row[], rangeMs: number, bucketSeconds: number) {
     const truth = irisRows(rangeMs);
     assert.ok(truth.length === 1000, `${what}: the planted rows are in the range`);
     const bucketOf = (t: number) => Math.floor(t / bucketSeconds) * bucketSeconds;
@@ -406,7 +406,7 @@ describe('every dashboard query against a collected database', () => {
       LATENCY_BUCKETS_MS.forEach((le, i) => assert.equal(counts[i], all.filter((v) => v <= le && (i === 0 || v > LATENCY_BUCKETS_MS[i - 1]!)).length, `${what}: bucket ${le}`));
     } else if (q.title === 'Nodes') {
       assert.deepEqual(cols, ['node', 'count', 'p50', 'p95', 'p99', 'error_rate', 'accuracy', 'temperature'], what);
-      const stats = inferenceStats(f.db, { fromUnixSeconds: Math.floor((toMs - rangeMs) / 1000), toUnixSeconds: Math.floor(toMs / 1000) - 1, model: IRIS });
+      const stats = await inferenceStats(f.db, { fromUnixSeconds: Math.floor((toMs - rangeMs) / 1000), toUnixSeconds: Math.floor(toMs / 1000) - 1, model: IRIS });
       assert.deepEqual(rows.map((r) => r.node), ['jetson-orin', 'rpi4'], what);
       assert.deepEqual(
         rows.map((r) => [r.node, r.count, r.p50, r.p95, r.p99, r.error_rate, r.accuracy, r.temperature]),

@@ -205,15 +205,15 @@ describe('store: rows many to a statement', () => {
 });
 
 describe('push path', () => {
-  it('validates, stores all or nothing, and stores a retried batch once', () => {
+  it('validates, stores all or nothing, and stores a retried batch once', async () => {
     const { db } = fleetDb('push.db');
     const body = { node: 'pi-01', model: 'lab/iris', tag: 'v1', inferences: [{ ts: 1767225600000, latency_ms: 2, label: 'a', expected: 'a' }, { ts: 1767225600100, latency_ms: 3, label: 'b', expected: 'a' }] };
-    assert.deepEqual(pushInference(db, body, 1767225700000), { received: 2, stored: 2, duplicates: 0 });
-    assert.deepEqual(pushInference(db, body, 1767225700000), { received: 2, stored: 0, duplicates: 2 });
-    assert.throws(() => pushInference(db, { ...body, inferences: [{ ts: 1767225600000, latency_ms: 1 }, { latency_ms: 'x' }] }, 1767225700000), (e: Error) => e instanceof InferencePushError && /inferences\[1\]: latency_ms must be/.test(e.message));
-    assert.throws(() => pushInference(db, { ...body, inferences: [{ latency_ms: 1 }] }, 1767225700000), /ts is required/);
-    assert.throws(() => pushInference(db, { ...body, node: 'nope' }, 1767225700000), /no node "nope"/);
-    assert.throws(() => pushInference(db, { ...body, deployment: '0123456789ab' }, 1767225700000), /no deployment/);
+    assert.deepEqual(await pushInference(db, body, 1767225700000), { received: 2, stored: 2, duplicates: 0 });
+    assert.deepEqual(await pushInference(db, body, 1767225700000), { received: 2, stored: 0, duplicates: 2 });
+    await assert.rejects(() => pushInference(db, { ...body, inferences: [{ ts: 1767225600000, latency_ms: 1 }, { latency_ms: 'x' }] }, 1767225700000), (e: Error) => e instanceof InferencePushError && /inferences\[1\]: latency_ms must be/.test(e.message));
+    await assert.rejects(() => pushInference(db, { ...body, inferences: [{ latency_ms: 1 }] }, 1767225700000), /ts is required/);
+    await assert.rejects(() => pushInference(db, { ...body, node: 'nope' }, 1767225700000), /no node "nope"/);
+    await assert.rejects(() => pushInference(db, { ...body, deployment: '0123456789ab' }, 1767225700000), /no deployment/);
     assert.equal((db.prepare('SELECT COUNT(*) AS n FROM inference').get() as { n: number }).n, 2);
   });
 });
@@ -234,7 +234,7 @@ describe('stats', () => {
       rows.push({ nodeId, deploymentId: 'bbbbbbbbbbbb', model: 'lab/iris', tag: 'v1', timeUnixMs: t0 * 1000 + i * 100, record: { latencyMs: latency, batch: 1, label: i % 4 === 0 ? 'b' : 'a', expected: 'a', ...(i % 50 === 49 ? { error: 'boom' } : {}) }, source: 'log' as const, lineKey: BigInt(i) });
     }
     inferenceStore(db).insert(rows);
-    const [s, ...rest] = inferenceStats(db, { fromUnixSeconds: t0, toUnixSeconds: t0 + 3600 });
+    const [s, ...rest] = await inferenceStats(db, { fromUnixSeconds: t0, toUnixSeconds: t0 + 3600 });
     assert.equal(rest.length, 0);
     assert.ok(s);
     const ok = (db.prepare(`SELECT COUNT(*) AS n FROM inference WHERE error IS NULL`).get() as { n: number }).n;
@@ -253,8 +253,8 @@ describe('stats', () => {
     assert.equal(s.coldStartMs, 4000);
     assert.equal(s.temperatureCelsius, 55);
     assert.equal(s.cpuUsagePercent, 30);
-    assert.equal(inferenceStats(db, { fromUnixSeconds: t0, toUnixSeconds: t0 + 3600, node: 'other' }).length, 0);
-    assert.equal(inferenceStats(db, { fromUnixSeconds: t0, toUnixSeconds: t0 + 3600, model: 'lab/iris', tag: 'v2' }).length, 0);
+    assert.equal((await inferenceStats(db, { fromUnixSeconds: t0, toUnixSeconds: t0 + 3600, node: 'other' })).length, 0);
+    assert.equal((await inferenceStats(db, { fromUnixSeconds: t0, toUnixSeconds: t0 + 3600, model: 'lab/iris', tag: 'v2' })).length, 0);
   });
   it('percentile: nearest rank', () => {
     assert.equal(percentile([], 50), undefined);

@@ -129,7 +129,7 @@ describe('retention of inferences, deployment events and vanished containers’ 
       put('gone-long-ago', now - 8 * day);
       put('gone-recently', now - 1 * day);
       put('listed-but-idle', now - 30 * day);
-      assert.equal(pruneGoneCursors(db, nodeId, ['listed-but-idle'], now - 7 * day), 1);
+      assert.equal(await pruneGoneCursors(db, nodeId, ['listed-but-idle'], now - 7 * day), 1);
       assert.deepEqual((db.prepare('SELECT container_id AS c FROM inference_cursors ORDER BY 1').all() as { c: string }[]).map((r) => r.c), ['gone-recently', 'listed-but-idle']);
     } finally {
       db.close();
@@ -190,7 +190,7 @@ describe('an inference backlog on a Podman node', { timeout: 180_000 }, () => {
     assert.equal(again.linesRead, 0, 'nothing read twice');
 
     // GET /inference/stats from SQL; the percentiles worked out here from what the model printed.
-    const [st] = inferenceStats(db, { fromUnixSeconds: 0, toUnixSeconds: Math.floor(Date.now() / 1000) + 60 });
+    const [st] = await inferenceStats(db, { fromUnixSeconds: 0, toUnixSeconds: Math.floor(Date.now() / 1000) + 60 });
     const sorted = Array.from({ length: TOTAL }, (_, i) => latencyOf(i)).sort((a, b) => a - b);
     assert.equal(st!.count, TOTAL);
     const { mean, ...rest2 } = st!.latencyMs!;

@@ -98,7 +98,7 @@ describe('inference collection from a Podman node over SSH', { timeout: 240_000 
     // 4.78e-05 arrived as 4.78e-05.
     assert.equal((db.prepare(`SELECT DISTINCT score FROM inference`).all() as { score: number }[]).map((r) => r.score).join(), '0.0000478');
 
-    const [s] = inferenceStats(db, { fromUnixSeconds: 0, toUnixSeconds: Math.floor(Date.now() / 1000) + 60 });
+    const [s] = await inferenceStats(db, { fromUnixSeconds: 0, toUnixSeconds: Math.floor(Date.now() / 1000) + 60 });
     assert.ok(s);
     assert.equal(s.count, protocol.length);
     // The first run was cut short by the restart: the truth is counted in the log itself.

@@ -102,7 +102,7 @@ describe('the reference model (examples/model-runner) on a Podman node', { timeo
       const collectMs = Math.round(performance.now() - t0) - deployMs;
       assert.equal(stored, report.test, `every held-out row once (container: ${engine.podman(['logs', '--tail', '5', summary.nodes[0]!.containerId!]).slice(-800)})`);
 
-      const [s] = inferenceStats(db, { fromUnixSeconds: 0, toUnixSeconds: Math.floor(Date.now() / 1000) + 60 });
+      const [s] = await inferenceStats(db, { fromUnixSeconds: 0, toUnixSeconds: Math.floor(Date.now() / 1000) + 60 });
       assert.ok(s);
       assert.equal(s.model, REPO);
       assert.equal(s.count, report.test);

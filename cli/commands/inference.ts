@@ -1,13 +1,12 @@
 import { inferenceStats, modelFilter } from '../../shared/collect/inferenceStats.js';
 import { loadConfig } from '../../shared/config/config.js';
-import { dbFor } from '../../shared/handler/resources.js';
-import { latestReadings } from '../../shared/store/index.js';
+import { storeFor } from '../../shared/handler/resources.js';
 import { JSON_FLAG, str, UsageError, type Command } from '../command.js';
 import { writeJsonOrTable } from '../table.js';
 import { invokeAndPrint } from './invoke.js';
 import { SINCE_HELP, sinceOption, sinceWords } from './since.js';
 
-/** `edgefleet inference stats [--since 1h] [--model M[:T]] [--node N] [--json]` (from the database), `inference collect`. */
+/** `edgefleet inference stats [--since 1h] [--model M[:T]] [--node N] [--json]` (from the store, SQLite or PostgreSQL), `inference collect`. */
 export const inference: Command = {
   name: 'inference',
   args: 'stats|collect',
@@ -20,7 +19,7 @@ export const inference: Command = {
     JSON_FLAG,
   ],
   examples: ['edgefleet inference stats --since 6h --model lab/yolo:v8', 'edgefleet inference collect'],
-  run(o, rest) {
+  async run(o, rest) {
     const sub = rest[0] ?? 'stats';
     if (sub === 'collect') return invokeAndPrint('collectInference', undefined);
     if (sub !== 'stats' || rest.length > 1) throw new UsageError('inference takes stats or collect');
@@ -29,12 +28,12 @@ export const inference: Command = {
     const node = str(o.node);
     const now = Math.floor(Date.now() / 1000);
     const from = sinceOption(str(o.since), '1h', now);
-    const db = dbFor(loadConfig());
-    const stats = inferenceStats(db, { fromUnixSeconds: from, toUnixSeconds: now, ...(model !== undefined ? modelFilter(model) : {}), ...(node !== undefined ? { node } : {}) });
+    const store = await storeFor(loadConfig());
+    const stats = await inferenceStats(store, { fromUnixSeconds: from, toUnixSeconds: now, ...(model !== undefined ? modelFilter(model) : {}), ...(node !== undefined ? { node } : {}) });
     const ms = (v: number | undefined | null) => (v === undefined || v === null ? null : v >= 100 ? v.toFixed(0) : v.toPrecision(3));
     const pct = (v: number | null) => (v === null ? null : `${(100 * v).toFixed(1)} %`);
     // A node without thermal zones or hwmon has no temperature to average: say so, not "-".
-    const latest = asJson ? new Map() : latestReadings(db);
+    const latest = asJson ? new Map() : await store.latestReadings();
     const celsius = (s: (typeof stats)[number]) => (s.temperatureCelsius !== null ? s.temperatureCelsius.toFixed(1) : latest.get(s.node)?.noTemperatureSensors ? 'no sensors' : null);
     writeJsonOrTable(asJson, stats, ['MODEL', 'TAG', 'NODE', 'COUNT', 'PER S', 'P50 MS', 'P90 MS', 'P95 MS', 'P99 MS', 'ERRORS', 'ACCURACY', 'COLD START', 'TEMP °C', 'CPU %', 'W', 'J/INF', 'IGNORED'], () =>
       stats.map((s) => [

@@ -24,12 +24,14 @@ import type { Config } from '../config/config.js';
 import { DEPLOY_LABELS, type InferenceRecord, type Logger, type NodeSpec } from '../domain/index.js';
 import { Engine, EngineError, FrameDemuxer, scanTimestampedLines, StdoutBuffer, DEFAULT_ENGINE_SOCKET, type LogTime } from '../engine/index.js';
 import { INFERENCE_LINE_MAX_BYTES, parseInferenceLine, parseInferenceObject } from '../parse/inference.js';
-import type { Db } from '../store/db.js';
-import { inferenceStore, lineKey, LogLineKeys, type CursorKey, type InferenceCursor, type InferenceWrite, type LogBatchCounts } from '../store/inference.js';
+import { lineKey, LogLineKeys, type CursorKey, type InferenceCursor, type InferenceWrite, type LogBatchCounts } from '../store/inference.js';
 import { pruneGoneCursors } from '../store/inferenceRetention.js';
-import { nodeIds } from '../store/nodes.js';
+import { inferenceRows, type InferenceRows } from '../store/inferenceRows.js';
+import { asStore, type StoreOrDb } from '../store/sqliteStore.js';
+import type { SqlDb } from '../store/sql.js';
 import type { TransportPool } from '../transport/pool.js';
 import { mapLimit } from './limit.js';
+import { shardNodes } from './shard.js';
 
 /**
  * How a container's log is read: requests of at most `seconds` of log each (`since`/`until`),
@@ -146,7 +148,8 @@ function row(src: LogSource, record: InferenceRecord, logTimeUnixNs: bigint, key
 }
 
 export interface InferenceCollectDeps {
-  db: Db;
+  /** The store, SQLite or PostgreSQL (or an open SQLite database). */
+  db: StoreOrDb;
   config: Config;
   pool: TransportPool;
   log: Logger;
@@ -155,6 +158,11 @@ export interface InferenceCollectDeps {
   now?: () => number;
   /** Log windows (tests and the bench use smaller ones). */
   window?: LogWindow;
+  /**
+   * Only the nodes of these shards (`k/n` each; shard.ts): with many hubs on one PostgreSQL,
+   * each drains the containers of the nodes it collects, so no two read one log. Default: all.
+   */
+  shards?: readonly string[];
 }
 
 export interface ContainerCollect {
@@ -183,8 +191,13 @@ export interface InferenceCollectSummary {
 }
 
 /** The nodes any deployment has put a container on. */
-function deployedNodes(db: Db): Set<string> {
-  return new Set((db.prepare(`SELECT DISTINCT node FROM deployment_nodes WHERE container_id IS NOT NULL`).all() as { node: string }[]).map((r) => r.node));
+async function deployedNodes(sql: SqlDb): Promise<Set<string>> {
+  return new Set((await sql.all<{ node: string }>('SELECT DISTINCT node FROM deployment_nodes WHERE container_id IS NOT NULL')).map((r) => r.node));
+}
+
+/** Node name → id (the metric tables' node_id). */
+async function nodeIdsOf(sql: SqlDb): Promise<Map<string, number>> {
+  return new Map((await sql.all<{ name: string; id: number }>('SELECT name, id FROM nodes')).map((r) => [r.name, r.id]));
 }
 
 function engineOf(deps: InferenceCollectDeps, node: NodeSpec): Engine {
@@ -201,10 +214,12 @@ function engineOf(deps: InferenceCollectDeps, node: NodeSpec): Engine {
 export async function collectInference(deps: InferenceCollectDeps): Promise<InferenceCollectSummary> {
   const t0 = performance.now();
   const now = deps.now ?? Date.now;
-  const deployed = deployedNodes(deps.db);
-  const ids = nodeIds(deps.db);
-  const nodes = deps.inventory.filter((n) => deployed.has(n.name) && ids.has(n.name));
-  const store = inferenceStore(deps.db);
+  const s = asStore(deps.db);
+  const deployed = await deployedNodes(s.sql);
+  const ids = await nodeIdsOf(s.sql);
+  const mine = deps.shards ? new Set(deps.shards.flatMap((sh) => shardNodes(deps.inventory, sh)).map((n) => n.name)) : undefined;
+  const nodes = deps.inventory.filter((n) => deployed.has(n.name) && ids.has(n.name) && (!mine || mine.has(n.name)));
+  const store = inferenceRows(s);
   const sum: InferenceCollectSummary = { nodes: nodes.length, containers: 0, linesRead: 0, inferences: 0, ignored: 0, invalid: 0, failed: [], perContainer: [], durationMs: 0 };
 
   await mapLimit(nodes, deps.config.collect.concurrency, async (node) => {
@@ -220,7 +235,7 @@ export async function collectInference(deps: InferenceCollectDeps): Promise<Infe
     }
     // Cursors of containers this engine no longer has, idle for retention.inferenceCursorDays, go.
     const keepDays = deps.config.retention.inferenceCursorDays;
-    if (keepDays > 0) pruneGoneCursors(deps.db, nodeId, containers.map((c) => c.id), Math.floor(now() / 1000) - keepDays * 86400);
+    if (keepDays > 0) await pruneGoneCursors(s.sql, nodeId, containers.map((c) => c.id), Math.floor(now() / 1000) - keepDays * 86400);
     for (const c of containers) {
       const deploymentId = c.labels[DEPLOY_LABELS.deployment];
       const model = c.labels[DEPLOY_LABELS.model];
@@ -250,16 +265,14 @@ export async function collectInference(deps: InferenceCollectDeps): Promise<Infe
   return sum;
 }
 
-type Store = ReturnType<typeof inferenceStore>;
-
 /**
  * Read one container's log from its cursor to `untilUnixSeconds` (the round's start) in time
  * windows; each window streamed, its complete lines committed every `w.bytes` with the cursor.
  */
-async function drainLog(engine: Engine, store: Store, src: LogSource, createdUnixSeconds: number, untilUnixSeconds: number, w: LogWindow, now: () => number): Promise<LogBatchCounts & { inferences: number }> {
+async function drainLog(engine: Engine, store: InferenceRows, src: LogSource, createdUnixSeconds: number, untilUnixSeconds: number, w: LogWindow, now: () => number): Promise<LogBatchCounts & { inferences: number }> {
   const got = { linesRead: 0, inferences: 0, ignored: 0, invalid: 0 };
   const giveUp = performance.now() + w.budgetMs;
-  let cursor = store.cursor(src);
+  let cursor = await store.cursor(src);
   // Nothing is older than the container: a new cursor starts at its creation, not at 1970.
   let since = Math.max(Number(cursor.logTimeUnixNs / 1_000_000_000n), createdUnixSeconds - 1);
   // One buffer for every window, grown up to w.bytes and the chunk past it as the log needs.
@@ -270,14 +283,14 @@ async function drainLog(engine: Engine, store: Store, src: LogSource, createdUni
     const demux = new FrameDemuxer(1, { timestamps: true });
     const skip = skipFor(cursor);
     pending.clear(); // a window's partial last line is not continued by the next window's answer
-    const commit = () => {
+    const commit = async () => {
       // Only complete lines; a partial last one waits for the next chunk (or the next round).
       const whole = pending.completeLines();
       if (whole.length === 0) return;
       const batch = readLogLines(whole, cursor, src, skip);
       pending.take(whole.length);
       if (batch.counts.linesRead === 0) return;
-      got.inferences += store.commitLogBatch(src, batch.cursor, batch.rows, batch.counts, Math.floor(now() / 1000));
+      got.inferences += await store.commitLogBatch(src, batch.cursor, batch.rows, batch.counts, Math.floor(now() / 1000));
       cursor = batch.cursor;
       got.linesRead += batch.counts.linesRead;
       got.ignored += batch.counts.ignored;
@@ -287,14 +300,14 @@ async function drainLog(engine: Engine, store: Store, src: LogSource, createdUni
     for await (const chunk of stream) {
       demux.feed(chunk, pending.append);
       if (pending.length >= w.bytes) {
-        commit();
+        await commit();
         if (performance.now() > giveUp) {
           cut = true;
           break; // destroys the request
         }
       }
     }
-    commit();
+    await commit();
     if (cut || last || performance.now() > giveUp) return got;
     since += w.seconds;
   }
@@ -322,18 +335,19 @@ export interface PushSummary {
  * inferences ran), and its key is a hash of node, deployment or model:tag and the record as sent,
  * so a retried batch is stored once.
  */
-export function pushInference(db: Db, body: unknown, nowMs: number): PushSummary {
+export async function pushInference(db: StoreOrDb, body: unknown, nowMs: number): Promise<PushSummary> {
+  const s = asStore(db);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InferencePushError('the body must be a JSON object');
   const b = body as Record<string, unknown>;
   if (typeof b.node !== 'string' || !b.node) throw new InferencePushError('node: the inventory name of the node the inferences ran on');
-  const nodeId = nodeIds(db).get(b.node);
+  const nodeId = (await nodeIdsOf(s.sql)).get(b.node);
   if (nodeId === undefined) throw new InferencePushError(`node: no node "${b.node}" (edgefleet nodes lists them)`);
   let deploymentId: string | null = null;
   let model: string;
   let tag: string;
   if (b.deployment !== undefined) {
     if (typeof b.deployment !== 'string' || !/^[0-9a-f]{12}$/.test(b.deployment)) throw new InferencePushError('deployment: 12 hex digits');
-    const d = db.prepare(`SELECT d.repository, d.tag FROM deployments d JOIN deployment_nodes n ON n.deployment_id = d.id WHERE d.id = ? AND n.node = ?`).get(b.deployment, b.node) as { repository: string; tag: string } | undefined;
+    const d = await s.sql.get<{ repository: string; tag: string }>('SELECT d.repository, d.tag FROM deployments d JOIN deployment_nodes n ON n.deployment_id = d.id WHERE d.id = ? AND n.node = ?', [b.deployment, b.node]);
     if (!d) throw new InferencePushError(`deployment: no deployment ${b.deployment} on node ${b.node}`);
     deploymentId = b.deployment;
     model = d.repository;
@@ -355,6 +369,6 @@ export function pushInference(db: Db, body: unknown, nowMs: number): PushSummary
     if (p.record.timeUnixMs > nowMs + 300_000) throw new InferencePushError(`inferences[${i}]: ts is more than 5 minutes in the future`);
     rows.push({ nodeId, deploymentId, model, tag, timeUnixMs: p.record.timeUnixMs, record: p.record, source: 'push', lineKey: lineKey('push', b.node as string, scope, JSON.stringify(raw)) });
   });
-  const stored = inferenceStore(db).insert(rows);
+  const stored = await inferenceRows(s).insert(rows);
   return { received: rows.length, stored, duplicates: rows.length - stored };
 }

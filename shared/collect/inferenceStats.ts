@@ -2,9 +2,9 @@
  * Inference performance per model × tag × node over a window: count, throughput, latency
  * percentiles, error rate, accuracy, cold start, and the node's temperature and CPU meanwhile.
  */
-import type { Db } from '../store/db.js';
 import { inferencesBetween, nodeEnergy } from '../store/energy.js';
 import { coldStartMs, inferenceGroupRows, logLineCounts, nodeConditions, type InferenceFilter } from '../store/inference.js';
+import { asStore, type StoreOrDb } from '../store/sqliteStore.js';
 
 /**
  * Nearest-rank percentile of ascending values: the smallest value with at least p % of the
@@ -60,21 +60,23 @@ export interface InferenceStats {
 }
 
 /**
- * The stats per model × tag × node, computed by the database (inferenceGroupRows): nothing here
- * holds the window's rows, so a day of a busy model costs the same memory as a minute.
+ * The stats per model × tag × node, computed by the database (inferenceGroupRows), SQLite or
+ * PostgreSQL: nothing here holds the window's rows, so a day of a busy model costs the same
+ * memory as a minute.
  */
-export function inferenceStats(db: Db, f: InferenceFilter): InferenceStats[] {
+export async function inferenceStats(store: StoreOrDb, f: InferenceFilter): Promise<InferenceStats[]> {
+  const db = asStore(store).sql;
   const out: InferenceStats[] = [];
-  for (const g of inferenceGroupRows(db, f)) {
+  for (const g of await inferenceGroupRows(db, f)) {
     const deployments = JSON.parse(g.deploymentsJson) as [string, number][];
     const spanSeconds = (g.lastUnixMs - g.firstUnixMs) / 1000;
     const latest = [...deployments].sort((a, b) => b[1] - a[1])[0]?.[0];
-    const cold = latest !== undefined ? coldStartMs(db, latest, g.node, g.nodeId) : undefined;
-    const cond = nodeConditions(db, g.nodeId, Math.floor(g.firstUnixMs / 1000), Math.ceil(g.lastUnixMs / 1000));
+    const cold = latest !== undefined ? await coldStartMs(db, latest, g.node, g.nodeId) : undefined;
+    const cond = await nodeConditions(db, g.nodeId, Math.floor(g.firstUnixMs / 1000), Math.ceil(g.lastUnixMs / 1000));
     const ids = deployments.map((x) => x[0]);
-    const energy = nodeEnergy(db, g.nodeId, Math.floor(g.firstUnixMs / 1000), Math.ceil(g.lastUnixMs / 1000));
-    const inSpan = energy ? inferencesBetween(db, g.nodeId, g.model, g.tag, energy.fromUnixSeconds * 1000, energy.toUnixSeconds * 1000) : 0;
-    const lines = logLineCounts(db, ids, g.nodeId);
+    const energy = await nodeEnergy(db, g.nodeId, Math.floor(g.firstUnixMs / 1000), Math.ceil(g.lastUnixMs / 1000));
+    const inSpan = energy ? await inferencesBetween(db, g.nodeId, g.model, g.tag, energy.fromUnixSeconds * 1000, energy.toUnixSeconds * 1000) : 0;
+    const lines = await logLineCounts(db, ids, g.nodeId);
     out.push({
       model: g.model,
       tag: g.tag,

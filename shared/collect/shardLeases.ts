@@ -34,6 +34,15 @@ export async function leaseShards(store: Store, n: number, ttlMs: number, owner 
   return kept.map((x) => x.slice('shard:'.length)).sort();
 }
 
+/**
+ * The shards this hub holds now, without taking or renewing any (the collection round does
+ * that): for work that follows the round's split, as the inference drain does.
+ */
+export async function heldShards(store: Store, owner = HUB_ID): Promise<string[]> {
+  const now = Date.now();
+  return (await store.leases('shard:')).filter((l) => l.owner === owner && l.expiresUnixMs >= now).map((l) => l.name.slice('shard:'.length)).sort();
+}
+
 /** At shutdown: let go of this hub's leases, so the others take its shards at once. */
 export async function releaseShards(store: Store, owner = HUB_ID): Promise<void> {
   for (const l of await store.leases()) if (l.owner === owner && (l.name.startsWith('shard:') || l.name.startsWith('hub:'))) await store.releaseLease(l.name, owner);

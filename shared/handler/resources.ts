@@ -25,7 +25,7 @@ export function storeLocation(config: Config): string {
 }
 
 /** The scheduled functions that work on a PostgreSQL store (the others need SQLite still, docs/postgres.md). */
-export const POSTGRES_FUNCTIONS: readonly string[] = ['collectAll', 'collectTemperature', 'collectCpu', 'collectMemory', 'collectStorage', 'collectNetwork', 'rollup', 'retention', 'collectModels', 'detectAnomalies', 'geolocate'];
+export const POSTGRES_FUNCTIONS: readonly string[] = ['collectAll', 'collectTemperature', 'collectCpu', 'collectMemory', 'collectStorage', 'collectNetwork', 'collectInference', 'rollup', 'retention', 'collectModels', 'detectAnomalies', 'geolocate'];
 
 const pgStores = new Map<string, Promise<Store>>();
 
@@ -51,7 +51,7 @@ export function storeFor(config: Config): Promise<Store> {
 export function dbFor(config: Config): Db {
   const at = storeLocation(config);
   if (isPostgresUrl(at)) {
-    throw new StoreError(`this needs the SQLite store, and the store is PostgreSQL (${redactUrl(at)}): inference and remote write are SQLite-only for now (docs/postgres.md)`);
+    throw new StoreError(`this needs the SQLite store, and the store is PostgreSQL (${redactUrl(at)}): remote write is SQLite-only for now (docs/postgres.md)`);
   }
   const key = `${config.db}\0${config.store.journalMode}`;
   let db = dbs.get(key);

@@ -1,4 +1,4 @@
-import type { Db } from './db.js';
+import type { SqlDb } from './sql.js';
 
 /**
  * Energy from a node's total power samples (table `power`): the trapezoid rule between
@@ -32,17 +32,19 @@ export function trapezoidJoules(samples: readonly { timeUnixSeconds: number; wat
 const MAX_SAMPLES = 100_000;
 
 /** The node's power samples within [from, to] (unix seconds), integrated; undefined with fewer than 2. */
-export function nodeEnergy(db: Db, nodeId: number, fromUnixSeconds: number, toUnixSeconds: number): EnergyOver | undefined {
-  const rows = db
-    .prepare('SELECT time AS timeUnixSeconds, watts FROM power WHERE node_id = ? AND time >= ? AND time <= ? ORDER BY time LIMIT ?')
-    .all(nodeId, fromUnixSeconds, toUnixSeconds, MAX_SAMPLES) as { timeUnixSeconds: number; watts: number }[];
+export async function nodeEnergy(sql: SqlDb, nodeId: number, fromUnixSeconds: number, toUnixSeconds: number): Promise<EnergyOver | undefined> {
+  const rows = await sql.all<{ timeUnixSeconds: number; watts: number }>(
+    'SELECT time AS "timeUnixSeconds", watts FROM power WHERE node_id = ? AND time >= ? AND time <= ? ORDER BY time LIMIT ?',
+    [nodeId, fromUnixSeconds, toUnixSeconds, MAX_SAMPLES],
+  );
   return trapezoidJoules(rows);
 }
 
 /** Inferences of one model tag on one node with time_unix_ms in [fromMs, toMs]: one range on the (node_id, time) index. */
-export function inferencesBetween(db: Db, nodeId: number, model: string, tag: string, fromMs: number, toMs: number): number {
-  const r = db
-    .prepare('SELECT COUNT(*) AS n FROM inference WHERE node_id = ? AND time >= ? AND time <= ? AND model = ? AND tag = ? AND time_unix_ms >= ? AND time_unix_ms <= ?')
-    .get(nodeId, Math.floor(fromMs / 1000), Math.ceil(toMs / 1000), model, tag, fromMs, toMs) as { n: number };
-  return r.n;
+export async function inferencesBetween(sql: SqlDb, nodeId: number, model: string, tag: string, fromMs: number, toMs: number): Promise<number> {
+  const r = await sql.get<{ n: number }>(
+    'SELECT COUNT(*) AS n FROM inference WHERE node_id = ? AND time >= ? AND time <= ? AND model = ? AND tag = ? AND time_unix_ms >= ? AND time_unix_ms <= ?',
+    [nodeId, Math.floor(fromMs / 1000), Math.ceil(toMs / 1000), model, tag, fromMs, toMs],
+  );
+  return r!.n;
 }

@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { Sha1AfterPrefix } from './sha1.js';
 import type { InferenceRecord, InferenceSource } from '../domain/index.js';
 import type { Db } from './db.js';
+import { placeholders, type SqlDb, type SqlParam } from './sql.js';
 
 /** One inference to store (table inference; docs/schema.md). */
 export interface InferenceWrite {
@@ -103,6 +104,7 @@ export function inferenceStore(db: Db) {
   const many: unknown[] = new Array(ROWS_PER_INSERT * PARAMS_PER_ROW);
   const one: unknown[] = new Array(PARAMS_PER_ROW);
   const getCursor = db.prepare(`SELECT log_time_unix_ns AS ns, lines_at_time AS n FROM inference_cursors WHERE deployment_id = ? AND node_id = ? AND container_id = ?`).safeIntegers(true);
+  // Forward only (as inferenceRows.ts on PostgreSQL): a reader behind another cannot set it back.
   const putCursor = db.prepare(
     `INSERT INTO inference_cursors (deployment_id, node_id, container_id, log_time_unix_ns, lines_at_time, lines_read, inferences, ignored_lines, invalid_lines, last_invalid, updated_unix_seconds)
      VALUES (@deploymentId, @nodeId, @containerId, @ns, @n, @linesRead, @inferences, @ignored, @invalid, @lastInvalid, @now)
@@ -110,7 +112,8 @@ export function inferenceStore(db: Db) {
        log_time_unix_ns = excluded.log_time_unix_ns, lines_at_time = excluded.lines_at_time,
        lines_read = lines_read + excluded.lines_read, inferences = inferences + excluded.inferences,
        ignored_lines = ignored_lines + excluded.ignored_lines, invalid_lines = invalid_lines + excluded.invalid_lines,
-       last_invalid = COALESCE(excluded.last_invalid, last_invalid), updated_unix_seconds = excluded.updated_unix_seconds`,
+       last_invalid = COALESCE(excluded.last_invalid, last_invalid), updated_unix_seconds = excluded.updated_unix_seconds
+     WHERE excluded.log_time_unix_ns > log_time_unix_ns OR (excluded.log_time_unix_ns = log_time_unix_ns AND excluded.lines_at_time >= lines_at_time)`,
   );
 
   /** Rows in their order (ids grow with it); how many were new (INSERT OR IGNORE skips a known line_key). */
@@ -211,74 +214,96 @@ export interface InferenceGroupRow {
 }
 
 /**
- * The stats of every group of the window in SQL (GET /inference/stats): counts and sums by
- * GROUP BY, percentiles by a window function, so memory holds a row per group whatever the
- * window holds (SQLite sorts the latencies itself, spilling to its temp store when large).
+ * The stats of every group of the window in SQL (GET /inference/stats), the same text on both
+ * stores (the SQL port): counts and sums by GROUP BY, percentiles by a window function, so memory
+ * holds a row per group whatever the window holds (the database sorts the latencies itself,
+ * spilling to its temp store when large). The deployments of each group come in a second query,
+ * one row per group and deployment.
  */
-export function inferenceGroupRows(db: Db, f: InferenceFilter): InferenceGroupRow[] {
-  const where = ['i.time >= @from', 'i.time <= @to'];
-  if (f.model !== undefined) where.push('i.model = @model');
-  if (f.tag !== undefined) where.push('i.tag = @tag');
-  // The node_id IN (…) lets SQLite seek each node's (node_id, time) range.
-  const nodes = f.node !== undefined ? 'SELECT id FROM nodes WHERE name = @node' : 'SELECT id FROM nodes';
+export async function inferenceGroupRows(sql: SqlDb, f: InferenceFilter): Promise<InferenceGroupRow[]> {
+  const where = ['i.time >= ?', 'i.time <= ?'];
+  const params: SqlParam[] = [f.fromUnixSeconds, f.toUnixSeconds];
+  if (f.model !== undefined) {
+    where.push('i.model = ?');
+    params.push(f.model);
+  }
+  if (f.tag !== undefined) {
+    where.push('i.tag = ?');
+    params.push(f.tag);
+  }
+  // The node_id IN (…) lets the database seek each node's (node_id, time) range.
+  const nodes = f.node !== undefined ? 'SELECT id FROM nodes WHERE name = ?' : 'SELECT id FROM nodes';
+  const wParams = f.node !== undefined ? [f.node, ...params] : params;
   const w = `FROM inference i WHERE i.node_id IN (${nodes}) AND ${where.join(' AND ')}`;
+  const ok = 'i.error IS NULL';
+  const count = (cond: string) => `SUM(CASE WHEN ${cond} THEN 1 ELSE 0 END)`;
   const pick = (p: number) => `MAX(CASE WHEN rn = (${p} * n + 99) / 100 THEN latency_ms END) AS p${p}`;
-  return db
-    .prepare(
-      `WITH g AS (
-         SELECT i.model, i.tag, i.node_id, COUNT(*) AS count, SUM(i.batch) AS samples, MIN(i.time_unix_ms) AS firstUnixMs, MAX(i.time_unix_ms) AS lastUnixMs,
-                SUM(i.error IS NOT NULL) AS errors, SUM(i.error IS NULL AND i.expected IS NOT NULL) AS withExpected,
-                SUM(i.error IS NULL AND i.expected IS NOT NULL AND i.label = i.expected) AS correct,
-                COUNT(CASE WHEN i.error IS NULL THEN i.latency_ms END) AS latencyCount, MIN(CASE WHEN i.error IS NULL THEN i.latency_ms END) AS latencyMin,
-                MAX(CASE WHEN i.error IS NULL THEN i.latency_ms END) AS latencyMax, AVG(CASE WHEN i.error IS NULL THEN i.latency_ms END) AS latencyMean
-         ${w} GROUP BY i.model, i.tag, i.node_id),
-       l AS (
-         SELECT i.model, i.tag, i.node_id, i.latency_ms, ROW_NUMBER() OVER (PARTITION BY i.model, i.tag, i.node_id ORDER BY i.latency_ms) AS rn,
-                COUNT(*) OVER (PARTITION BY i.model, i.tag, i.node_id) AS n
-         ${w} AND i.error IS NULL AND i.latency_ms IS NOT NULL),
-       p AS (SELECT model, tag, node_id, ${[50, 90, 95, 99].map(pick).join(', ')} FROM l GROUP BY model, tag, node_id),
-       d AS (SELECT i.model, i.tag, i.node_id, json_group_array(json_array(i.deployment_id, last)) AS deploymentsJson
-             FROM (SELECT i.model, i.tag, i.node_id, i.deployment_id, MAX(i.time_unix_ms) AS last ${w} AND i.deployment_id IS NOT NULL GROUP BY i.model, i.tag, i.node_id, i.deployment_id) i
-             GROUP BY i.model, i.tag, i.node_id)
-       SELECT g.model, g.tag, n.name AS node, g.node_id AS nodeId, g.count, g.samples, g.firstUnixMs, g.lastUnixMs,
-              (SELECT i.batch FROM inference i WHERE i.node_id = g.node_id AND i.model = g.model AND i.tag = g.tag AND i.time_unix_ms = g.firstUnixMs ORDER BY i.id DESC LIMIT 1) AS firstBatch,
-              g.errors, g.withExpected, g.correct, g.latencyCount, g.latencyMin, g.latencyMax, g.latencyMean, p.p50, p.p90, p.p95, p.p99, COALESCE(d.deploymentsJson, '[]') AS deploymentsJson
-       FROM g JOIN nodes n ON n.id = g.node_id
-       LEFT JOIN p ON p.model = g.model AND p.tag = g.tag AND p.node_id = g.node_id
-       LEFT JOIN d ON d.model = g.model AND d.tag = g.tag AND d.node_id = g.node_id`,
-    )
-    .all({ from: f.fromUnixSeconds, to: f.toUnixSeconds, model: f.model, tag: f.tag, node: f.node }) as InferenceGroupRow[];
+  const groups = await sql.all<Omit<InferenceGroupRow, 'deploymentsJson'>>(
+    `WITH g AS (
+       SELECT i.model, i.tag, i.node_id, COUNT(*) AS count, SUM(i.batch) AS samples, MIN(i.time_unix_ms) AS first_ms, MAX(i.time_unix_ms) AS last_ms,
+              ${count('i.error IS NOT NULL')} AS errors, ${count(`${ok} AND i.expected IS NOT NULL`)} AS with_expected,
+              ${count(`${ok} AND i.expected IS NOT NULL AND i.label = i.expected`)} AS correct,
+              COUNT(CASE WHEN ${ok} THEN i.latency_ms END) AS latency_count, MIN(CASE WHEN ${ok} THEN i.latency_ms END) AS latency_min,
+              MAX(CASE WHEN ${ok} THEN i.latency_ms END) AS latency_max, AVG(CASE WHEN ${ok} THEN i.latency_ms END) AS latency_mean
+       ${w} GROUP BY i.model, i.tag, i.node_id),
+     l AS (
+       SELECT i.model, i.tag, i.node_id, i.latency_ms, ROW_NUMBER() OVER (PARTITION BY i.model, i.tag, i.node_id ORDER BY i.latency_ms) AS rn,
+              COUNT(*) OVER (PARTITION BY i.model, i.tag, i.node_id) AS n
+       ${w} AND ${ok} AND i.latency_ms IS NOT NULL),
+     p AS (SELECT model, tag, node_id, ${[50, 90, 95, 99].map(pick).join(', ')} FROM l GROUP BY model, tag, node_id)
+     SELECT g.model, g.tag, n.name AS node, g.node_id AS "nodeId", g.count, g.samples, g.first_ms AS "firstUnixMs", g.last_ms AS "lastUnixMs",
+            (SELECT i.batch FROM inference i WHERE i.node_id = g.node_id AND i.model = g.model AND i.tag = g.tag AND i.time_unix_ms = g.first_ms ORDER BY i.id DESC LIMIT 1) AS "firstBatch",
+            g.errors, g.with_expected AS "withExpected", g.correct, g.latency_count AS "latencyCount", g.latency_min AS "latencyMin", g.latency_max AS "latencyMax",
+            g.latency_mean AS "latencyMean", p.p50, p.p90, p.p95, p.p99
+     FROM g JOIN nodes n ON n.id = g.node_id
+     LEFT JOIN p ON p.model = g.model AND p.tag = g.tag AND p.node_id = g.node_id`,
+    [...wParams, ...wParams],
+  );
+  const deployments = await sql.all<{ model: string; tag: string; nodeId: number; id: string; last: number }>(
+    `SELECT i.model, i.tag, i.node_id AS "nodeId", i.deployment_id AS id, MAX(i.time_unix_ms) AS last ${w} AND i.deployment_id IS NOT NULL
+     GROUP BY i.model, i.tag, i.node_id, i.deployment_id ORDER BY i.deployment_id`,
+    wParams,
+  );
+  const of = new Map<string, [string, number][]>();
+  for (const d of deployments) {
+    const k = `${d.model}\0${d.tag}\0${d.nodeId}`;
+    of.set(k, [...(of.get(k) ?? []), [d.id, d.last]]);
+  }
+  return groups.map((g) => ({ ...g, deploymentsJson: JSON.stringify(of.get(`${g.model}\0${g.tag}\0${g.nodeId}`) ?? []) }));
 }
 
 /** A node's mean temperature (every sensor) and CPU usage (all CPUs) over a window; null when nothing was collected. */
-export function nodeConditions(db: Db, nodeId: number, fromUnixSeconds: number, toUnixSeconds: number): { temperatureCelsius: number | null; cpuUsagePercent: number | null } {
-  const t = db.prepare(`SELECT AVG(celsius) AS v FROM temperature WHERE node_id = ? AND time >= ? AND time <= ?`).get(nodeId, fromUnixSeconds, toUnixSeconds) as { v: number | null };
-  const c = db.prepare(`SELECT AVG(usage_percent) AS v FROM cpu WHERE node_id = ? AND time >= ? AND time <= ? AND cpu = 'all'`).get(nodeId, fromUnixSeconds, toUnixSeconds) as { v: number | null };
-  return { temperatureCelsius: t.v, cpuUsagePercent: c.v };
+export async function nodeConditions(sql: SqlDb, nodeId: number, fromUnixSeconds: number, toUnixSeconds: number): Promise<{ temperatureCelsius: number | null; cpuUsagePercent: number | null }> {
+  const t = await sql.get<{ v: number | null }>('SELECT AVG(celsius) AS v FROM temperature WHERE node_id = ? AND time >= ? AND time <= ?', [nodeId, fromUnixSeconds, toUnixSeconds]);
+  const c = await sql.get<{ v: number | null }>(`SELECT AVG(usage_percent) AS v FROM cpu WHERE node_id = ? AND time >= ? AND time <= ? AND cpu = 'all'`, [nodeId, fromUnixSeconds, toUnixSeconds]);
+  return { temperatureCelsius: t?.v ?? null, cpuUsagePercent: c?.v ?? null };
 }
 
 /**
  * Cold start of one deployment on one node: from the request (the node's `queued` event) to the
  * first inference ever stored for it, milliseconds; undefined if either is missing.
  */
-export function coldStartMs(db: Db, deploymentId: string, node: string, nodeId: number): number | undefined {
-  const q = db.prepare(`SELECT MIN(time_unix_ms) AS t FROM deployment_events WHERE deployment_id = ? AND node = ? AND state = 'queued'`).get(deploymentId, node) as { t: number | null };
-  const f = db.prepare(`SELECT MIN(time_unix_ms) AS t FROM inference WHERE deployment_id = ? AND node_id = ?`).get(deploymentId, nodeId) as { t: number | null };
+export async function coldStartMs(sql: SqlDb, deploymentId: string, node: string, nodeId: number): Promise<number | undefined> {
+  const q = await sql.get<{ t: number | null }>(`SELECT MIN(time_unix_ms) AS t FROM deployment_events WHERE deployment_id = ? AND node = ? AND state = 'queued'`, [deploymentId, node]);
+  const f = await sql.get<{ t: number | null }>('SELECT MIN(time_unix_ms) AS t FROM inference WHERE deployment_id = ? AND node_id = ?', [deploymentId, nodeId]);
   // Podman's Docker-compatible API stamps log lines to the whole second (Docker to the
   // nanosecond): a first line in the request's own second can look earlier than the request.
   // Cold start is then accurate to a second, and never below 0.
-  return q.t !== null && f.t !== null ? Math.max(0, f.t - q.t) : undefined;
+  return q?.t != null && f?.t != null ? Math.max(0, f.t - q.t) : undefined;
 }
 
 /** Lines of the deployments' logs that were not inferences: ignored (not the protocol) and invalid (a bad field). */
-export function logLineCounts(db: Db, deploymentIds: readonly string[], nodeId: number): { linesRead: number; ignored: number; invalid: number; lastInvalid: string | null } {
+export async function logLineCounts(sql: SqlDb, deploymentIds: readonly string[], nodeId: number): Promise<{ linesRead: number; ignored: number; invalid: number; lastInvalid: string | null }> {
   if (deploymentIds.length === 0) return { linesRead: 0, ignored: 0, invalid: 0, lastInvalid: null };
-  const r = db
-    .prepare(
-      `SELECT COALESCE(SUM(lines_read), 0) AS linesRead, COALESCE(SUM(ignored_lines), 0) AS ignored, COALESCE(SUM(invalid_lines), 0) AS invalid,
-              (SELECT last_invalid FROM inference_cursors c2 WHERE c2.node_id = @node AND c2.deployment_id IN (SELECT value FROM json_each(@ids)) AND last_invalid IS NOT NULL ORDER BY updated_unix_seconds DESC LIMIT 1) AS lastInvalid
-       FROM inference_cursors WHERE node_id = @node AND deployment_id IN (SELECT value FROM json_each(@ids))`,
-    )
-    .get({ node: nodeId, ids: JSON.stringify(deploymentIds) }) as { linesRead: number; ignored: number; invalid: number; lastInvalid: string | null };
-  return r;
+  const ids = placeholders(deploymentIds.length);
+  const r = await sql.get<{ linesRead: number; ignored: number; invalid: number }>(
+    `SELECT COALESCE(SUM(lines_read), 0) AS "linesRead", COALESCE(SUM(ignored_lines), 0) AS ignored, COALESCE(SUM(invalid_lines), 0) AS invalid
+     FROM inference_cursors WHERE node_id = ? AND deployment_id IN (${ids})`,
+    [nodeId, ...deploymentIds],
+  );
+  const last = await sql.get<{ v: string }>(
+    `SELECT last_invalid AS v FROM inference_cursors WHERE node_id = ? AND deployment_id IN (${ids}) AND last_invalid IS NOT NULL ORDER BY updated_unix_seconds DESC LIMIT 1`,
+    [nodeId, ...deploymentIds],
+  );
+  return { linesRead: r!.linesRead, ignored: r!.ignored, invalid: r!.invalid, lastInvalid: last?.v ?? null };
 }

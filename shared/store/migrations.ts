@@ -682,4 +682,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE remote_write_queue ADD COLUMN round INTEGER;
   ALTER TABLE remote_write_endpoints ADD COLUMN batch_json TEXT;
   `,
+  // 16: nothing on SQLite. On PostgreSQL (pgDialect.ts PG_OVERRIDES) the inference table, the
+  // biggest time-series table (a busy model writes a row per inference), becomes partitioned by
+  // day like the others, its rows kept, so inference retention drops whole days.
+  `
+  SELECT 16;
+  `,
 ];

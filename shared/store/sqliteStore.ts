@@ -137,3 +137,10 @@ export function sqliteStore(db: Db): SqliteStore {
   if (!s) stores.set(db, (s = new SqliteStore(db)));
   return s;
 }
+
+/** A Store, or an open SQLite database (the callers not moved to the Store yet, tests). */
+export type StoreOrDb = Store | Db;
+/** The Store of either: a SQLite Db gets its one SqliteStore. */
+export function asStore(x: StoreOrDb): Store {
+  return 'sql' in x && 'kind' in x ? x : sqliteStore(x as Db);
+}
