@@ -40,6 +40,8 @@ const CPU_MIN_COLUMNS = 4;
 
 /** A /proc/stat line: a lower-case key (`cpu3`, `intr`, `procs_running`) then unsigned integers. */
 const KEY = /^[a-z_]+[0-9]*$/;
+/** A valid line that is neither `cpu…` nor `btime`: only checked. */
+const UNUSED = /^[ \t]*(?!cpu[0-9]*[ \t]|btime[ \t])[a-z_]+[0-9]*(?:[ \t]+[0-9]{1,15})*[ \t]*$/;
 
 /**
  * Parse /proc/stat. Every line must be a key followed by unsigned integers, and the aggregate
@@ -52,6 +54,10 @@ export function parseProcStat(text: string): ProcStat {
   const lines = linesOf(text);
   lines.forEach((line, i) => {
     const lineNo = i + 1;
+    // `intr` and `softirq` hold a counter per interrupt (hundreds on a Jetson) that nothing here
+    // uses: checked whole by one pattern (under 16 digits is always exact), not value by value.
+    // One that fails it goes the slow way below, for the error that names its column.
+    if (UNUSED.test(line)) return;
     const [key, ...values] = wordsOf(line);
     if (key === undefined || !KEY.test(key)) {
       throw new ParseError(FILE, 'not a /proc/stat line', { line: lineNo, text: line });
