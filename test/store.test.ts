@@ -1,3 +1,14 @@
+/**
+ * The store's nodes table and its SQLite file.
+ *
+ * 'nodes table' is one suite, two stores (test/harness/stores.ts eachStore): every case goes
+ * through the Store interface (syncNodes, listNodes, a round's outcomes by writeRound, the SQL
+ * port for the raw vars_json Grafana reads) and runs on SQLite and on a real PostgreSQL 15.
+ * 'database' stays SQLite: it is about the file itself (created with its folder, WAL or DELETE
+ * journal) and SQLite's own migrate(db) on a raw better-sqlite3 handle; PostgreSQL's schema
+ * cases (created from the same list, upgraded in place, a failed migration rolled back, a newer
+ * schema refused) are storeBoth.test.ts's 'PostgreSQL schema'.
+ */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +17,8 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { NodeSpec } from '../shared/domain/index.js';
 import { MIGRATIONS } from '../shared/store/migrations.js';
-import { listNodes, migrate, openDb, recordOutcomes, schemaVersion, syncNodes } from '../shared/store/index.js';
+import { listNodes, migrate, openDb, schemaVersion, syncNodes, type RoundWrite, type Store } from '../shared/store/index.js';
+import { eachStore } from './harness/stores.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edgefleet-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -71,50 +83,58 @@ describe('database', () => {
   });
 });
 
-describe('nodes table', () => {
-  it('adds, updates, marks removed (keeping history) and brings back', () => {
-    const db = openDb(':memory:');
-    let s = syncNodes(db, [spec('a'), spec('b')], 100);
-    assert.deepEqual([s.added, s.updated, s.removed], [['a', 'b'], [], []]);
+/** A round that carries only the nodes' outcomes (what recordOutcomes stores). */
+const outcomes = (t: number, o: RoundWrite['outcomes']): RoundWrite => ({ timeUnixSeconds: t, startedUnixMs: t * 1000, kinds: [], readings: [], counters: [], runs: [], outcomes: o });
+const groupsOf = async (s: Store, name: string) => s.sql.all('SELECT grp FROM node_groups JOIN nodes ON id = node_id WHERE name = ? ORDER BY grp', [name]);
 
-    s = syncNodes(db, [spec('a'), spec('b', { port: 2222, groups: ['jetsons'] })], 200);
-    assert.deepEqual([s.added, s.updated, s.removed, s.unchanged], [[], ['b'], [], 1]);
-    assert.equal(listNodes(db).find((n) => n.name === 'b')!.port, 2222);
-    assert.deepEqual(db.prepare("SELECT grp FROM node_groups JOIN nodes ON id = node_id WHERE name = 'b'").all(), [{ grp: 'jetsons' }]);
+eachStore('nodes table', (k) => {
+  it('adds, updates, marks removed (keeping history) and brings back', async () => {
+    const s = await k.open();
+    let r = await s.syncNodes([spec('a'), spec('b')], 100);
+    assert.deepEqual([r.added, r.updated, r.removed], [['a', 'b'], [], []]);
 
-    recordOutcomes(db, [{ name: 'a', status: 'up', seenUnixSeconds: 250 }], 250);
-    s = syncNodes(db, [spec('b', { port: 2222, groups: ['jetsons'] })], 300);
-    assert.deepEqual(s.removed, ['a']);
-    assert.deepEqual(listNodes(db).map((n) => n.name), ['b']);
-    const a = listNodes(db, { includeRemoved: true }).find((n) => n.name === 'a')!;
+    r = await s.syncNodes([spec('a'), spec('b', { port: 2222, groups: ['jetsons'] })], 200);
+    assert.deepEqual([r.added, r.updated, r.removed, r.unchanged], [[], ['b'], [], 1]);
+    assert.equal((await s.listNodes()).find((n) => n.name === 'b')!.port, 2222);
+    assert.deepEqual(await groupsOf(s, 'b'), [{ grp: 'jetsons' }]);
+
+    await s.writeRound(outcomes(250, [{ name: 'a', status: 'up', seenUnixSeconds: 250 }]));
+    r = await s.syncNodes([spec('b', { port: 2222, groups: ['jetsons'] })], 300);
+    assert.deepEqual(r.removed, ['a']);
+    assert.deepEqual((await s.listNodes()).map((n) => n.name), ['b']);
+    const a = (await s.listNodes({ includeRemoved: true })).find((n) => n.name === 'a')!;
     assert.equal(a.status, 'removed');
     assert.equal(a.removedUnixSeconds, 300);
     assert.equal(a.lastSeenUnixSeconds, 250, 'history kept');
 
-    s = syncNodes(db, [spec('a'), spec('b', { port: 2222, groups: ['jetsons'] })], 400);
-    assert.deepEqual(s.updated, ['a']);
-    const back = listNodes(db).find((n) => n.name === 'a')!;
+    r = await s.syncNodes([spec('a'), spec('b', { port: 2222, groups: ['jetsons'] })], 400);
+    assert.deepEqual(r.updated, ['a']);
+    const back = (await s.listNodes()).find((n) => n.name === 'a')!;
     assert.equal(back.removedUnixSeconds, null);
     assert.equal(back.status, 'unknown');
+    await s.close();
   });
 
-  it('records status, last seen and last error; an unreachable node keeps its last seen time', () => {
-    const db = openDb(':memory:');
-    syncNodes(db, [spec('a')], 100);
-    recordOutcomes(db, [{ name: 'a', status: 'up', seenUnixSeconds: 110 }], 110);
-    recordOutcomes(db, [{ name: 'a', status: 'unreachable', error: 'connect ECONNREFUSED' }], 120);
-    const a = listNodes(db)[0]!;
+  it('records status, last seen and last error; an unreachable node keeps its last seen time', async () => {
+    const s = await k.open();
+    await s.syncNodes([spec('a')], 100);
+    await s.writeRound(outcomes(110, [{ name: 'a', status: 'up', seenUnixSeconds: 110 }]));
+    await s.writeRound(outcomes(120, [{ name: 'a', status: 'unreachable', error: 'connect ECONNREFUSED' }]));
+    const a = (await s.listNodes())[0]!;
     assert.equal(a.status, 'unreachable');
     assert.equal(a.lastSeenUnixSeconds, 110);
     assert.equal(a.lastError, 'connect ECONNREFUSED');
     assert.equal(a.lastErrorUnixSeconds, 120);
+    await s.close();
   });
 
-  it('never stores a secret var from the inventory', () => {
-    const db = openDb(':memory:');
-    syncNodes(db, [spec('a', { vars: { ansible_become_password: 'hunter2', ansible_ssh_pass: 'x', ansible_host: 'h' } })], 100);
-    const raw = db.prepare('SELECT vars_json FROM nodes').get() as { vars_json: string };
+  it('never stores a secret var from the inventory', async () => {
+    const s = await k.open();
+    await s.syncNodes([spec('a', { vars: { ansible_become_password: 'hunter2', ansible_ssh_pass: 'x', ansible_host: 'h' } })], 100);
+    const raw = (await s.sql.get<{ vars_json: string }>('SELECT vars_json FROM nodes'))!;
     assert.doesNotMatch(raw.vars_json, /hunter2/);
     assert.equal(JSON.parse(raw.vars_json).ansible_host, 'h');
+    assert.equal(JSON.parse(raw.vars_json).ansible_ssh_pass, '<redacted>');
+    await s.close();
   });
 });
