@@ -26,6 +26,7 @@ import {
 } from '../shared/geo/index.js';
 import { getGeocodeEntry, listNodes, openDb, syncNodes, type Db } from '../shared/store/index.js';
 import { runCli } from './harness/cli.js';
+import { postgresAvailable, startPostgres } from './harness/postgres.js';
 import { freePort } from './harness/ports.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'geo');
@@ -665,6 +666,43 @@ describe('CLI', () => {
     assert.equal(refreshed.code, 0, refreshed.stderr);
     assert.equal((JSON.parse(refreshed.stdout) as { requests: number }).requests, 1);
     assert.equal(nominatim.received.length, 2);
+  });
+});
+
+describe('on PostgreSQL: two processes, one store', { skip: postgresAvailable() ? false : 'no PostgreSQL 15 here' }, () => {
+  it('two `edgefleet geolocate` at once space their requests by the slots in the store, and locate every node there', async () => {
+    const pg = await startPostgres();
+    const dir = mkdtempSync(join(tmpdir(), 'edgefleet-geo-pg-'));
+    const nominatim = await new FakeNominatim().start();
+    try {
+      const interval = 250;
+      // Chains of 3 + 4 + 3 requests (the rate limit case above): ten requests for one process.
+      const inventory = join(dir, 'hosts.ini');
+      writeFileSync(
+        inventory,
+        `[lab]\na ansible_host=192.0.2.1 address="서울특별시 강남구 테헤란로 152 (역삼동, 강남파이낸스센터)"\nb ansible_host=192.0.2.2 address="경기도 화성시 봉담읍 와우리 산 35-1번지"\nc ansible_host=192.0.2.3 address="제주특별자치도 제주시 첨단로 242"\n`,
+      );
+      const env = { EDGEFLEET_DB: pg.url, EDGEFLEET_INVENTORY: inventory, EDGEFLEET_GEOCODER_URL: nominatim.url, EDGEFLEET_GEOCODER_MIN_INTERVAL_MS: String(interval) };
+      const cli = (args: string[]) => runCli(args, { cwd: dir, env, timeoutMs: 60_000 });
+      // The schema first, so the two do not race to create it.
+      assert.equal((await cli(['nodes'])).code, 0);
+      const [one, two] = await Promise.all([cli(['geolocate', '--json']), cli(['geolocate', '--json'])]);
+      assert.equal(one.code, 0, one.stderr);
+      assert.equal(two.code, 0, two.stderr);
+      // Each process has its own limiter: only the store's slots space the two.
+      const times = nominatim.received.map((r) => r.atMs).sort((x, y) => x - y);
+      assert.ok(times.length >= 10, `${times.length} requests`);
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      assert.ok(gaps.every((g) => g >= interval - 1), `gaps between requests (ms): ${gaps.map((g) => g.toFixed(1)).join(', ')}`);
+      const listed = await cli(['nodes', '--json']);
+      const rows = JSON.parse(listed.stdout) as { name: string; latitude: number | null; locationSource: string | null }[];
+      assert.deepEqual(rows.map((r) => [r.name, r.latitude !== null, r.locationSource === 'geocoded' || r.locationSource === 'cached']), [['a', true, true], ['b', true, true], ['c', true, true]]);
+      assert.equal(pg.psql("SELECT count(*) FROM geocode_cache WHERE status = 'ok'"), '3');
+    } finally {
+      await nominatim.stop();
+      rmSync(dir, { recursive: true, force: true });
+      await pg.close();
+    }
   });
 });
 

@@ -178,30 +178,32 @@ eachStore('geocode store', (k) => {
     await s.close();
   });
 
-  it("geocoder slots: each reservation one interval after the last, across processes at once; a release pushes the next; outages and answers", async () => {
+  it("geocoder slots: a request claims the present only, one within the interval across processes at once; a release pushes the next; outages and answers", async () => {
     const s = await k.open();
     // A second process on the same database (PostgreSQL: another pool; SQLite: the one file's handle).
     const other = k.name === 'postgres' ? await openPgStore(s.where) : s;
     const a = geocoderSlots(s.sql);
     const b = geocoderSlots(other.sql);
-    assert.equal(await a.reserve('http://geo', 10_000, 1000), 10_000, 'no row yet: the earliest asked for');
-    assert.equal(await a.reserve('http://geo', 10_000, 1000), 11_000);
-    assert.equal(await a.reserve('http://geo', 50_000, 1000), 50_000, 'the store holds nothing later: the earliest');
-    // Eight at once from two processes: all different, spaced by the interval from 51,000.
-    const slots = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).reserve('http://geo', 0, 1000)));
-    assert.deepEqual([...slots].sort((x, y) => x - y), [51_000, 52_000, 53_000, 54_000, 55_000, 56_000, 57_000, 58_000]);
-    // The request in the last slot ended late: nothing before its end + the interval.
+    assert.equal(await a.reserve('http://geo', 10_000, 1000), 10_000, 'no row yet: claimed now');
+    assert.equal(await a.reserve('http://geo', 10_000, 1000), 11_000, 'taken: the next free time, not claimed');
+    assert.equal(await b.reserve('http://geo', 10_999, 1000), 11_000);
+    assert.equal(await b.reserve('http://geo', 11_000, 1000), 11_000, 'free at 11,000: claimed');
+    // Eight at once from two processes at the same moment: one claims it, seven are told 21,000.
+    const got = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).reserve('http://geo', 20_000, 1000)));
+    assert.deepEqual([...got].sort((x, y) => x - y), [20_000, ...Array(7).fill(21_000)]);
+    // The request ended late: nothing before its end + the interval.
     await a.release('http://geo', 70_000.4, 1000);
-    assert.equal(await b.reserve('http://geo', 0, 1000), 71_001);
-    await a.release('http://geo', 100, 1000); // an earlier end never moves the slot back
-    assert.equal(await b.reserve('http://geo', 0, 1000), 72_001);
+    assert.equal(await b.reserve('http://geo', 71_000, 1000), 71_001);
+    await a.release('http://geo', 100, 1000); // an earlier end never moves the next back
+    assert.equal(await b.reserve('http://geo', 71_000, 1000), 71_001);
+    assert.equal(await b.reserve('http://geo', 71_001, 1000), 71_001, 'claimed');
 
     assert.deepEqual(await geocoderServerState(s.sql, 'http://other'), { failures: 0, retryAfterUnixSeconds: null, lastError: null });
     await recordGeocoderOutage(s.sql, 'http://geo', 2, 5000, 'connect ECONNREFUSED');
     assert.deepEqual(await geocoderServerState(other.sql, 'http://geo'), { failures: 2, retryAfterUnixSeconds: 5000, lastError: 'connect ECONNREFUSED' });
     await recordGeocoderAnswer(other.sql, 'http://geo');
     assert.deepEqual(await geocoderServerState(s.sql, 'http://geo'), { failures: 0, retryAfterUnixSeconds: null, lastError: null });
-    assert.equal(await a.reserve('http://geo', 0, 1000), 73_001, 'the slots survive the outage records');
+    assert.equal(await a.reserve('http://geo', 72_000, 1000), 72_001, 'the slots survive the outage records');
     if (other !== s) await other.close();
     await s.close();
   });

@@ -11,10 +11,13 @@
 /** Where the next free request time of a server is kept across processes. */
 export interface SlotStore {
   /**
-   * Atomically: the earliest start at or after `earliestMs` the store allows, reserving it (the
-   * next caller gets a slot at least `minIntervalMs` later).
+   * Atomically: a request to start now, at `nowMs`, if the store allows one now (none started
+   * within `minIntervalMs` before): then it is claimed (the next may start `minIntervalMs` later)
+   * and `nowMs` comes back. Otherwise the time the next may start, NOT claimed: ask again then.
+   * Claiming only the present (never a slot ahead) keeps the requests of several processes
+   * `minIntervalMs` apart as sent, however late a process's timer wakes it.
    */
-  reserve(server: string, earliestMs: number, minIntervalMs: number): number | Promise<number>;
+  reserve(server: string, nowMs: number, minIntervalMs: number): number | Promise<number>;
   /** The request that started in a reserved slot ended at `endedMs`: nothing starts before `endedMs + minIntervalMs`. */
   release(server: string, endedMs: number, minIntervalMs: number): void | Promise<void>;
 }
@@ -37,9 +40,15 @@ export class RateLimiter {
   schedule<T>(fn: () => Promise<T>, slots?: SlotStore): Promise<T> {
     const run = async () => {
       let start = Math.max(Date.now(), this.nextMs);
-      if (slots) start = Math.max(start, await slots.reserve(this.server, start, this.minIntervalMs));
-      // setTimeout may wake a millisecond early against Date.now(): loop until the slot is reached.
-      for (let wait = start - Date.now(); wait > 0; wait = start - Date.now()) await sleep(wait);
+      for (;;) {
+        // setTimeout may wake a millisecond early against Date.now(): loop until the slot is reached.
+        for (let wait = start - Date.now(); wait > 0; wait = start - Date.now()) await sleep(wait);
+        if (!slots) break;
+        const now = Date.now();
+        const next = await slots.reserve(this.server, now, this.minIntervalMs);
+        if (next <= now) break;
+        start = next;
+      }
       try {
         return await fn();
       } finally {

@@ -147,29 +147,33 @@ export async function updateNodeLocation(
 /**
  * The geocoder's request slots kept in the store, so that processes sharing it (the hub and an
  * `edgefleet geolocate`, or several hubs on one PostgreSQL) together stay within a server's rate
- * limit. Satisfies geo's SlotStore. A reservation is ONE upsert (the row is locked by it on
- * PostgreSQL, the database on SQLite): two processes never get the same slot.
+ * limit. Satisfies geo's SlotStore: a request claims the present only, by ONE conditional upsert
+ * (the row is locked by it on PostgreSQL, the database on SQLite), so two processes never both
+ * get a slot within the interval.
  */
 export function geocoderSlots(db: Db | SqlDb) {
   const sql = asSql(db);
-  // next = max(next, earliest) + interval (= max(next + interval, what the insert would write)); the slot is next - interval.
-  const later = (a: string, b: string) => `CASE WHEN ${a} > ${b} THEN ${a} ELSE ${b} END`;
   return {
-    async reserve(server: string, earliestMs: number, minIntervalMs: number): Promise<number> {
-      const earliest = Math.ceil(earliestMs);
-      const gap = Math.ceil(minIntervalMs);
-      const r = await sql.get<{ next: number }>(
-        `INSERT INTO geocoder_servers (server, next_request_unix_ms) VALUES (?, CAST(? AS BIGINT) + CAST(? AS BIGINT))
-         ON CONFLICT (server) DO UPDATE SET next_request_unix_ms = ${later('geocoder_servers.next_request_unix_ms + CAST(? AS BIGINT)', 'excluded.next_request_unix_ms')}
+    async reserve(server: string, nowMs: number, minIntervalMs: number): Promise<number> {
+      const now = Math.floor(nowMs);
+      const claimed = await sql.get<{ next: number }>(
+        `INSERT INTO geocoder_servers (server, next_request_unix_ms) VALUES (?, CAST(? AS BIGINT))
+         ON CONFLICT (server) DO UPDATE SET next_request_unix_ms = excluded.next_request_unix_ms
+         WHERE geocoder_servers.next_request_unix_ms <= CAST(? AS BIGINT)
          RETURNING next_request_unix_ms AS next`,
-        [server, earliest, gap, gap, gap],
+        [server, now + Math.ceil(minIntervalMs), now],
       );
-      return r!.next - gap;
+      if (claimed) return now;
+      const row = await sql.get<{ next: number }>('SELECT next_request_unix_ms AS next FROM geocoder_servers WHERE server = ?', [server]);
+      // Freed between the two statements: ask again at once.
+      return Math.max(row?.next ?? now + 1, now + 1);
     },
+    /** The request ended at `endedMs`: nothing starts before `endedMs + minIntervalMs` (a later next stays). */
     async release(server: string, endedMs: number, minIntervalMs: number): Promise<void> {
       await sql.run(
         `INSERT INTO geocoder_servers (server, next_request_unix_ms) VALUES (?, CAST(? AS BIGINT))
-         ON CONFLICT (server) DO UPDATE SET next_request_unix_ms = ${later('COALESCE(geocoder_servers.next_request_unix_ms, 0)', 'excluded.next_request_unix_ms')}`,
+         ON CONFLICT (server) DO UPDATE SET next_request_unix_ms = CASE WHEN geocoder_servers.next_request_unix_ms > excluded.next_request_unix_ms
+           THEN geocoder_servers.next_request_unix_ms ELSE excluded.next_request_unix_ms END`,
         [server, Math.ceil(endedMs + minIntervalMs)],
       );
     },
