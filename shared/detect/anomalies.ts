@@ -175,10 +175,14 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
       }
     };
 
+    // Where each table's series stand, then one probe for the tables with anything new: most
+    // nodes have rows in a few of the tables (no GPU, no inference), and on PostgreSQL each page
+    // read is a round trip.
+    const starts = new Map<string, number>();
     for (const [table, tableDefs] of byTable) {
-      // Where this table's series stand: the oldest cursor among the live ones; a node new to
-      // the detector starts `backlogSeconds` back. A series far behind the table's newest has
-      // had no samples (a vanished veth): it must not pull every run a day back.
+      // The oldest cursor among the table's live series; a node new to the detector starts
+      // `backlogSeconds` back. A series far behind the table's newest has had no samples (a
+      // vanished veth): it must not pull every run a day back.
       let newest = -Infinity;
       const cursors: number[] = [];
       for (const [k, s] of stored) {
@@ -189,7 +193,11 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
       let oldestLive = Infinity;
       for (const c of cursors) if (c >= newest - STALE_SERIES_SECONDS && c < oldestLive) oldestLive = c;
       const floor = o.nowUnixSeconds - (o.backlogSeconds ?? DEFAULT_BACKLOG_SECONDS);
-      let after = cursors.length ? Math.max(floor, oldestLive) : floor;
+      starts.set(table, cursors.length ? Math.max(floor, oldestLive) : floor);
+    }
+    for (const table of await tablesWithNew(sql, node.id, starts, o.nowUnixSeconds)) {
+      const tableDefs = byTable.get(table)!;
+      let after = starts.get(table)!;
       const label = tableDefs[0]!.label;
       const columns = [label, ...tableDefs.map((d) => (d.where ? `CASE WHEN ${d.where} THEN (${d.value}) END` : `(${d.value})`))];
       for (;;) {
@@ -268,6 +276,15 @@ export async function detectAnomalies(o: DetectOptions): Promise<DetectSummary> 
   sum.durationMs = Math.round(performance.now() - t0);
   o.log?.debug('anomalies', { ...sum });
   return sum;
+}
+
+/** Of the tables, those holding a row of the node after their start and up to `until`: one statement, an index seek per table. */
+async function tablesWithNew(sql: SqlDb, nodeId: number, starts: ReadonlyMap<string, number>, until: number): Promise<string[]> {
+  const tables = [...starts.keys()];
+  if (tables.length === 0) return [];
+  const probe = tables.map((t, i) => `SELECT ${i} AS i WHERE EXISTS (SELECT 1 FROM ${t} WHERE node_id = ? AND time > ? AND time <= ?)`).join(' UNION ALL ');
+  const rows = await sql.all<{ i: number }>(probe, tables.flatMap((t) => [nodeId, starts.get(t)!, until]));
+  return rows.map((r) => tables[Number(r.i)]!).sort((x, y) => tables.indexOf(x) - tables.indexOf(y));
 }
 
 const round = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3));

@@ -44,6 +44,9 @@ export function asSql(db: Db | SqlDb): SqlDb {
 const EPISODE_COLUMNS = `id, node_id AS "nodeId", series, label, detector, kind, start_unix_seconds AS "startUnixSeconds", end_unix_seconds AS "endUnixSeconds",
   last_unix_seconds AS "lastUnixSeconds", peak_score AS "peakScore", peak_value AS "peakValue", peak_unix_seconds AS "peakUnixSeconds", samples, message`;
 
+/** Detector states per upsert: 6 parameters each, well inside SQLite's 32,766 and PostgreSQL's 65,535. */
+const STATES_PER_STATEMENT = 200;
+
 /** The anomaly tables (detector_state, anomalies) of one store, on the SQL port: the same statements on SQLite and PostgreSQL. */
 export class AnomalyStore {
   readonly sql: SqlDb;
@@ -86,11 +89,13 @@ export class AnomalyStore {
   async save(nodeId: number, states: readonly ({ series: string; label: string; detector: string; cursorUnixSeconds: number } & ({ state: unknown } | { stateJson: string }))[], episodes: readonly EpisodeWrite[]): Promise<void> {
     const ids: [EpisodeWrite, number][] = [];
     await this.sql.tx(async (tx) => {
-      for (const s of states) {
+      // The states in multi-row upserts (a node has dozens of series: one round trip per chunk, not per series).
+      for (let i = 0; i < states.length; i += STATES_PER_STATEMENT) {
+        const chunk = states.slice(i, i + STATES_PER_STATEMENT);
         await tx.run(
-          `INSERT INTO detector_state (node_id, series, label, detector, cursor_unix_seconds, state_json) VALUES (?, ?, ?, ?, ?, ?)
+          `INSERT INTO detector_state (node_id, series, label, detector, cursor_unix_seconds, state_json) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
            ON CONFLICT (node_id, series, label) DO UPDATE SET detector = excluded.detector, cursor_unix_seconds = excluded.cursor_unix_seconds, state_json = excluded.state_json`,
-          [nodeId, s.series, s.label, s.detector, s.cursorUnixSeconds, 'stateJson' in s ? s.stateJson : JSON.stringify(s.state)],
+          chunk.flatMap((s) => [nodeId, s.series, s.label, s.detector, s.cursorUnixSeconds, 'stateJson' in s ? s.stateJson : JSON.stringify(s.state)]),
         );
       }
       for (const e of episodes) {
