@@ -83,7 +83,7 @@ describe('probe', { skip: !existsSync(BUSYBOX) && 'busybox is not installed (apt
       .map((part) => part.trim().split(/\s+/)[0])
       .filter((w) => w !== '' && w !== undefined);
     // Assignments (the roots; the sys files found, kept by a long-lived shell, and its probe count), keywords and builtins.
-    const shell = /^((P|G|r|edgefleet_[ng]_[0-9a-f]{12})=.*|[hrdw]=\$[?!]|\$\{edgefleet_n_[0-9a-f]{12}:-0\}|for|do|done|case|\*|esac|continue|eval)$/;
+    const shell = /^((P|G|r|edgefleet_[ng]_[0-9a-f]{12})=.*|[hrdw]=\$[?!]|\$\{edgefleet_n_[0-9a-f]{12}:-0\}|for|do|done|case|\*|esac|continue|eval|export)$/;
     for (const w of words) assert.ok(shell.test(w!) || /^(head|printf|if|fi|command|exec|timeout|df|sleep|kill|wait|exit|nvidia-smi|\[|set|"\$V")$/.test(w!), `unexpected command ${w}`);
   });
 
