@@ -6,8 +6,12 @@
  * would see: the probe's data, or the same errors as a command of its own.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DISCOVER_EVERY_ROUNDS, newProbeNonce } from '../shared/collect/probes.js';
+import { runProbe } from '../shared/collect/runProbe.js';
 import { SshTransport, TransportError } from '../shared/transport/index.js';
 import { startFleet, type Fleet } from './harness/sshFleet.js';
 
@@ -112,5 +116,36 @@ describe('shell session', () => {
     assert.equal((await t.exec('echo own channel', { timeoutMs: 3000 })).stdout, 'own channel\n');
     assert.equal((await running).stdout, 'done\n');
     assert.ok(t.shellSession());
+  });
+});
+
+describe('the probe in the shell session', () => {
+  it(`finds a sensor that appears within ${DISCOVER_EVERY_ROUNDS} rounds (the globs are kept, then redone), and one that goes away is simply not read`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefleet-session-'));
+    try {
+      chmodSync(dir, 0o755); // the node's login user reads the root
+      const machine = join(import.meta.dirname, 'fixtures', 'machines', 'rpi4');
+      cpSync(machine, dir, { recursive: true, verbatimSymlinks: true });
+      const roots = { procRoot: join(dir, 'proc'), sysRoot: join(dir, 'sys') };
+      const probe = async () =>
+        (await runProbe(t, ['temperature', 'cpu'], roots, { nonce: newProbeNonce(), dfTimeoutSeconds: 1 }, { timeoutMs: 3000 })).files;
+      const zone1 = '/sys/class/thermal/thermal_zone1/temp';
+      assert.ok((await probe()).has('/sys/class/thermal/thermal_zone0/temp'), 'the first probe globs');
+      const z = join(dir, 'sys', 'class', 'thermal', 'thermal_zone1');
+      mkdirSync(z);
+      writeFileSync(join(z, 'type'), 'gpu-thermal\n');
+      writeFileSync(join(z, 'temp'), '41000\n');
+      // Probes 2 to DISCOVER_EVERY_ROUNDS read what probe 1 found; the next one globs again.
+      const seen: boolean[] = [];
+      for (let i = 2; i <= DISCOVER_EVERY_ROUNDS + 1; i++) seen.push((await probe()).has(zone1));
+      assert.deepEqual(seen, [...Array(DISCOVER_EVERY_ROUNDS - 1).fill(false), true]);
+      assert.equal((await probe()).get(zone1), '41000\n');
+      rmSync(z, { recursive: true });
+      const files = await probe();
+      assert.equal(files.has(zone1), false, 'a file gone is not read (no error)');
+      assert.ok(files.get('/proc/stat')?.startsWith('cpu '));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
