@@ -73,3 +73,49 @@ describe('GET /metrics body cache', () => {
     assert.ok(load1(body, 'pi-a'));
   });
 });
+
+describe('GET /metrics series text kept between renders', () => {
+  // A fresh connection to the same file has no kept text: its render is the reference.
+  const iface = (name: string, rx: number) => ({ iface: name, rxBytes: rx, rxPackets: 10, rxErrors: 0, rxDrops: 0, txBytes: 500, txPackets: 5, txErrors: 0, txDrops: 0 });
+  const round = (db: Db, t: number, ifaces: Record<string, ReturnType<typeof iface>[]>) =>
+    readingsWriter(db).writeRound(
+      Object.keys(ifaces).map((node) => ({ node, timeUnixSeconds: t, load: { load1: 1, load5: 1, load15: 1 } })),
+      Object.entries(ifaces).map(([node, interfaces]) => ({ node, kind: 'network' as const, timeMs: t * 1000 + 250, sample: { interfaces } })),
+      [],
+    );
+  const fresh = (file: string, openMetrics: boolean) => {
+    const other = openDb(file);
+    try {
+      return renderMetrics(other, { openMetrics }).body;
+    } finally {
+      other.close();
+    }
+  };
+  const rx = (body: string, node: string, device: string) => body.match(new RegExp(`^node_network_receive_bytes_total\\{instance="${node}",groups="([^"]*)",device="${device}"\\} (\\S+) (\\d+)$`, 'm'))?.slice(1);
+
+  it('new values, an interface gone, another group, a quoted name: the bytes of a fresh render', () => {
+    const file = join(dir, 'kept.db');
+    const db = openDb(file);
+    try {
+      const odd = 'lab "b"\\2';
+      syncNodes(db, [spec('pi-a'), spec(odd)], T0);
+      round(db, T0, { 'pi-a': [iface('eth0', 1000), iface('wlan0', 70)], [odd]: [iface('eth0', 3000)] });
+      for (const om of [false, true]) assert.equal(renderMetrics(db, { openMetrics: om }).body, fresh(file, om));
+
+      // pi-a: usb0 new where eth0 was, eth0 moved, wlan0 gone; the odd one unchanged but in another group.
+      syncNodes(db, [spec('pi-a'), { ...spec(odd), groups: ['lab', 'pis'] }], T0 + 10);
+      round(db, T0 + 10, { 'pi-a': [iface('usb0', 5), iface('eth0', 2000)], [odd]: [iface('eth0', 3000)] });
+      for (const om of [false, true]) {
+        const body = renderMetrics(db, { openMetrics: om }).body;
+        assert.equal(body, fresh(file, om));
+        if (om) continue;
+        assert.deepEqual(rx(body, 'pi-a', 'eth0'), [',lab,', '2000', String((T0 + 10) * 1000 + 250)]);
+        assert.equal(rx(body, 'pi-a', 'wlan0'), undefined);
+        assert.deepEqual(rx(body, 'pi-a', 'usb0'), [',lab,', '5', String((T0 + 10) * 1000 + 250)]);
+        assert.deepEqual(rx(body, 'lab \\\\"b\\\\"\\\\\\\\2', 'eth0'), [',lab,pis,', '3000', String((T0 + 10) * 1000 + 250)]);
+      }
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -199,8 +199,9 @@ export const NODE_FAMILY_LIST: readonly Family[] = [
 ];
 
 /**
- * Label sets every node repeats (a core's modes), made once and frozen: a frozen label array is
- * one the text writer may cache the rendering of (116,000 samples for 1,000 nodes, most CPU).
+ * Label sets every node repeats (a core's modes), made once and frozen: the scrape's kept series
+ * text (scrape.ts) is then checked by identity, not label by label (most of 116,000 samples for
+ * 1,000 nodes are CPU).
  */
 const cpuLabelSets = new Map<string, { modes: readonly (readonly string[])[]; guestUser: readonly string[]; guestNice: readonly string[] }>();
 function cpuLabels(cpu: string) {

@@ -2,7 +2,7 @@ import { NODE_DEPLOY_STATES } from '../domain/index.js';
 import type { Db } from '../store/db.js';
 import { remoteWriteStates } from '../store/remoteWrite.js';
 import { changeStamp, inferenceLatencyHistograms, latestDeploymentStates, nodeSnapshots, openAnomalyCounts } from '../store/snapshots.js';
-import { ExpositionWriter, OPENMETRICS_CONTENT_TYPE, renderLabels, TEXT_CONTENT_TYPE, type Family } from './exposition.js';
+import { ExpositionWriter, OPENMETRICS_CONTENT_TYPE, renderLabels, seriesText, TEXT_CONTENT_TYPE, type Family } from './exposition.js';
 import { NODE_FAMILY_LIST, nodeLabelPairs, nodeSamples, type NodeLabels, type SampleSink } from './nodeMetrics.js';
 
 /** Inference latency buckets, seconds: the inference dashboard's heatmap bounds (0.1 ms to 10 s). */
@@ -23,8 +23,35 @@ export const FLEET_FAMILIES = {
   rwLastSuccess: f('edgefleet_remote_write_last_success_timestamp_seconds', 'gauge', 'When the endpoint last accepted a request, unix seconds.', 'seconds'),
 } as const;
 
-/** Renderings of the frozen label sets nodeMetrics shares between nodes (bounded: one per core number and mode). */
-const frozenRendered = new Map<readonly string[], string>();
+/** One series of a node as the last render met it: its family, own labels and bytes up to the value. */
+interface SeriesEntry {
+  fam: Family;
+  suffix: string;
+  labels: readonly string[];
+  bytes: Buffer;
+}
+
+/**
+ * A node's labels, and its series in the order the last render emitted them. A round changes
+ * the values and timestamps, seldom a series: the next render walks the same sequence, and
+ * where family, suffix and labels are the ones kept, reuses the text instead of escaping and
+ * concatenating the labels again. A cache, never the truth: every entry is checked before use.
+ */
+interface CachedNode extends NodeLabels {
+  series: SeriesEntry[];
+  /** The index of the next sample in `series`, during a render. */
+  next: number;
+}
+
+/** Per database, the nodes of its last render (only those: removed nodes leave it). */
+const seriesCaches = new WeakMap<Db, Map<string, CachedNode>>();
+
+const sameLabels = (a: readonly string[], b: readonly string[]) => {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
 
 /** Extra families a caller adds (the remote-write queue), after the fleet's. */
 export type ExtraSamples = (w: ExpositionWriter) => void;
@@ -52,31 +79,36 @@ export function renderMetrics(db: Db, o: { openMetrics: boolean; extra?: ExtraSa
   return { contentType, body };
 }
 
-/** One query per table (each a seek per node), labels rendered once per node. */
+/** One query per table (each a seek per node); each series' text kept from the last render where it is the same. */
 function renderFresh(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }): string {
   const w = new ExpositionWriter(o.openMetrics);
   for (const fam of NODE_FAMILY_LIST) w.declare(fam);
   for (const fam of Object.values(FLEET_FAMILIES)) w.declare(fam);
-  let last: readonly string[] | undefined;
-  let lastRendered = '';
   const sink: SampleSink = {
-    add(fam, node, labels, value, ts, suffix) {
-      if (labels.length === 0) return w.add(fam, node.rendered, value, ts, suffix);
-      // The same array again (an interface's eight counters) or a frozen, shared one (a core's modes): rendered once.
-      if (labels !== last) {
-        last = labels;
-        lastRendered = (Object.isFrozen(labels) && frozenRendered.get(labels)) || renderLabels(labels);
-        if (Object.isFrozen(labels)) frozenRendered.set(labels, lastRendered);
+    add(fam, node, labels, value, ts, suffix = '') {
+      // Only labelsOf's nodes reach this sink.
+      const n = node as CachedNode;
+      const i = n.next++;
+      let s = n.series[i];
+      if (s === undefined || s.fam !== fam || s.suffix !== suffix || !sameLabels(s.labels, labels)) {
+        const text = seriesText(fam, labels.length === 0 ? n.rendered : n.rendered + ',' + renderLabels(labels), suffix);
+        // nodeSamples makes a new array per series or shares a frozen one; neither changes after.
+        n.series[i] = s = { fam, suffix, labels, bytes: Buffer.from(text) };
       }
-      w.add(fam, node.rendered + ',' + lastRendered, value, ts, suffix);
+      w.sample(fam, s.bytes, value, ts);
     },
   };
-  const nodes = new Map<string, NodeLabels>();
+  const previous = seriesCaches.get(db);
+  const nodes = new Map<string, CachedNode>();
   const labelsOf = (instance: string, groups: readonly string[] = []) => {
     let l = nodes.get(instance);
     if (!l) {
       const pairs = nodeLabelPairs(instance, groups);
-      nodes.set(instance, (l = { pairs, rendered: renderLabels(pairs) }));
+      const kept = previous?.get(instance);
+      // The groups label is in every series' text: other groups, none of it is kept.
+      l = kept && kept.pairs[3] === pairs[3] ? kept : { pairs, rendered: renderLabels(pairs), series: [], next: 0 };
+      l.next = 0;
+      nodes.set(instance, l);
     }
     return l;
   };
@@ -108,5 +140,8 @@ function renderFresh(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }):
     if (e.lastSuccessUnixMs !== null) w.add(FLEET_FAMILIES.rwLastSuccess, l, e.lastSuccessUnixMs / 1000);
   }
   o.extra?.(w);
+  // Series a node no longer has (a removed interface) leave the cache with it.
+  for (const n of nodes.values()) n.series.length = n.next;
+  seriesCaches.set(db, nodes);
   return w.render();
 }
