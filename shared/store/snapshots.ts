@@ -33,8 +33,14 @@ export interface NodeSnapshot {
   runs?: { timeMs: number; kinds: { kind: string; success: boolean; durationMs: number }[] };
 }
 
-/** Two rounds in one second both keep their collector_runs (keyed by round): the later one's. */
-const LATEST_ROUND = 'WHERE t.round_id = (SELECT MAX(c.round_id) FROM collector_runs c WHERE c.node_id = t.node_id AND c.time = t.time)';
+/**
+ * The collector runs of each node's newest round: two rounds in one second both keep theirs
+ * (keyed by round), the later one's. The round is found once per node (a row value), not once
+ * per run row.
+ */
+const LATEST_RUNS = `SELECT t.node_id, t.time, t.kind, t.success, t.duration_ms FROM nodes n
+  CROSS JOIN collector_runs t ON t.node_id = n.id AND (t.time, t.round_id) = (SELECT time, round_id FROM collector_runs WHERE node_id = n.id ORDER BY time DESC, round_id DESC LIMIT 1)
+  WHERE n.removed_unix_seconds IS NULL`;
 
 /** The newest rows of `table` per node: one seek per node on its (node_id, time, …) key. */
 /** (CROSS JOIN keeps SQLite from scanning the metric table and probing nodes instead.) */
@@ -142,7 +148,7 @@ export function nodeSnapshots(db: Db): NodeSnapshot[] {
   for (const [id, time, flags, source] of rows(LATEST('rpi_throttled', 't.flags, t.source')) as [number, number, number, 'sysfs' | 'vcgencmd'][]) {
     clocks(id, time).rpiThrottled = { flags, source };
   }
-  for (const [id, time, kind, success, durationMs] of rows(LATEST('collector_runs', 't.kind, t.success, t.duration_ms', LATEST_ROUND)) as [number, number, string, number, number][]) {
+  for (const [id, time, kind, success, durationMs] of rows(LATEST_RUNS) as [number, number, string, number, number][]) {
     const n = byId.get(id)!;
     (n.runs ??= { timeMs: time * 1000, kinds: [] }).kinds.push({ kind, success: success === 1, durationMs });
   }
