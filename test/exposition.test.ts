@@ -1,6 +1,6 @@
 /**
- * The exposition writer on its own: values as JavaScript prints them (the integer digits written
- * without a string included), families contiguous whatever order samples come in, both formats'
+ * The exposition writer on its own: values as JavaScript prints them (integers and short decimals
+ * written without a string included), families contiguous whatever order samples come in, both formats'
  * headers and timestamps, and a body far past the writer's first buffers. Expected texts by hand.
  */
 import assert from 'node:assert/strict';
@@ -27,6 +27,13 @@ describe('writeValue', () => {
     ['1e21 (JavaScript switches to an exponent)', 1e21, '1e+21'],
     ['a fraction', 0.1, '0.1'],
     ['seconds with decimals', 1234.5678, '1234.5678'],
+    ['ticks / 100', 123456789 / 100, '1234567.89'],
+    ['six places', 0.000001, '0.000001'],
+    ['six places, negative', -12.000005, '-12.000005'],
+    ['seven places', 0.1234567, '0.1234567'],
+    ['not a short decimal', 0.1 + 0.2, '0.30000000000000004'],
+    ['a third', 1 / 3, '0.3333333333333333'],
+    ['a decimal of 1e9 and more', 1234567890.5, '1234567890.5'],
     ['a tiny one', 5e-7, '5e-7'],
     ['NaN', NaN, 'NaN'],
     ['+Inf', Infinity, '+Inf'],
