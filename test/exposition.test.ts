@@ -40,6 +40,13 @@ describe('writeValue', () => {
     ['-Inf', -Infinity, '-Inf'],
   ];
   for (const [name, v, want] of cases) it(name, () => assert.equal(written(v), want));
+  it("JavaScript's own String(v) for 200,000 random integers and decimals", () => {
+    for (let i = 0; i < 50_000; i++) {
+      const places = i % 8;
+      const d = Math.round(Math.random() * 10 ** (i % 11) * 10 ** places) / 10 ** places;
+      for (const v of [d, -d, Math.floor(Math.random() * 2 ** (i % 54)), Math.random() * 10 ** (i % 12)]) assert.equal(written(v), String(v), `${v}`);
+    }
+  });
 });
 
 describe('ExpositionWriter', () => {
