@@ -3,7 +3,9 @@
  * machines' /proc and /sys, collected by the collectAll handler with EDGEFLEET_DB a postgres://
  * URL of a real PostgreSQL 15 started by the test. Expected values come from each machine's
  * expected.json (worked out apart from the parsers, test/fixtures/machines/SOURCE.md); no SQLite
- * file is made.
+ * file is made. And issue 18's readings the same way: boards of test/fixtures/accel (a Jetson
+ * Orin, a Pi 4, an x86 box with RAPL) collected twice into PostgreSQL, each table's newest rows
+ * equal to the board's expected.json (tools/expected.py), as test/accelerator.test.ts on SQLite.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -125,5 +127,110 @@ describe('collectAll over sshd nodes into PostgreSQL', { skip: postgresAvailable
     assert.equal(r!.rounds, 2);
     const kinds = loadConfig({ env: {} }).collect.kinds.length;
     assert.equal(r!.runs, 2 * 4 * kinds, `two rounds × four nodes × ${kinds} kinds`);
+  });
+});
+
+const ACCEL = join(import.meta.dirname, 'fixtures', 'accel');
+const BOARDS = ['jetson-orin', 'rpi4', 'x86-rapl'] as const;
+
+/** Numbers to 1e-9 relative, the rest exactly. */
+function same(got: Expected | undefined, want: Expected, what: string): void {
+  assert.ok(got, `${what}: no row`);
+  for (const [k, w] of Object.entries(want)) {
+    const g: unknown = got![k];
+    if (typeof w === 'number' && typeof g === 'number') assert.ok(Math.abs(g - w) <= 1e-9 * Math.max(1, Math.abs(w)), `${what} ${k}: ${g} ≠ ${w}`);
+    else assert.equal(g, w, `${what} ${k}`);
+  }
+}
+
+describe("issue 18's readings (Jetson GPU, power rails, clocks, the Pi's throttle word) over sshd nodes into PostgreSQL", { skip: postgresAvailable() ? false : 'no PostgreSQL 15 here' }, () => {
+  let cluster: TestPostgres;
+  let boards: Fleet;
+  let adir: string;
+  let pdb: PgDb;
+  const rootOf = (b: string) => join(adir, 'roots', b);
+  const latest = (table: string, b: string, order: string) =>
+    pdb.query<Expected>(`SELECT * FROM ${table} t WHERE node_id = ${ID} AND time = (SELECT MAX(time) FROM ${table} WHERE node_id = t.node_id) ORDER BY ${order}`, [b]);
+  const saved = { ...process.env };
+
+  before(async () => {
+    cluster = await startPostgres();
+    adir = mkdtempSync(join(tmpdir(), 'edgefleet-accel-pg-'));
+    chmodSync(adir, 0o755);
+    for (const b of BOARDS) {
+      cpSync(join(ACCEL, b), rootOf(b), { recursive: true });
+      mkdirSync(join(rootOf(b), 'proc'), { recursive: true });
+      if (!existsSync(join(rootOf(b), 'sys'))) mkdirSync(join(rootOf(b), 'sys'));
+      writeFileSync(join(rootOf(b), 'proc', 'uptime'), '1000.00 3500.00\n');
+    }
+    boards = await startFleet({ count: BOARDS.length });
+    const lines = ['[edge]'];
+    boards.nodes.forEach((n, i) => {
+      const root = rootOf(BOARDS[i]!);
+      lines.push(`${BOARDS[i]} ansible_host=${n.host} ansible_port=${n.port} ansible_user=${n.user} ansible_ssh_private_key_file=${n.privateKeyFile} edgefleet_proc_root=${root}/proc edgefleet_sys_root=${root}/sys edgefleet_rootfs=${root}`);
+    });
+    writeFileSync(join(adir, 'hosts.ini'), lines.join('\n') + '\n');
+    Object.assign(process.env, {
+      EDGEFLEET_INVENTORY: join(adir, 'hosts.ini'),
+      EDGEFLEET_DB: cluster.url,
+      EDGEFLEET_SSH_KNOWN_HOSTS_FILE: boards.knownHostsFile,
+      EDGEFLEET_COLLECT_KINDS: 'tegraGpu,power,clocks',
+      EDGEFLEET_LOG_LEVEL: 'silent',
+    });
+    const round1 = await collectAll();
+    for (const r of round1.perNode) assert.equal(r.status, 'up', `${r.node} round 1: ${r.error}`);
+    await nextSecond();
+    // 10 s later on the node's clock: the second sample of the counters (x86-rapl's sys1/).
+    for (const b of BOARDS) {
+      if (existsSync(join(ACCEL, b, 'sys1'))) cpSync(join(ACCEL, b, 'sys1'), join(rootOf(b), 'sys'), { recursive: true });
+      writeFileSync(join(rootOf(b), 'proc', 'uptime'), '1010.00 3600.00\n');
+    }
+    const round2 = await collectAll();
+    for (const r of round2.perNode) assert.equal(r.status, 'up', `${r.node} round 2: ${r.error}`);
+    pdb = await openPg(cluster.url);
+  });
+  after(async () => {
+    await pdb?.close();
+    await closeResources();
+    await boards?.close();
+    await cluster?.close();
+    for (const k of ['EDGEFLEET_INVENTORY', 'EDGEFLEET_DB', 'EDGEFLEET_SSH_KNOWN_HOSTS_FILE', 'EDGEFLEET_COLLECT_KINDS', 'EDGEFLEET_LOG_LEVEL']) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+    if (adir) rmSync(adir, { recursive: true, force: true });
+  });
+
+  it('stores each board\'s GPU, rails and total power, CPU frequencies and throttles, and the Pi\'s word, in daily partitions', async () => {
+    const [failed] = await pdb.query<{ n: number }>('SELECT COUNT(*) AS n FROM collector_runs WHERE success = 0');
+    assert.equal(failed!.n, 0);
+    for (const b of BOARDS) {
+      const e = expected(join('..', 'accel', b));
+      const gpu = await latest('tegra_gpu', b, 'device');
+      assert.equal(gpu.length, e.tegra_gpu.length, b);
+      (e.tegra_gpu as Expected[]).forEach((w, i) => same(gpu[i], w, `${b} gpu`));
+      const rails = new Map((await latest('power_rails', b, 'sensor')).map((r) => [r.rail, r]));
+      assert.equal(rails.size, e.power_rails.length, b);
+      for (const w of e.power_rails as Expected[]) same(rails.get(w.rail), w, `${b} rail ${w.rail}`);
+      const total = await latest('power', b, 'time');
+      if (e.power === null) assert.equal(total.length, 0, `${b}: no rails, no total`);
+      else same(total[0], e.power, `${b} total`);
+      const freq = await latest('cpu_frequency', b, 'CAST(cpu AS INTEGER)');
+      assert.equal(freq.length, e.cpu_frequency.length, b);
+      (e.cpu_frequency as Expected[]).forEach((w, i) => same(freq[i], w, `${b} cpu_frequency`));
+      const thr = await latest('cpu_throttle', b, 'CAST(cpu AS INTEGER)');
+      assert.equal(thr.length, e.cpu_throttle.length, b);
+      (e.cpu_throttle as Expected[]).forEach((w, i) => same(thr[i], w, `${b} cpu_throttle`));
+      const word = await latest('rpi_throttled', b, 'time');
+      if (e.rpi_throttled === null) assert.equal(word.length, 0, `${b}: not a Pi`);
+      else same(word[0], e.rpi_throttled, `${b} get_throttled`);
+    }
+    // RAPL's first round has no rate: one total, from round 2.
+    const [rapl] = await pdb.query<{ n: number }>(`SELECT COUNT(*) AS n FROM power WHERE node_id = ${ID}`, ['x86-rapl']);
+    assert.equal(rapl!.n, 1);
+    const [{ t } = { t: 0 }] = await pdb.query<{ t: number }>('SELECT MAX(time) AS t FROM power');
+    const day = new Date(t * 1000).toISOString().slice(0, 10).replace(/-/g, '');
+    const [part] = await pdb.query<{ n: number }>(`SELECT COUNT(*) AS n FROM power_p${day} WHERE time = $1`, [t]);
+    assert.ok(part!.n > 0, 'the newest rows are in their day\'s partition');
   });
 });

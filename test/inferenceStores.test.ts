@@ -3,8 +3,8 @@
  * commits (rows and cursor together, a known line key dropped, a cursor past 2^53 ns exact and
  * never set back), the push path, the stats and energy per inference on a case worked out by
  * hand below, retention (rows on SQLite, whole days on PostgreSQL) and the vanished containers'
- * cursors. Plus migration 16 on a live PostgreSQL database: the inference table partitioned by
- * day with its rows and ids kept.
+ * cursors. Plus migrations 16 and 17 on a live PostgreSQL database: the inference table and issue
+ * 18's readings partitioned by day with their rows (and ids) kept.
  */
 import assert from 'node:assert/strict';
 import { it, describe } from 'node:test';
@@ -167,7 +167,7 @@ eachStore('inference store', (k) => {
   });
 });
 
-describe('PostgreSQL migration 16: inference partitioned on a live database', { skip: postgresAvailable() ? false : 'no PostgreSQL 15 here' }, () => {
+describe('PostgreSQL migrations 16 and 17 on a live database', { skip: postgresAvailable() ? false : 'no PostgreSQL 15 here' }, () => {
   it('keeps the rows and their ids, partitions them by day, goes on with new ids and the same dedup', async () => {
     const cluster = await startPostgres();
     try {
@@ -198,6 +198,36 @@ describe('PostgreSQL migration 16: inference partitioned on a live database', { 
       assert.ok(ids[3]!.id > ids[2]!.id, 'a new row gets an id after the copied ones');
       await store.close();
       await db.close();
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it("migration 17: issue 18's readings partitioned by day the same way, rows kept, a round written after", async () => {
+    const cluster = await startPostgres();
+    try {
+      const url = cluster.createDatabase('migration_17');
+      const at16 = new PgDb(new pg.Pool({ connectionString: url, max: 2 }), 'at16');
+      await migratePg(at16, MIGRATIONS.slice(0, 16));
+      await at16.query(`INSERT INTO nodes (name, host, connection, groups_json, vars_json, status, added_unix_seconds, updated_unix_seconds) VALUES ('pi-01', 'pi-01', 'local', '[]', '{}', 'up', 0, 0)`);
+      for (const t of [T0 - DAY, T0]) {
+        await at16.query(`INSERT INTO power (node_id, time, watts, total_of) VALUES (1, $1, 5.5, 'VDD_IN')`, [t]);
+        await at16.query(`INSERT INTO tegra_gpu (node_id, time, device, load_percent) VALUES (1, $1, 'gpu', 51.2)`, [t]);
+        await at16.query(`INSERT INTO rpi_throttled (node_id, time, flags, source) VALUES (1, $1, 327685, 'sysfs')`, [t]);
+      }
+      await at16.close();
+      const s = await (await import('../shared/store/pgStore.js')).openPgStore(url);
+      const rel = (q: string) => s.sql.all<{ n: string }>(q).then((r) => r.map((x) => x.n));
+      const tables = ['cpu_frequency', 'cpu_throttle', 'power', 'power_rails', 'rpi_throttled', 'tegra_gpu'];
+      assert.deepEqual(await rel(`SELECT c.relname AS n FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid WHERE c.relname IN (${tables.map((t) => `'${t}'`).join(', ')}) ORDER BY 1`), tables);
+      assert.deepEqual(await s.sql.all('SELECT time, watts FROM power ORDER BY time'), [{ time: T0 - DAY, watts: 5.5 }, { time: T0, watts: 5.5 }]);
+      assert.deepEqual(await s.sql.all('SELECT time, flags FROM rpi_throttled ORDER BY time'), [{ time: T0 - DAY, flags: 327685 }, { time: T0, flags: 327685 }]);
+      const day = `power_p${new Date((T0 - DAY) * 1000).toISOString().slice(0, 10).replace(/-/g, '')}`;
+      assert.deepEqual(await rel(`SELECT c.relname AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'power'::regclass AND c.relname = '${day}'`), [day]);
+      // The primary key is back: the same second again replaces, as a round's write does.
+      await s.writeRound({ timeUnixSeconds: T0, startedUnixMs: T0 * 1000, kinds: ['power'], readings: [{ node: 'pi-01', timeUnixSeconds: T0, power: { rails: [], totalWatts: 7.25, totalOf: 'sum' } } as never], counters: [], runs: [], outcomes: [] });
+      assert.deepEqual(await s.sql.all('SELECT time, watts, total_of FROM power ORDER BY time'), [{ time: T0 - DAY, watts: 5.5, total_of: 'VDD_IN' }, { time: T0, watts: 7.25, total_of: 'sum' }]);
+      await s.close();
     } finally {
       await cluster.close();
     }

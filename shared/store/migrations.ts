@@ -688,4 +688,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   SELECT 16;
   `,
+  // 17: nothing on SQLite. On PostgreSQL (pgDialect.ts PG_OVERRIDES) migration 14's tables
+  // (tegra_gpu, power_rails, power, cpu_frequency, cpu_throttle, rpi_throttled) become partitioned
+  // by day like the other readings, their rows kept, so retention drops whole days of them too.
+  `
+  SELECT 17;
+  `,
 ];

@@ -13,11 +13,47 @@
 /** The tables migration 13 created partitioned (and gave a BRIN index): fixed, as that migration is. */
 const PARTITIONED_AT_13 = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network', 'diskio', 'inodes', 'pressure', 'nvidia_gpu', 'collector_runs', 'rollup_1m'] as const;
 
+/** Migration 14's readings (issue 18), partitioned by migration 17, with their keys. */
+const ISSUE_18_KEYS = {
+  tegra_gpu: ['node_id', 'time', 'device'],
+  power_rails: ['node_id', 'time', 'rail'],
+  power: ['node_id', 'time'],
+  cpu_frequency: ['node_id', 'time', 'cpu'],
+  cpu_throttle: ['node_id', 'time', 'cpu'],
+  rpi_throttled: ['node_id', 'time'],
+} as const;
+
 /**
  * Time-series tables partitioned by day on `time` (unix seconds). Their unique keys all include
- * `time`. inference since migration 16.
+ * `time`. inference since migration 16, issue 18's readings since 17.
  */
-export const PARTITIONED_TABLES = [...PARTITIONED_AT_13, 'inference'] as const;
+export const PARTITIONED_TABLES = [...PARTITIONED_AT_13, 'inference', ...(Object.keys(ISSUE_18_KEYS) as (keyof typeof ISSUE_18_KEYS)[])] as const;
+
+/**
+ * A live table made partitioned by day in place: renamed, the partitioned one created like it
+ * (columns, NOT NULL, defaults) with its primary key and a BRIN index on time, a partition for
+ * each day its rows span (named as pgPartitions.ts names them), the rows copied, the old dropped.
+ */
+function partitionInPlace(table: string, key: readonly string[], version: number): string {
+  const old = `${table}_before_${version}`;
+  return `
+  ALTER TABLE ${table} RENAME TO ${old};
+  ALTER INDEX IF EXISTS ${table}_pkey RENAME TO ${old}_pkey;
+  CREATE TABLE ${table} (LIKE ${old} INCLUDING DEFAULTS) PARTITION BY RANGE (time);
+  ALTER TABLE ${table} ADD PRIMARY KEY (${key.join(', ')});
+  CREATE INDEX ${table}_time_brin ON ${table} USING brin (time);
+  DO $$
+  DECLARE d BIGINT;
+  BEGIN
+    FOR d IN SELECT DISTINCT (time / 86400) * 86400 FROM ${old} LOOP
+      EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF ${table} FOR VALUES FROM (%s) TO (%s)',
+        '${table}_p' || to_char(to_timestamp(d) AT TIME ZONE 'UTC', 'YYYYMMDD'), d, d + 86400);
+    END LOOP;
+  END $$;
+  INSERT INTO ${table} SELECT * FROM ${old};
+  DROP TABLE ${old};
+  `;
+}
 
 /** Column names that PostgreSQL reserves and SQLite does not. */
 const RESERVED = ['user'];
@@ -97,6 +133,8 @@ const PG_OVERRIDES: Record<number, string> = {
   SELECT setval(pg_get_serial_sequence('inference', 'id'), GREATEST((SELECT MAX(id) FROM inference), 1));
   DROP TABLE inference_before_16;
   `,
+  // 17: issue 18's readings partitioned by day, on a live database (their keys hold time already).
+  17: Object.entries(ISSUE_18_KEYS).map(([t, key]) => partitionInPlace(t, key, 17)).join(''),
 };
 
 /**
@@ -125,7 +163,8 @@ export function postgresMigration(sqlite: string, version: number): string {
     .map((stmt) => {
       if (!/\)\s*WITHOUT ROWID\s*$/.test(stmt)) return stmt;
       const name = /CREATE TABLE (\w+)/.exec(stmt)?.[1] ?? '';
-      const partitioned = (PARTITIONED_TABLES as readonly string[]).includes(name);
+      // Created partitioned: the tables of migrations up to 13; later ones are converted by their own migration.
+      const partitioned = (PARTITIONED_AT_13 as readonly string[]).includes(name);
       return stmt.replace(/\)\s*WITHOUT ROWID\s*$/, partitioned ? ') PARTITION BY RANGE (time)' : ')');
     })
     .join(';');

@@ -271,7 +271,7 @@ export class PgStore implements Store {
       deleted[table] = 0;
       if (!(keepDays > 0)) continue;
       const cutoff = nowUnixSeconds - keepDays * 86400;
-      // The tables that are not partitioned (the rollups above a minute, issue 18's) by rows.
+      // The tables that are not partitioned (the rollups above a minute) by rows.
       if ((PARTITIONED_TABLES as readonly string[]).includes(table)) deleted[table] = await dropPartitionsBefore(this.pg, table, cutoff);
       else deleted[table] = await this.#batched(`DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE time < $1 LIMIT $2))`, [cutoff]);
     }
