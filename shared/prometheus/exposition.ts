@@ -70,7 +70,7 @@ const NEWLINE = Buffer.from('\n');
  * after another, so one set serves them all; a second writer at the same time makes its own).
  * Bounded: one per family, as large as the largest render's.
  */
-const spare = new Map<Family, Buffer>();
+const spare = new WeakMap<Family, Buffer>();
 
 /**
  * Collects samples family by family (a family's samples must be contiguous) and renders them.
