@@ -23,8 +23,8 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG, type Config } from '../shared/config/config.js';
 import { silentLogger } from '../shared/domain/index.js';
 import { DEFAULT_MAX_IN_FLIGHT, flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests, roundSeries } from '../shared/prometheus/remoteWrite.js';
-import { mergeQueueRows, splitBatch } from '../shared/prometheus/backlog.js';
-import { encodeSeriesRequest, encodeWriteRequestFrom, REMOTE_WRITE_HEADERS } from '../shared/prometheus/writeRequest.js';
+import { mergeQueueRows, roundBatch, splitBatch } from '../shared/prometheus/backlog.js';
+import { encodeSeriesRequest, REMOTE_WRITE_HEADERS } from '../shared/prometheus/writeRequest.js';
 import { enqueueRemoteWrite, openDb } from '../shared/store/index.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { fleetSpecs } from './fleetData.js';
@@ -77,9 +77,10 @@ try {
   let oneSamples = 0;
   const oneRequests = rounds.map((round) => {
     const series = roundSeries(round, specs, 'anchor');
-    oneSamples += series.length;
+    const n = series.labels.length;
+    oneSamples += n;
     const out: Buffer[] = [];
-    for (let i = 0; i < series.length; i += PER_SEND) out.push(encodeWriteRequestFrom(series.slice(i, i + PER_SEND)));
+    for (let i = 0; i < n; i += PER_SEND) out.push(encodeSeriesRequest(roundBatch(series, i, Math.min(n, i + PER_SEND))));
     return out;
   });
   const one = await replay(oneRequests, oneSamples);

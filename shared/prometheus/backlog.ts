@@ -20,11 +20,30 @@ import { compressBlock, uncompressBlock, type EncodedSeries, type SeriesColumns 
 
 const HEADER_BYTES = 8;
 
+/** One round's series, one sample each, as columns (what roundSeries builds). */
+export interface RoundColumns {
+  labels: Uint8Array[];
+  values: number[];
+  timestampsMs: number[];
+}
+
+export function roundColumnsOf(series: readonly EncodedSeries[]): RoundColumns {
+  return { labels: series.map((s) => s.labels), values: series.map((s) => s.value), timestampsMs: series.map((s) => s.timestamp) };
+}
+
+/** Series `from` to `to - 1` of a round, one sample each, as a request is encoded from. */
+export function roundBatch(c: RoundColumns, from = 0, to = c.labels.length): SeriesColumns {
+  const n = to - from;
+  const start = new Uint32Array(n + 1);
+  for (let i = 0; i <= n; i++) start[i] = i;
+  return { labels: c.labels.slice(from, to), start, values: Float64Array.from(c.values.slice(from, to)), timestampsMs: Float64Array.from(c.timestampsMs.slice(from, to)) };
+}
+
 /** A chunk of one round as a queue row (format 2), compressed. */
-export function encodeQueueRow(series: readonly EncodedSeries[], from = 0, to = series.length): Buffer {
+export function encodeQueueRow(c: RoundColumns, from = 0, to = c.labels.length): Buffer {
   const n = to - from;
   let labelBytes = 0;
-  for (let i = from; i < to; i++) labelBytes += series[i]!.labels.length;
+  for (let i = from; i < to; i++) labelBytes += c.labels[i]!.length;
   const offsetsAt = HEADER_BYTES + 16 * n;
   const labelsAt = offsetsAt + 4 * (n + 1);
   const raw = Buffer.allocUnsafe(labelsAt + labelBytes);
@@ -32,12 +51,12 @@ export function encodeQueueRow(series: readonly EncodedSeries[], from = 0, to = 
   raw.writeUInt32LE(0, 4);
   let pos = 0;
   for (let i = 0; i < n; i++) {
-    const s = series[from + i]!;
-    raw.writeDoubleLE(s.value, HEADER_BYTES + 8 * i);
-    raw.writeDoubleLE(s.timestamp, HEADER_BYTES + 8 * (n + i));
+    const labels = c.labels[from + i]!;
+    raw.writeDoubleLE(c.values[from + i]!, HEADER_BYTES + 8 * i);
+    raw.writeDoubleLE(c.timestampsMs[from + i]!, HEADER_BYTES + 8 * (n + i));
     raw.writeUInt32LE(pos, offsetsAt + 4 * i);
-    raw.set(s.labels, labelsAt + pos);
-    pos += s.labels.length;
+    raw.set(labels, labelsAt + pos);
+    pos += labels.length;
   }
   raw.writeUInt32LE(pos, offsetsAt + 4 * n);
   return compressBlock(raw);
@@ -60,7 +79,9 @@ export interface MergeRow {
  * Group the samples of `rows` (queue order) by series. The batch's first round holds each series
  * once, so its series are taken as they come. Later rounds list their series in the same order,
  * so the series after the one just found is tried first (a byte comparison); only a miss costs
- * a lookup by the labels' bytes (the lookup table is built at the first miss).
+ * a lookup by the labels' bytes (the lookup table is built at the first miss). A series' labels
+ * are a view into the row it first came in (mostly the first round's: the others' rows are let
+ * go after the merge).
  */
 export function mergeQueueRows(rows: readonly MergeRow[]): MergedBatch {
   let total = 0;
@@ -70,16 +91,12 @@ export function mergeQueueRows(rows: readonly MergeRow[]): MergedBatch {
   const timeIn = new Float64Array(total);
   const count = new Uint32Array(total + 1);
   const lastTime = new Float64Array(total);
-  // Each series' labels, copied once into one arena (the rows are let go after the merge).
-  let arena = Buffer.allocUnsafe(1 << 16);
-  let arenaUsed = 0;
-  const labelAt: number[] = [];
-  const labelEnd: number[] = [];
+  const labels: Buffer[] = [];
   let byLabels: Map<string, number> | undefined;
   const lookup = (raw: Buffer, s: number, e: number) => {
     if (!byLabels) {
       byLabels = new Map();
-      for (let g = 0; g < labelAt.length; g++) byLabels.set(arena.toString('latin1', labelAt[g], labelEnd[g]), g);
+      for (let g = 0; g < labels.length; g++) byLabels.set(labels[g]!.toString('latin1'), g);
     }
     return byLabels.get(raw.toString('latin1', s, e));
   };
@@ -97,21 +114,14 @@ export function mergeQueueRows(rows: readonly MergeRow[]): MergedBatch {
     for (let i = 0; i < n; i++) {
       const s = labelsAt + raw.readUInt32LE(offsetsAt + 4 * i);
       const e = labelsAt + raw.readUInt32LE(offsetsAt + 4 * i + 4);
-      const groups = labelAt.length;
+      const groups = labels.length;
       let g: number | undefined;
       if (fresh) g = undefined;
-      else if (guess >= 0 && guess < groups && labelEnd[guess]! - labelAt[guess]! === e - s && arena.compare(raw, s, e, labelAt[guess], labelEnd[guess]) === 0) g = guess;
+      else if (guess >= 0 && guess < groups && labels[guess]!.length === e - s && raw.compare(labels[guess]!, 0, e - s, s, e) === 0) g = guess;
       else g = lookup(raw, s, e);
       if (g === undefined) {
         g = groups;
-        if (arenaUsed + (e - s) > arena.length) {
-          const bigger = Buffer.allocUnsafe(Math.max(arena.length * 2, arenaUsed + (e - s)));
-          arena.copy(bigger, 0, 0, arenaUsed);
-          arena = bigger;
-        }
-        raw.copy(arena, arenaUsed, s, e);
-        labelAt.push(arenaUsed);
-        labelEnd.push((arenaUsed += e - s));
+        labels.push(raw.subarray(s, e));
         byLabels?.set(raw.toString('latin1', s, e), g);
         lastTime[g] = -Infinity;
       }
@@ -129,10 +139,12 @@ export function mergeQueueRows(rows: readonly MergeRow[]): MergedBatch {
       k++;
     }
   }
-  const groups = labelAt.length;
-  // Counting sort by series, stable: each series' samples stay in queue order.
+  const groups = labels.length;
   const start = new Uint32Array(groups + 1);
   for (let g = 0; g < groups; g++) start[g + 1] = start[g]! + count[g + 1]!;
+  // One sample per series (one round): already in order. Else a counting sort by series,
+  // stable: each series' samples stay in queue order.
+  if (groups === k) return { labels, start, values: valueIn.subarray(0, k), timestampsMs: timeIn.subarray(0, k), duplicates };
   const next = start.slice(0, groups);
   const values = new Float64Array(k);
   const timestampsMs = new Float64Array(k);
@@ -141,7 +153,6 @@ export function mergeQueueRows(rows: readonly MergeRow[]): MergedBatch {
     values[at] = valueIn[i]!;
     timestampsMs[at] = timeIn[i]!;
   }
-  const labels = labelAt.map((a, g) => arena.subarray(a, labelEnd[g]));
   return { labels, start, values, timestampsMs, duplicates };
 }
 

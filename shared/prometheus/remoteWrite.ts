@@ -17,7 +17,8 @@ import {
   type QueuedRequest,
   type RemoteWriteBatch,
 } from '../store/remoteWrite.js';
-import { encodeQueueRow, mergeQueueRows, splitBatch } from './backlog.js';
+import { encodeQueueRow, mergeQueueRows, roundColumnsOf, splitBatch, type RoundColumns } from './backlog.js';
+import type { Family } from './exposition.js';
 import type { NodeSnapshot } from '../store/snapshots.js';
 import { nodeLabelPairs, nodeSamples, type SampleSink } from './nodeMetrics.js';
 import { encodeLabels, encodeSeriesRequest, REMOTE_WRITE_HEADERS, type EncodedSeries, type Label } from './writeRequest.js';
@@ -124,35 +125,53 @@ export function remoteWriteEndpoints(config: Config): RemoteWriteEndpoint[] {
   return out;
 }
 
-/** Encoded label sets, by node (instance, groups, job), then name and labels: they repeat every round. */
-const labelCache = new Map<string, Map<string, Uint8Array>>();
+/**
+ * Encoded label sets, by node (instance, groups, job), then family and each label name and
+ * value in turn (a tree of maps: no key string built per sample): they repeat every round.
+ */
+interface LabelTree {
+  encoded?: Uint8Array;
+  next?: Map<string, LabelTree>;
+}
+const labelCache = new Map<string, Map<Family, LabelTree>>();
 /** Bounded: past this many nodes (an inventory renaming nodes all the time) it starts afresh. */
 const LABEL_CACHE_MAX_NODES = 100_000;
 
-/** The round's series, labelled as GET /metrics labels them, plus `job`, their labels encoded. */
-export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job: string): EncodedSeries[] {
+function child(t: LabelTree, key: string): LabelTree {
+  let next = t.next?.get(key);
+  if (!next) (t.next ??= new Map()).set(key, (next = {}));
+  return next;
+}
+
+/** The round's series, labelled as GET /metrics labels them, plus `job`, their labels encoded; one sample each. */
+export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job: string): RoundColumns {
   const groups = new Map(nodes.map((n) => [n.name, n.groups]));
   const readings = new Map(round.readings.map((r) => [r.node, r]));
   const counters = new Map(round.counters.map((c) => [`${c.node}\0${c.kind}`, c]));
   const runs = new Map<string, CollectorRun[]>();
   for (const r of round.runs) runs.set(r.node, [...(runs.get(r.node) ?? []), r]);
-  const series: EncodedSeries[] = [];
+  const out: RoundColumns = { labels: [], values: [], timestampsMs: [] };
   let base: Label[] = [];
-  let cache = new Map<string, Uint8Array>();
+  let cache = new Map<Family, LabelTree>();
   if (labelCache.size > LABEL_CACHE_MAX_NODES) labelCache.clear();
+  const roundMs = round.timeUnixSeconds * 1000;
   const sink: SampleSink = {
     add(f, _node, labels, value, ts, suffix) {
-      const name = suffix ? f.name + suffix : f.name;
-      const key = labels.length ? `${name}\0${labels.join('\0')}` : name;
-      let encoded = cache.get(key);
+      let t = cache.get(f);
+      if (!t) cache.set(f, (t = {}));
+      if (suffix) t = child(t, suffix);
+      for (let i = 0; i < labels.length; i++) t = child(t, labels[i]!);
+      let encoded = t.encoded;
       if (!encoded) {
-        const all = [{ name: '__name__', value: name }, ...base];
+        const all = [{ name: '__name__', value: suffix ? f.name + suffix : f.name }, ...base];
         for (let i = 0; i < labels.length; i += 2) all.push({ name: labels[i]!, value: labels[i + 1]! });
         // The spec: label names sorted (`__name__` sorts first).
         all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        cache.set(key, (encoded = encodeLabels(all)));
+        t.encoded = encoded = encodeLabels(all);
       }
-      series.push({ labels: encoded, value, timestamp: Math.round(ts ?? round.timeUnixSeconds * 1000) });
+      out.labels.push(encoded);
+      out.values.push(value);
+      out.timestampsMs.push(Math.round(ts ?? roundMs));
     },
   };
   const t = round.timeUnixSeconds * 1000;
@@ -192,16 +211,17 @@ export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job:
     };
     nodeSamples(sink, snap, { pairs, rendered: '' }, t);
   }
-  return series;
+  return out;
 }
 
 /** The round's series as queue rows of at most `maxSamples` samples each (one sample per series per round). */
-export function remoteWriteRequests(series: readonly EncodedSeries[], maxSamples: number, nowMs: number): { createdUnixMs: number; samples: number; series: number; payload: Buffer }[] {
+export function remoteWriteRequests(round: RoundColumns | readonly EncodedSeries[], maxSamples: number, nowMs: number): { createdUnixMs: number; samples: number; series: number; payload: Buffer }[] {
+  const c = 'labels' in round ? round : roundColumnsOf(round);
   const out = [];
   const size = Math.max(1, Math.floor(maxSamples));
-  for (let i = 0; i < series.length; i += size) {
-    const n = Math.min(size, series.length - i);
-    out.push({ createdUnixMs: nowMs, samples: n, series: n, payload: encodeQueueRow(series, i, i + n) });
+  for (let i = 0; i < c.labels.length; i += size) {
+    const n = Math.min(size, c.labels.length - i);
+    out.push({ createdUnixMs: nowMs, samples: n, series: n, payload: encodeQueueRow(c, i, i + n) });
   }
   return out;
 }

@@ -143,18 +143,6 @@ export function encodeSeriesRequest(c: SeriesColumns, from = 0, to = c.labels.le
   return snappy().compressSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
-/** One sample per series, as a round hands them over: the request encodeWriteRequest would give. */
-export function encodeWriteRequestFrom(series: readonly EncodedSeries[]): Buffer {
-  const n = series.length;
-  const c: SeriesColumns = { labels: series.map((s) => s.labels), start: new Uint32Array(n + 1), values: new Float64Array(n), timestampsMs: new Float64Array(n) };
-  for (let i = 0; i < n; i++) {
-    c.start[i + 1] = i + 1;
-    c.values[i] = series[i]!.value;
-    c.timestampsMs[i] = series[i]!.timestamp;
-  }
-  return encodeSeriesRequest(c);
-}
-
 /** snappy's block format, for the queue's rows (shared/prometheus/backlog.ts). */
 export function compressBlock(raw: Buffer): Buffer {
   return snappy().compressSync(raw);
