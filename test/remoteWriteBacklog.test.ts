@@ -27,6 +27,8 @@ const ROUNDS = 6;
 const PER_SEND = 100;
 
 interface Seen {
+  /** Its place in arrival order (what `hold` is given). */
+  n: number;
   startMs: number;
   endMs: number;
   status: number;
@@ -53,7 +55,7 @@ async function proxy(target: string, hold: (n: number) => number) {
       const headers = Object.fromEntries(['content-encoding', 'content-type', 'x-prometheus-remote-write-version'].map((h) => [h, String(req.headers[h])]));
       const r = await fetch(target, { method: 'POST', headers, body, signal: AbortSignal.timeout(10_000) });
       const text = await r.text();
-      seen.push({ startMs, endMs: Date.now(), status: r.status, series });
+      seen.push({ n: k, startMs, endMs: Date.now(), status: r.status, series });
       const wait = hold(k);
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       inFlight--;
@@ -143,7 +145,7 @@ describe('a merged backlog, several requests in flight, to Prometheus 2.42', () 
     const { seen, summary, log, state } = await run('lost', (n) => (n === 2 ? 2500 : 0));
     const resent = seen.filter((s) => s.status === 400);
     assert.equal(resent.length, 1, `one resend, refused: ${JSON.stringify(seen.map((s) => s.status))}`);
-    assert.deepEqual([...resent[0]!.series.keys()], [...seen[2]!.series.keys()], 'the resend is the request whose answer was lost');
+    assert.deepEqual([...resent[0]!.series.keys()], [...seen.find((s) => s.n === 2)!.series.keys()], 'the resend is the request whose answer was lost');
     assert.match(log.lines.join('\n'), /a request sent before without an answer was taken then.*out of order/);
     assert.doesNotMatch(log.lines.join('\n'), /rejected, request dropped/);
     assert.deepEqual([summary.sentSamples, summary.droppedSamples, state.droppedSamples, state.queuedSamples], [SERIES * ROUNDS, 0, 0, 0]);
