@@ -36,6 +36,8 @@
  * 8. A time-of-day profile (24 UTC bins of the recent median) adds to the score of a sample far
  *    from what this series does at this hour; with `recordProfileSigma` > 0 (a quiet hub), a new
  *    extreme scores only when the value is also that many of its hour's σ from the hour's mean.
+ *    Before the profile has its days, a new extreme must also be `recordYoungSigma` long-run σ
+ *    from the long-run mean (`likelihood-v5`): a young series' range is still growing.
  * 9. A profile alarm (`likelihood-v5`): the recent median `profileAlarmSigma` of its hour's σ from
  *    the hour's mean (the nearest of the bin and its two neighbours) scores 1 on its own, once,
  *    where it first gets that far: a day unlike the days before, or a level no hour has held.
@@ -92,6 +94,13 @@ export interface DetectorConfig {
    */
   recordProfileSigma: number;
   /**
+   * A young series (`likelihood-v5`; 0: off): before the profile has `profileDays` of history, a
+   * new extreme scores only when the value is also this many long-run σ from the long-run mean
+   * (`recordProfileSigma`, when larger, wins). Its range is still growing: the daily cycle and the
+   * wander set records that say only that the series is new. Needs the samples' times.
+   */
+  recordYoungSigma: number;
+  /**
    * Profile alarm (0: off, as in `likelihood-v4`): the recent median this many σ of its
    * time-of-day bin from the bin's mean (the nearest of it and its two neighbours) scores 1, on
    * the first sample that far (once per excursion). Needs the samples' times.
@@ -124,6 +133,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   profileAlpha: 0.01,
   profileWeight: 0.3,
   recordProfileSigma: 0,
+  recordYoungSigma: 5,
   profileAlarmSigma: 8,
 };
 
@@ -133,7 +143,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
  */
 export const DETECTORS = {
   'likelihood-v5': DEFAULT_DETECTOR_CONFIG,
-  'likelihood-v4': { ...DEFAULT_DETECTOR_CONFIG, profileAlarmSigma: 0 },
+  'likelihood-v4': { ...DEFAULT_DETECTOR_CONFIG, recordYoungSigma: 0, profileAlarmSigma: 0 },
 } as const satisfies Record<string, Readonly<DetectorConfig>>;
 export type DetectorName = keyof typeof DETECTORS;
 
@@ -525,9 +535,10 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
       const spread = Math.sqrt(state.vs[1]);
       if (excess >= config.recordMarginNoise * noise && excess >= config.recordMarginSpread * spread) {
         extreme = (10 * excess) / Math.max(range, 1e-9);
-        // Before the profile knows the hours: the same many σ from the series' long-run mean.
-        if (config.recordProfileSigma > 0 && bin >= 0)
-          ordinaryRecord = (profileReady ? profileDeviation(state, value, bin, range, m, config) : Math.abs(value - state.vs[0]) / Math.max(spread, 1e-12)) < config.recordProfileSigma;
+        // Before the profile knows the hours: as many σ from the series' long-run mean (a young series: at least recordYoungSigma).
+        const young = Math.max(config.recordProfileSigma, config.recordYoungSigma);
+        if (bin >= 0 && (profileReady ? config.recordProfileSigma > 0 : young > 0))
+          ordinaryRecord = profileReady ? profileDeviation(state, value, bin, range, m, config) < config.recordProfileSigma : Math.abs(value - state.vs[0]) / Math.max(spread, 1e-12) < young;
       }
     }
   }
