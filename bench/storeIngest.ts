@@ -1,27 +1,41 @@
 /**
  * bench:store, part 3 — the same run on both stores (SQLite file, and a real PostgreSQL 15
- * started here, test/harness/postgres.ts): BENCH_NODES nodes × BENCH_HOURS of 10-second
- * rounds written through Store.writeRound (the collection path), then:
+ * started here with PostgreSQL's durability defaults, test/harness/postgres.ts): BENCH_NODES
+ * nodes × BENCH_HOURS of 10-second rounds, then:
  * - ingest samples/s (a sample = one stored row: one sensor, cpu, mount or interface at one
- *   time; a round of one node is SAMPLES_PER_NODE rows);
+ *   time; a round of one node is SAMPLES_PER_NODE rows), measured over the LAST
+ *   BENCH_MEASURED_HOURS, written through Store.writeRound (the collection path), onto tables
+ *   that already hold the hours before. Those earlier hours are FILL, not measured: written by
+ *   one bulk SQL statement per table and hour (the same rows the rounds would write), because a
+ *   day at SQLite's rate takes hours here. Beside the rate: this process's CPU per sample and,
+ *   on PostgreSQL, the server's (its processes' /proc times), which a loaded machine inflates
+ *   less than wall time;
  * - a dashboard panel's p95 over BENCH_PANELS random nodes: one node's CPU usage over 1 h
- *   from raw samples, over 24 h from 1-minute rollups (after updateRollups), per minute;
+ *   from raw samples (the measured hour), over 24 h from 1-minute rollups (after updateRollups,
+ *   timed), per minute;
  * - bytes per sample: the raw tables' size on disk (SQLite: the file; PostgreSQL:
  *   pg_total_relation_size of the partitions, indexes included) over the rows;
- * - retention of those days: SQLite deletes rows, PostgreSQL drops partitions.
+ * - retention of those days: SQLite deletes rows (BENCH_SQLITE_RETENTION=0 skips it: at a day
+ *   of 1,000 nodes that is a quarter of an hour here), PostgreSQL drops partitions.
  * The data sits three days back (whole UTC days), so retention of one day removes all of it.
  * The issue's size is 1,000 nodes × 24 h (BENCH_HOURS=24); the default is 2 h on this machine.
  */
 import { statSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { NodeSpec } from '../shared/domain/index.js';
 import { openDb, sqliteStore, type NodeReadings, type RoundWrite, type Store } from '../shared/store/index.js';
+import { ensurePartitions } from '../shared/store/pgPartitions.js';
 import { openPgStore, type PgStore } from '../shared/store/pgStore.js';
 import { startPostgres } from '../test/harness/postgres.js';
 
 const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const HOURS = Number(process.env.BENCH_HOURS ?? 2);
 const PANELS = Number(process.env.BENCH_PANELS ?? 50);
+const MEASURED_HOURS = Math.min(HOURS, Number(process.env.BENCH_MEASURED_HOURS ?? 1));
+const SQLITE_RETENTION = process.env.BENCH_SQLITE_RETENTION !== '0';
+/** BENCH_STORES=postgres: PostgreSQL alone (no same-run anchor: the summary says so). */
+const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres').split(',');
 /** 2 temperatures, 5 cpu rows (all + 4 cores), load, memory, 2 mounts, 2 interfaces. */
 const SAMPLES_PER_NODE = 13;
 const DAY = 86400;
@@ -33,7 +47,7 @@ const dollars = (sql: string) => {
 };
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
 
-function roundOf(t: number, nodes: string[]): RoundWrite {
+export function roundOf(t: number, nodes: string[]): RoundWrite {
   const readings: NodeReadings[] = nodes.map((node, i) => {
     const x = (t / 10 + i) % 100;
     const cpu = (name: string) => ({ cpu: name, usagePercent: x, userPercent: x / 2, nicePercent: 0, systemPercent: x / 4, iowaitPercent: 1, irqPercent: 0, softirqPercent: 0.5, stealPercent: 0, idlePercent: 100 - x, intervalSeconds: 10 });
@@ -59,42 +73,128 @@ function roundOf(t: number, nodes: string[]): RoundWrite {
 
 interface Result {
   samplesPerSecond: number;
+  /** CPU seconds per sample of the measured hours: this process, and the PostgreSQL server (0 for SQLite). */
+  hubCpuUsPerSample: number;
+  serverCpuUsPerSample: number;
+  fillSeconds: number;
+  fillRows: number;
+  rollupSeconds: number;
   p95_1hMs: number;
   p95_24hMs: number;
   bytesPerSample: number;
-  retentionMs: number;
+  retentionMs: number | undefined;
   rows: number;
 }
 
-async function runOn(store: Store, sizeBytes: () => Promise<number>, panel: (node: number, from: number, to: number, rollup: boolean) => Promise<unknown>): Promise<Result> {
+/** The rows roundOf writes, for every node and 10-second time in [from, to), as one INSERT … SELECT per table (the fill). */
+export function fillStatements(times: string): string[] {
+  // x as roundOf: (t / 10 + node index) % 100; node-N has index N.
+  const g = `ts AS (${times}), n AS (SELECT id, CAST(substr(name, 6) AS INTEGER) AS i FROM nodes), g AS (SELECT n.id, ts.t, (ts.t / 10 + n.i) % 100 AS x FROM ts CROSS JOIN n)`;
+  const list = (name: string, xs: string[]) => `(${xs.map((x) => `SELECT '${x}' AS ${name}`).join(' UNION ALL ')})`;
+  return [
+    `WITH ${g} INSERT INTO temperature (node_id, time, sensor, celsius) SELECT id, t, 'thermal_zone0', 40 + x % 20 FROM g UNION ALL SELECT id, t, 'hwmon0/temp1', 45 + x % 15 FROM g`,
+    `WITH ${g}, c AS ${list('cpu', ['all', 'cpu0', 'cpu1', 'cpu2', 'cpu3'])}
+     INSERT INTO cpu (node_id, time, cpu, usage_percent, user_percent, nice_percent, system_percent, iowait_percent, irq_percent, softirq_percent, steal_percent, idle_percent, interval_seconds)
+     SELECT id, t, c.cpu, x, x / 2.0, 0, x / 4.0, 1, 0, 0.5, 0, 100 - x, 10 FROM g CROSS JOIN c`,
+    `WITH ${g} INSERT INTO load (node_id, time, load1, load5, load15) SELECT id, t, x / 50.0, x / 60.0, x / 70.0 FROM g`,
+    `WITH ${g} INSERT INTO memory (node_id, time, mem_total_bytes, mem_free_bytes, mem_available_bytes, buffers_bytes, cached_bytes, swap_total_bytes, swap_free_bytes, used_percent)
+     SELECT id, t, 8000000000, 2000000000 + x * 1000000, 4000000000, 100000000, 2000000000, 0, 0, 50 + x / 10.0 FROM g`,
+    `WITH ${g}, m AS ${list('mount_point', ['/', '/data'])}
+     INSERT INTO storage (node_id, time, mount_point, total_bytes, used_bytes, available_bytes, used_percent) SELECT id, t, m.mount_point, 100000000000, 50000000000 + t, 50000000000 - t, 50 FROM g CROSS JOIN m`,
+    `WITH ${g}, f AS ${list('iface', ['eth0', 'wlan0'])}
+     INSERT INTO network (node_id, time, iface, rx_bytes, rx_packets, rx_errors, rx_drops, tx_bytes, tx_packets, tx_errors, tx_drops,
+       rx_bytes_per_second, tx_bytes_per_second, rx_packets_per_second, tx_packets_per_second, rx_errors_per_second, tx_errors_per_second, rx_drops_per_second, tx_drops_per_second)
+     SELECT id, t, f.iface, t * 1000, t, 0, 0, t * 500, t, 0, 0, 1000, 500, 1, 1, 0, 0, 0, 0 FROM g CROSS JOIN f`,
+  ];
+}
+
+interface Target {
+  name: string;
+  store: Store;
+  /** The fill's statements for [from, to), run in one transaction. */
+  fill: (from: number, to: number) => Promise<void>;
+  sizeBytes: () => Promise<number>;
+  panel: (node: number, from: number, to: number, rollup: boolean) => Promise<unknown>;
+  /** CPU seconds of the database server so far (0: in this process). */
+  serverCpuSeconds: () => number;
+}
+
+async function runOn(x: Target): Promise<Result> {
+  const { store } = x;
+  const log = (msg: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${x.name}: ${msg} (load average ${loadavg()[0]!.toFixed(1)})`);
   const names = Array.from({ length: NODES }, (_, i) => `node-${i}`);
   const specs: NodeSpec[] = names.map((name) => ({ name, host: name, port: 22, connection: 'ssh', groups: [], vars: {} }));
   const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 3 * DAY;
-  await store.syncNodes(specs, start);
-  const rounds = (HOURS * 3600) / 10;
-  const t0 = performance.now();
-  for (let r = 0; r < rounds; r++) await store.writeRound(roundOf(start + r * 10, names));
-  const seconds = (performance.now() - t0) / 1000;
-  const rows = rounds * NODES * SAMPLES_PER_NODE;
-  await store.updateRollups(start + HOURS * 3600 + 120);
   const end = start + HOURS * 3600;
+  const measuredFrom = end - MEASURED_HOURS * 3600;
+  await store.syncNodes(specs, start);
+  // The fill: the hours before the measured ones, an hour a transaction.
+  const f0 = performance.now();
+  for (let from = start; from < measuredFrom; from += 3600) {
+    await x.fill(from, Math.min(measuredFrom, from + 3600));
+    if ((from - start) % (6 * 3600) === 0) log(`fill ${((from - start) / 3600 + 1).toFixed(0)} h of ${((measuredFrom - start) / 3600).toFixed(1)}`);
+  }
+  const fillSeconds = (performance.now() - f0) / 1000;
+  const fillRows = ((measuredFrom - start) / 10) * NODES * SAMPLES_PER_NODE;
+  log(`filled ${fillRows} rows in ${fillSeconds.toFixed(0)} s; writing ${MEASURED_HOURS} h through Store.writeRound`);
+  // The measured hours: round after round, as a hub writes them.
+  const rounds = (MEASURED_HOURS * 3600) / 10;
+  const cpu0 = process.cpuUsage();
+  const server0 = x.serverCpuSeconds();
+  const t0 = performance.now();
+  for (let r = 0; r < rounds; r++) await store.writeRound(roundOf(measuredFrom + r * 10, names));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const serverSeconds = x.serverCpuSeconds() - server0;
+  const rows = rounds * NODES * SAMPLES_PER_NODE;
+  log(`ingest ${(rows / seconds).toFixed(0)} samples/s; rollups`);
+  const r0 = performance.now();
+  await store.updateRollups(end + 120);
+  const rollupSeconds = (performance.now() - r0) / 1000;
+  log(`rollups ${rollupSeconds.toFixed(0)} s; panels`);
   const p1: number[] = [];
   const p24: number[] = [];
   for (let i = 0; i < PANELS; i++) {
     const node = 1 + Math.floor(Math.random() * NODES);
     let t = performance.now();
-    await panel(node, end - 3600, end, false);
+    await x.panel(node, end - 3600, end, false);
     p1.push(performance.now() - t);
     t = performance.now();
-    await panel(node, end - DAY, end, true);
+    await x.panel(node, end - DAY, end, true);
     p24.push(performance.now() - t);
   }
-  const bytes = await sizeBytes();
-  const r0 = performance.now();
-  await store.applyRetention({ rawDays: 1, rollup1mDays: 0, rollup1hDays: 0, rollup6hDays: 0 }, Math.floor(Date.now() / 1000));
-  const retentionMs = performance.now() - r0;
-  return { samplesPerSecond: rows / seconds, p95_1hMs: quantile(p1, 0.95), p95_24hMs: quantile(p24, 0.95), bytesPerSample: bytes / rows, retentionMs, rows };
+  const bytes = await x.sizeBytes();
+  let retentionMs: number | undefined;
+  if (store.kind === 'postgres' || SQLITE_RETENTION) {
+    log('retention');
+    const d0 = performance.now();
+    await store.applyRetention({ rawDays: 1, rollup1mDays: 0, rollup1hDays: 0, rollup6hDays: 0 }, Math.floor(Date.now() / 1000));
+    retentionMs = performance.now() - d0;
+  }
+  return {
+    samplesPerSecond: rows / seconds,
+    hubCpuUsPerSample: ((cpu.user + cpu.system) / rows),
+    serverCpuUsPerSample: (serverSeconds * 1e6) / rows,
+    fillSeconds,
+    fillRows,
+    rollupSeconds,
+    p95_1hMs: quantile(p1, 0.95),
+    p95_24hMs: quantile(p24, 0.95),
+    bytesPerSample: bytes / (rows + fillRows),
+    retentionMs,
+    rows,
+  };
 }
+
+/**
+ * The bench's PostgreSQL: durability as PostgreSQL ships it (fsync, synchronous_commit,
+ * full_page_writes on); shared buffers and WAL sized for a day of 1,000 nodes (docs/postgres.md,
+ * "Server settings").
+ */
+export const BENCH_PG_SETTINGS = { shared_buffers: '1GB', max_wal_size: '4GB', checkpoint_timeout: '15min' };
+
+/** A store BENCH_STORES leaves out: every figure NaN. */
+const NOT_RUN: Result = { samplesPerSecond: NaN, hubCpuUsPerSample: NaN, serverCpuUsPerSample: NaN, fillSeconds: NaN, fillRows: NaN, rollupSeconds: NaN, p95_1hMs: NaN, p95_24hMs: NaN, bytesPerSample: NaN, retentionMs: undefined, rows: 0 };
 
 /** Both stores, same data; returns the figures and prints them. */
 export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Result }> {
@@ -104,40 +204,65 @@ export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Re
     rollup
       ? "SELECT time, avg FROM rollup_1m WHERE node_id = ? AND series = 'cpu.usage_percent' AND label = 'all' AND time >= ? AND time < ? ORDER BY time"
       : "SELECT (time / 60) * 60 AS t, AVG(usage_percent) FROM cpu WHERE node_id = ? AND cpu = 'all' AND time >= ? AND time < ? GROUP BY 1 ORDER BY 1";
-  const sqlite = await runOn(
-    sqliteStore(db),
-    async () => {
+  const sqliteFill = fillStatements('SELECT ? AS t UNION ALL SELECT t + 10 FROM ts WHERE t + 10 < ?').map((sql) => db.prepare(sql.replace('WITH ts', 'WITH RECURSIVE ts')));
+  const sqlite: Result = !STORES.includes('sqlite') ? NOT_RUN : await runOn({
+    name: 'sqlite',
+    store: sqliteStore(db),
+    fill: async (from, to) => db.transaction(() => sqliteFill.forEach((st) => st.run(from, to)))(),
+    sizeBytes: async () => {
       db.pragma('wal_checkpoint(TRUNCATE)');
       return statSync(path).size;
     },
-    async (node, from, to, rollup) => db.prepare(panelSql(rollup)).all(node, from, to),
-  );
+    panel: async (node, from, to, rollup) => db.prepare(panelSql(rollup)).all(node, from, to),
+    serverCpuSeconds: () => 0,
+  });
   db.close();
-  const server = await startPostgres();
+  const server = await startPostgres({ server: BENCH_PG_SETTINGS });
   let pg: Result;
   try {
     const store = (await openPgStore(server.url)) as PgStore;
-    pg = await runOn(
+    const pgFill = fillStatements('SELECT generate_series($1::bigint, $2::bigint - 1, 10) AS t');
+    pg = await runOn({
+      name: 'postgres',
       store,
-      async () => {
-        await store.pg.query('VACUUM ANALYZE');
+      fill: async (from, to) => {
+        await ensurePartitions(store.pg, from, to);
+        await store.pg.tx(async (c) => {
+          for (const sql of pgFill) await c.query(sql, [from, to]);
+        });
+      },
+      sizeBytes: async () => {
+        await store.pg.query('ANALYZE');
         const [r] = await store.pg.query<{ b: number }>(
           `SELECT SUM(pg_total_relation_size(i.inhrelid))::bigint AS b FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
            WHERE p.relname = ANY(ARRAY['temperature', 'cpu', 'load', 'memory', 'storage', 'network'])`,
         );
         return r!.b;
       },
-      async (node, from, to, rollup) => store.pg.query(dollars(panelSql(rollup)), [node, from, to]),
-    );
+      panel: async (node, from, to, rollup) => store.pg.query(dollars(panelSql(rollup)), [node, from, to]),
+      serverCpuSeconds: () => server.cpuSeconds(),
+    });
     await store.close();
   } finally {
     await server.close();
   }
+  const ms = (v: number | undefined) => (v === undefined ? 'not measured (BENCH_SQLITE_RETENTION=0)' : `${v.toFixed(0)} ms`);
   const line = (name: string, r: Result) =>
-    `${name}: ingest ${r.samplesPerSecond.toFixed(0)} samples/s (${r.rows} rows), panel p95 1 h ${r.p95_1hMs.toFixed(1)} ms, 24 h ${r.p95_24hMs.toFixed(1)} ms, ${r.bytesPerSample.toFixed(1)} bytes/sample, retention of the data ${r.retentionMs.toFixed(0)} ms`;
-  console.log(`${NODES} nodes × ${HOURS} h of 10-second rounds, ${SAMPLES_PER_NODE} samples per node and round, both stores:`);
+    `${name}: ingest ${r.samplesPerSecond.toFixed(0)} samples/s (${r.rows} rows; CPU per sample: this process ${r.hubCpuUsPerSample.toFixed(2)} µs` +
+    (r.serverCpuUsPerSample ? `, server ${r.serverCpuUsPerSample.toFixed(2)} µs` : '') +
+    `), rollups ${r.rollupSeconds.toFixed(0)} s, panel p95 1 h ${r.p95_1hMs.toFixed(1)} ms, 24 h ${r.p95_24hMs.toFixed(1)} ms, ${r.bytesPerSample.toFixed(1)} bytes/sample, retention of the data ${ms(r.retentionMs)}`;
+  const fill = (name: string, r: Result) => `${name}: fill (not measured) ${r.fillRows} rows in ${r.fillSeconds.toFixed(0)} s`;
+  console.log(
+    `${NODES} nodes × ${HOURS} h of 10-second rounds, ${SAMPLES_PER_NODE} samples per node and round, both stores; ` +
+      `the first ${HOURS - MEASURED_HOURS} h filled by bulk SQL, the last ${MEASURED_HOURS} h written round by round through Store.writeRound and measured:`,
+  );
+  console.log(fill('sqlite', sqlite));
+  console.log(fill('postgres', pg));
   console.log(line('sqlite', sqlite));
   console.log(line('postgres', pg));
-  console.log(`ratio (postgres / sqlite, the anchor): ingest ${(pg.samplesPerSecond / sqlite.samplesPerSecond).toFixed(2)}, p95 24 h ${(pg.p95_24hMs / sqlite.p95_24hMs).toFixed(2)}, retention ${(pg.retentionMs / sqlite.retentionMs).toFixed(3)}`);
+  const retention = sqlite.retentionMs && pg.retentionMs ? `, retention ${(pg.retentionMs / sqlite.retentionMs).toFixed(3)}` : '';
+  console.log(
+    `ratio (postgres / sqlite, the anchor): ingest ${(pg.samplesPerSecond / sqlite.samplesPerSecond).toFixed(2)}, CPU per sample (hub + server) ${((pg.hubCpuUsPerSample + pg.serverCpuUsPerSample) / sqlite.hubCpuUsPerSample).toFixed(2)}, p95 24 h ${(pg.p95_24hMs / sqlite.p95_24hMs).toFixed(2)}${retention}`,
+  );
   return { sqlite, pg };
 }

@@ -2,12 +2,12 @@
  * Debian's real PostgreSQL 15 as an unprivileged throwaway cluster, for the store tests: initdb
  * in a temp dir, `postgres` listening on a unix socket in that dir and on a free loopback port,
  * trust auth for local connections (a password-protected role is made when asked), fsync off
- * (a test cluster that dies is thrown away anyway). As root, the cluster runs as the `postgres`
- * user via runuser: PostgreSQL refuses to run as root. close() stops it (fast shutdown, then
- * SIGKILL) and removes the dir.
+ * (a test cluster that dies is thrown away anyway; a bench asks for a durable one, `server`).
+ * As root, the cluster runs as the `postgres` user via runuser: PostgreSQL refuses to run as
+ * root. close() stops it (fast shutdown, then SIGKILL) and removes the dir.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.js';
@@ -27,12 +27,23 @@ export interface TestPostgres {
   psql(sql: string, db?: string): string;
   /** The server log so far (for failing tests). */
   log(): string;
+  /**
+   * CPU seconds (user + system) the server has spent: the postmaster, its live processes
+   * (backends, WAL writer, checkpointer…) and those that ended (its children's times), from /proc.
+   */
+  cpuSeconds(): number;
   close(): Promise<void>;
 }
 
 export interface TestPostgresOptions {
   /** Make role `edgefleet` log in with this password over TCP (md5/scram); default: trust. */
   password?: string;
+  /**
+   * A server as a user runs one (benches): PostgreSQL's durability defaults (fsync,
+   * synchronous_commit, full_page_writes on) and these settings, e.g. `{ shared_buffers: '512MB' }`,
+   * in place of the tests' fsync=off cluster with 64 MB of shared buffers.
+   */
+  server?: Record<string, string>;
 }
 
 export function postgresAvailable(): boolean {
@@ -71,10 +82,11 @@ export async function startPostgres(opts: TestPostgresOptions = {}): Promise<Tes
     : 'local all all trust\nhost all all 127.0.0.1/32 trust\n';
   writeFileSync(join(data, 'pg_hba.conf'), hba);
   const logFile = join(dir, 'postgres.log');
+  const settings = opts.server ?? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', shared_buffers: '64MB' };
   const [c, a] = asOwner(join(PG_BIN, 'postgres'), [
     '-D', data, '-k', dir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1',
-    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-    '-c', 'shared_buffers=64MB', '-c', 'max_connections=200', '-c', 'log_min_messages=warning',
+    ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    '-c', 'max_connections=200', '-c', 'log_min_messages=warning',
     '-c', `logging_collector=off`,
   ]);
   const proc: ChildProcess = spawn(c, a, { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
@@ -143,6 +155,30 @@ export async function startPostgres(opts: TestPostgresOptions = {}): Promise<Tes
     },
     psql: (sql, db) => psql(sql, db),
     log: () => stderr + (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+    cpuSeconds: () => serverCpuSeconds(postmasterPid()),
     close,
   };
+}
+
+/** /proc/PID/stat fields after the command: [0] state, [1] ppid, … [11] utime, [12] stime, [13] cutime, [14] cstime (clock ticks, 100 a second). */
+function statFields(pid: number | string): string[] | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+function serverCpuSeconds(postmaster: number | undefined): number {
+  if (!postmaster) return 0;
+  const own = statFields(postmaster);
+  if (!own) return 0;
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const f = statFields(pid);
+    if (f && Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / 100;
 }
