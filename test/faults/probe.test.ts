@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { processesWith } from '../harness/procs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -56,19 +57,6 @@ async function collectAll(): Promise<CollectionSummary> {
 
 const nextSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
 
-/** Pids whose command line holds `tag`. */
-function processesWith(tag: string): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      if (readFileSync(`/proc/${e}/cmdline`, 'latin1').includes(tag)) pids.push(Number(e));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgefleet-faults-probe-'));
@@ -179,7 +167,7 @@ describe('collectAll with a hung mount, a 64-bit counter reset and a last file w
       // sshd delivers the KILL a moment after the channel's signal request: allow it 1 s.
       let dfLeft = processesWith(`sleep\0${HUNG_DF_SLEEP}\0`);
       for (const until = Date.now() + 1000; dfLeft.length && Date.now() < until; dfLeft = processesWith(`sleep\0${HUNG_DF_SLEEP}\0`)) await new Promise((r) => setTimeout(r, 20));
-      rounds.push({ summary, ms, dfLeft, storageState: row && JSON.parse(row.sample_json) });
+      rounds.push({ summary, ms, dfLeft: dfLeft.map((p) => p.pid), storageState: row && JSON.parse(row.sample_json) });
     };
     await round();
     await nextSecond();

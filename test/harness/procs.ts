@@ -1,14 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** PIDs of live processes whose command line contains `marker` (a unique temp path the test passed). */
+/**
+ * PIDs of live processes whose command line contains `marker` (a unique temp path the test
+ * passed). The match is on the raw command line, arguments NUL-separated, so a marker can pin
+ * whole arguments: `sleep\0${tag}\0` is that sleep and no longer one.
+ */
 export function processesWith(marker: string): { pid: number; cmd: string }[] {
   const out: { pid: number; cmd: string }[] = [];
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
-      const cmd = readFileSync(`/proc/${e}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      const raw = readFileSync(`/proc/${e}/cmdline`, 'utf8');
       // A zombie has an empty command line: it is gone, only not yet reaped.
-      if (cmd.includes(marker)) out.push({ pid: Number(e), cmd });
+      if (raw.includes(marker)) out.push({ pid: Number(e), cmd: raw.replace(/\0/g, ' ').trim() });
     } catch {
       // exited meanwhile
     }
