@@ -251,6 +251,38 @@ describe('detector', () => {
     assert.ok(alarms[0]! - early >= 1 && alarms[0]! - early <= 2, `alarm ${alarms[0]! - early} steps after 14:00`);
     assert.deepEqual(v5.out.filter((i) => i < early || i >= evening), v4.filter((i) => i < early || i >= evening), 'the alarm adds nothing on regular days');
     assert.ok(isDetectorState(JSON.parse(JSON.stringify(v5.st))));
+    // On a regular series the peak gate of likelihood-v6 changes nothing: its first excursion is its largest.
+    assert.deepEqual(run(DETECTORS['likelihood-v6']).out, v5.out);
+  });
+  // The same days, but from day 3 on every night has a burst to 30 for an hour, at another hour
+  // each night (01:00, 03:00, 22:00, …): over 20 σ of its hour. For this series the last
+  // day's early end (≈ 11 σ, as above) is a smaller stray than it makes every night: likelihood-v5
+  // alarms on it, likelihood-v6 holds it against the series' own recent peak (¾ of it) and
+  // does not.
+  it('profile alarm (likelihood-v6): a series that strays further every night does not alarm on an early end', () => {
+    const T0 = 1_700_006_400 - (1_700_006_400 % 86400);
+    const burst = [-1, -1, -1, 1, 3, 22, 5, 2, 23, 4, 0, 6, 21];
+    const days = burst.length + 1;
+    const run = (config: Readonly<DetectorConfig>) => {
+      const st = newDetectorState();
+      let rng = 7;
+      const u = () => (rng = (rng * 16807) % 2147483647) / 2147483647;
+      const out: number[] = [];
+      for (let i = 0; i < 288 * days; i++) {
+        const day = Math.floor(i / 288);
+        const hour = (i % 288) / 12;
+        const b = burst[day] ?? -1;
+        const high = hour >= 8 && hour < (day === days - 1 ? 14 : 20);
+        const level = b >= 0 && hour >= b && hour < b + 1 ? 30 : high ? 10 : 0;
+        if (detect(st, level + (u() - 0.5) * 4, config, T0 + 300 * i).flagged) out.push(i);
+      }
+      return out;
+    };
+    const last = (days - 1) * 288;
+    const v5 = run(DETECTORS['likelihood-v5']).filter((i) => i >= last + 14 * 12);
+    const v6 = run(DETECTORS['likelihood-v6']).filter((i) => i >= last + 14 * 12);
+    assert.ok(v5.length >= 1, 'likelihood-v5 alarms on the last early end');
+    assert.deepEqual(v6, [], 'likelihood-v6: an early end like the cuts before it');
   });
   it('affine changes of the values (× 1000 + 5, × 0.001 − 40, a sign flip) leave the scores as they were', () => {
     const v = series[0]!.values;
@@ -289,6 +321,10 @@ describe('detector', () => {
     // A likelihood-v4 state (v 5, no profile alarm flag) starts over.
     const { away: _a, ...v4 } = newDetectorState();
     assert.equal(isDetectorState({ ...v4, v: 5 }), false);
+    // A likelihood-v5 state (v 6, no peak deviation) starts over.
+    const { pk: _pk, ...v5 } = newDetectorState();
+    assert.equal(isDetectorState({ ...v5, v: 6 }), false);
+    assert.equal(isDetectorState({ ...newDetectorState(), pk: -1 }), false);
   });
   it('eval:nab on the fixture prints one line per profile and the summary line last', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts', '--data', FIXTURE], { encoding: 'utf8' });
@@ -440,20 +476,20 @@ describe('detectAnomalies over the store', () => {
     await detectAnomalies({ db, nowUnixSeconds: T0 + 4300, backlogSeconds: 10_000, stepSeconds: 0, detector: 'likelihood-v4', config: DETECTORS['likelihood-v4'] });
     const v4 = (await listAnomalies(db)).filter((x) => x.detector !== 'rule' && x.series === 'temperature.celsius');
     assert.deepEqual(v4.map((x) => [x.detector, x.startUnixSeconds]), [['likelihood-v4', T0 + 4100]]);
-    // The hub switches to likelihood-v5: the stored v4 states are not read, so each series learns
+    // The hub switches to the default (likelihood-v6): the stored v4 states are not read, so each series learns
     // again from its next sample (430): the same jump 70 samples later is still inside the 150 it learns from.
     for (let i = 430; i < 520; i++) write(db, 'a', T0 + i * 10, (i >= 500 && i < 505 ? 75 : 45) + noise(), 50);
     const run = await detectAnomalies({ db, nowUnixSeconds: T0 + 5200, stepSeconds: 0 });
     assert.equal(run.samples, 90 * 4, 'read on from the cursor: nothing read twice');
-    assert.deepEqual((await listAnomalies(db)).filter((x) => x.detector === 'likelihood-v5'), []);
+    assert.deepEqual((await listAnomalies(db)).filter((x) => x.detector === 'likelihood-v6'), []);
     const node = listNodes(db).find((n) => n.name === 'a')!;
     const states = [...(await anomalyStore(db).detectorStates(node.id)).values()];
     // Each state has seen the 90 samples since the switch, not the 520 since the start.
-    assert.deepEqual(states.map((s) => [s.detector, isSeriesState(s.state(), 0) && (s.state() as { detector: DetectorState }).detector.n]), Array(4).fill(['likelihood-v5', 90]));
+    assert.deepEqual(states.map((s) => [s.detector, isSeriesState(s.state(), 0) && (s.state() as { detector: DetectorState }).detector.n]), Array(4).fill(['likelihood-v6', 90]));
     // From edgefleet.yaml or the environment; a detector that does not exist is refused with the names that do.
-    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.detector, 'likelihood-v5');
+    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.detector, 'likelihood-v6');
     assert.equal(loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v4' }, cwd: '/nonexistent' }).detect.detector, 'likelihood-v4');
-    assert.throws(() => loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v9' }, cwd: '/nonexistent' }), /detect\.detector.*likelihood-v5, likelihood-v4/);
+    assert.throws(() => loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v9' }, cwd: '/nonexistent' }), /detect\.detector.*likelihood-v6, likelihood-v5, likelihood-v4/);
     db.close();
   });
   it('steps: the detector scores 5-minute means; runs split anywhere give the same episodes', async () => {

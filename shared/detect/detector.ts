@@ -41,6 +41,9 @@
  * 9. A profile alarm (`likelihood-v5`): the recent median `profileAlarmSigma` of its hour's σ from
  *    the hour's mean (the nearest of the bin and its two neighbours) scores 1 on its own, once,
  *    where it first gets that far: a day unlike the days before, or a level no hour has held.
+ *    `likelihood-v6`: only when it is also at least `profileAlarmRecord` × the largest deviation
+ *    this series has had lately (a peak that fades over `profileAlarmMemorySamples`) — in a spiky
+ *    series 8 σ of the hour is an ordinary day, in a regular one it is not.
  *
  * O(window) per sample (an incrementally sorted window of ≤ 96 numbers).
  */
@@ -106,9 +109,18 @@ export interface DetectorConfig {
    * the first sample that far (once per excursion). Needs the samples' times.
    */
   profileAlarmSigma: number;
+  /**
+   * Profile alarm, `likelihood-v6` (0: off, as in `likelihood-v5`): the deviation must also be at
+   * least this fraction of the largest deviation of this series' recent past (its peak, fading by
+   * e every `profileAlarmMemorySamples` samples): a series whose hours often stray this far does
+   * not alarm on one more such day.
+   */
+  profileAlarmRecord: number;
+  /** Samples over which that peak fades by a factor e. */
+  profileAlarmMemorySamples: number;
 }
 
-export const DETECTOR_NAME = 'likelihood-v5';
+export const DETECTOR_NAME = 'likelihood-v6';
 
 /** Measured on the NAB development folder (see docs/anomalies.md); the threshold sits on a plateau of the standard profile. */
 export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
@@ -135,6 +147,8 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   recordProfileSigma: 0,
   recordYoungSigma: 5,
   profileAlarmSigma: 8,
+  profileAlarmRecord: 0.75,
+  profileAlarmMemorySamples: 8640,
 };
 
 /**
@@ -142,8 +156,9 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
  * stored under: a series whose stored state is another detector's starts learning again.
  */
 export const DETECTORS = {
-  'likelihood-v5': DEFAULT_DETECTOR_CONFIG,
-  'likelihood-v4': { ...DEFAULT_DETECTOR_CONFIG, recordYoungSigma: 0, profileAlarmSigma: 0 },
+  'likelihood-v6': DEFAULT_DETECTOR_CONFIG,
+  'likelihood-v5': { ...DEFAULT_DETECTOR_CONFIG, profileAlarmRecord: 0 },
+  'likelihood-v4': { ...DEFAULT_DETECTOR_CONFIG, recordYoungSigma: 0, profileAlarmSigma: 0, profileAlarmRecord: 0 },
 } as const satisfies Record<string, Readonly<DetectorConfig>>;
 export type DetectorName = keyof typeof DETECTORS;
 
@@ -157,7 +172,7 @@ export function contextSetBits(config: Readonly<DetectorConfig>): number {
 
 /** Everything the detector remembers about one series: plain numbers, JSON as it is. */
 export interface DetectorState {
-  v: 6;
+  v: 7;
   /** Samples seen. */
   n: number;
   /** The last values (at most `windowSamples + shiftSamples − 1`), a ring: the oldest at `head` once full. */
@@ -187,10 +202,12 @@ export interface DetectorState {
   t0: number | null;
   /** The recent median is `profileAlarmSigma` or more from its hour's mean (the profile alarm has fired for this excursion). */
   away: boolean;
+  /** The largest profile deviation lately (fading; 0 before the profile is asked): the profile alarm's bar in a series that strays often. */
+  pk: number;
 }
 
 export function newDetectorState(): DetectorState {
-  return { v: 6, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [], vs: [0, 0], prof: [], t0: null, away: false };
+  return { v: 7, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [], vs: [0, 0], prof: [], t0: null, away: false, pk: 0 };
 }
 
 /** A stored state that is not one of ours (another version, hand-edited) starts over rather than failing. */
@@ -198,7 +215,7 @@ export function isDetectorState(x: unknown): x is DetectorState {
   if (typeof x !== 'object' || x === null) return false;
   const s = x as Partial<DetectorState>;
   return (
-    s.v === 6 &&
+    s.v === 7 &&
     typeof s.n === 'number' &&
     Array.isArray(s.window) &&
     s.window.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
@@ -227,7 +244,10 @@ export function isDetectorState(x: unknown): x is DetectorState {
     Array.isArray(s.prof) &&
     s.prof.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
     (s.t0 === null || (typeof s.t0 === 'number' && Number.isFinite(s.t0))) &&
-    typeof s.away === 'boolean'
+    typeof s.away === 'boolean' &&
+    typeof s.pk === 'number' &&
+    Number.isFinite(s.pk) &&
+    s.pk >= 0
   );
 }
 
@@ -560,8 +580,10 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   // A profile alarm: once, where the recent median first gets that far from what this hour does.
   if (config.profileAlarmSigma > 0) {
     const away = seasonal >= config.profileAlarmSigma;
-    if (live && away && !state.away) score = 1;
+    // …and as far as this series' own recent peak allows (v6): a spiky series strays 8 σ often.
+    if (live && away && !state.away && seasonal >= config.profileAlarmRecord * state.pk) score = 1;
     state.away = away;
+    if (config.profileAlarmRecord > 0 && live && seasonal > 0 && Number.isFinite(seasonal)) state.pk = Math.max(seasonal, state.pk * Math.exp(-1 / config.profileAlarmMemorySamples));
   }
   if (bin >= 0) {
     const prof = state.prof;
