@@ -6,7 +6,8 @@
  * readings a collection would store) goes the hub's way: 10-second samples averaged into
  * 5-minute steps (shared/detect/steps.ts), each step scored by the detector; consecutive
  * anomalous steps are one episode, as detectAnomalies merges them. Counted per node per day of
- * scored time (after the detector's learning steps).
+ * scored time (after the detector's learning steps), with what opened each episode: the series
+ * kind and the detector's mechanism (`Detection.cause`: shift, extreme, profile, alarm, stay, context).
  * Last line: `eval:fleet episodes_per_node_day=<steady week> bench_fleet=<bench fleet>`.
  */
 import { parseArgs } from 'node:util';
@@ -54,6 +55,10 @@ export interface FleetCount {
   /** Node-days of scored steps (after each series' learning). */
   nodeDays: number;
   perSeries: Map<string, number>;
+  /** Episodes by the mechanism that opened them (`Detection.cause`). */
+  perCause: Map<string, number>;
+  /** Episodes by series kind and mechanism, keyed `kind cause`. */
+  perSeriesCause: Map<string, number>;
   /** Episodes by the day (0-based) they start in. */
   perDay: number[];
 }
@@ -66,6 +71,9 @@ export function countEpisodes(nodes: { next: (t: number) => NodeReadings }[], da
   let steps = 0;
   let episodes = 0;
   const perSeries = new Map<string, number>();
+  const perCause = new Map<string, number>();
+  const perSeriesCause = new Map<string, number>();
+  const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   const perDay = new Array<number>(Math.ceil(days)).fill(0);
   for (const node of nodes) {
     const states = new Map<string, { s: SeriesState; open: boolean }>();
@@ -80,7 +88,9 @@ export function countEpisodes(nodes: { next: (t: number) => NodeReadings }[], da
         if (d.anomalous && !st.open) {
           episodes++;
           const kind = key.slice(0, key.indexOf('|'));
-          perSeries.set(kind, (perSeries.get(kind) ?? 0) + 1);
+          count(perSeries, kind);
+          count(perCause, d.cause ?? 'unknown');
+          count(perSeriesCause, `${kind} ${d.cause ?? 'unknown'}`);
           perDay[Math.floor((k * intervalSeconds) / 86400)]!++;
         }
         st.open = d.anomalous;
@@ -89,13 +99,15 @@ export function countEpisodes(nodes: { next: (t: number) => NodeReadings }[], da
     series += states.size;
   }
   const scoredDays = Math.max(0, days - (config.warmupSamples * stepSeconds) / 86400);
-  return { nodes: nodes.length, series, steps, episodes, nodeDays: nodes.length * scoredDays, perSeries, perDay };
+  return { nodes: nodes.length, series, steps, episodes, nodeDays: nodes.length * scoredDays, perSeries, perCause, perSeriesCause, perDay };
 }
 
 function report(label: string, c: FleetCount): number {
   const rate = c.nodeDays > 0 ? c.episodes / c.nodeDays : 0;
-  const top = [...c.perSeries].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => `${k} ${v}`).join(', ');
+  const list = (m: Map<string, number>, n = 6) => [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, n).map(([k, v]) => `${k} ${v}`).join(', ');
+  const top = list(c.perSeries);
   process.stdout.write(`${label.padEnd(12)} ${c.nodes} nodes, ${c.series} series, ${c.steps} steps: ${c.episodes} episodes, ${rate.toFixed(3)} per node per day; by day ${c.perDay.join(' ')}${top ? `; by series ${top}` : ''}\n`);
+  if (c.episodes > 0) process.stdout.write(`${''.padEnd(12)} by cause ${list(c.perCause)}; by series and cause ${list(c.perSeriesCause, 10)}\n`);
   return rate;
 }
 

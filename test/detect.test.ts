@@ -168,6 +168,29 @@ describe('detector', () => {
     // After 950 samples, 88 is not "longer than ever": the history must be 40 × the stay.
     assert.deepEqual(run(1000), []);
   });
+  it('names the mechanism that made a sample anomalous (what eval:fleet counts by)', () => {
+    const causes = (values: (i: number) => number, n: number) => {
+      const st = newDetectorState();
+      const out = new Map<number, string | undefined>();
+      for (let i = 0; i < n; i++) {
+        const d = detect(st, values(i));
+        if (d.anomalous) out.set(i, d.cause);
+        else assert.equal(d.cause, undefined);
+      }
+      return out;
+    };
+    let rng = 11;
+    const u = () => (rng = (rng * 16807) % 2147483647) / 2147483647;
+    const noise = Array.from({ length: 6000 }, () => u() + u() + u() + u() - 2);
+    // One sample 5 above noise that stays within 48..52: a new extreme, which a median of three ignores.
+    assert.equal(causes((i) => 50 + noise[i]! + (i === 4000 ? 5 : 0), 4001).get(4000), 'extreme');
+    // Excursions to 30 and 70 early on widen the range; from 5000 the level holds at 60, inside it:
+    // the median of the newest three moves at the second sample, a level shift and no record.
+    const shifted = causes((i) => noise[i]! + (i >= 300 && i < 310 ? 70 : i >= 320 && i < 330 ? 30 : i >= 5000 ? 60 : 50), 5003);
+    assert.equal(shifted.get(5001), 'shift', `causes from 5000: ${[...shifted].filter(([i]) => i >= 5000)}`);
+    // Stays of 50 alternating between 0 and 10, then 10 held: the record stay (the test above) at 4037.
+    assert.equal(causes((i) => (i >= 4000 || Math.floor(i / 50) % 2 ? 10 : 0) + (noise[i]! / 4), 4100).get(4037), 'stay');
+  });
   it('a first visit to a bucket transition raises the score; a known one does not', () => {
     const run = (contextWeight: number) => {
       const st = newDetectorState();

@@ -258,7 +258,17 @@ export interface Detection {
   flagged: boolean;
   /** The score before the refractory cap is at or above the threshold: the sample is part of an anomalous episode. */
   anomalous: boolean;
+  /** Which mechanism carried the score to the threshold (`DETECTION_CAUSES`); absent when not anomalous. */
+  cause?: DetectionCause;
 }
+
+/**
+ * What made a sample anomalous, in the order they are applied: the level-shift or the new-extreme
+ * likelihood (1.–4.), the profile's bonus (8.) or alarm (9.), a record stay (7.), contextual
+ * novelty (6.) lifting the score over the cut. The first that reaches the threshold is named.
+ */
+export const DETECTION_CAUSES = ['shift', 'extreme', 'profile', 'alarm', 'stay', 'context'] as const;
+export type DetectionCause = (typeof DETECTION_CAUSES)[number];
 
 const scratch = new Float64Array(1024);
 const diffScratch = new Float64Array(1024);
@@ -576,12 +586,17 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   const l1 = likelihood(state.stats, 2, f1, state.n, config.likelihoodAlpha);
   // An ordinary record is still learnt (above): how often this series sets records stays known.
   let score = live ? Math.max(l0, ordinaryRecord ? 0 : l1) : 0;
+  let cause: DetectionCause | undefined = score >= config.threshold ? (l0 >= score ? 'shift' : 'extreme') : undefined;
   if (live && seasonal > 3) score = Math.min(1, score + config.profileWeight * Math.min(1, (seasonal - 3) / 3));
+  if (!cause && score >= config.threshold) cause = 'profile';
   // A profile alarm: once, where the recent median first gets that far from what this hour does.
   if (config.profileAlarmSigma > 0) {
     const away = seasonal >= config.profileAlarmSigma;
     // …and as far as this series' own recent peak allows (v6): a spiky series strays 8 σ often.
-    if (live && away && !state.away && seasonal >= config.profileAlarmRecord * state.pk) score = 1;
+    if (live && away && !state.away && seasonal >= config.profileAlarmRecord * state.pk) {
+      cause ??= 'alarm';
+      score = 1;
+    }
     state.away = away;
     if (config.profileAlarmRecord > 0 && live && seasonal > 0 && Number.isFinite(seasonal)) state.pk = Math.max(seasonal, state.pk * Math.exp(-1 / config.profileAlarmMemorySamples));
   }
@@ -595,9 +610,13 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
     prof[3 * bin + 1] = c === 0 ? 0 : prof[3 * bin + 1]! + a * (Math.abs(d) - prof[3 * bin + 1]!);
     prof[3 * bin + 2] = Math.min(c + 1, 1 / config.profileAlpha);
   }
-  if (config.stayBands > 0 && stayRecord(state, value, config) && live) score = 1;
+  if (config.stayBands > 0 && stayRecord(state, value, config) && live) {
+    cause ??= 'stay';
+    score = 1;
+  }
   const novelty = config.contextBuckets > 0 ? contextNovelty(state, value, config) : 0;
   if (live && novelty > 0) score = Math.min(1, score + config.contextWeight * novelty);
+  if (!cause && score >= config.threshold) cause = 'context';
   state.min = state.min === null ? value : Math.min(state.min, value);
   state.max = state.max === null ? value : Math.max(state.max, value);
   // The sorted cache follows the ring: when it is full the oldest value leaves "older"; the
@@ -631,5 +650,5 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
     state.quiet = config.refractorySamples;
   }
   const flagged = score >= config.threshold;
-  return { score, flagged, anomalous };
+  return anomalous ? { score, flagged, anomalous, cause } : { score, flagged, anomalous };
 }
