@@ -22,10 +22,10 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG, type Config } from '../shared/config/config.js';
 import { silentLogger } from '../shared/domain/index.js';
-import { DEFAULT_MAX_IN_FLIGHT, flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests, roundSeries } from '../shared/prometheus/remoteWrite.js';
-import { mergeQueueRows, roundBatch, splitBatch } from '../shared/prometheus/backlog.js';
+import { DEFAULT_MAX_IN_FLIGHT, flushRemoteWrite, queueRound, remoteWriteEndpoints, roundSeries } from '../shared/prometheus/remoteWrite.js';
+import { encodeQueueRow, mergeQueueRows, roundBatch, splitBatch } from '../shared/prometheus/backlog.js';
 import { encodeSeriesRequest, REMOTE_WRITE_HEADERS } from '../shared/prometheus/writeRequest.js';
-import { enqueueRemoteWrite, openDb } from '../shared/store/index.js';
+import { openDb } from '../shared/store/index.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { fleetSpecs } from './fleetData.js';
 import { promRound } from './promFleet.js';
@@ -86,7 +86,10 @@ try {
   const one = await replay(oneRequests, oneSamples);
   // (2) The same rounds with every series' samples together (each series once per request, all
   // its rounds in it): Prometheus then reads a series' labels and finds it once per request.
-  const merged = mergeQueueRows(rounds.flatMap((round, k) => remoteWriteRequests(roundSeries(round, specs, 'anchor_merged'), PER_SEND, 0).map((r) => ({ ...r, round: k }))));
+  const merged = mergeQueueRows(rounds.map((round, k) => {
+    const s = roundSeries(round, specs, 'anchor_merged');
+    return { payload: encodeQueueRow(s), samples: s.labels.length, round: k };
+  }));
   const mergedBatch = splitBatch(merged, PER_SEND).map((r) => encodeSeriesRequest(merged, r.from, r.to));
   const all = await replay([mergedBatch], merged.values.length);
 
@@ -104,9 +107,9 @@ try {
     const c0 = cpuUs();
     const p0 = prom.cpuMicros();
     for (const round of rounds) {
-      const requests = remoteWriteRequests(roundSeries(round, specs, job), PER_SEND, Date.now());
-      samples += requests.reduce((n, r) => n + r.samples, 0);
-      db.transaction(() => enqueueRemoteWrite(db, requests, endpoints, config.prometheus.queueMaxSamples))();
+      const series = roundSeries(round, specs, job);
+      samples += series.values.length;
+      await queueRound(db, series, { endpoints, maxSamplesPerSend: PER_SEND, queueMaxSamples: config.prometheus.queueMaxSamples });
       if (byRound) sent += await flush();
     }
     const queuedS = (performance.now() - t0) / 1000;

@@ -15,11 +15,11 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { DEFAULT_CONFIG, ConfigError, type Config } from '../shared/config/config.js';
 import type { Logger } from '../shared/domain/index.js';
-import { flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests } from '../shared/prometheus/remoteWrite.js';
+import { flushRemoteWrite, queueRound, remoteWriteEndpoints } from '../shared/prometheus/remoteWrite.js';
 import snappy from 'snappy';
-import { mergeQueueRows, splitBatch } from '../shared/prometheus/backlog.js';
+import { encodeIdRow, encodeQueueRow, mergeIdRows, mergeQueueRows, roundColumnsOf, splitBatch } from '../shared/prometheus/backlog.js';
 import { decodeWriteRequest, encodeLabels, encodeSeriesRequest, encodeWriteRequest, type EncodedSeries, type TimeSeries } from '../shared/prometheus/writeRequest.js';
-import { enqueueRemoteWrite, openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
+import { openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
 import { FakeNode, fakeState } from './harness/fakeProc.js';
 import { startHub, type HubProcess } from './harness/hub.js';
 import { freePort } from './harness/ports.js';
@@ -206,8 +206,11 @@ describe('remote write, in process, against scripted receivers', () => {
     return db;
   };
   /** Each of `rounds` queued as a round is (one call each); the last call's result. */
-  const queue = (d: Db, endpoints: string[], rounds: EncodedSeries[][], max = 1e9) =>
-    d.transaction(() => (rounds.length ? rounds : [[]]).map((b) => enqueueRemoteWrite(d, remoteWriteRequests(b, 1000, Date.now()), endpoints, max)).at(-1)!)();
+  const queue = async (d: Db, endpoints: string[], rounds: EncodedSeries[][], max = 1e9) => {
+    let last;
+    for (const b of rounds.length ? rounds : [[]]) last = await queueRound(d, b, { endpoints, maxSamplesPerSend: 1000, queueMaxSamples: max });
+    return last!;
+  };
 
   it('a 4xx is logged with the response and dropped, never retried; the next request still goes', async () => {
     // One series a request: the request holding series a is refused.
@@ -216,7 +219,7 @@ describe('remote write, in process, against scripted receivers', () => {
       const config = configFor([{ url: r.url, bearerToken: 'sekrit-token-123' }], { maxSamplesPerSend: 1 });
       const [e] = remoteWriteEndpoints(config);
       const d = fresh('4xx');
-      queue(d, [e!.name], [series('a', [1]), series('b', [2])]);
+      await queue(d, [e!.name], [series('a', [1]), series('b', [2])]);
       const log = capture();
       const [s] = await flushRemoteWrite({ db: d, config, log, deadlineMs: Date.now() + 5000 });
       assert.equal(r.attempts(), 2, 'one try for the rejected request, one for the next');
@@ -240,7 +243,7 @@ describe('remote write, in process, against scripted receivers', () => {
       const config = configFor([{ url: r.url }]);
       const d = fresh('5xx');
       // Two rounds of the same two series, queued before the first try.
-      queue(d, [remoteWriteEndpoints(config)[0]!.name], [series('x', [1, 2]), series('x', [3, 4], 10_000)]);
+      await queue(d, [remoteWriteEndpoints(config)[0]!.name], [series('x', [1, 2]), series('x', [3, 4], 10_000)]);
       const log = capture();
       const t0 = Date.now();
       const [s] = await flushRemoteWrite({ db: d, config, log, deadlineMs: Date.now() + 8000 });
@@ -262,7 +265,7 @@ describe('remote write, in process, against scripted receivers', () => {
       const config = configFor([{ url: r.url }], { retryMaxSeconds: 30 });
       const d = fresh('deadline');
       const name = remoteWriteEndpoints(config)[0]!.name;
-      queue(d, [name], [series('x', [1])]);
+      await queue(d, [name], [series('x', [1])]);
       const [s] = await flushRemoteWrite({ db: d, config, log: capture(), deadlineMs: Date.now() + 1200 });
       assert.ok(['backoff', 'deadline'].includes(s!.stopped ?? ''), JSON.stringify(s));
       const [state] = remoteWriteStates(d);
@@ -277,24 +280,58 @@ describe('remote write, in process, against scripted receivers', () => {
     }
   });
 
-  it('the queue keeps at most prometheus.queueMaxSamples: the oldest go, with a warning and the count', () => {
+  it('rows queued by earlier versions are sent first, in queue order: a WriteRequest as it is (format 1), labelled columns merged (format 2)', async () => {
+    const r = await receiver(() => ({ status: 204 }));
+    try {
+      const config = configFor([{ url: r.url }]);
+      const name = remoteWriteEndpoints(config)[0]!.name;
+      const d = fresh('legacy');
+      // As migrations 10 and 15's code queued them: a snappy WriteRequest; two rounds of columns with their labels.
+      d.prepare('INSERT INTO remote_write_endpoints (endpoint, acked_id) VALUES (?, 0)').run(name);
+      const legacy = d.prepare('INSERT INTO remote_write_queue (created_unix_ms, samples, series, format, round, payload) VALUES (?, ?, ?, ?, ?, ?)');
+      legacy.run(Date.now(), 2, 2, 1, null, encodeWriteRequest(timeSeries('old1', [1, 2])));
+      const r1 = Number(legacy.run(Date.now(), 2, 2, 2, null, encodeQueueRow(roundColumnsOf(series('old2', [3, 4])))).lastInsertRowid);
+      d.prepare('UPDATE remote_write_queue SET round = id WHERE id = ?').run(r1);
+      const r2 = Number(legacy.run(Date.now(), 2, 2, 2, null, encodeQueueRow(roundColumnsOf(series('old2', [5, 6], 10_000)))).lastInsertRowid);
+      d.prepare('UPDATE remote_write_queue SET round = id WHERE id = ?').run(r2);
+      // Then this version's rows (series ids): a round of the same series as format 2, later.
+      await queue(d, [name], [series('old2', [7, 8], 20_000)]);
+      const [s] = await flushRemoteWrite({ db: d, config, log: capture(), deadlineMs: Date.now() + 5000 });
+      const got = r.got.map((g) => g.series.map((x) => [x.labels[0]!.value, x.labels[1]!.value, x.samples.map((y) => y.value)]));
+      assert.deepEqual(got, [
+        [['old1', 'n0', [1]], ['old1', 'n1', [2]]],
+        [['old2', 'n0', [3, 5]], ['old2', 'n1', [4, 6]]],
+        [['old2', 'n0', [7]], ['old2', 'n1', [8]]],
+      ]);
+      assert.deepEqual([s!.sentSamples, s!.droppedSamples, remoteWriteStates(d)[0]!.queuedSamples], [8, 0, 0]);
+      assert.equal((d.prepare('SELECT COUNT(*) AS n FROM remote_write_queue').get() as { n: number }).n, 0, 'sent rows are deleted');
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('the queue keeps at most prometheus.queueMaxSamples: the oldest go, with a warning and the count', async () => {
     const d = fresh('bound');
-    const first = queue(d, ['a', 'b'], [series('r1', [1, 2, 3])], 5);
+    const first = await queue(d, ['a', 'b'], [series('r1', [1, 2, 3])], 5);
     assert.equal(first.droppedSamples, 0);
-    const second = queue(d, ['a', 'b'], [series('r2', [4, 5, 6])], 5);
+    const second = await queue(d, ['a', 'b'], [series('r2', [4, 5, 6])], 5);
     assert.deepEqual([second.droppedSamples, second.droppedRequests, second.droppedFor.sort(), second.queuedSamples], [3, 1, ['a', 'b'], 3]);
     const states = remoteWriteStates(d);
     assert.deepEqual(states.map((s) => [s.endpoint, s.queuedSamples, s.droppedSamples]), [['a', 3, 3], ['b', 3, 3]]);
     // An endpoint dropped from the configuration is forgotten, and no longer holds rows back.
-    queue(d, ['a'], [], 5);
+    await queue(d, ['a'], [], 5);
     assert.deepEqual(remoteWriteStates(d).map((s) => s.endpoint), ['a']);
   });
 
   it('encodes the WriteRequest protobufjs decodes back, the same bytes as encoding it whole', () => {
-    const [row] = remoteWriteRequests(series('m', [1.5, -2, 1e300]), 1000, 0);
-    const req = encodeSeriesRequest(mergeQueueRows([{ ...row!, round: 1 }]));
+    const c = roundColumnsOf(series('m', [1.5, -2, 1e300]));
+    // Format 3 (series ids, the labels by id) and format 2 (labels in the row): the same request.
+    const byId = mergeIdRows([{ payload: encodeIdRow(c, Uint32Array.of(7, 8, 9)), samples: 3, round: 1 }]);
+    assert.deepEqual([...byId.ids], [7, 8, 9]);
+    const req = encodeSeriesRequest({ ...byId, labels: c.labels });
     assert.deepEqual(decodeWriteRequest(req).timeseries, timeSeries('m', [1.5, -2, 1e300]));
     assert.deepEqual(snappy.uncompressSync(req), snappy.uncompressSync(encodeWriteRequest(timeSeries('m', [1.5, -2, 1e300]))));
+    assert.deepEqual(encodeSeriesRequest(mergeQueueRows([{ payload: encodeQueueRow(c), samples: 3, round: 1 }])), req);
   });
 
   it('merges queued rounds per series, in queue order, into requests of whole series', () => {
@@ -306,8 +343,14 @@ describe('remote write, in process, against scripted receivers', () => {
       [enc('a', 1, 1000), enc('b', 2, 1000), enc('c', 3, 1000)],
       [enc('c', 13, 2000), enc('a', 11, 2000), enc('b', 12, 2000)],
       [enc('a', 21, 3000), enc('c', 99, 2000)],
-    ].flatMap((r, k) => remoteWriteRequests(r, 1000, 0).map((x) => ({ ...x, round: k })));
-    const m = mergeQueueRows(rows);
+    ];
+    // Format 3: the ids a=1, b=2, c=3 stand for the labels; format 2: the labels in the row.
+    const idOf = { a: 1, b: 2, c: 3 } as Record<string, number>;
+    const name = (s: EncodedSeries) => String.fromCharCode(s.labels[s.labels.length - 1]!);
+    const byId = mergeIdRows(rows.map((r, k) => ({ payload: encodeIdRow(roundColumnsOf(r), Uint32Array.from(r, (s) => idOf[name(s)]!)), samples: r.length, round: k })));
+    assert.deepEqual([...byId.ids], [1, 2, 3]);
+    const m = { ...byId, labels: [...byId.ids].map((id) => encodeLabels(l('_abc'[id]!))) };
+    assert.deepEqual(snappy.uncompressSync(encodeSeriesRequest(mergeQueueRows(rows.map((r, k) => ({ payload: encodeQueueRow(roundColumnsOf(r)), samples: r.length, round: k }))))), snappy.uncompressSync(encodeSeriesRequest(m)));
     const want: TimeSeries[] = [
       { labels: l('a'), samples: [{ value: 1, timestamp: 1000 }, { value: 11, timestamp: 2000 }, { value: 21, timestamp: 3000 }] },
       { labels: l('b'), samples: [{ value: 2, timestamp: 1000 }, { value: 12, timestamp: 2000 }] },

@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_CONFIG, type Config } from '../shared/config/config.js';
 import type { Logger } from '../shared/domain/index.js';
-import { flushRemoteWrite, remoteWriteEndpoints, remoteWriteRequests } from '../shared/prometheus/remoteWrite.js';
+import { flushRemoteWrite, queueRound, remoteWriteEndpoints } from '../shared/prometheus/remoteWrite.js';
 import { decodeWriteRequest, encodeLabels, type EncodedSeries } from '../shared/prometheus/writeRequest.js';
-import { enqueueRemoteWrite, openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
+import { openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
 import { startPrometheus, type Prometheus } from './harness/prometheus.js';
 
 const SERIES = 300;
@@ -107,7 +107,7 @@ describe('a merged backlog, several requests in flight, to Prometheus 2.42', () 
       prometheus: { ...DEFAULT_CONFIG.prometheus, maxSamplesPerSend: PER_SEND, remoteWriteTimeoutSeconds: 1, retryMaxSeconds: 1, remoteWrite: [{ url: p.url, maxInFlight: 4 }] },
     };
     const endpoints = remoteWriteEndpoints(config).map((e) => e.name);
-    for (let r = 0; r < ROUNDS; r++) db.transaction(() => enqueueRemoteWrite(db, remoteWriteRequests(round(job, r, baseMs), PER_SEND, Date.now()), endpoints, 1e9))();
+    for (let r = 0; r < ROUNDS; r++) await queueRound(db, round(job, r, baseMs), { endpoints, maxSamplesPerSend: PER_SEND, queueMaxSamples: 1e9 });
     const log = capture();
     const [summary] = await flushRemoteWrite({ db, config, log, deadlineMs: Date.now() + 20_000 });
     await p.close();

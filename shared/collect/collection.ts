@@ -134,8 +134,8 @@ export async function runCollection(o: {
     tag: shards.some(Boolean) ? { hub: HUB_ID, shards: shards.join(',') } : undefined,
     log: o.log,
     onNode: o.onNode,
-    // Remote write queues in the round's SQLite transaction; on PostgreSQL it is not there yet (docs/postgres.md).
-    remoteWrite: store.kind === 'sqlite' ? remoteWriteHook(o.config, nodes, o.log) : undefined,
+    // Remote write queues in the round's own transaction, on either store.
+    remoteWrite: remoteWriteHook(o.config, nodes, o.log, store.sql),
   });
   return { ...round, sync, perNode: results.map(({ readings: _r, ...rest }) => rest) };
 }

@@ -6,6 +6,7 @@ import type { CollectorRun, CounterState, NodeReadings } from '../store/readings
 import { roundBuffer } from '../store/roundBuffer.js';
 import { sqliteStore } from '../store/sqliteStore.js';
 import type { Store } from '../store/store.js';
+import type { SqlDb } from '../store/sql.js';
 import { TransportError, type TransportPool } from '../transport/index.js';
 import { COLLECTORS, type KindFilters } from './kinds/index.js';
 import { mapLimit } from './limit.js';
@@ -47,7 +48,7 @@ export interface RoundOptions {
    * and returns what to run inside the round's transaction (queueing it), so a round is stored
    * and queued together or not at all.
    */
-  remoteWrite?: (round: StoredRound) => (db: Db) => void;
+  remoteWrite?: (round: StoredRound) => Promise<(sql: SqlDb) => Promise<void>>;
 }
 
 /** What a round stores, for remote write. */
@@ -220,7 +221,7 @@ export async function collectRound(o: RoundOptions): Promise<RoundSummary> {
     error: r.error,
     ...(r.ssmAgent ? { ssmAgent: r.ssmAgent } : {}),
   }));
-  const queue = o.remoteWrite?.({ timeUnixSeconds: time, readings: results.flatMap((r) => (r.readings ? [r.readings] : [])), counters, runs, statuses: results.map((r) => ({ node: r.node, status: r.status })) });
+  const queue = await o.remoteWrite?.({ timeUnixSeconds: time, readings: results.flatMap((r) => (r.readings ? [r.readings] : [])), counters, runs, statuses: results.map((r) => ({ node: r.node, status: r.status })) });
   const write = await buffer.submit(
     {
       timeUnixSeconds: time,

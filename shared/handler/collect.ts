@@ -41,8 +41,7 @@ async function notInTheSameSecond(ctx: EdgefleetContext): Promise<void> {
   const p = ctx.config.prometheus;
   if (!Array.isArray(p.remoteWrite) || p.remoteWrite.length === 0) return;
   const store = await ctx.store();
-  if (!store.sqlite) return; // remote write is SQLite-only for now
-  const last = (store.sqlite.prepare('SELECT MAX(last_seen_unix_seconds) AS t FROM nodes').get() as { t: number | null }).t;
+  const last = (await store.sql.get<{ t: number | null }>('SELECT MAX(last_seen_unix_seconds) AS t FROM nodes'))?.t ?? null;
   if (last !== null && last >= Math.floor(Date.now() / 1000)) await new Promise((r) => setTimeout(r, Math.min(1100, (last + 1) * 1000 - Date.now() + 5)));
 }
 
@@ -54,10 +53,10 @@ async function notInTheSameSecond(ctx: EdgefleetContext): Promise<void> {
 async function sendRemoteWrite(ctx: EdgefleetContext): Promise<void> {
   const p = ctx.config.prometheus;
   if (!Array.isArray(p.remoteWrite) || p.remoteWrite.length === 0) return;
-  if (!(await ctx.store()).sqlite) return;
+  const store = await ctx.store();
   const left = typeof ctx.getRemainingTimeInMillis === 'function' ? ctx.getRemainingTimeInMillis() - 1000 : Infinity;
   try {
-    const sent = await flushRemoteWrite({ db: ctx.db, config: ctx.config, log: ctx.log, deadlineMs: Date.now() + Math.max(0, Math.min(p.flushSeconds * 1000, left)) });
+    const sent = await flushRemoteWrite({ db: store.sql, config: ctx.config, log: ctx.log, deadlineMs: Date.now() + Math.max(0, Math.min(p.flushSeconds * 1000, left)) });
     for (const s of sent) if (s.sentRequests || s.droppedSamples || s.stopped) ctx.log.debug('remote write', { ...s });
   } catch (e) {
     ctx.log.warn('remote write failed', { error: (e as Error).message });

@@ -51,7 +51,7 @@ export function storeFor(config: Config): Promise<Store> {
 export function dbFor(config: Config): Db {
   const at = storeLocation(config);
   if (isPostgresUrl(at)) {
-    throw new StoreError(`this needs the SQLite store, and the store is PostgreSQL (${redactUrl(at)}): remote write is SQLite-only for now (docs/postgres.md)`);
+    throw new StoreError(`this needs the SQLite store, and the store is PostgreSQL (${redactUrl(at)}): docs/postgres.md lists what is still SQLite-only`);
   }
   const key = `${config.db}\0${config.store.journalMode}`;
   let db = dbs.get(key);

@@ -1,13 +1,17 @@
 import { compressBlock, uncompressBlock, type EncodedSeries, type SeriesColumns } from './writeRequest.js';
+import type { SeriesRef } from '../store/remoteWrite.js';
 
 /**
  * The remote-write queue's rows and how a backlog of them becomes requests.
  *
- * A row (remote_write_queue.format 2) is one round's chunk of series, one sample each, stored
- * snappy-compressed as columns: u32 n, u32 0, n × f64 value, n × f64 timestamp (ms), (n + 1) ×
- * u32 offsets of the labels after them, then each series' labels as encodeLabels gave them.
+ * A row (remote_write_queue.format 3) is one round's chunk of series, one sample each, as
+ * columns: u32 n, u32 3, n × f64 value, n × f64 timestamp (ms), n × u32 series id (the id in
+ * remote_write_series, where each series' labels are stored once). About 20 bytes a sample, not
+ * compressed (values and times do not compress much; the labels were what snappy had to chew).
  * Nothing is protobuf-encoded at queue time: the samples are encoded once, when a request is
- * built, whether it holds one round or a merged backlog.
+ * built, whether it holds one round or a merged backlog. Format 2 (rows queued before migration
+ * 18) is the same with each series' labels in the row, snappy-compressed: u32 n, u32 0, the
+ * values and times, (n + 1) × u32 offsets of the labels after them, the labels.
  *
  * Merging: the rows of a batch (consecutive in the queue, so in time order per series) are
  * grouped by series, each series' samples together in queue order, and split into requests
@@ -20,15 +24,113 @@ import { compressBlock, uncompressBlock, type EncodedSeries, type SeriesColumns 
 
 const HEADER_BYTES = 8;
 
-/** One round's series, one sample each, as columns (what roundSeries builds). */
+/** One round's series, one sample each, as columns (what roundSeries builds); `refs[i].labels` is `labels[i]`. */
 export interface RoundColumns {
   labels: Uint8Array[];
+  refs: SeriesRef[];
   values: number[];
   timestampsMs: number[];
 }
 
 export function roundColumnsOf(series: readonly EncodedSeries[]): RoundColumns {
-  return { labels: series.map((s) => s.labels), values: series.map((s) => s.value), timestampsMs: series.map((s) => s.timestamp) };
+  return { labels: series.map((s) => s.labels), refs: series.map((s) => ({ labels: s.labels })), values: series.map((s) => s.value), timestampsMs: series.map((s) => s.timestamp) };
+}
+
+const FORMAT_3 = 3;
+
+/** Samples `from` to `to - 1` of a round as a queue row (format 3), the series by `ids` (resolveSeries). */
+export function encodeIdRow(c: RoundColumns, ids: Uint32Array, from = 0, to = c.values.length): Buffer {
+  const n = to - from;
+  const raw = Buffer.allocUnsafe(HEADER_BYTES + 20 * n);
+  raw.writeUInt32LE(n, 0);
+  raw.writeUInt32LE(FORMAT_3, 4);
+  const v = new Float64Array(raw.buffer, raw.byteOffset + HEADER_BYTES, 2 * n);
+  for (let i = 0; i < n; i++) {
+    v[i] = c.values[from + i]!;
+    v[n + i] = c.timestampsMs[from + i]!;
+  }
+  new Uint32Array(raw.buffer, raw.byteOffset + HEADER_BYTES + 16 * n, n).set(ids.subarray(from, to));
+  return raw;
+}
+
+/** The series of format-3 rows, merged: each series once (by id), its samples in queue order. */
+export interface MergedIds {
+  ids: Uint32Array;
+  start: Uint32Array;
+  values: Float64Array;
+  timestampsMs: Float64Array;
+  duplicates: number;
+}
+
+/**
+ * Group the samples of format-3 `rows` (queue order) by series id. A series' second sample at a
+ * time it already has (or before it) is left out and counted: Prometheus would refuse the request.
+ */
+export function mergeIdRows(rows: readonly MergeRow[]): MergedIds {
+  let total = 0;
+  for (const r of rows) total += r.samples;
+  const groupOf = new Uint32Array(total);
+  const valueIn = new Float64Array(total);
+  const timeIn = new Float64Array(total);
+  const count = new Uint32Array(total + 1);
+  const lastTime = new Float64Array(total);
+  const ids = new Uint32Array(total);
+  // Ids are handed out densely: a table indexed by id when that is small, else a Map.
+  let maxId = 0;
+  for (const row of rows) {
+    const n = row.payload.readUInt32LE(0);
+    for (let i = 0, at = HEADER_BYTES + 16 * n; i < n && at + 4 <= row.payload.length; i++, at += 4) maxId = Math.max(maxId, row.payload.readUInt32LE(at));
+  }
+  const dense = maxId < 4 * total + 65_536 ? new Int32Array(maxId + 1).fill(-1) : undefined;
+  const byId = dense ? undefined : new Map<number, number>();
+  let groups = 0;
+  let k = 0;
+  let duplicates = 0;
+  for (const row of rows) {
+    const raw = row.payload;
+    const n = raw.readUInt32LE(0);
+    if (n !== row.samples || raw.readUInt32LE(4) !== FORMAT_3 || raw.length !== HEADER_BYTES + 20 * n) throw new Error(`remote write queue: a row says ${row.samples} samples and holds ${n} (${raw.length} bytes)`);
+    // Copied out: the payload need not be 8-byte aligned for a Float64Array view.
+    const cols = new Float64Array(2 * n);
+    Buffer.from(cols.buffer).set(raw.subarray(HEADER_BYTES, HEADER_BYTES + 16 * n));
+    const rowIds = new Uint32Array(n);
+    Buffer.from(rowIds.buffer).set(raw.subarray(HEADER_BYTES + 16 * n));
+    for (let i = 0; i < n; i++) {
+      const id = rowIds[i]!;
+      let g = dense ? dense[id]! : byId!.get(id);
+      if (g === undefined || g < 0) {
+        g = groups++;
+        if (dense) dense[id] = g;
+        else byId!.set(id, g);
+        ids[g] = id;
+        lastTime[g] = -Infinity;
+      }
+      const t = cols[n + i]!;
+      if (t <= lastTime[g]!) {
+        duplicates++;
+        continue;
+      }
+      lastTime[g] = t;
+      groupOf[k] = g;
+      valueIn[k] = cols[i]!;
+      timeIn[k] = t;
+      count[g + 1]!++;
+      k++;
+    }
+  }
+  const start = new Uint32Array(groups + 1);
+  for (let g = 0; g < groups; g++) start[g + 1] = start[g]! + count[g + 1]!;
+  if (groups === k) return { ids: ids.slice(0, groups), start, values: valueIn.subarray(0, k), timestampsMs: timeIn.subarray(0, k), duplicates };
+  // A counting sort by series, stable: each series' samples stay in queue order.
+  const next = start.slice(0, groups);
+  const values = new Float64Array(k);
+  const timestampsMs = new Float64Array(k);
+  for (let i = 0; i < k; i++) {
+    const at = next[groupOf[i]!]!++;
+    values[at] = valueIn[i]!;
+    timestampsMs[at] = timeIn[i]!;
+  }
+  return { ids: ids.slice(0, groups), start, values, timestampsMs, duplicates };
 }
 
 /** Series `from` to `to - 1` of a round, one sample each, as a request is encoded from. */
@@ -39,7 +141,7 @@ export function roundBatch(c: RoundColumns, from = 0, to = c.labels.length): Ser
   return { labels: c.labels.slice(from, to), start, values: Float64Array.from(c.values.slice(from, to)), timestampsMs: Float64Array.from(c.timestampsMs.slice(from, to)) };
 }
 
-/** A chunk of one round as a queue row (format 2), compressed. */
+/** A chunk of one round as a format-2 row, compressed: what edgefleet queued before migration 18 (tests of those rows). */
 export function encodeQueueRow(c: RoundColumns, from = 0, to = c.labels.length): Buffer {
   const n = to - from;
   let labelBytes = 0;
@@ -62,7 +164,7 @@ export function encodeQueueRow(c: RoundColumns, from = 0, to = c.labels.length):
   return compressBlock(raw);
 }
 
-/** The series of queue rows, merged: each series once, its samples in queue order. */
+/** The series of format-2 rows, merged: each series once, its samples in queue order. */
 export interface MergedBatch extends SeriesColumns {
   /** Samples left out: a second sample of a series at a time it already has (Prometheus would refuse the request). */
   duplicates: number;

@@ -1,27 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, type Config } from '../config/config.js';
 import type { CpuTimes, Logger, NetDevCounters, NodeSpec } from '../domain/index.js';
-import type { Db } from '../store/db.js';
+import type { SqlDb } from '../store/sql.js';
+import { asSql, type SqlOrDb } from '../store/sqliteSql.js';
 import type { StoredRound } from '../collect/round.js';
 import type { CollectorRun } from '../store/readings.js';
 import {
   batchRows,
   beginRemoteWriteBatch,
   deferRemoteWrite,
+  endpointRetry,
   enqueueRemoteWrite,
   leaseRemoteWrite,
   nextBatchRows,
   openRemoteWriteBatch,
   releaseRemoteWrite,
+  resolveSeries,
+  seriesLabels,
   setRequestState,
+  type EnqueueResult,
   type QueuedRequest,
   type RemoteWriteBatch,
+  type SeriesRef,
 } from '../store/remoteWrite.js';
-import { encodeQueueRow, mergeQueueRows, roundColumnsOf, splitBatch, type RoundColumns } from './backlog.js';
+import { encodeIdRow, mergeIdRows, mergeQueueRows, roundColumnsOf, splitBatch, type RoundColumns } from './backlog.js';
 import type { Family } from './exposition.js';
 import type { NodeSnapshot } from '../store/snapshots.js';
 import { nodeLabelPairs, nodeSamples, type SampleSink } from './nodeMetrics.js';
-import { encodeLabels, encodeSeriesRequest, REMOTE_WRITE_HEADERS, type EncodedSeries, type Label } from './writeRequest.js';
+import { encodeLabels, encodeSeriesRequest, REMOTE_WRITE_HEADERS, type EncodedSeries, type Label, type SeriesColumns } from './writeRequest.js';
 
 /**
  * Prometheus remote write 1.0 to every `prometheus.remoteWrite` endpoint, fed by each
@@ -126,22 +132,32 @@ export function remoteWriteEndpoints(config: Config): RemoteWriteEndpoint[] {
 }
 
 /**
- * Encoded label sets, by node (instance, groups, job), then family and each label name and
- * value in turn (a tree of maps: no key string built per sample): they repeat every round.
+ * Each node's series as the last round made them, by node (instance, groups, job): the i-th
+ * sample nodeSamples hands over is mostly the i-th series of last round, checked by family,
+ * suffix and labels (no key string built per sample). A series found elsewhere (one came or went
+ * before it) is looked up by its key in the node's map, built at the first miss.
  */
-interface LabelTree {
-  encoded?: Uint8Array;
-  next?: Map<string, LabelTree>;
+interface CachedSeries {
+  fam: Family;
+  suffix: string | undefined;
+  labels: readonly string[];
+  ref: SeriesRef;
 }
-const labelCache = new Map<string, Map<Family, LabelTree>>();
+interface NodeSeries {
+  series: CachedSeries[];
+  byKey?: Map<string, CachedSeries>;
+}
+const labelCache = new Map<string, NodeSeries>();
 /** Bounded: past this many nodes (an inventory renaming nodes all the time) it starts afresh. */
 const LABEL_CACHE_MAX_NODES = 100_000;
 
-function child(t: LabelTree, key: string): LabelTree {
-  let next = t.next?.get(key);
-  if (!next) (t.next ??= new Map()).set(key, (next = {}));
-  return next;
+function sameLabels(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
+const seriesKey = (fam: Family, suffix: string | undefined, labels: readonly string[]) => `${fam.name}\0${suffix ?? ''}\0${labels.join('\0')}`;
 
 /** The round's series, labelled as GET /metrics labels them, plus `job`, their labels encoded; one sample each. */
 export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job: string): RoundColumns {
@@ -150,26 +166,32 @@ export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job:
   const counters = new Map(round.counters.map((c) => [`${c.node}\0${c.kind}`, c]));
   const runs = new Map<string, CollectorRun[]>();
   for (const r of round.runs) runs.set(r.node, [...(runs.get(r.node) ?? []), r]);
-  const out: RoundColumns = { labels: [], values: [], timestampsMs: [] };
+  const out: RoundColumns = { labels: [], refs: [], values: [], timestampsMs: [] };
   let base: Label[] = [];
-  let cache = new Map<Family, LabelTree>();
+  let cache: NodeSeries = { series: [] };
+  let pos = 0;
   if (labelCache.size > LABEL_CACHE_MAX_NODES) labelCache.clear();
   const roundMs = round.timeUnixSeconds * 1000;
   const sink: SampleSink = {
     add(f, _node, labels, value, ts, suffix) {
-      let t = cache.get(f);
-      if (!t) cache.set(f, (t = {}));
-      if (suffix) t = child(t, suffix);
-      for (let i = 0; i < labels.length; i++) t = child(t, labels[i]!);
-      let encoded = t.encoded;
-      if (!encoded) {
-        const all = [{ name: '__name__', value: suffix ? f.name + suffix : f.name }, ...base];
-        for (let i = 0; i < labels.length; i += 2) all.push({ name: labels[i]!, value: labels[i + 1]! });
-        // The spec: label names sorted (`__name__` sorts first).
-        all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        t.encoded = encoded = encodeLabels(all);
+      const i = pos++;
+      let s = cache.series[i];
+      if (s === undefined || s.fam !== f || s.suffix !== suffix || !sameLabels(s.labels, labels)) {
+        if (!cache.byKey) cache.byKey = new Map(cache.series.map((x) => [seriesKey(x.fam, x.suffix, x.labels), x]));
+        const key = seriesKey(f, suffix, labels);
+        s = cache.byKey.get(key);
+        if (!s) {
+          const all = [{ name: '__name__', value: suffix ? f.name + suffix : f.name }, ...base];
+          for (let j = 0; j < labels.length; j += 2) all.push({ name: labels[j]!, value: labels[j + 1]! });
+          // The spec: label names sorted (`__name__` sorts first).
+          all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+          s = { fam: f, suffix, labels: [...labels], ref: { labels: encodeLabels(all) } };
+          cache.byKey.set(key, s);
+        }
+        cache.series[i] = s;
       }
-      out.labels.push(encoded);
+      out.labels.push(s.ref.labels);
+      out.refs.push(s.ref);
       out.values.push(value);
       out.timestampsMs.push(Math.round(ts ?? roundMs));
     },
@@ -181,8 +203,9 @@ export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job:
     for (let i = 0; i < pairs.length; i += 2) base.push({ name: pairs[i]!, value: pairs[i + 1]! });
     base.push({ name: 'job', value: job });
     const baseKey = `${pairs.join('\0')}\0${job}`;
-    cache = labelCache.get(baseKey) ?? new Map();
+    cache = labelCache.get(baseKey) ?? { series: [] };
     labelCache.set(baseKey, cache);
+    pos = 0;
     const r = readings.get(node);
     const cpu = counters.get(`${node}\0cpu`);
     const net = counters.get(`${node}\0network`);
@@ -210,34 +233,53 @@ export function roundSeries(round: StoredRound, nodes: readonly NodeSpec[], job:
       runs: nodeRuns.length ? { timeMs: t, kinds: nodeRuns.map((x) => ({ kind: x.kind, success: x.success, durationMs: x.durationMs })) } : undefined,
     };
     nodeSamples(sink, snap, { pairs, rendered: '' }, t);
+    // Series the node no longer has leave the cache; the map is rebuilt at the next miss.
+    if (cache.series.length > pos) {
+      cache.series.length = pos;
+      cache.byKey = undefined;
+    }
   }
   return out;
 }
 
-/** The round's series as queue rows of at most `maxSamples` samples each (one sample per series per round). */
-export function remoteWriteRequests(round: RoundColumns | readonly EncodedSeries[], maxSamples: number, nowMs: number): { createdUnixMs: number; samples: number; series: number; payload: Buffer }[] {
-  const c = 'labels' in round ? round : roundColumnsOf(round);
+/** The round's series as queue rows (format 3) of at most `maxSamples` samples each (one sample per series per round), the series by `ids`. */
+export function remoteWriteRequests(c: RoundColumns, ids: Uint32Array, maxSamples: number, nowMs: number): { createdUnixMs: number; samples: number; series: number; payload: Buffer }[] {
   const out = [];
   const size = Math.max(1, Math.floor(maxSamples));
-  for (let i = 0; i < c.labels.length; i += size) {
-    const n = Math.min(size, c.labels.length - i);
-    out.push({ createdUnixMs: nowMs, samples: n, series: n, payload: encodeQueueRow(c, i, i + n) });
+  for (let i = 0; i < c.values.length; i += size) {
+    const n = Math.min(size, c.values.length - i);
+    out.push({ createdUnixMs: nowMs, samples: n, series: n, payload: encodeIdRow(c, ids, i, i + n) });
   }
   return out;
 }
 
 /**
- * For collectRound: encode the round (outside the transaction) and return what to run inside
- * it, or undefined when no endpoint is configured.
+ * Queue one round's series (their ids found or added first, in their own transaction) in one
+ * transaction: for tests, the bench, and anything that queues outside a collection round.
  */
-export function remoteWriteHook(config: Config, nodes: readonly NodeSpec[], log: Logger): ((round: StoredRound) => (db: Db) => void) | undefined {
+export async function queueRound(db: SqlOrDb, round: RoundColumns | readonly EncodedSeries[], o: { endpoints: readonly string[]; maxSamplesPerSend: number; queueMaxSamples: number; nowMs?: number }): Promise<EnqueueResult> {
+  const c = 'refs' in round ? round : roundColumnsOf(round);
+  const ids = await resolveSeries(db, c.refs);
+  return enqueueRemoteWrite(db, remoteWriteRequests(c, ids, o.maxSamplesPerSend, o.nowMs ?? Date.now()), o.endpoints, o.queueMaxSamples);
+}
+
+/**
+ * For collectRound: build the round's series and find their ids (outside the round's
+ * transaction, in one of their own: a series row is harmless if the round then fails, and an id
+ * is remembered only once committed), and return what to run inside the round's transaction:
+ * queue the rows. Undefined when no endpoint is configured.
+ */
+export function remoteWriteHook(config: Config, nodes: readonly NodeSpec[], log: Logger, store: SqlDb): ((round: StoredRound) => Promise<(sql: SqlDb) => Promise<void>>) | undefined {
   const endpoints = remoteWriteEndpoints(config);
   if (endpoints.length === 0) return undefined;
   const p = config.prometheus;
-  return (round) => {
-    const requests = remoteWriteRequests(roundSeries(round, nodes, p.job), p.maxSamplesPerSend, Date.now());
-    return (db) => {
-      const r = enqueueRemoteWrite(db, requests, endpoints.map((e) => e.name), p.queueMaxSamples);
+  return async (round) => {
+    const series = roundSeries(round, nodes, p.job);
+    // A locked store: the ids are found again inside the round's transaction (and not remembered).
+    await resolveSeries(store, series.refs).catch((e) => log.debug('remote write: series ids not found before the round', { error: (e as Error).message }));
+    return async (sql) => {
+      const ids = await resolveSeries(sql, series.refs, { cache: false });
+      const r = await enqueueRemoteWrite(sql, remoteWriteRequests(series, ids, p.maxSamplesPerSend, Date.now()), endpoints.map((e) => e.name), p.queueMaxSamples);
       if (r.droppedSamples > 0) {
         log.warn('remote write queue full: dropped the oldest samples', {
           droppedSamples: r.droppedSamples,
@@ -278,9 +320,10 @@ export interface FlushSummary {
  * on its own; its retry time is in the store, so the next flush (the next round, or a
  * restarted hub) keeps to the backoff.
  */
-export async function flushRemoteWrite(o: { db: Db; config: Config; log: Logger; deadlineMs: number }): Promise<FlushSummary[]> {
+export async function flushRemoteWrite(o: { db: SqlOrDb; config: Config; log: Logger; deadlineMs: number; owner?: string }): Promise<FlushSummary[]> {
   const endpoints = remoteWriteEndpoints(o.config);
-  return Promise.all(endpoints.map((e) => flushEndpoint(o, e)));
+  const ctx = { ...o, db: asSql(o.db), owner: o.owner ?? OWNER };
+  return Promise.all(endpoints.map((e) => flushEndpoint(ctx, e)));
 }
 
 interface LoadedBatch {
@@ -294,44 +337,55 @@ interface LoadedBatch {
  * The merged batch last built per database and endpoint, kept while it is open: a retry, or the
  * next round's flush during an outage, does not merge it again. Bounded: one batch per endpoint.
  */
-const builtByDb = new WeakMap<Db, Map<string, LoadedBatch>>();
-function builtFor(db: Db): Map<string, LoadedBatch> {
+const builtByDb = new WeakMap<SqlDb, Map<string, LoadedBatch>>();
+function builtFor(db: SqlDb): Map<string, LoadedBatch> {
   let m = builtByDb.get(db);
   if (!m) builtByDb.set(db, (m = new Map()));
   return m;
 }
 
-/** The endpoint's open batch, rebuilt from its rows, or the next one opened; undefined when nothing is queued. */
-function loadBatch(db: Db, endpoint: string, perSend: number, log: Logger): LoadedBatch | undefined {
+/**
+ * The endpoint's open batch, rebuilt from its rows, or the next one opened; undefined when
+ * nothing is queued, `lost` when another hub took the endpoint's lease meanwhile.
+ */
+async function loadBatch(db: SqlDb, endpoint: string, owner: string, perSend: number, log: Logger): Promise<LoadedBatch | 'lost' | undefined> {
   const built = builtFor(db);
-  const open = openRemoteWriteBatch(db, endpoint);
+  const open = await openRemoteWriteBatch(db, endpoint);
   const cached = built.get(endpoint);
   if (open && cached && cached.batch.first === open.first && cached.batch.last === open.last && cached.batch.perSend === open.perSend) {
     cached.batch.states = open.states;
     return cached;
   }
   built.delete(endpoint);
-  const rows = open ? batchRows(db, open.first, open.last) : nextBatchRows(db, endpoint, { maxSamples: Math.max(BATCH_MAX_SAMPLES, perSend), maxRows: perSend });
+  const rows = open ? await batchRows(db, open.first, open.last) : await nextBatchRows(db, endpoint, { maxSamples: Math.max(BATCH_MAX_SAMPLES, perSend), maxRows: perSend });
   if (rows.length === 0) return undefined;
-  const split = buildBatch(rows, open?.perSend ?? perSend);
+  const split = await buildBatch(db, rows, open?.perSend ?? perSend);
   const batch: RemoteWriteBatch = open ?? { first: rows[0]!.id, last: rows.at(-1)!.id, perSend, samples: split.samples, states: split.samples.map(() => 'q') };
   if (open && (open.samples.length !== split.samples.length || open.samples.some((n, i) => n !== split.samples[i]))) {
     throw new Error(`remote write: the open batch of rows ${open.first}-${open.last} for ${endpoint} no longer splits as it did (${open.samples.length} requests before, ${split.samples.length} now)`);
   }
   if (!open) {
-    beginRemoteWriteBatch(db, endpoint, batch, split.duplicates);
+    if (!(await beginRemoteWriteBatch(db, endpoint, owner, batch, split.duplicates))) return 'lost';
     if (split.duplicates) log.warn('remote write: samples at a time their series already has were left out', { endpoint, samples: split.duplicates });
-    if (batch.samples.length === 0) return loadBatch(db, endpoint, perSend, log);
+    if (batch.samples.length === 0) return loadBatch(db, endpoint, owner, perSend, log);
   }
   const loaded = { batch, body: split.body, merged: split.merged };
   built.set(endpoint, loaded);
   return loaded;
 }
 
-/** A format-1 row is its own batch, sent as queued; format-2 rows are merged and split. */
-function buildBatch(rows: readonly QueuedRequest[], perSend: number): { samples: number[]; merged: boolean[]; duplicates: number; body: (i: number) => Buffer } {
+/**
+ * A format-1 row is its own batch, sent as queued; format-3 rows are merged by series id, their
+ * labels read once per batch (this process's memory, else remote_write_series); format-2 rows
+ * (labels in the row) are merged by their labels' bytes.
+ */
+async function buildBatch(db: SqlDb, rows: readonly QueuedRequest[], perSend: number): Promise<{ samples: number[]; merged: boolean[]; duplicates: number; body: (i: number) => Buffer }> {
   if (rows[0]!.format === 1) return { samples: [rows[0]!.samples], merged: [false], duplicates: 0, body: () => rows[0]!.payload };
-  const m = mergeQueueRows(rows);
+  let m: SeriesColumns & { duplicates: number };
+  if (rows[0]!.format === 3) {
+    const byId = mergeIdRows(rows);
+    m = { ...byId, labels: await seriesLabels(db, byId.ids) };
+  } else m = mergeQueueRows(rows);
   const requests = splitBatch(m, perSend);
   return {
     samples: requests.map((r) => r.samples),
@@ -342,7 +396,9 @@ function buildBatch(rows: readonly QueuedRequest[], perSend: number): { samples:
 }
 
 interface FlushContext {
-  db: Db;
+  db: SqlDb;
+  /** The lease owner: this process (OWNER), or a test's stand-in for another hub. */
+  owner: string;
   config: Config;
   log: Logger;
   deadlineMs: number;
@@ -350,15 +406,16 @@ interface FlushContext {
 
 async function flushEndpoint(o: FlushContext, e: RemoteWriteEndpoint): Promise<FlushSummary> {
   const summary: FlushSummary = { endpoint: e.name, sentRequests: 0, sentSamples: 0, droppedSamples: 0, retries: 0 };
-  if (busy.has(e.name)) return { ...summary, stopped: 'busy' };
-  busy.add(e.name);
+  const key = `${o.owner}\0${e.name}`;
+  if (busy.has(key)) return { ...summary, stopped: 'busy' };
+  busy.add(key);
   const p = o.config.prometheus;
   const timeoutMs = Math.max(100, p.remoteWriteTimeoutSeconds * 1000);
   try {
     for (;;) {
       const now = Date.now();
       if (now >= o.deadlineMs) return { ...summary, stopped: 'deadline' };
-      const state = o.db.prepare('SELECT attempts, retry_at_unix_ms AS retryAt FROM remote_write_endpoints WHERE endpoint = ?').get(e.name) as { attempts: number; retryAt: number } | undefined;
+      const state = await endpointRetry(o.db, e.name);
       if (!state) return summary; // nothing was ever queued for it
       if (state.retryAt > now) {
         if (state.retryAt >= o.deadlineMs) return { ...summary, stopped: 'backoff' };
@@ -366,16 +423,17 @@ async function flushEndpoint(o: FlushContext, e: RemoteWriteEndpoint): Promise<F
         continue;
       }
       // The lease outlives one request: a process killed mid-request leaves it to expire.
-      if (!leaseRemoteWrite(o.db, e.name, OWNER, now, now + timeoutMs + 2000)) return { ...summary, stopped: 'leased' };
-      const loaded = loadBatch(o.db, e.name, p.maxSamplesPerSend, o.log);
+      if (!(await leaseRemoteWrite(o.db, e.name, o.owner, now, now + timeoutMs + 2000))) return { ...summary, stopped: 'leased' };
+      const loaded = await loadBatch(o.db, e.name, o.owner, p.maxSamplesPerSend, o.log);
       if (!loaded) return summary;
+      if (loaded === 'lost') return { ...summary, stopped: 'leased' };
       const stopped = await sendBatch(o, e, loaded, summary, state.attempts, timeoutMs);
       if (stopped === 'deadline' || stopped === 'leased') return { ...summary, stopped };
       if (stopped === undefined) builtFor(o.db).delete(e.name); // answered: the next batch
     }
   } finally {
-    releaseRemoteWrite(o.db, e.name, OWNER);
-    busy.delete(e.name);
+    await releaseRemoteWrite(o.db, e.name, o.owner).catch((err) => o.log.warn('remote write: lease not released (it expires)', { endpoint: e.name, error: (err as Error).message }));
+    busy.delete(key);
   }
 }
 
@@ -398,20 +456,20 @@ async function sendBatch(o: FlushContext, e: RemoteWriteEndpoint, loaded: Loaded
       const i = next++;
       const now = Date.now();
       if (now >= o.deadlineMs) return void (stop ??= 'deadline');
-      if (!leaseRemoteWrite(o.db, e.name, OWNER, now, now + timeoutMs + 2000)) return void (stop ??= 'leased');
+      if (!(await leaseRemoteWrite(o.db, e.name, o.owner, now, now + timeoutMs + 2000))) return void (stop ??= 'leased');
       const inDoubt = batch.states[i] === 's';
-      if (!inDoubt && !setRequestState(o.db, e.name, batch, i, { state: 's', nowMs: now })) return void (stop ??= 'gone');
+      if (!inDoubt && !(await setRequestState(o.db, e.name, o.owner, batch, i, { state: 's', nowMs: now }))) return void (stop ??= 'gone');
       const samples = batch.samples[i]!;
       const outcome = await post(e, loaded.body(i), timeoutMs);
       const after = Date.now();
       if (outcome.ok) {
-        if (setRequestState(o.db, e.name, batch, i, { state: 'a', nowMs: after })) {
+        if (await setRequestState(o.db, e.name, o.owner, batch, i, { state: 'a', nowMs: after })) {
           summary.sentRequests++;
           summary.sentSamples += samples;
         }
       } else if (outcome.retry) {
         // A status says nothing was taken now; no answer leaves it in doubt, and so does an earlier one.
-        setRequestState(o.db, e.name, batch, i, { state: inDoubt || outcome.status === undefined ? 's' : 'q', nowMs: after });
+        await setRequestState(o.db, e.name, o.owner, batch, i, { state: inDoubt || outcome.status === undefined ? 's' : 'q', nowMs: after });
         summary.retries++;
         stop ??= 'retry';
         if (deferred) continue;
@@ -419,18 +477,18 @@ async function sendBatch(o: FlushContext, e: RemoteWriteEndpoint, loaded: Loaded
         const attempts = attempts0 + 1;
         const backoff = Math.min(p.retryMaxSeconds * 1000, MIN_BACKOFF_MS * 2 ** Math.min(attempts - 1, 20));
         const wait = Math.max(backoff, outcome.retryAfterMs ?? 0);
-        deferRemoteWrite(o.db, e.name, { attempts, retryAtUnixMs: after + wait, error: outcome.error, nowMs: after });
+        await deferRemoteWrite(o.db, e.name, { attempts, retryAtUnixMs: after + wait, error: outcome.error, nowMs: after });
         // Logged on the first failure and then at every power of two, not on every retry.
         if ((attempts & (attempts - 1)) === 0) o.log.warn('remote write failed, will retry', { endpoint: e.name, attempts, retryInMs: wait, error: outcome.error });
       } else if (inDoubt && loaded.merged[i] && outcome.status === 400 && ALREADY_THERE.test(outcome.error)) {
         // Sent before without an answer, and now refused as behind what the endpoint holds: it was taken then.
-        if (setRequestState(o.db, e.name, batch, i, { state: 'a', nowMs: after })) {
+        if (await setRequestState(o.db, e.name, o.owner, batch, i, { state: 'a', nowMs: after })) {
           summary.sentRequests++;
           summary.sentSamples += samples;
         }
         o.log.info('remote write: a request sent before without an answer was taken then (the endpoint refuses it as already there)', { endpoint: e.name, samples, error: outcome.error });
       } else {
-        if (setRequestState(o.db, e.name, batch, i, { state: 'd', nowMs: after, error: outcome.error })) summary.droppedSamples += samples;
+        if (await setRequestState(o.db, e.name, o.owner, batch, i, { state: 'd', nowMs: after, error: outcome.error })) summary.droppedSamples += samples;
         o.log.error('remote write rejected, request dropped (not retried)', { endpoint: e.name, samples, error: outcome.error });
       }
     }

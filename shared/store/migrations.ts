@@ -694,4 +694,16 @@ export const MIGRATIONS: readonly string[] = [
   `
   SELECT 17;
   `,
+  // 18 (issue 19): each series' labels once. A queue row (format 3) holds series ids, not the
+  // labels' bytes, which were most of a row and of the hub's time per sample (compressing them
+  // into the row, uncompressing and comparing them to merge). labels_sha1 finds a series by its
+  // labels (a unique key of 20 bytes, whatever the labels' length); ids are never reused, and a
+  // series row is kept (a few hundred bytes a series): a hub's cached id is never left dangling.
+  `
+  CREATE TABLE remote_write_series (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    labels_sha1 BLOB NOT NULL UNIQUE,
+    labels BLOB NOT NULL
+  );
+  `,
 ];

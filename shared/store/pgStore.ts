@@ -19,7 +19,7 @@ import { LATE_SECONDS, ROLLUP_LEVELS, ROLLUP_SERIES, type RollupSummary } from '
 import type { RoundWrite } from './roundBuffer.js';
 import { CLAIM_PERIOD_SQL, type Lease, type Store } from './store.js';
 import { pgSql } from './pgSql.js';
-import type { SqlDb } from './sql.js';
+import { currentTx, type SqlDb, type TxToken } from './sql.js';
 
 const yieldToCollections = () => new Promise((r) => setImmediate(r));
 
@@ -71,7 +71,6 @@ export class PgStore implements Store {
    * elsewhere fails this try with 55P03 (the round buffer retries) instead of waiting past the round.
    */
   async writeRound(r: RoundWrite, opts: { lockWaitMs?: number } = {}): Promise<number> {
-    if (r.alsoInTransaction) throw new Error('BUG: alsoInTransaction (remote write) is SQLite-only');
     const times = r.readings.map((x) => x.timeUnixSeconds);
     await ensurePartitions(this.pg, Math.min(r.timeUnixSeconds, ...times), Math.max(r.timeUnixSeconds, ...times));
     const nowMs = Date.now();
@@ -130,6 +129,15 @@ export class PgStore implements Store {
               agents.map((o) => o.ssmAgent!.platformVersion ?? null), agents.map((o) => o.ssmAgent!.pingStatus ?? null), agents.map((o) => o.ssmAgent!.lastPingUnixSeconds ?? null),
             ],
           );
+        }
+      }
+      // Remote write's queue, last (its advisory lock is held from here to COMMIT): on the port, joined to this connection.
+      if (r.alsoInTransaction) {
+        const token: TxToken<PgClient> = { owner: this.pg, conn: c, open: true, depth: 0 };
+        try {
+          await currentTx.run(token, () => r.alsoInTransaction!(this.sql));
+        } finally {
+          token.open = false;
         }
       }
       return roundId;

@@ -1,23 +1,36 @@
+import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
+import { placeholders, type SqlDb } from './sql.js';
+import { asSql, type SqlOrDb } from './sqliteSql.js';
 
 /**
- * The durable remote-write queue (migrations 10 and 15): rows ready to send, in order, and per
- * endpoint how far it got and the batch it is sending. Everything here is one statement or one
- * transaction, so a crash anywhere leaves each request of a batch queued, answered, or sent
- * without an answer (in doubt), never half of one.
+ * The durable remote-write queue (migrations 10, 15 and 18), on either store through the SQL
+ * port (sql.ts): rows ready to send, in order; per endpoint how far it got and the batch it is
+ * sending; and each series' labels, once (remote_write_series), so that a row holds series ids,
+ * not label text. Everything here is one statement or one transaction, so a crash anywhere
+ * leaves each request of a batch queued, answered, or sent without an answer (in doubt), never
+ * half of one.
+ *
+ * Many hubs on one PostgreSQL: every transaction that writes the queue's bookkeeping first takes
+ * one advisory lock (lockQueue), so rows get their ids in commit order (a sender that has passed
+ * id n never sees a row below n commit later) and a hub's enqueue never overwrites another's
+ * batch state; one hub sends for an endpoint at a time (its lease, leaseRemoteWrite), and a
+ * request's state changes only for the lease holder. On SQLite BEGIN IMMEDIATE does the same.
  */
 
 /**
- * One row, as queued: format 2, a round's chunk of series as columns (shared/prometheus/backlog.ts);
- * format 1, a snappy-compressed WriteRequest (rows queued before migration 15), sent as it is.
+ * One row, as queued: format 3, a round's chunk of samples as series ids and columns
+ * (shared/prometheus/backlog.ts); format 2, the same with each series' labels in the row (rows
+ * queued before migration 18); format 1, a snappy-compressed WriteRequest (rows queued before
+ * migration 15), sent as it is. A batch holds rows of one format.
  */
 export interface QueuedRequest {
   id: number;
   createdUnixMs: number;
   samples: number;
   series: number;
-  format: 1 | 2;
-  /** The id of the first row of its round (format 2): rows of one round hold each series once. */
+  format: 1 | 2 | 3;
+  /** The id of the first row of its round (formats 2 and 3): rows of one round hold each series once. */
   round: number | null;
   payload: Buffer;
 }
@@ -72,6 +85,111 @@ export interface EnqueueResult {
   queuedSamples: number;
 }
 
+/** pg_advisory_xact_lock's key for the queue (pg.ts ADVISORY's range). */
+const QUEUE_LOCK = 720_020_019;
+
+/** Serialize the queue's writers for the rest of the transaction (PostgreSQL; SQLite's BEGIN IMMEDIATE already does). */
+async function lockQueue(sql: SqlDb): Promise<void> {
+  if (sql.dialect === 'postgres') await sql.run('SELECT pg_advisory_xact_lock(CAST(? AS BIGINT))', [QUEUE_LOCK]);
+}
+
+/**
+ * A series as remote write sees it: its labels as encodeLabels gave them, and its id in the
+ * series table of one store (`owner`, the SQL port it was found in), once known.
+ */
+export interface SeriesRef {
+  labels: Uint8Array;
+  id?: number;
+  owner?: SqlDb;
+}
+
+/** Each store's series labels by id, as this process has seen them. Bounded: past this many it starts afresh. */
+const labelsById = new WeakMap<SqlDb, Map<number, Uint8Array>>();
+const LABELS_BY_ID_MAX = 2_000_000;
+function knownLabels(sql: SqlDb): Map<number, Uint8Array> {
+  let m = labelsById.get(sql);
+  if (!m || m.size > LABELS_BY_ID_MAX) labelsById.set(sql, (m = new Map()));
+  return m;
+}
+
+/** Series per statement: at most twice as many parameters (SQLite allows 32,766, PostgreSQL 65,535). */
+const CHUNK = 2000;
+const sha1 = (b: Uint8Array) => createHash('sha1').update(b).digest();
+
+/**
+ * Give every ref without an id in this store its id: looked up by the SHA-1 of its labels,
+ * inserted when the store has none (ON CONFLICT: another hub may insert it meanwhile). Runs in
+ * its own transaction (or the caller's). `cache: false` leaves the refs as they were and returns
+ * the ids: for use inside a transaction that may yet roll back (an id remembered from it could
+ * name a row that was never committed).
+ */
+export async function resolveSeries(db: SqlOrDb, refs: readonly SeriesRef[], o: { cache?: boolean } = {}): Promise<Uint32Array> {
+  const sql = asSql(db);
+  const cache = o.cache ?? true;
+  const out = new Uint32Array(refs.length);
+  const missing = new Map<string, { ref: SeriesRef; key: Buffer; at: number[] }>();
+  for (let i = 0; i < refs.length; i++) {
+    const r = refs[i]!;
+    if (r.owner === sql && r.id !== undefined) out[i] = r.id;
+    else {
+      const k = Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.byteLength).toString('latin1');
+      const m = missing.get(k);
+      if (m) m.at.push(i);
+      else missing.set(k, { ref: r, key: sha1(r.labels), at: [i] });
+    }
+  }
+  if (missing.size === 0) return out;
+  const known = knownLabels(sql);
+  const all = [...missing.values()];
+  await sql.tx(async (s) => {
+    for (let c = 0; c < all.length; c += CHUNK) {
+      const chunk = all.slice(c, c + CHUNK);
+      const hex = (k: Buffer | Uint8Array) => Buffer.from(k).toString('hex');
+      const find = async (of: typeof chunk) => (await s.all<{ id: number; k: Buffer }>(`SELECT id, labels_sha1 AS k FROM remote_write_series WHERE labels_sha1 IN (${placeholders(of.length)})`, of.map((m) => m.key))).map((r) => [hex(r.k), r.id] as const);
+      const ids = new Map(await find(chunk));
+      const fresh = chunk.filter((m) => !ids.has(m.key.toString('hex')));
+      if (fresh.length) {
+        const added = await s.all<{ id: number; k: Buffer }>(
+          `INSERT INTO remote_write_series (labels_sha1, labels) VALUES ${fresh.map(() => '(?, ?)').join(', ')} ON CONFLICT (labels_sha1) DO NOTHING RETURNING id, labels_sha1 AS k`,
+          fresh.flatMap((m) => [m.key, Buffer.from(m.ref.labels)]),
+        );
+        for (const r of added) ids.set(hex(r.k), r.id);
+        // Inserted meanwhile by another hub (ON CONFLICT returns nothing for those): read them.
+        const raced = fresh.filter((m) => !ids.has(m.key.toString('hex')));
+        if (raced.length) for (const [k, id] of await find(raced)) ids.set(k, id);
+      }
+      for (const m of chunk) {
+        const id = ids.get(m.key.toString('hex'));
+        if (id === undefined || id >= 2 ** 32) throw new Error(`remote write: series id ${id} for ${m.key.toString('hex')} missing or past 2^32`);
+        for (const i of m.at) out[i] = id;
+        if (cache) {
+          m.ref.id = id;
+          m.ref.owner = sql;
+          known.set(id, m.ref.labels);
+        }
+      }
+    }
+  });
+  return out;
+}
+
+/** The labels of series `ids` (distinct), from this process's memory or the store; an id the store lacks is an error. */
+export async function seriesLabels(db: SqlOrDb, ids: ArrayLike<number>): Promise<Uint8Array[]> {
+  const sql = asSql(db);
+  const known = knownLabels(sql);
+  const want: number[] = [];
+  for (let i = 0; i < ids.length; i++) if (!known.has(ids[i]!)) want.push(ids[i]!);
+  for (let c = 0; c < want.length; c += CHUNK) {
+    const chunk = want.slice(c, c + CHUNK);
+    for (const r of await sql.all<{ id: number; labels: Buffer }>(`SELECT id, labels FROM remote_write_series WHERE id IN (${placeholders(chunk.length)})`, chunk)) known.set(r.id, new Uint8Array(r.labels));
+  }
+  return Array.from(ids, (id) => {
+    const l = known.get(id);
+    if (!l) throw new Error(`remote write queue: series ${id} is not in remote_write_series`);
+    return l;
+  });
+}
+
 /**
  * Queue one round's `requests` for `endpoints` (call inside the round's transaction): the rows
  * of one call are one round, holding each series at most once. An endpoint seen for
@@ -79,94 +197,109 @@ export interface EnqueueResult {
  * Then the bound: while the queue holds more than `maxSamples` samples, its oldest request is
  * deleted and counted as dropped for every endpoint that had not sent it.
  */
-export function enqueueRemoteWrite(db: Db, requests: readonly Omit<QueuedRequest, 'id' | 'format' | 'round'>[], endpoints: readonly string[], maxSamples: number): EnqueueResult {
-  const firstNew = ((db.prepare('SELECT MAX(id) AS id FROM remote_write_queue').get() as { id: number | null }).id ?? 0);
-  const known = new Set((db.prepare('SELECT endpoint FROM remote_write_endpoints').all() as { endpoint: string }[]).map((r) => r.endpoint));
-  const add = db.prepare('INSERT INTO remote_write_endpoints (endpoint, acked_id) VALUES (?, ?)');
-  for (const e of endpoints) if (!known.has(e)) add.run(e, firstNew);
-  const forget = db.prepare('DELETE FROM remote_write_endpoints WHERE endpoint = ?');
-  for (const e of known) if (!endpoints.includes(e)) forget.run(e);
-  const insert = db.prepare('INSERT INTO remote_write_queue (created_unix_ms, samples, series, format, round, payload) VALUES (?, ?, ?, 2, ?, ?)');
-  let round: number | bigint | null = null;
-  for (const r of requests) {
-    const id: number | bigint = insert.run(r.createdUnixMs, r.samples, r.series, round, r.payload).lastInsertRowid;
-    if (round === null) db.prepare('UPDATE remote_write_queue SET round = id WHERE id = ?').run((round = id));
-  }
-
-  const result: EnqueueResult = { queued: requests.length, droppedRequests: 0, droppedSamples: 0, droppedFor: [], queuedSamples: 0 };
-  let total = (db.prepare('SELECT COALESCE(SUM(samples), 0) AS n FROM remote_write_queue').get() as { n: number }).n;
-  if (total > maxSamples) {
-    // An endpoint whose batch holds a dropped row gives up the whole batch: what it has not
-    // answered is dropped with it (its split needs all its rows).
-    const states = (db.prepare('SELECT endpoint, acked_id AS ackedId, batch_json AS batchJson FROM remote_write_endpoints').all() as { endpoint: string; ackedId: number; batchJson: string | null }[]).map((r) => ({
-      endpoint: r.endpoint,
-      ackedId: r.ackedId,
-      batch: r.batchJson === null ? undefined : parseBatch(r.batchJson),
-      dropped: 0,
-    }));
-    const oldest = db.prepare('SELECT id, samples FROM remote_write_queue ORDER BY id LIMIT 256').raw(true);
-    const del = db.prepare('DELETE FROM remote_write_queue WHERE id = ?');
-    const droppedFor = new Set<string>();
-    outer: for (;;) {
-      const rows = oldest.all() as [number, number][];
-      if (rows.length === 0) break;
-      for (const [id, samples] of rows) {
-        if (total <= maxSamples) break outer;
-        for (const e of states) {
-          if (e.ackedId >= id) continue;
-          droppedFor.add(e.endpoint);
-          if (e.batch && id >= e.batch.first) {
-            e.dropped += e.batch.samples.reduce((n, x, i) => (e.batch!.states[i] === 'a' || e.batch!.states[i] === 'd' ? n : n + x), 0);
-            e.ackedId = e.batch.last;
-            e.batch = undefined;
-          } else {
-            e.dropped += samples;
-            e.ackedId = id;
-          }
-        }
-        del.run(id);
-        total -= samples;
-        result.droppedRequests++;
-        result.droppedSamples += samples;
-      }
+export async function enqueueRemoteWrite(
+  db: SqlOrDb,
+  requests: readonly (Omit<QueuedRequest, 'id' | 'format' | 'round'> & { format?: 2 | 3 })[],
+  endpoints: readonly string[],
+  maxSamples: number,
+): Promise<EnqueueResult> {
+  return asSql(db).tx(async (sql) => {
+    await lockQueue(sql);
+    const firstNew = (await sql.get<{ id: number | null }>('SELECT MAX(id) AS id FROM remote_write_queue'))!.id ?? 0;
+    const known = new Set((await sql.all<{ endpoint: string }>('SELECT endpoint FROM remote_write_endpoints')).map((r) => r.endpoint));
+    for (const e of endpoints) if (!known.has(e)) await sql.run('INSERT INTO remote_write_endpoints (endpoint, acked_id) VALUES (?, ?)', [e, firstNew]);
+    for (const e of known) if (!endpoints.includes(e)) await sql.run('DELETE FROM remote_write_endpoints WHERE endpoint = ?', [e]);
+    let round: number | null = null;
+    for (const r of requests) {
+      const { id }: { id: number } = (await sql.get<{ id: number }>('INSERT INTO remote_write_queue (created_unix_ms, samples, series, format, round, payload) VALUES (?, ?, ?, ?, ?, ?) RETURNING id', [
+        r.createdUnixMs, r.samples, r.series, r.format ?? 3, round, r.payload,
+      ]))!;
+      if (round === null) await sql.run('UPDATE remote_write_queue SET round = id WHERE id = ?', [(round = id)]);
     }
-    const update = db.prepare('UPDATE remote_write_endpoints SET dropped_samples = dropped_samples + ?, acked_id = ?, batch_json = ? WHERE endpoint = ?');
-    for (const e of states) if (droppedFor.has(e.endpoint)) update.run(e.dropped, e.ackedId, e.batch ? JSON.stringify(serialBatch(e.batch)) : null, e.endpoint);
-    result.droppedFor = [...droppedFor];
-  }
-  pruneAcked(db);
-  result.queuedSamples = (db.prepare('SELECT COALESCE(SUM(samples), 0) AS n FROM remote_write_queue').get() as { n: number }).n;
-  return result;
+
+    const result: EnqueueResult = { queued: requests.length, droppedRequests: 0, droppedSamples: 0, droppedFor: [], queuedSamples: 0 };
+    let total = (await sql.get<{ n: number }>('SELECT COALESCE(SUM(samples), 0) AS n FROM remote_write_queue'))!.n;
+    if (total > maxSamples) {
+      // An endpoint whose batch holds a dropped row gives up the whole batch: what it has not
+      // answered is dropped with it (its split needs all its rows).
+      const states = (await sql.all<{ endpoint: string; ackedId: number; batchJson: string | null }>('SELECT endpoint, acked_id AS "ackedId", batch_json AS "batchJson" FROM remote_write_endpoints')).map((r) => ({
+        endpoint: r.endpoint,
+        ackedId: r.ackedId,
+        batch: r.batchJson === null ? undefined : parseBatch(r.batchJson),
+        dropped: 0,
+      }));
+      const droppedFor = new Set<string>();
+      outer: for (;;) {
+        const rows = await sql.all<{ id: number; samples: number }>('SELECT id, samples FROM remote_write_queue ORDER BY id LIMIT 256');
+        if (rows.length === 0) break;
+        for (const { id, samples } of rows) {
+          if (total <= maxSamples) break outer;
+          for (const e of states) {
+            if (e.ackedId >= id) continue;
+            droppedFor.add(e.endpoint);
+            if (e.batch && id >= e.batch.first) {
+              e.dropped += e.batch.samples.reduce((n, x, i) => (e.batch!.states[i] === 'a' || e.batch!.states[i] === 'd' ? n : n + x), 0);
+              e.ackedId = e.batch.last;
+              e.batch = undefined;
+            } else {
+              e.dropped += samples;
+              e.ackedId = id;
+            }
+          }
+          await sql.run('DELETE FROM remote_write_queue WHERE id = ?', [id]);
+          total -= samples;
+          result.droppedRequests++;
+          result.droppedSamples += samples;
+        }
+      }
+      for (const e of states) {
+        if (!droppedFor.has(e.endpoint)) continue;
+        await sql.run('UPDATE remote_write_endpoints SET dropped_samples = dropped_samples + ?, acked_id = ?, batch_json = ? WHERE endpoint = ?', [
+          e.dropped, e.ackedId, e.batch ? JSON.stringify(serialBatch(e.batch)) : null, e.endpoint,
+        ]);
+      }
+      result.droppedFor = [...droppedFor];
+    }
+    await pruneAcked(sql);
+    result.queuedSamples = (await sql.get<{ n: number }>('SELECT COALESCE(SUM(samples), 0) AS n FROM remote_write_queue'))!.n;
+    return result;
+  });
 }
 
 /** Delete the requests every endpoint has passed. */
-function pruneAcked(db: Db): void {
-  db.prepare('DELETE FROM remote_write_queue WHERE id <= (SELECT COALESCE(MIN(acked_id), (SELECT MAX(id) FROM remote_write_queue)) FROM remote_write_endpoints)').run();
+async function pruneAcked(sql: SqlDb): Promise<void> {
+  await sql.run('DELETE FROM remote_write_queue WHERE id <= (SELECT COALESCE(MIN(acked_id), (SELECT MAX(id) FROM remote_write_queue)) FROM remote_write_endpoints)');
 }
 
-const ROW_COLUMNS = 'id, created_unix_ms AS createdUnixMs, samples, series, format, round, payload';
+const ROW_COLUMNS = 'id, created_unix_ms AS "createdUnixMs", samples, series, format, round, payload';
 
 /**
  * The rows of `endpoint`'s next batch, oldest first: a format-1 row alone (it is sent as it is),
- * else the format-2 rows that follow, while they hold at most `maxSamples` samples (at least
- * one row) and number at most `maxRows` (each row holds a series once, so no series of the
- * batch has more than `maxRows` samples).
+ * else the rows of the same format that follow, while they hold at most `maxSamples` samples (at
+ * least one row) and number at most `maxRows` (each row holds a series once, so no series of the
+ * batch has more than `maxRows` samples). Reads at most `maxRows` rows.
  */
-export function nextBatchRows(db: Db, endpoint: string, o: { maxSamples: number; maxRows: number }): QueuedRequest[] {
-  const rows = db.prepare(`SELECT ${ROW_COLUMNS} FROM remote_write_queue WHERE id > (SELECT acked_id FROM remote_write_endpoints WHERE endpoint = ?) ORDER BY id`).iterate(endpoint) as IterableIterator<QueuedRequest>;
-  const out: QueuedRequest[] = [];
+export async function nextBatchRows(db: SqlOrDb, endpoint: string, o: { maxSamples: number; maxRows: number }): Promise<QueuedRequest[]> {
+  const sql = asSql(db);
+  const heads = await sql.all<{ id: number; samples: number; format: number }>(
+    'SELECT id, samples, format FROM remote_write_queue WHERE id > (SELECT acked_id FROM remote_write_endpoints WHERE endpoint = ?) ORDER BY id LIMIT ?',
+    [endpoint, Math.max(1, o.maxRows)],
+  );
+  let n = 0;
   let samples = 0;
-  for (const r of rows) {
-    if (out.length > 0 && (r.format !== 2 || out[0]!.format !== 2 || samples + r.samples > o.maxSamples || out.length >= o.maxRows)) break;
-    out.push(r);
+  for (const r of heads) {
+    if (n > 0 && (r.format === 1 || r.format !== heads[0]!.format || samples + r.samples > o.maxSamples)) break;
+    n++;
     samples += r.samples;
+    if (r.format === 1) break;
   }
-  return out;
+  return n === 0 ? [] : batchRows(sql, heads[0]!.id, heads[n - 1]!.id);
 }
 
 /** Rows `first` to `last`: an open batch's, to rebuild its requests. */
-export function batchRows(db: Db, first: number, last: number): QueuedRequest[] {
-  return db.prepare(`SELECT ${ROW_COLUMNS} FROM remote_write_queue WHERE id BETWEEN ? AND ? ORDER BY id`).all(first, last) as QueuedRequest[];
+export async function batchRows(db: SqlOrDb, first: number, last: number): Promise<QueuedRequest[]> {
+  const rows = await asSql(db).all<QueuedRequest>(`SELECT ${ROW_COLUMNS} FROM remote_write_queue WHERE id BETWEEN ? AND ? ORDER BY id`, [first, last]);
+  return rows.map((r) => ({ ...r, payload: Buffer.from(r.payload) }));
 }
 
 type SerialBatch = Omit<RemoteWriteBatch, 'states'> & { states: string };
@@ -177,23 +310,35 @@ function parseBatch(json: string): RemoteWriteBatch {
 }
 
 /** The batch `endpoint` is sending, if one is open. */
-export function openRemoteWriteBatch(db: Db, endpoint: string): RemoteWriteBatch | undefined {
-  const r = db.prepare('SELECT batch_json AS j FROM remote_write_endpoints WHERE endpoint = ?').get(endpoint) as { j: string | null } | undefined;
+export async function openRemoteWriteBatch(db: SqlOrDb, endpoint: string): Promise<RemoteWriteBatch | undefined> {
+  const r = await asSql(db).get<{ j: string | null }>('SELECT batch_json AS j FROM remote_write_endpoints WHERE endpoint = ?', [endpoint]);
   return r?.j ? parseBatch(r.j) : undefined;
+}
+
+/** acked_id moved up to `last` (never down), the batch closed, rows every endpoint passed deleted. */
+async function ackThrough(sql: SqlDb, endpoint: string, last: number): Promise<void> {
+  await sql.run('UPDATE remote_write_endpoints SET acked_id = CASE WHEN acked_id > ? THEN acked_id ELSE ? END, batch_json = NULL WHERE endpoint = ?', [last, last, endpoint]);
+  await pruneAcked(sql);
 }
 
 /**
  * Open `batch` for `endpoint` (its requests all `q`), and count the samples its merge left out
  * (a series' second sample at one time) as dropped. A batch with no request is done at once.
+ * False when `owner` no longer holds the endpoint's lease (another hub sends now).
  */
-export function beginRemoteWriteBatch(db: Db, endpoint: string, batch: RemoteWriteBatch, duplicates: number): void {
-  db.transaction(() => {
-    db.prepare('UPDATE remote_write_endpoints SET dropped_samples = dropped_samples + ? WHERE endpoint = ?').run(duplicates, endpoint);
-    if (batch.samples.length === 0) {
-      db.prepare('UPDATE remote_write_endpoints SET acked_id = MAX(acked_id, ?), batch_json = NULL WHERE endpoint = ?').run(batch.last, endpoint);
-      pruneAcked(db);
-    } else db.prepare('UPDATE remote_write_endpoints SET batch_json = ? WHERE endpoint = ?').run(JSON.stringify(serialBatch(batch)), endpoint);
-  }).immediate();
+export async function beginRemoteWriteBatch(db: SqlOrDb, endpoint: string, owner: string, batch: RemoteWriteBatch, duplicates: number): Promise<boolean> {
+  return asSql(db).tx(async (sql) => {
+    await lockQueue(sql);
+    if (!(await holdsLease(sql, endpoint, owner)) || (await openRemoteWriteBatch(sql, endpoint))) return false;
+    await sql.run('UPDATE remote_write_endpoints SET dropped_samples = dropped_samples + ? WHERE endpoint = ?', [duplicates, endpoint]);
+    if (batch.samples.length === 0) await ackThrough(sql, endpoint, batch.last);
+    else await sql.run('UPDATE remote_write_endpoints SET batch_json = ? WHERE endpoint = ?', [JSON.stringify(serialBatch(batch)), endpoint]);
+    return true;
+  });
+}
+
+async function holdsLease(sql: SqlDb, endpoint: string, owner: string): Promise<boolean> {
+  return (await sql.get<{ o: string | null }>('SELECT lease_owner AS o FROM remote_write_endpoints WHERE endpoint = ?', [endpoint]))?.o === owner;
 }
 
 export type RequestOutcome = { state: 'q' | 's'; nowMs: number } | { state: 'a'; nowMs: number } | { state: 'd'; nowMs: number; error: string };
@@ -201,74 +346,91 @@ export type RequestOutcome = { state: 'q' | 's'; nowMs: number } | { state: 'a';
 /**
  * Request `i` of `batch` is now in `outcome.state` (`batch.states` is updated too): accepted
  * or dropped requests are counted, and the batch's last answer acknowledges its rows. False
- * when the batch is no longer open for the endpoint (the queue bound dropped it): its answer
- * changes nothing then.
+ * when the batch is no longer open for the endpoint (the queue bound dropped it), or `owner`
+ * no longer holds its lease: its answer changes nothing then.
  */
-export function setRequestState(db: Db, endpoint: string, batch: RemoteWriteBatch, i: number, outcome: RequestOutcome): boolean {
-  return db.transaction(() => {
-    const open = openRemoteWriteBatch(db, endpoint);
-    if (!open || open.first !== batch.first || open.last !== batch.last) return false;
+export async function setRequestState(db: SqlOrDb, endpoint: string, owner: string, batch: RemoteWriteBatch, i: number, outcome: RequestOutcome): Promise<boolean> {
+  return asSql(db).tx(async (sql) => {
+    await lockQueue(sql);
+    const open = await openRemoteWriteBatch(sql, endpoint);
+    if (!open || open.first !== batch.first || open.last !== batch.last || !(await holdsLease(sql, endpoint, owner))) return false;
+    // The stored states are the truth (a batch object may be a copy of an older read).
+    batch.states = open.states;
     batch.states[i] = outcome.state;
     const samples = batch.samples[i]!;
     if (outcome.state === 'a') {
-      db.prepare(
+      await sql.run(
         `UPDATE remote_write_endpoints SET sent_samples = sent_samples + ?, sent_requests = sent_requests + 1,
            attempts = 0, retry_at_unix_ms = 0, last_success_unix_ms = ? WHERE endpoint = ?`,
-      ).run(samples, outcome.nowMs, endpoint);
+        [samples, outcome.nowMs, endpoint],
+      );
     } else if (outcome.state === 'd') {
-      db.prepare(
+      await sql.run(
         `UPDATE remote_write_endpoints SET dropped_samples = dropped_samples + ?, failed_requests = failed_requests + 1,
            attempts = 0, retry_at_unix_ms = 0, last_error = ?, last_error_unix_ms = ? WHERE endpoint = ?`,
-      ).run(samples, outcome.error, outcome.nowMs, endpoint);
+        [samples, outcome.error, outcome.nowMs, endpoint],
+      );
     }
-    if (batch.states.every((s) => s === 'a' || s === 'd')) {
-      db.prepare('UPDATE remote_write_endpoints SET acked_id = MAX(acked_id, ?), batch_json = NULL WHERE endpoint = ?').run(batch.last, endpoint);
-      pruneAcked(db);
-    } else db.prepare('UPDATE remote_write_endpoints SET batch_json = ? WHERE endpoint = ?').run(JSON.stringify(serialBatch(batch)), endpoint);
+    if (batch.states.every((s) => s === 'a' || s === 'd')) await ackThrough(sql, endpoint, batch.last);
+    else await sql.run('UPDATE remote_write_endpoints SET batch_json = ? WHERE endpoint = ?', [JSON.stringify(serialBatch(batch)), endpoint]);
     return true;
-  }).immediate();
+  });
 }
 
 /** A failure worth retrying: when to try again, and why. */
-export function deferRemoteWrite(db: Db, endpoint: string, o: { attempts: number; retryAtUnixMs: number; error: string; nowMs: number }): void {
-  db.prepare(
+export async function deferRemoteWrite(db: SqlOrDb, endpoint: string, o: { attempts: number; retryAtUnixMs: number; error: string; nowMs: number }): Promise<void> {
+  await asSql(db).run(
     `UPDATE remote_write_endpoints SET attempts = ?, retry_at_unix_ms = ?, failed_requests = failed_requests + 1, last_error = ?, last_error_unix_ms = ? WHERE endpoint = ?`,
-  ).run(o.attempts, o.retryAtUnixMs, o.error, o.nowMs, endpoint);
+    [o.attempts, o.retryAtUnixMs, o.error, o.nowMs, endpoint],
+  );
+}
+
+/** The endpoint's backoff state; undefined when nothing was ever queued for it. */
+export async function endpointRetry(db: SqlOrDb, endpoint: string): Promise<{ attempts: number; retryAt: number } | undefined> {
+  return asSql(db).get('SELECT attempts, retry_at_unix_ms AS "retryAt" FROM remote_write_endpoints WHERE endpoint = ?', [endpoint]);
 }
 
 /**
  * Take (or renew) the right to send for `endpoint` until `untilUnixMs`: one sender per endpoint
- * across processes (a hub, a CLI run beside it), so requests leave in queue order. False when
- * another owner holds an unexpired lease.
+ * across processes (a hub, a CLI run beside it, other hubs on one PostgreSQL), so requests leave
+ * in queue order. False when another owner holds an unexpired lease. One conditional UPDATE:
+ * PostgreSQL re-checks its condition on the row a concurrent UPDATE left, so two hubs never both win.
  */
-export function leaseRemoteWrite(db: Db, endpoint: string, owner: string, nowMs: number, untilUnixMs: number): boolean {
-  return (
-    db
-      .prepare('UPDATE remote_write_endpoints SET lease_owner = ?, lease_until_unix_ms = ? WHERE endpoint = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until_unix_ms < ?)')
-      .run(owner, untilUnixMs, endpoint, owner, nowMs).changes === 1
+export async function leaseRemoteWrite(db: SqlOrDb, endpoint: string, owner: string, nowMs: number, untilUnixMs: number): Promise<boolean> {
+  const r = await asSql(db).run(
+    'UPDATE remote_write_endpoints SET lease_owner = ?, lease_until_unix_ms = ? WHERE endpoint = ? AND (lease_owner IS NULL OR lease_owner = ? OR lease_until_unix_ms < ?)',
+    [owner, untilUnixMs, endpoint, owner, nowMs],
   );
+  return r.changes === 1;
 }
 
-export function releaseRemoteWrite(db: Db, endpoint: string, owner: string): void {
-  db.prepare('UPDATE remote_write_endpoints SET lease_owner = NULL, lease_until_unix_ms = 0 WHERE endpoint = ? AND lease_owner = ?').run(endpoint, owner);
+export async function releaseRemoteWrite(db: SqlOrDb, endpoint: string, owner: string): Promise<void> {
+  await asSql(db).run('UPDATE remote_write_endpoints SET lease_owner = NULL, lease_until_unix_ms = 0 WHERE endpoint = ? AND lease_owner = ?', [endpoint, owner]);
 }
 
-export function remoteWriteStates(db: Db): EndpointState[] {
-  const rows = db
-    .prepare(
-      `SELECT e.endpoint, e.acked_id AS ackedId, e.sent_samples AS sentSamples, e.sent_requests AS sentRequests, e.dropped_samples AS droppedSamples,
-         e.failed_requests AS failedRequests, e.attempts, e.retry_at_unix_ms AS retryAtUnixMs, e.last_error AS lastError, e.last_error_unix_ms AS lastErrorUnixMs,
-         e.last_success_unix_ms AS lastSuccessUnixMs, e.batch_json AS batchJson,
-         (SELECT COALESCE(SUM(samples), 0) FROM remote_write_queue WHERE id > e.acked_id) AS queuedSamples,
-         (SELECT COUNT(*) FROM remote_write_queue WHERE id > e.acked_id) AS queuedRequests,
-         (SELECT MIN(created_unix_ms) FROM remote_write_queue WHERE id > e.acked_id) AS oldestQueuedUnixMs
-       FROM remote_write_endpoints e ORDER BY e.endpoint`,
-    )
-    .all() as (EndpointState & { batchJson?: string | null })[];
-  // An open batch's answered requests are no longer queued.
+const STATES_SQL = `SELECT e.endpoint, e.acked_id AS "ackedId", e.sent_samples AS "sentSamples", e.sent_requests AS "sentRequests", e.dropped_samples AS "droppedSamples",
+    e.failed_requests AS "failedRequests", e.attempts, e.retry_at_unix_ms AS "retryAtUnixMs", e.last_error AS "lastError", e.last_error_unix_ms AS "lastErrorUnixMs",
+    e.last_success_unix_ms AS "lastSuccessUnixMs", e.batch_json AS "batchJson",
+    (SELECT COALESCE(SUM(samples), 0) FROM remote_write_queue WHERE id > e.acked_id) AS "queuedSamples",
+    (SELECT COUNT(*) FROM remote_write_queue WHERE id > e.acked_id) AS "queuedRequests",
+    (SELECT MIN(created_unix_ms) FROM remote_write_queue WHERE id > e.acked_id) AS "oldestQueuedUnixMs"
+  FROM remote_write_endpoints e ORDER BY e.endpoint`;
+
+/** An open batch's answered requests are no longer queued. */
+function statesOf(rows: (EndpointState & { batchJson?: string | null })[]): EndpointState[] {
   return rows.map(({ batchJson, ...e }) => {
     const b = batchJson ? parseBatch(batchJson) : undefined;
     const answered = b ? b.samples.reduce((n, x, i) => (b.states[i] === 'a' || b.states[i] === 'd' ? n + x : n), 0) : 0;
     return { ...e, queuedSamples: e.queuedSamples - answered };
   });
+}
+
+/** Each endpoint's counts and queue depth, on either store. */
+export async function remoteWriteStatesOf(db: SqlOrDb): Promise<EndpointState[]> {
+  return statesOf(await asSql(db).all(STATES_SQL));
+}
+
+/** The same, synchronously on SQLite: for GET /metrics (shared/prometheus/scrape.ts), which renders synchronously. */
+export function remoteWriteStates(db: Db): EndpointState[] {
+  return statesOf(db.prepare(STATES_SQL).all() as (EndpointState & { batchJson?: string | null })[]);
 }

@@ -12,6 +12,7 @@ import type { NodeOutcome } from './nodes.js';
 import type { CollectorRun, CounterState, NodeReadings } from './readings.js';
 import { sqliteStore } from './sqliteStore.js';
 import type { Store } from './store.js';
+import type { SqlDb } from './sql.js';
 
 /** Everything one round writes. */
 export interface RoundWrite {
@@ -27,8 +28,8 @@ export interface RoundWrite {
   /** Which hub wrote it, for which shards (`1/4,3/4`): many hubs on one store (PostgreSQL). */
   hub?: string;
   shards?: string;
-  /** Runs inside the round's transaction after its rows (remote write queues the round there; SQLite only). */
-  alsoInTransaction?: (db: Db) => void;
+  /** Runs inside the round's transaction after its rows, on the store's SQL port (remote write queues the round there). */
+  alsoInTransaction?: (sql: SqlDb) => Promise<void>;
 }
 
 export interface BufferLimits {

@@ -42,26 +42,42 @@ export class SqliteStore implements Store {
 
   /**
    * One IMMEDIATE transaction; a lock is waited for at most `lockWaitMs` (the busy timeout of this
-   * try). Never inside another caller's open SQL-port transaction (sqliteSql.ts exclusive).
+   * try). Never inside another caller's open SQL-port transaction (sqliteSql.ts exclusive). With
+   * `alsoInTransaction` (remote write) the transaction is the port's own (sqliteSql.ts tx): the
+   * rows synchronously, then the hook's statements on the port, then COMMIT.
    */
-  writeRound(r: RoundWrite, opts: { lockWaitMs?: number } = {}): Promise<number> {
-    return exclusive(this.sqlite, () => this.#writeRound(r, opts));
-  }
-
-  #writeRound(r: RoundWrite, opts: { lockWaitMs?: number }): number {
+  async writeRound(r: RoundWrite, opts: { lockWaitMs?: number } = {}): Promise<number> {
     const db = this.sqlite;
-    const writer = readingsWriter(db);
     const busyTimeoutMs = Number(db.pragma('busy_timeout', { simple: true })) || 0;
     if (opts.lockWaitMs !== undefined) db.pragma(`busy_timeout = ${Math.min(opts.lockWaitMs, busyTimeoutMs)}`);
+    try {
+      if (!r.alsoInTransaction) return await exclusive(db, () => this.#writeRound(r));
+      const hook = r.alsoInTransaction;
+      try {
+        return await this.sql.tx(async (sql) => {
+          const id = this.#writeRound(r);
+          await hook(sql);
+          return id;
+        });
+      } catch (e) {
+        // Rolled back whole: what the writer remembers as stored may not be.
+        readingsWriter(db).forgetWritten();
+        throw e;
+      }
+    } finally {
+      if (opts.lockWaitMs !== undefined) db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    }
+  }
+
+  /** The round's rows (a savepoint when a transaction is open already). */
+  #writeRound(r: RoundWrite): number {
+    const db = this.sqlite;
+    const writer = readingsWriter(db);
     try {
       // Nested transactions are savepoints: the sync, readings, runs and outcomes land together.
       return db.transaction(() => {
         if (r.sync) syncNodes(db, r.sync.specs, r.timeUnixSeconds, { keepVars: r.sync.keepVars });
-        const extra = () => {
-          recordOutcomes(db, r.outcomes, r.timeUnixSeconds);
-          r.alsoInTransaction?.(db);
-        };
-        return writer.writeRound(r.readings, r.counters, r.runs, extra, {
+        return writer.writeRound(r.readings, r.counters, r.runs, () => recordOutcomes(db, r.outcomes, r.timeUnixSeconds), {
           timeUnixSeconds: r.timeUnixSeconds,
           startedUnixMs: r.startedUnixMs,
           kinds: r.kinds,
@@ -71,8 +87,6 @@ export class SqliteStore implements Store {
     } catch (e) {
       writer.forgetWritten();
       throw e;
-    } finally {
-      if (opts.lockWaitMs !== undefined) db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     }
   }
 
