@@ -17,7 +17,7 @@ import { DEFAULT_CONFIG, type Config } from '../shared/config/config.js';
 import { silentLogger } from '../shared/domain/index.js';
 import { flushRemoteWrite, queueRound, remoteWriteEndpoints } from '../shared/prometheus/remoteWrite.js';
 import { decodeWriteRequest, encodeLabels, type EncodedSeries } from '../shared/prometheus/writeRequest.js';
-import { remoteWriteStatesOf } from '../shared/store/remoteWrite.js';
+import { remoteWriteStatesOf, resolveSeries, seriesLabels } from '../shared/store/remoteWrite.js';
 import { openPg, type PgDb } from '../shared/store/pg.js';
 import { pgSql } from '../shared/store/pgSql.js';
 import type { Store } from '../shared/store/store.js';
@@ -118,6 +118,24 @@ eachStore('remote write queue', (k) => {
     } finally {
       await p.close();
     }
+  });
+
+  it(`${k.name}: a series keeps its id: found again by a table scan (many unknown) or by its labels' SHA-1 (few, or a big table)`, async () => {
+    const store = await k.open();
+    stores.push(store);
+    const labels = (n: number, from = 0) => Array.from({ length: n }, (_, i) => encodeLabels([{ name: '__name__', value: 'ids' }, { name: 'i', value: String(from + i) }]));
+    const refs = (ls: Uint8Array[]) => ls.map((l) => ({ labels: l }));
+    const first = await resolveSeries(store.sql, refs(labels(1500)));
+    assert.equal(new Set(first).size, 1500, 'distinct ids');
+    // Fresh refs (a restarted hub knows none): 1,500 unknown in a table of 1,500 (the scan), then 300 (by SHA-1).
+    assert.deepEqual(await resolveSeries(store.sql, refs(labels(1500))), first);
+    assert.deepEqual(await resolveSeries(store.sql, refs(labels(300))), first.subarray(0, 300));
+    // A table much bigger than what is asked: by SHA-1 again; new series after the known ones.
+    await resolveSeries(store.sql, refs(labels(5000, 10_000)));
+    const again = await resolveSeries(store.sql, refs([...labels(1500), ...labels(2, 50_000)]));
+    assert.deepEqual(again.subarray(0, 1500), first);
+    assert.ok(again[1500]! > Math.max(...first) && again[1501]! > again[1500]!);
+    assert.deepEqual((await seriesLabels(store.sql, [first[7]!]))[0], labels(1, 7)[0]);
   });
 
   it(`${k.name}: two hubs on one store queue and flush at once: each sample accepted once, none lost, none out of order`, async () => {

@@ -127,51 +127,68 @@ export async function resolveSeries(db: SqlOrDb, refs: readonly SeriesRef[], o: 
   const sql = asSql(db);
   const cache = o.cache ?? true;
   const out = new Uint32Array(refs.length);
-  const missing = new Map<string, { ref: SeriesRef; key: Buffer; at: number[] }>();
+  /** By the labels' bytes as latin1 text: each distinct series once, and where it is in `refs`. */
+  const missing = new Map<string, { ref: SeriesRef; at: number[]; id?: number }>();
   for (let i = 0; i < refs.length; i++) {
     const r = refs[i]!;
     if (r.owner === sql && r.id !== undefined) out[i] = r.id;
     else {
-      const k = Buffer.from(r.labels.buffer, r.labels.byteOffset, r.labels.byteLength).toString('latin1');
+      const k = latin1(r.labels);
       const m = missing.get(k);
       if (m) m.at.push(i);
-      else missing.set(k, { ref: r, key: sha1(r.labels), at: [i] });
+      else missing.set(k, { ref: r, at: [i] });
     }
   }
   if (missing.size === 0) return out;
-  const known = knownLabels(sql);
-  const all = [...missing.values()];
   await sql.tx(async (s) => {
-    for (let c = 0; c < all.length; c += CHUNK) {
-      const chunk = all.slice(c, c + CHUNK);
-      const hex = (k: Buffer | Uint8Array) => Buffer.from(k).toString('hex');
-      const find = async (of: typeof chunk) => (await s.all<{ id: number; k: Buffer }>(`SELECT id, labels_sha1 AS k FROM remote_write_series WHERE labels_sha1 IN (${placeholders(of.length)})`, of.map((m) => m.key))).map((r) => [hex(r.k), r.id] as const);
-      const ids = new Map(await find(chunk));
-      const fresh = chunk.filter((m) => !ids.has(m.key.toString('hex')));
-      if (fresh.length) {
-        const added = await s.all<{ id: number; k: Buffer }>(
-          `INSERT INTO remote_write_series (labels_sha1, labels) VALUES ${fresh.map(() => '(?, ?)').join(', ')} ON CONFLICT (labels_sha1) DO NOTHING RETURNING id, labels_sha1 AS k`,
-          fresh.flatMap((m) => [m.key, Buffer.from(m.ref.labels)]),
-        );
-        for (const r of added) ids.set(hex(r.k), r.id);
-        // Inserted meanwhile by another hub (ON CONFLICT returns nothing for those): read them.
-        const raced = fresh.filter((m) => !ids.has(m.key.toString('hex')));
-        if (raced.length) for (const [k, id] of await find(raced)) ids.set(k, id);
-      }
-      for (const m of chunk) {
-        const id = ids.get(m.key.toString('hex'));
-        if (id === undefined || id >= 2 ** 32) throw new Error(`remote write: series id ${id} for ${m.key.toString('hex')} missing or past 2^32`);
-        for (const i of m.at) out[i] = id;
-        if (cache) {
-          m.ref.id = id;
-          m.ref.owner = sql;
-          known.set(id, m.ref.labels);
+    // Many series this process does not know (a restarted hub's first round) and a table not much
+    // bigger: one scan of the table, matched by the labels themselves (no hash, no lookup per series).
+    let scanned = false;
+    if (missing.size >= 1000) {
+      const { n } = (await s.get<{ n: number }>('SELECT COUNT(*) AS n FROM remote_write_series'))!;
+      if (n <= 4 * missing.size) {
+        scanned = true;
+        for (const r of await s.all<{ id: number; labels: Buffer }>('SELECT id, labels FROM remote_write_series ORDER BY id LIMIT ?', [n])) {
+          const m = missing.get(latin1(r.labels));
+          if (m) m.id = r.id;
         }
       }
     }
+    const rest = [...missing.values()].filter((m) => m.id === undefined).map((m) => ({ m, key: sha1(m.ref.labels) }));
+    for (let c = 0; c < rest.length; c += CHUNK) {
+      const chunk = rest.slice(c, c + CHUNK);
+      const byKey = new Map(chunk.map((x) => [latin1(x.key), x.m]));
+      const find = async (of: typeof chunk) => {
+        for (const r of await s.all<{ id: number; k: Buffer }>(`SELECT id, labels_sha1 AS k FROM remote_write_series WHERE labels_sha1 IN (${placeholders(of.length)})`, of.map((x) => x.key))) byKey.get(latin1(r.k))!.id = r.id;
+      };
+      if (!scanned) await find(chunk);
+      const fresh = chunk.filter((x) => x.m.id === undefined);
+      if (fresh.length === 0) continue;
+      const added = await s.all<{ id: number; k: Buffer }>(
+        `INSERT INTO remote_write_series (labels_sha1, labels) VALUES ${fresh.map(() => '(?, ?)').join(', ')} ON CONFLICT (labels_sha1) DO NOTHING RETURNING id, labels_sha1 AS k`,
+        fresh.flatMap((x) => [x.key, Buffer.from(x.m.ref.labels)]),
+      );
+      for (const r of added) byKey.get(latin1(r.k))!.id = r.id;
+      // Inserted meanwhile by another hub (ON CONFLICT returns nothing for those): read them.
+      const raced = fresh.filter((x) => x.m.id === undefined);
+      if (raced.length) await find(raced);
+    }
   });
+  const known = knownLabels(sql);
+  for (const m of missing.values()) {
+    const id = m.id;
+    if (id === undefined || id >= 2 ** 32) throw new Error(`remote write: series id ${id} missing or past 2^32`);
+    for (const i of m.at) out[i] = id;
+    if (cache) {
+      m.ref.id = id;
+      m.ref.owner = sql;
+      known.set(id, m.ref.labels);
+    }
+  }
   return out;
 }
+
+const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
 /** The labels of series `ids` (distinct), from this process's memory or the store; an id the store lacks is an error. */
 export async function seriesLabels(db: SqlOrDb, ids: ArrayLike<number>): Promise<Uint8Array[]> {
