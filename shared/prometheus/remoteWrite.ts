@@ -27,7 +27,7 @@ import { encodeIdRow, mergeIdRows, mergeQueueRows, roundColumnsOf, splitBatch, t
 import type { Family } from './exposition.js';
 import type { NodeSnapshot } from '../store/snapshots.js';
 import { nodeLabelPairs, nodeSamples, type SampleSink } from './nodeMetrics.js';
-import { encodeLabels, encodeSeriesRequest, REMOTE_WRITE_HEADERS, type EncodedSeries, type Label, type SeriesColumns } from './writeRequest.js';
+import { encodeLabels, encodeSeriesRequest, REMOTE_WRITE_HEADERS, snappyAvailable, type EncodedSeries, type Label, type SeriesColumns } from './writeRequest.js';
 
 /**
  * Prometheus remote write 1.0 to every `prometheus.remoteWrite` endpoint, fed by each
@@ -322,6 +322,11 @@ export interface FlushSummary {
  */
 export async function flushRemoteWrite(o: { db: SqlOrDb; config: Config; log: Logger; deadlineMs: number; owner?: string }): Promise<FlushSummary[]> {
   const endpoints = remoteWriteEndpoints(o.config);
+  if (endpoints.length && !snappyAvailable()) {
+    // Queued, not sent from here: a hub on the same store sends it (docs/aws.md).
+    o.log.debug('remote write: not sent from this build (no snappy module); a hub on the same store sends the queue');
+    return endpoints.map((e) => ({ endpoint: e.name, sentRequests: 0, sentSamples: 0, droppedSamples: 0, retries: 0, stopped: 'no snappy' }));
+  }
   const ctx = { ...o, db: asSql(o.db), owner: o.owner ?? OWNER };
   return Promise.all(endpoints.map((e) => flushEndpoint(ctx, e)));
 }

@@ -22,6 +22,16 @@ function snappy(): typeof Snappy {
   }
 }
 
+/** Whether this build can encode requests (the Lambda bundle leaves snappy out); it can queue them either way. */
+export function snappyAvailable(): boolean {
+  try {
+    snappy();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const PROTO = `
 syntax = "proto3";
 package prometheus;
