@@ -17,6 +17,7 @@
  *
  *   npm run bench:remote-write               # 1,000 nodes × 8 rounds
  *   BENCH_NODES=200 BENCH_ROUNDS=4 npm run bench:remote-write
+ *   BENCH_STORE=postgres npm run bench:remote-write   # the queue in PostgreSQL
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -27,6 +28,10 @@ import { DEFAULT_MAX_IN_FLIGHT, flushRemoteWrite, queueRound, remoteWriteEndpoin
 import { encodeQueueRow, mergeQueueRows, roundBatch, splitBatch } from '../shared/prometheus/backlog.js';
 import { encodeSeriesRequest, REMOTE_WRITE_HEADERS } from '../shared/prometheus/writeRequest.js';
 import { openDb, resolveSeries } from '../shared/store/index.js';
+import { openPgStore } from '../shared/store/pgStore.js';
+import type { SqlDb } from '../shared/store/sql.js';
+import { sqliteSql } from '../shared/store/sqliteSql.js';
+import { startPostgres, type TestPostgres } from '../test/harness/postgres.js';
 import { startPrometheus } from '../test/harness/prometheus.js';
 import { fleetSpecs } from './fleetData.js';
 import { promRound } from './promFleet.js';
@@ -35,6 +40,8 @@ const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
 const PER_SEND = Number(process.env.BENCH_SAMPLES_PER_SEND ?? DEFAULT_CONFIG.prometheus.maxSamplesPerSend);
 const ANCHOR_IN_FLIGHT = 4;
+/** BENCH_STORE=postgres: the queue in a real PostgreSQL 15 started here (test/harness/postgres.ts, a durable server), not a SQLite file. */
+const ON_PG = process.env.BENCH_STORE === 'postgres';
 
 const cpuUs = () => {
   const c = process.cpuUsage();
@@ -43,6 +50,20 @@ const cpuUs = () => {
 
 const dir = mkdtempSync(join(tmpdir(), 'edgefleet-bench-rw-'));
 const prom = await startPrometheus({ dir: join(dir, 'prom'), remoteWriteReceiver: true });
+let pg: TestPostgres | undefined;
+const urls = new Map<string, string>();
+/** A connection to `job`'s queue: a SQLite file, or a pool on its PostgreSQL database (a second one is a fresh connection, as after a restart). */
+const openQueue = async (job: string): Promise<{ sql: SqlDb; close: () => Promise<void> }> => {
+  if (!ON_PG) {
+    const db = openDb(join(dir, `${job}.db`));
+    return { sql: sqliteSql(db), close: async () => void db.close() };
+  }
+  pg ??= await startPostgres({ server: { shared_buffers: '256MB' } });
+  const url = urls.get(job) ?? pg.createDatabase(`queue_${job}`);
+  urls.set(job, url);
+  const store = await openPgStore(url);
+  return { sql: store.sql, close: () => store.close() };
+};
 try {
   const fleet = fleetSpecs(NODES);
   const specs = fleet.map((f) => f.spec);
@@ -101,15 +122,16 @@ try {
     // The hub has run before (its series are in remote_write_series) and was restarted: the
     // measured rounds look their ids up in the store (a fresh connection: nothing cached), as
     // at the end of an outage. What a series new to the store costs once is timed apart.
-    const before = openDb(join(dir, `${job}.db`));
+    const before = await openQueue(job);
     const f0 = performance.now();
     const c0new = cpuUs();
     const fresh = roundSeries(rounds[0]!, specs, job).refs;
-    await resolveSeries(before, fresh);
+    await resolveSeries(before.sql, fresh);
     const firstMs = performance.now() - f0;
     const firstCpuUs = (cpuUs() - c0new) / fresh.length;
-    before.close();
-    const db = openDb(join(dir, `${job}.db`));
+    await before.close();
+    const queue = await openQueue(job);
+    const db = queue.sql;
     const config: Config = { ...DEFAULT_CONFIG, prometheus: { ...DEFAULT_CONFIG.prometheus, job, maxSamplesPerSend: PER_SEND, remoteWrite: [{ url: `${prom.url}/api/v1/write` }] } };
     const endpoints = remoteWriteEndpoints(config).map((e) => e.name);
     const flush = async () => (await flushRemoteWrite({ db, config, log: silentLogger, deadlineMs: Date.now() + 600_000 }))[0]!.sentSamples;
@@ -131,7 +153,7 @@ try {
     const promUs = (prom.cpuMicros() - p0) / samples;
     if (sent !== samples) throw new Error(`${job}: sent ${sent} of ${samples} samples`);
     const series = await prom.query(`count(node_load1{job="${job}"})`);
-    db.close();
+    await queue.close();
     return { samples, totalS, queuedS, rate: samples / totalS, cpu, promUs, series: series[0]?.value?.[1], newSeries: fresh.length, firstMs, firstCpuUs };
   };
   const backlog = await edgefleet('edgefleet', false);
@@ -145,8 +167,10 @@ try {
   console.log(`edgefleet backlog (${ROUNDS} rounds queued, then flushed merged): ${backlog.totalS.toFixed(2)} s (queued in ${backlog.queuedS.toFixed(2)} s) → ${Math.round(backlog.rate)} samples/s, hub CPU ${backlog.cpu.toFixed(2)} µs/sample, Prometheus CPU ${backlog.promUs.toFixed(2)} µs/sample → edgefleet/anchor(${ROUNDS}) ${(backlog.rate / all.perS).toFixed(2)}x`);
   console.log(`series new to the store (once, not in the figures above: the first round a hub ever queues): ${backlog.newSeries} in ${(backlog.firstMs / 1000).toFixed(2)} s, hub CPU ${backlog.firstCpuUs.toFixed(2)} µs/series`);
   console.log(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${cores} cores`);
+  if (ON_PG) console.log(`store: PostgreSQL 15 (durable settings, test/harness/postgres.ts), server CPU ${pg!.cpuSeconds().toFixed(1)} s in all`);
   console.log(`bench:remote-write samples_per_s=${Math.round(backlog.rate)} hub_cpu_us_per_sample=${backlog.cpu.toFixed(2)}`);
 } finally {
+  await pg?.close();
   await prom.stop();
   rmSync(dir, { recursive: true, force: true });
 }
