@@ -25,9 +25,11 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { NodeSpec } from '../shared/domain/index.js';
 import { openDb, sqliteStore, type NodeReadings, type RoundWrite, type Store } from '../shared/store/index.js';
+import type { Db } from '../shared/store/db.js';
 import { ensurePartitions } from '../shared/store/pgPartitions.js';
+import { ROLLUP_LEVELS, ROLLUP_SERIES } from '../shared/store/rollups.js';
 import { openPgStore, type PgStore } from '../shared/store/pgStore.js';
-import { startPostgres } from '../test/harness/postgres.js';
+import { startPostgres, type TestPostgres } from '../test/harness/postgres.js';
 
 const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const HOURS = Number(process.env.BENCH_HOURS ?? 2);
@@ -77,6 +79,8 @@ interface Result {
   hubCpuUsPerSample: number;
   serverCpuUsPerSample: number;
   fillSeconds: number;
+  /** Of fillSeconds, the rollups' fill. */
+  fillRollupSeconds: number;
   fillRows: number;
   rollupSeconds: number;
   p95_1hMs: number;
@@ -108,35 +112,133 @@ export function fillStatements(times: string): string[] {
   ];
 }
 
-interface Target {
+/** The raw tables roundOf writes (the rollups' other series have no rows here). */
+export const FILLED_TABLES = ['temperature', 'cpu', 'load', 'memory', 'storage', 'network'] as const;
+
+/**
+ * The rollup job's rows for the fill, as one INSERT … SELECT per rollup level and raw table for
+ * [@from, @to): the same series, values, labels, buckets and weighted averages as rollups.ts
+ * rawStatements / rollupStatements (test/benchFill.test.ts checks them row for row against
+ * updateRollups). The job's own chunks (about 10 ms each, a minute of this fleet) touch every
+ * node's and series' place in the rollup table's key once a minute, which made a filled day's
+ * rollups take over an hour on SQLite; and it reads a raw table once per series. Here the raw
+ * table is read once per hour: each (node, label, minute) group aggregates every series of the
+ * table, then a CROSS JOIN with the series turns the columns into rows (a series with no value in
+ * the group, or outside its `where`, has count 0 and is left out, as the job's IS NOT NULL does).
+ * `sqlite`: each node's range sought through `node_id IN (SELECT id FROM nodes)`, as the job does.
+ */
+export function rollupFillStatements(level: '1m' | '1h' | '6h', sqlite: boolean): string[] {
+  const nodes = sqlite ? 'node_id IN (SELECT id FROM nodes) AND ' : '';
+  const i = ROLLUP_LEVELS.findIndex((l) => l.level === level);
+  const { table, bucketSeconds: b } = ROLLUP_LEVELS[i]!;
+  const cols = `INSERT INTO ${table} (node_id, series, time, label, min, avg, max, count)`;
+  if (i > 0) {
+    const source = ROLLUP_LEVELS[i - 1]!.table;
+    return [
+      `${cols} SELECT node_id, series, (time / ${b}) * ${b}, label, MIN(min), SUM(avg * count) / SUM(count), MAX(max), SUM(count)
+       FROM ${source} WHERE ${nodes}time >= @from AND time < @to GROUP BY node_id, series, label, time / ${b}`,
+    ];
+  }
+  return FILLED_TABLES.map((t) => {
+    const series = ROLLUP_SERIES.filter((s) => s.table === t);
+    const label = series[0]!.label;
+    if (series.some((s) => s.label !== label)) throw new Error(`BUG: ${t}'s rollup series have different labels`);
+    const v = (s: (typeof series)[number]) => (s.where ? `CASE WHEN ${s.where} THEN ${s.value} END` : s.value);
+    const aggs = series.map((s, k) => `MIN(${v(s)}) AS min${k}, AVG(${v(s)}) AS avg${k}, MAX(${v(s)}) AS max${k}, COUNT(${v(s)}) AS n${k}`).join(', ');
+    const pick = (col: string) => `CASE s.k ${series.map((_, k) => `WHEN ${k} THEN a.${col}${k}`).join(' ')} END`;
+    const list = series.map((s, k) => `SELECT ${k} AS k, '${s.series}' AS series`).join(' UNION ALL ');
+    return `${cols}
+      SELECT a.node_id, s.series, a.b, a.label, ${pick('min')}, ${pick('avg')}, ${pick('max')}, ${pick('n')}
+      FROM (SELECT node_id, (time / ${b}) * ${b} AS b, ${label} AS label, ${aggs}
+            FROM ${t} WHERE ${nodes}time >= @from AND time < @to GROUP BY node_id, ${label === "''" ? '' : `${label}, `}time / ${b}) a
+      CROSS JOIN (${list}) s
+      WHERE ${pick('n')} > 0`;
+  });
+}
+
+export interface Target {
   name: string;
   store: Store;
-  /** The fill's statements for [from, to), run in one transaction. */
-  fill: (from: number, to: number) => Promise<void>;
+  /** Statements, each with its @named integer parameters, run in one transaction. */
+  run: (statements: readonly [sql: string, params: Record<string, number>][]) => Promise<void>;
+  /** fillStatements in this store's SQL. */
+  rawFill: string[];
+  /** After each filled hour, and once when the fill is done: what the server's background work would have done by then. */
+  afterFillHour?: () => Promise<void>;
+  afterFill?: () => Promise<void>;
   sizeBytes: () => Promise<number>;
   panel: (node: number, from: number, to: number, rollup: boolean) => Promise<unknown>;
   /** CPU seconds of the database server so far (0: in this process). */
   serverCpuSeconds: () => number;
 }
 
-async function runOn(x: Target): Promise<Result> {
-  const { store } = x;
-  const log = (msg: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${x.name}: ${msg} (load average ${loadavg()[0]!.toFixed(1)})`);
-  const names = Array.from({ length: NODES }, (_, i) => `node-${i}`);
-  const specs: NodeSpec[] = names.map((name) => ({ name, host: name, port: 22, connection: 'ssh', groups: [], vars: {} }));
-  const start = Math.floor(Date.now() / 1000 / DAY) * DAY - 3 * DAY;
-  const end = start + HOURS * 3600;
-  const measuredFrom = end - MEASURED_HOURS * 3600;
-  await store.syncNodes(specs, start);
-  // The fill: the hours before the measured ones, an hour a transaction.
-  const f0 = performance.now();
-  for (let from = start; from < measuredFrom; from += 3600) {
-    await x.fill(from, Math.min(measuredFrom, from + 3600));
-    if ((from - start) % (6 * 3600) === 0) log(`fill ${((from - start) / 3600 + 1).toFixed(0)} h of ${((measuredFrom - start) / 3600).toFixed(1)}`);
+/** The raw rows roundOf writes for [from, to), one transaction. */
+export const fillRaw = (x: Target, from: number, to: number) => x.run(x.rawFill.map((sql) => [sql, { from, to }]));
+
+/**
+ * The fill of [from, to) (whole hours from a UTC midnight), an hour a transaction: the raw rows,
+ * then that hour's 1-minute and 1-hour rollups, each 6-hour bucket once whole; the rollup job's
+ * watermarks set where the fill ends, so updateRollups goes on from there as it would have.
+ * Returns the seconds of each part.
+ */
+export async function fillHours(x: Target, from: number, to: number, log: (msg: string) => void = () => {}): Promise<{ rawSeconds: number; rollupSeconds: number }> {
+  const sqlite = x.store.kind === 'sqlite';
+  const [m1, h1, h6] = (['1m', '1h', '6h'] as const).map((l) => rollupFillStatements(l, sqlite));
+  let rawSeconds = 0;
+  let rollupSeconds = 0;
+  for (let h = from; h < to; h += 3600) {
+    const hour = { from: h, to: Math.min(to, h + 3600) };
+    let t = performance.now();
+    await fillRaw(x, hour.from, hour.to);
+    rawSeconds += (performance.now() - t) / 1000;
+    t = performance.now();
+    const rollups = [...m1!, ...h1!].map((sql): [string, Record<string, number>] => [sql, hour]);
+    if (hour.to % 21600 === 0) rollups.push([h6![0]!, { from: hour.to - 21600, to: hour.to }]);
+    await x.run(rollups);
+    await x.afterFillHour?.();
+    rollupSeconds += (performance.now() - t) / 1000;
+    if ((h - from) % (6 * 3600) === 0) log(`fill ${((h - from) / 3600 + 1).toFixed(0)} h of ${((to - from) / 3600).toFixed(1)}`);
   }
+  const mark = 'INSERT INTO rollup_state (level, done_until_unix_seconds) VALUES (@level, @until) ON CONFLICT (level) DO UPDATE SET done_until_unix_seconds = excluded.done_until_unix_seconds';
+  const marks = ROLLUP_LEVELS.map(({ level, bucketSeconds }): [string, Record<string, number>] => [mark.replace('@level', `'${level}'`), { until: Math.floor(to / bucketSeconds) * bucketSeconds }]);
+  await x.run(marks.filter(([, p]) => p.until! > from));
+  await x.afterFill?.();
+  return { rawSeconds, rollupSeconds };
+}
+
+interface Filled {
+  fillSeconds: number;
+  fillRollupSeconds: number;
+  fillRows: number;
+}
+
+const logOf = (name: string) => (msg: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${name}: ${msg} (load average ${loadavg()[0]!.toFixed(1)})`);
+const nodeNames = () => Array.from({ length: NODES }, (_, i) => `node-${i}`);
+/** The data's first second: a UTC midnight three days back, so retention of a day removes all of it. */
+const START = Math.floor(Date.now() / 1000 / DAY) * DAY - 3 * DAY;
+const END = START + HOURS * 3600;
+const MEASURED_FROM = END - MEASURED_HOURS * 3600;
+
+/** The fill of one store: its nodes, then the hours before the measured ones, raw rows and their rollups, an hour a transaction. */
+async function fillOne(x: Target): Promise<Filled> {
+  const log = logOf(x.name);
+  const specs: NodeSpec[] = nodeNames().map((name) => ({ name, host: name, port: 22, connection: 'ssh', groups: [], vars: {} }));
+  await x.store.syncNodes(specs, START);
+  const f0 = performance.now();
+  const { rollupSeconds: fillRollupSeconds } = await fillHours(x, START, MEASURED_FROM, log);
   const fillSeconds = (performance.now() - f0) / 1000;
-  const fillRows = ((measuredFrom - start) / 10) * NODES * SAMPLES_PER_NODE;
-  log(`filled ${fillRows} rows in ${fillSeconds.toFixed(0)} s; writing ${MEASURED_HOURS} h through Store.writeRound`);
+  const fillRows = ((MEASURED_FROM - START) / 10) * NODES * SAMPLES_PER_NODE;
+  log(`filled ${fillRows} rows in ${fillSeconds.toFixed(0)} s (their rollups ${fillRollupSeconds.toFixed(0)} s of it)`);
+  return { fillSeconds, fillRollupSeconds, fillRows };
+}
+
+/** The measured part of one store, on its filled tables. */
+async function runOn(x: Target, { fillSeconds, fillRollupSeconds, fillRows }: Filled): Promise<Result> {
+  const { store } = x;
+  const log = logOf(x.name);
+  const names = nodeNames();
+  const [start, end, measuredFrom] = [START, END, MEASURED_FROM];
+  log(`writing ${MEASURED_HOURS} h through Store.writeRound onto ${(start - measuredFrom) / -3600} h of fill`);
   // The measured hours: round after round, as a hub writes them.
   const rounds = (MEASURED_HOURS * 3600) / 10;
   const cpu0 = process.cpuUsage();
@@ -176,6 +278,7 @@ async function runOn(x: Target): Promise<Result> {
     hubCpuUsPerSample: ((cpu.user + cpu.system) / rows),
     serverCpuUsPerSample: (serverSeconds * 1e6) / rows,
     fillSeconds,
+    fillRollupSeconds,
     fillRows,
     rollupSeconds,
     p95_1hMs: quantile(p1, 0.95),
@@ -194,9 +297,70 @@ async function runOn(x: Target): Promise<Result> {
 export const BENCH_PG_SETTINGS = { shared_buffers: '1GB', max_wal_size: '4GB', checkpoint_timeout: '15min' };
 
 /** A store BENCH_STORES leaves out: every figure NaN. */
-const NOT_RUN: Result = { samplesPerSecond: NaN, hubCpuUsPerSample: NaN, serverCpuUsPerSample: NaN, fillSeconds: NaN, fillRows: NaN, rollupSeconds: NaN, p95_1hMs: NaN, p95_24hMs: NaN, bytesPerSample: NaN, retentionMs: undefined, rows: 0 };
+const NOT_RUN: Result = { samplesPerSecond: NaN, hubCpuUsPerSample: NaN, serverCpuUsPerSample: NaN, fillSeconds: NaN, fillRollupSeconds: NaN, fillRows: NaN, rollupSeconds: NaN, p95_1hMs: NaN, p95_24hMs: NaN, bytesPerSample: NaN, retentionMs: undefined, rows: 0 };
 
 /** Both stores, same data; returns the figures and prints them. */
+const turn = () => new Promise((r) => setImmediate(r));
+type PanelSql = (rollup: boolean) => string;
+const NO_PANEL: PanelSql = () => 'SELECT 1';
+
+/** The bench's SQLite side: a file (or ':memory:'), the fill run through better-sqlite3. */
+export function sqliteTarget(db: Db, path: string, panelSql: PanelSql = NO_PANEL): Target {
+  return {
+    name: 'sqlite',
+    store: sqliteStore(db),
+    rawFill: fillStatements('SELECT @from AS t UNION ALL SELECT t + 10 FROM ts WHERE t + 10 < @to').map((sql) => sql.replace('WITH ts', 'WITH RECURSIVE ts')),
+    // After a turn of the event loop: the other store's fill, run at the same time, goes on.
+    run: async (statements) => {
+      await turn();
+      db.transaction(() => statements.forEach(([sql, params]) => db.prepare(sql).run(params)))();
+    },
+    sizeBytes: async () => {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      return statSync(path).size;
+    },
+    panel: async (node, from, to, rollup) => db.prepare(panelSql(rollup)).all(node, from, to),
+    serverCpuSeconds: () => 0,
+  };
+}
+
+/** The bench's PostgreSQL side; `server` for its CPU time (0 without). */
+export function pgTarget(store: PgStore, panelSql: PanelSql = NO_PANEL, server?: TestPostgres): Target {
+  return {
+    name: 'postgres',
+    store,
+    rawFill: fillStatements('SELECT generate_series(@from::bigint, @to::bigint - 1, 10) AS t'),
+    // One simple query for the whole transaction, the integers written in: one round trip, so
+    // the server works on it while this process runs the SQLite side's statements.
+    run: async (statements) => {
+      const times = statements.flatMap(([, p]) => (p.from === undefined ? [] : [p.from, p.to ?? p.from]));
+      if (times.length) await ensurePartitions(store.pg, Math.min(...times), Math.max(...times));
+      const sql = statements.map(([q, p]) => q.replace(/@(\w+)/g, (_, k: string) => String(Math.trunc(p[k]!)))).join(';\n');
+      // Several statements in one Query message are one transaction (PostgreSQL's simple query protocol).
+      await store.pg.pool.query(sql);
+    },
+    // autovacuum's work on a table that only grows, which a fill at this pace outruns: its BRIN
+    // ranges summarized (unsummarized ones match every query, and the rollup job's hour would
+    // read the whole day's partition), and its statistics.
+    afterFillHour: async () => {
+      await store.pg.query(`SELECT brin_summarize_new_values(c.oid) FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'brin' AND c.relkind = 'i'`);
+    },
+    afterFill: async () => {
+      await store.pg.query('ANALYZE');
+    },
+    sizeBytes: async () => {
+      await store.pg.query('ANALYZE');
+      const [r] = await store.pg.query<{ b: number }>(
+        `SELECT SUM(pg_total_relation_size(i.inhrelid))::bigint AS b FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+         WHERE p.relname = ANY(ARRAY['temperature', 'cpu', 'load', 'memory', 'storage', 'network'])`,
+      );
+      return r!.b;
+    },
+    panel: async (node, from, to, rollup) => store.pg.query(dollars(panelSql(rollup)), [node, from, to]),
+    serverCpuSeconds: () => server?.cpuSeconds() ?? 0,
+  };
+}
+
 export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Result }> {
   const path = join(dir, 'ingest.db');
   const db = openDb(path);
@@ -204,46 +368,25 @@ export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Re
     rollup
       ? "SELECT time, avg FROM rollup_1m WHERE node_id = ? AND series = 'cpu.usage_percent' AND label = 'all' AND time >= ? AND time < ? ORDER BY time"
       : "SELECT (time / 60) * 60 AS t, AVG(usage_percent) FROM cpu WHERE node_id = ? AND cpu = 'all' AND time >= ? AND time < ? GROUP BY 1 ORDER BY 1";
-  const sqliteFill = fillStatements('SELECT ? AS t UNION ALL SELECT t + 10 FROM ts WHERE t + 10 < ?').map((sql) => db.prepare(sql.replace('WITH ts', 'WITH RECURSIVE ts')));
-  const sqlite: Result = !STORES.includes('sqlite') ? NOT_RUN : await runOn({
-    name: 'sqlite',
-    store: sqliteStore(db),
-    fill: async (from, to) => db.transaction(() => sqliteFill.forEach((st) => st.run(from, to)))(),
-    sizeBytes: async () => {
-      db.pragma('wal_checkpoint(TRUNCATE)');
-      return statSync(path).size;
-    },
-    panel: async (node, from, to, rollup) => db.prepare(panelSql(rollup)).all(node, from, to),
-    serverCpuSeconds: () => 0,
-  });
-  db.close();
   const server = await startPostgres({ server: BENCH_PG_SETTINGS });
-  let pg: Result;
+  let sqlite = NOT_RUN;
+  let pg = NOT_RUN;
   try {
     const store = (await openPgStore(server.url)) as PgStore;
-    const pgFill = fillStatements('SELECT generate_series($1::bigint, $2::bigint - 1, 10) AS t');
-    pg = await runOn({
-      name: 'postgres',
-      store,
-      fill: async (from, to) => {
-        await ensurePartitions(store.pg, from, to);
-        await store.pg.tx(async (c) => {
-          for (const sql of pgFill) await c.query(sql, [from, to]);
-        });
-      },
-      sizeBytes: async () => {
-        await store.pg.query('ANALYZE');
-        const [r] = await store.pg.query<{ b: number }>(
-          `SELECT SUM(pg_total_relation_size(i.inhrelid))::bigint AS b FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
-           WHERE p.relname = ANY(ARRAY['temperature', 'cpu', 'load', 'memory', 'storage', 'network'])`,
-        );
-        return r!.b;
-      },
-      panel: async (node, from, to, rollup) => store.pg.query(dollars(panelSql(rollup)), [node, from, to]),
-      serverCpuSeconds: () => server.cpuSeconds(),
-    });
+    const targets = [...(STORES.includes('sqlite') ? [sqliteTarget(db, path, panelSql)] : []), ...(STORES.includes('postgres') ? [pgTarget(store, panelSql, server)] : [])];
+    // Both fills at once (not measured): SQLite's in this process, PostgreSQL's in its server, on
+    // the machine's two cores; the SQLite side yields between statements so PostgreSQL's are sent on.
+    const filled = await Promise.all(targets.map(fillOne));
+    // What the fill left for PostgreSQL's checkpointer is written before anything is measured.
+    server.psql('CHECKPOINT');
+    for (const [i, x] of targets.entries()) {
+      const r = await runOn(x, filled[i]!);
+      if (x.name === 'sqlite') sqlite = r;
+      else pg = r;
+    }
     await store.close();
   } finally {
+    db.close();
     await server.close();
   }
   const ms = (v: number | undefined) => (v === undefined ? 'not measured (BENCH_SQLITE_RETENTION=0)' : `${v.toFixed(0)} ms`);
@@ -251,7 +394,7 @@ export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Re
     `${name}: ingest ${r.samplesPerSecond.toFixed(0)} samples/s (${r.rows} rows; CPU per sample: this process ${r.hubCpuUsPerSample.toFixed(2)} µs` +
     (r.serverCpuUsPerSample ? `, server ${r.serverCpuUsPerSample.toFixed(2)} µs` : '') +
     `), rollups ${r.rollupSeconds.toFixed(0)} s, panel p95 1 h ${r.p95_1hMs.toFixed(1)} ms, 24 h ${r.p95_24hMs.toFixed(1)} ms, ${r.bytesPerSample.toFixed(1)} bytes/sample, retention of the data ${ms(r.retentionMs)}`;
-  const fill = (name: string, r: Result) => `${name}: fill (not measured) ${r.fillRows} rows in ${r.fillSeconds.toFixed(0)} s`;
+  const fill = (name: string, r: Result) => `${name}: fill (not measured) ${r.fillRows} rows in ${r.fillSeconds.toFixed(0)} s, their rollups by bulk SQL ${r.fillRollupSeconds.toFixed(0)} s of it`;
   console.log(
     `${NODES} nodes × ${HOURS} h of 10-second rounds, ${SAMPLES_PER_NODE} samples per node and round, both stores; ` +
       `the first ${HOURS - MEASURED_HOURS} h filled by bulk SQL, the last ${MEASURED_HOURS} h written round by round through Store.writeRound and measured:`,
