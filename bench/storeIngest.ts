@@ -219,11 +219,9 @@ const START = Math.floor(Date.now() / 1000 / DAY) * DAY - 3 * DAY;
 const END = START + HOURS * 3600;
 const MEASURED_FROM = END - MEASURED_HOURS * 3600;
 
-/** The fill of one store: its nodes, then the hours before the measured ones, raw rows and their rollups, an hour a transaction. */
+/** The fill of one store (its nodes synced): the hours before the measured ones, raw rows and their rollups, an hour a transaction. */
 async function fillOne(x: Target): Promise<Filled> {
   const log = logOf(x.name);
-  const specs: NodeSpec[] = nodeNames().map((name) => ({ name, host: name, port: 22, connection: 'ssh', groups: [], vars: {} }));
-  await x.store.syncNodes(specs, START);
   const f0 = performance.now();
   const { rollupSeconds: fillRollupSeconds } = await fillHours(x, START, MEASURED_FROM, log);
   const fillSeconds = (performance.now() - f0) / 1000;
@@ -376,6 +374,11 @@ export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Re
     const targets = [...(STORES.includes('sqlite') ? [sqliteTarget(db, path, panelSql)] : []), ...(STORES.includes('postgres') ? [pgTarget(store, panelSql, server)] : [])];
     // Both fills at once (not measured): SQLite's in this process, PostgreSQL's in its server, on
     // the machine's two cores; the SQLite side yields between statements so PostgreSQL's are sent on.
+    // What takes round trips first, one store after the other (a PostgreSQL transaction waiting on
+    // this process while it runs a SQLite statement would wait for every one): the nodes, the partitions.
+    const specs: NodeSpec[] = nodeNames().map((name) => ({ name, host: name, port: 22, connection: 'ssh', groups: [], vars: {} }));
+    for (const x of targets) await x.store.syncNodes(specs, START);
+    await ensurePartitions(store.pg, START, END);
     const filled = await Promise.all(targets.map(fillOne));
     // What the fill left for PostgreSQL's checkpointer is written before anything is measured.
     server.psql('CHECKPOINT');
