@@ -12,7 +12,7 @@ import { emptyLatest, maxOf, type LatestReadings } from './latest.js';
 import { nodeRowOf, redactVars, type NodeRow, type SyncSummary } from './nodes.js';
 import { openPg, pgSchemaVersion, type PgClient, type PgDb, type PgOptions } from './pg.js';
 import { PARTITIONED_TABLES } from './pgDialect.js';
-import { dropPartitionsBefore, ensurePartitions } from './pgPartitions.js';
+import { dropExpiredPartitions, ensurePartitions } from './pgPartitions.js';
 import { copyOrUpsert, RoundCache, roundRows, runsBulk } from './pgRound.js';
 import { RAW_TABLES, type RetentionDays } from './retention.js';
 import { LATE_SECONDS, ROLLUP_LEVELS, ROLLUP_SERIES, type RollupSummary } from './rollups.js';
@@ -275,13 +275,17 @@ export class PgStore implements Store {
   async applyRetention(days: RetentionDays, nowUnixSeconds: number): Promise<Record<string, number>> {
     const deleted: Record<string, number> = {};
     const plan: [string, number][] = [...RAW_TABLES.map((t) => [t, days.rawDays] as [string, number]), ['rollup_1m', days.rollup1mDays], ['rollup_1h', days.rollup1hDays], ['rollup_6h', days.rollup6hDays]];
+    // The partitioned tables' expired days all in one transaction (pgPartitions.ts dropExpiredPartitions).
+    const drops = new Map<string, number>();
     for (const [table, keepDays] of plan) {
       deleted[table] = 0;
-      if (!(keepDays > 0)) continue;
-      const cutoff = nowUnixSeconds - keepDays * 86400;
+      if (keepDays > 0 && (PARTITIONED_TABLES as readonly string[]).includes(table)) drops.set(table, nowUnixSeconds - keepDays * 86400);
+    }
+    for (const [table, n] of await dropExpiredPartitions(this.pg, drops)) deleted[table] = n;
+    for (const [table, keepDays] of plan) {
+      if (!(keepDays > 0) || drops.has(table)) continue;
       // The tables that are not partitioned (the rollups above a minute) by rows.
-      if ((PARTITIONED_TABLES as readonly string[]).includes(table)) deleted[table] = await dropPartitionsBefore(this.pg, table, cutoff);
-      else deleted[table] = await this.#batched(`DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE time < $1 LIMIT $2))`, [cutoff]);
+      deleted[table] = await this.#batched(`DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE time < $1 LIMIT $2))`, [nowUnixSeconds - keepDays * 86400]);
     }
     if (days.rawDays > 0) {
       const cutoff = nowUnixSeconds - days.rawDays * 86400;
