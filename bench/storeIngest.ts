@@ -370,7 +370,9 @@ export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Re
   let sqlite = NOT_RUN;
   let pg = NOT_RUN;
   try {
-    const store = (await openPgStore(server.url)) as PgStore;
+    // The fill's hour is one query whose answer waits while this process runs a SQLite statement:
+    // deadlines past the 60 s default (the pool's query_timeout counts until the answer is read).
+    const store = (await openPgStore(server.url, { statementTimeoutMs: 20 * 60_000 })) as PgStore;
     const targets = [...(STORES.includes('sqlite') ? [sqliteTarget(db, path, panelSql)] : []), ...(STORES.includes('postgres') ? [pgTarget(store, panelSql, server)] : [])];
     // Both fills at once (not measured): SQLite's in this process, PostgreSQL's in its server, on
     // the machine's two cores; the SQLite side yields between statements so PostgreSQL's are sent on.
