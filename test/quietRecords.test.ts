@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { countEpisodes } from '../bench/fleetEval.js';
-import { steadyNode } from '../bench/steadyFleet.js';
+import { gaussian, prng, steadyNode } from '../bench/steadyFleet.js';
 import { loadConfig } from '../shared/config/config.js';
 import { DEFAULT_DETECTOR_CONFIG, detect, newDetectorState } from '../shared/detect/detector.js';
 
@@ -66,6 +66,36 @@ describe('quiet hub (detect.recordProfileSigma)', () => {
     const bumped = base.map((v, i) => (i === peak ? before + 1.5 : v));
     assert.ok(flags(bumped, DEFAULT_DETECTOR_CONFIG).includes(peak), 'the NAB setting alarms on any record clear of the noise');
     assert.ok(!flags(bumped).includes(peak), 'the quiet hub does not');
+  });
+
+  it('a jump to a new high still alarms when it is ordinary for the hour (a smooth series whose level moves from day to day)', () => {
+    // ±10 a day around a level that moves from one day to the next (σ 3), and noise of σ 0.025: the
+    // hours' σ is the day-to-day spread, far larger than a step from one sample to the next.
+    let rng = 21;
+    const u = () => (rng = (rng * 16807) % 2147483647) / 2147483647;
+    const offsets = Array.from({ length: 9 }, () => 6 * (u() + u() + u() - 1.5));
+    const smooth = Array.from({ length: 8 * DAY }, (_, i) => 50 + offsets[Math.floor(i / DAY)]! + 10 * Math.sin((2 * Math.PI * i) / DAY) + 0.05 * (u() + u() + u() - 1.5));
+    // Day 6's peak, one sample 4 above the highest value so far: within 5 of its hour's σ, a jump far
+    // beyond any step of the series.
+    const peak = 6 * DAY + 72;
+    const before = Math.max(...smooth.slice(0, peak));
+    const jumped = smooth.map((v, i) => (i === peak ? before + 4 : v));
+    assert.ok(flags(jumped).includes(peak), 'the quiet hub alarms on the jump');
+    assert.ok(!flags(jumped, { ...QUIET, recordQuietNoise: 0 }).includes(peak), 'the hour gate alone calls it ordinary (a test that cannot fail proves nothing)');
+  });
+
+  it('three weeks of pure noise (a softirq share, say) stay quiet: one sample is judged against its own noise, not the steadier hourly median', () => {
+    // Each 5-minute step the mean of 30 samples of max(0, 0.4 + 0.3 z), z standard normal (a share that cannot go below 0).
+    const series = [5, 7].map((seed) => {
+      const z = gaussian(prng(seed));
+      return Array.from({ length: 21 * DAY }, () => {
+        let sum = 0;
+        for (let k = 0; k < 30; k++) sum += Math.max(0, 0.4 + 0.3 * z());
+        return sum / 30;
+      });
+    });
+    assert.deepEqual(series.map((v) => flags(v)), [[], []]);
+    assert.ok(series.every((v) => flags(v, DEFAULT_DETECTOR_CONFIG).length > 0), 'the NAB setting alarms on their records (a test that cannot fail proves nothing)');
   });
 
   it('is a hub setting: default off, from the environment, a bad value named', () => {

@@ -35,7 +35,8 @@
  *    sample the stay crosses that mark, once per stay.
  * 8. A time-of-day profile (24 UTC bins of the recent median) adds to the score of a sample far
  *    from what this series does at this hour; with `recordProfileSigma` > 0 (a quiet hub), a new
- *    extreme scores only when the value is also that many of its hour's σ from the hour's mean.
+ *    extreme scores only when the value is also that many of its hour's σ from the hour's mean,
+ *    or clears the old range by `recordQuietNoise` σ of the sample-to-sample noise (a jump).
  *    Before the profile has its days, a new extreme must also be `recordYoungSigma` long-run σ
  *    from the long-run mean (`likelihood-v5`): a young series' range is still growing.
  * 9. A profile alarm (`likelihood-v5`): the recent median `profileAlarmSigma` of its hour's σ from
@@ -118,6 +119,13 @@ export interface DetectorConfig {
   profileAlarmRecord: number;
   /** Samples over which that peak fades by a factor e. */
   profileAlarmMemorySamples: number;
+  /**
+   * A quiet hub's jump (with `recordProfileSigma` > 0, once the profile is ready): a new extreme
+   * that is ordinary for its hour still scores when it clears the old range by at least this many
+   * σ of the sample-to-sample noise — a jump no step of the series makes, not the wander creeping
+   * to a new high (0: off).
+   */
+  recordQuietNoise: number;
 }
 
 export const DETECTOR_NAME = 'likelihood-v6';
@@ -149,6 +157,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   profileAlarmSigma: 8,
   profileAlarmRecord: 0.75,
   profileAlarmMemorySamples: 8640,
+  recordQuietNoise: 2.5,
 };
 
 /**
@@ -492,10 +501,10 @@ function stayRecord(state: DetectorState, value: number, config: Readonly<Detect
  * How far `value` is from what this series does at this time of day: |value − bin mean| in the
  * bin's σ (mean absolute deviation × 1.2533, floored like the scale), the nearest of the bin and
  * its two neighbours. The profile learns the recent median, so its σ is the spread of the hour's
- * typical level from day to day.
+ * typical level from day to day; `noise` (a σ of one sample) floors it too.
  */
-function profileDeviation(state: DetectorState, value: number, bin: number, range: number, m: number, config: Readonly<DetectorConfig>): number {
-  const floor = Math.max(config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)));
+function profileDeviation(state: DetectorState, value: number, bin: number, range: number, m: number, config: Readonly<DetectorConfig>, noise = 0): number {
+  const floor = Math.max(config.scaleFloorOfRange * range, 1e-9 * Math.max(1, Math.abs(m)), noise);
   let d = Infinity;
   for (let j = -1; j <= 1; j++) {
     const b = (bin + j + config.profileBins) % config.profileBins;
@@ -568,7 +577,13 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
         // Before the profile knows the hours: as many σ from the series' long-run mean (a young series: at least recordYoungSigma).
         const young = Math.max(config.recordProfileSigma, config.recordYoungSigma);
         if (bin >= 0 && (profileReady ? config.recordProfileSigma > 0 : young > 0))
-          ordinaryRecord = profileReady ? profileDeviation(state, value, bin, range, m, config) < config.recordProfileSigma : Math.abs(value - state.vs[0]) / Math.max(spread, 1e-12) < young;
+          // One value against its hour: in the hour's σ (the day-to-day spread of its recent median), but
+          // never less than the sample-to-sample noise — a noisy series' single sample strays from a
+          // steady hourly median by many of the median's σ.
+          ordinaryRecord = profileReady ? profileDeviation(state, value, bin, range, m, config, noise) < config.recordProfileSigma : Math.abs(value - state.vs[0]) / Math.max(spread, 1e-12) < young;
+        // …unless it is a jump (a quiet hub, once the hours are known; a young series' range is
+        // still narrow, and its daily swing leaves it by many noise σ).
+        if (ordinaryRecord && profileReady && config.recordQuietNoise > 0 && excess >= config.recordQuietNoise * noise) ordinaryRecord = false;
       }
     }
   }
