@@ -22,12 +22,11 @@ class PgSql implements SqlDb {
 
   constructor(readonly db: PgDb) {}
 
-  async #query(sql: string, params: readonly SqlParam[]) {
-    const text = toDollarParams(sql);
-    const values = bindable(params);
+  async #query(sql: string, params: readonly SqlParam[], rowMode?: 'array') {
+    const q = { text: toDollarParams(sql), values: bindable(params), rowMode };
     const t = txOf<PgClient>(this.db);
     try {
-      return t ? await t.conn.query(text, values) : await this.db.pool.query(text, values);
+      return t ? await t.conn.query(q) : await this.db.pool.query(q);
     } catch (e) {
       throw this.db.error(e);
     }
@@ -35,6 +34,10 @@ class PgSql implements SqlDb {
 
   async all<T>(sql: string, params: readonly SqlParam[] = []): Promise<T[]> {
     return (await this.#query(sql, params)).rows as T[];
+  }
+
+  async rows(sql: string, params: readonly SqlParam[] = []): Promise<unknown[][]> {
+    return (await this.#query(sql, params, 'array')).rows as unknown[][];
   }
 
   async get<T>(sql: string, params: readonly SqlParam[] = []): Promise<T | undefined> {

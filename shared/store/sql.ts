@@ -47,6 +47,11 @@ export interface SqlDb {
   readonly dialect: Dialect;
   all<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<T[]>;
   get<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<T | undefined>;
+  /**
+   * Each row as an array of its columns, in the SELECT's order: no object and no key per row, for
+   * a reader of thousands of rows (GET /metrics' snapshots). Column names do not matter here.
+   */
+  rows(sql: string, params?: readonly SqlParam[]): Promise<unknown[][]>;
   run(sql: string, params?: readonly SqlParam[]): Promise<{ changes: number }>;
   tx<T>(fn: (sql: SqlDb) => Promise<T>): Promise<T>;
 }

@@ -62,6 +62,15 @@ class SqliteSql implements SqlDb {
     return exclusive(this.db, () => this.#prepare(sql).all(...bindable(params)) as T[]);
   }
 
+  rows(sql: string, params: readonly SqlParam[] = []): Promise<unknown[][]> {
+    // Its own cache entry: raw(true) changes the statement, and `all` wants objects from the same text.
+    return exclusive(this.db, () => {
+      const key = `raw\0${sql}`;
+      const st = this.#st.statements.get(key) ?? this.#st.statements.set(key, this.db.prepare(sql).raw(true));
+      return st.all(...bindable(params)) as unknown[][];
+    });
+  }
+
   get<T>(sql: string, params: readonly SqlParam[] = []): Promise<T | undefined> {
     return exclusive(this.db, () => this.#prepare(sql).get(...bindable(params)) as T | undefined);
   }
