@@ -49,18 +49,18 @@ try {
   const textMs: number[] = [];
   const omMs: number[] = [];
   const cachedMs: number[] = [];
-  let body = '';
+  let body: Buffer = Buffer.alloc(0);
   for (let i = 0; i < REPS; i++) {
     const { readings, counters, runs } = promRound(fleet, ROUNDS + i, end + i * 10);
     readingsWriter(db).writeRound(readings, counters, runs);
     let t0 = performance.now();
-    body = renderMetrics(db, { openMetrics: false }).body;
+    body = (await renderMetrics(db, { openMetrics: false })).body;
     textMs.push(performance.now() - t0);
     t0 = performance.now();
-    renderMetrics(db, { openMetrics: true });
+    await renderMetrics(db, { openMetrics: true });
     omMs.push(performance.now() - t0);
     t0 = performance.now();
-    if (renderMetrics(db, { openMetrics: false }).body !== body) throw new Error('a second scrape of the same round gave another body');
+    if ((await renderMetrics(db, { openMetrics: false })).body !== body) throw new Error('a second scrape of the same round gave another body');
     cachedMs.push(performance.now() - t0);
   }
   const anchor: number[] = [];
@@ -71,7 +71,7 @@ try {
     anchor.push(performance.now() - t0);
   }
   const [text, om, cached, anchorMs] = [median(textMs), median(omMs), median(cachedMs), median(anchor)];
-  const series = body.split('\n').filter((l) => l && !l.startsWith('#')).length;
+  const series = body.toString('latin1').split('\n').filter((l) => l && !l.startsWith('#')).length;
   console.log(`/metrics over ${NODES} nodes: ${series} series, ${(body.length / 2 ** 20).toFixed(1)} MiB; first scrape after a round: text median ${text.toFixed(1)} ms, OpenMetrics median ${om.toFixed(1)} ms; same round again: ${cached.toFixed(2)} ms`);
   console.log(`anchor GET /nodes query (latest readings, JSON) over the same database: median ${anchorMs.toFixed(1)} ms → ratio ${(text / anchorMs).toFixed(2)}x`);
   db.close();

@@ -146,7 +146,7 @@ async function hub(config: ReturnType<typeof loadConfig>, log: Logger): Promise<
       isBase64Encoded: false,
     };
     try {
-      const r = (await invoke(route.name, route.handler, event)) as { statusCode?: number; headers?: Record<string, string>; body?: string };
+      const r = (await invoke(route.name, route.handler, event)) as { statusCode?: number; headers?: Record<string, string>; body?: string | Buffer };
       if (!res.destroyed) res.writeHead(r.statusCode ?? 200, r.headers ?? { 'content-type': 'application/json' }).end(r.body ?? '');
     } catch (e) {
       log.error('http handler failed', { function: route.name, error: (e as Error).message, stack: (e as Error).stack });

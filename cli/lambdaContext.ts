@@ -12,6 +12,8 @@ export function lambdaContext(functionName: string, timeoutMs = 15 * 60_000) {
     logGroupName: `/edgefleet/${functionName}`,
     logStreamName: 'local',
     callbackWaitsForEmptyEventLoop: false,
+    /** The caller writes a Buffer body as it is (the hub's HTTP server); Lambda's response is JSON, its body a string. */
+    bytesBody: true,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done() {},
     fail() {},

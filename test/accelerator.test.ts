@@ -168,11 +168,11 @@ describe('GPU, power and clocks over a fleet of sshd nodes', () => {
     for (const b of ['jetson-nano', 'jetson-orin']) assert.deepEqual(open(b), [], b);
   });
 
-  it('GET /metrics has node_exporter\'s names for RAPL, cpufreq, throttles and hwmon rails, and lints clean', () => {
+  it('GET /metrics has node_exporter\'s names for RAPL, cpufreq, throttles and hwmon rails, and lints clean', async () => {
     const store = openDb(join(dir, 'edgefleet.db'));
     let text: string;
     try {
-      text = renderMetrics(store, { openMetrics: false }).body;
+      text = (await renderMetrics(store, { openMetrics: false })).body.toString();
     } finally {
       store.close();
     }

@@ -62,7 +62,7 @@ describe('ExpositionWriter', () => {
     w.add(load, 'instance="b"', 2, 1_790_000_001_000);
     w.add(cpu, 'instance="b",mode="idle"', 3, undefined);
     assert.equal(
-      w.render(),
+      w.render().toString(),
       [
         '# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.',
         '# TYPE node_cpu_seconds_total counter',
@@ -84,7 +84,7 @@ describe('ExpositionWriter', () => {
     w.add(cpu, 'cpu="0"', 1, 1_790_000_000_137);
     w.add(cpu, 'cpu="1"', 2, 1_790_000_000_000);
     assert.equal(
-      w.render(),
+      w.render().toString(),
       [
         '# TYPE node_cpu_seconds counter',
         '# UNIT node_cpu_seconds seconds',
@@ -102,7 +102,7 @@ describe('ExpositionWriter', () => {
   it('a body of many megabytes, non-ASCII labels included, and the next render from the same buffers', () => {
     const lines = (w: ExpositionWriter, round: number) => {
       for (let i = 0; i < 50_000; i++) w.add(i % 2 ? load : cpu, `instance="서울-${i}"`, i * round, 1_790_000_000_000 + round);
-      return w.render();
+      return w.render().toString();
     };
     const first = lines(new ExpositionWriter(false), 1);
     const second = lines(new ExpositionWriter(false), 2);

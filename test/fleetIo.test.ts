@@ -237,8 +237,8 @@ describe('issue 18 kinds over a fleet of sshd nodes', () => {
     assert.equal(cell('rpi4'), '-');
   });
 
-  it('/metrics: node_exporter names for disks, inodes, pressure, link and NvMap, DCGM exporter names for GPUs; promtool lints them', () => {
-    const { body } = renderMetrics(db as never, { openMetrics: false });
+  it('/metrics: node_exporter names for disks, inodes, pressure, link and NvMap, DCGM exporter names for GPUs; promtool lints them', async () => {
+    const body = (await renderMetrics(db as never, { openMetrics: false })).body.toString();
     const value = (re: RegExp) => {
       const m = body.match(new RegExp(`^${re.source} (\\S+)(?: \\d+)?$`, 'm'));
       assert.ok(m, `no ${re.source}`);

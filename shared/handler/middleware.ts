@@ -40,6 +40,11 @@ export interface HttpResult {
   body: string;
 }
 
+/** A response whose body is bytes: only for a caller that writes them as they are (the hub, lambdaContext's `bytesBody`). */
+export interface BytesResult extends Omit<HttpResult, 'body'> {
+  body: Buffer;
+}
+
 export function isHttpEvent(event: unknown): event is HttpEvent {
   return typeof event === 'object' && event !== null && ('requestContext' in event || 'httpMethod' in event) && ('rawPath' in event || 'path' in event);
 }

@@ -5,8 +5,6 @@
  * its metrics hold one current value per label set and render no timestamps, while /metrics
  * carries each node's samples at the time the probe took them, for 100,000 series at a time.
  */
-import { isAscii } from 'node:buffer';
-
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 /** One metric family. For counters `name` ends in `_total`, as in the text format. */
@@ -128,26 +126,40 @@ export class ExpositionWriter {
     return this.openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
   }
 
-  /** Every declared family with its HELP and TYPE, an empty one included (it says what could be there). */
-  render(): string {
-    const out: string[] = [];
+  /**
+   * Every declared family with its HELP and TYPE, an empty one included (it says what could be
+   * there), as one buffer of UTF-8: the family buffers copied once into a body of the exact size,
+   * never decoded to a string (the hub writes the bytes as they are; 12 MiB for 1,000 nodes).
+   */
+  render(): Buffer {
+    const heads: Buffer[] = [];
+    let size = 0;
     for (const f of this.#order) {
+      let head: string;
       if (this.openMetrics) {
         // OpenMetrics names a counter family without its `_total`.
         const family = f.type === 'counter' ? f.name.replace(/_total$/, '') : f.name;
-        out.push(`# TYPE ${family} ${f.type}\n` + (f.unit ? `# UNIT ${family} ${f.unit}\n` : '') + `# HELP ${family} ${escapeHelp(f.help)}\n`);
+        head = `# TYPE ${family} ${f.type}\n` + (f.unit ? `# UNIT ${family} ${f.unit}\n` : '') + `# HELP ${family} ${escapeHelp(f.help)}\n`;
       } else {
-        out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`);
+        head = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
       }
-      const c = this.#chunks.get(f)!;
-      const lines = c.buf.subarray(0, c.len);
-      // ASCII (nearly every family) is a plain copy; V8's UTF-8 decoder is several times slower.
-      out.push(lines.toString(isAscii(lines) ? 'latin1' : 'utf8'));
-      spare.set(f, c.buf);
+      const h = Buffer.from(head);
+      heads.push(h);
+      size += h.length + this.#chunks.get(f)!.len;
     }
-    if (this.openMetrics) out.push('# EOF\n');
+    const eof = this.openMetrics ? Buffer.from('# EOF\n') : Buffer.alloc(0);
+    // Not from Node's pool: the body outlives the render (the cache keeps it), a pooled slab would stay with it.
+    const body = Buffer.allocUnsafeSlow(size + eof.length);
+    let p = 0;
+    this.#order.forEach((f, i) => {
+      p += heads[i]!.copy(body, p);
+      const c = this.#chunks.get(f)!;
+      p += c.buf.copy(body, p, 0, c.len);
+      spare.set(f, c.buf);
+    });
+    eof.copy(body, p);
     this.#chunks.clear();
-    return out.join('');
+    return body;
   }
 }
 
@@ -191,12 +203,27 @@ export function writeValue(buf: Buffer, p: number, v: number): number {
   return p;
 }
 
+/** 10^0 … 10^15: a safe integer's digit count by comparisons, not divisions. */
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
+
 /** A non-negative safe integer's decimal digits at `p`; returns the end. */
 function writeDigits(buf: Buffer, p: number, v: number): number {
   let digits = 1;
-  for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+  while (digits < 16 && v >= POW10[digits]!) digits++;
   const end = p + digits;
-  for (let q = end, x = v; q > p; x = Math.floor(x / 10)) buf[--q] = 48 + (x % 10);
+  let q = end;
+  let x = v;
+  // Above 2^31 a digit costs a float division; below, integer ones (most counters of a round).
+  while (x > 0x7fffffff) {
+    const d = Math.floor(x / 10);
+    buf[--q] = 48 + (x - d * 10);
+    x = d;
+  }
+  while (q > p) {
+    const d = (x / 10) | 0;
+    buf[--q] = 48 + (x - d * 10);
+    x = d;
+  }
   return end;
 }
 

@@ -213,22 +213,50 @@ function cpuLabels(cpu: string) {
   return l!;
 }
 
-/** The samples of one node's snapshot. `nowMs` stamps the status series (current state, not a probe's). */
+/** The samples of one node's snapshot. `stampStatusMs` stamps the status series (current state, not a probe's). */
 export function nodeSamples(sink: SampleSink, n: NodeSnapshot, node: NodeLabels, stampStatusMs?: number): void {
+  statusSamples(sink, n, node, stampStatusMs);
+  runSamples(sink, n, node);
+  const seenMs = seenTimeMs(n);
+  if (seenMs !== undefined) unameSample(sink, n.instance, node, seenMs);
+  readingSamples(sink, n, node);
+}
+
+/** `up` and the last answer, from the nodes table. */
+export function statusSamples(sink: SampleSink, n: Pick<NodeSnapshot, 'status' | 'lastSeenUnixSeconds'>, node: NodeLabels, stampStatusMs?: number): void {
   const E = EDGEFLEET_NODE_FAMILIES;
-  const F = NODE_FAMILIES;
   sink.add(E.up, node, [], n.status === 'up' ? 1 : 0, stampStatusMs);
   if (n.lastSeenUnixSeconds !== null) sink.add(E.lastSeen, node, [], n.lastSeenUnixSeconds, stampStatusMs);
-  if (n.runs) {
-    for (const r of n.runs.kinds) {
-      sink.add(E.collectorSuccess, node, ['kind', r.kind], r.success ? 1 : 0, n.runs.timeMs);
-      sink.add(E.collectorDuration, node, ['kind', r.kind], r.durationMs / 1000, n.runs.timeMs);
-    }
-  }
-  // Only for a node that gave data: the probe read Linux's /proc and /sys.
-  const seenMs = n.cpu?.timeMs ?? n.memory?.timeMs ?? n.network?.timeMs ?? n.load?.timeMs ?? n.storage?.timeMs ?? n.temperature?.timeMs;
-  if (seenMs !== undefined) sink.add(F.uname, node, ['nodename', n.instance, 'sysname', 'Linux'], 1, seenMs);
+}
 
+/** Each kind's success and duration in the node's newest round. */
+export function runSamples(sink: SampleSink, n: Pick<NodeSnapshot, 'runs'>, node: NodeLabels): void {
+  const E = EDGEFLEET_NODE_FAMILIES;
+  if (!n.runs) return;
+  for (const r of n.runs.kinds) {
+    sink.add(E.collectorSuccess, node, ['kind', r.kind], r.success ? 1 : 0, n.runs.timeMs);
+    sink.add(E.collectorDuration, node, ['kind', r.kind], r.durationMs / 1000, n.runs.timeMs);
+  }
+}
+
+/** Kinds whose time stamps node_uname_info, first found first (a node that gave data: the probe read Linux's /proc and /sys). */
+export const UNAME_KINDS = ['cpu', 'memory', 'network', 'load', 'storage', 'temperature'] as const;
+
+export function seenTimeMs(n: NodeSnapshot): number | undefined {
+  for (const k of UNAME_KINDS) if (n[k]) return n[k].timeMs;
+  return undefined;
+}
+
+export function unameSample(sink: SampleSink, instance: string, node: NodeLabels, seenMs: number): void {
+  sink.add(NODE_FAMILIES.uname, node, ['nodename', instance, 'sysname', 'Linux'], 1, seenMs);
+}
+
+/**
+ * The samples of every kind `n` holds, status aside: the whole snapshot (remote write), or one
+ * table's part of it (the scrape reads table by table).
+ */
+export function readingSamples(sink: SampleSink, n: NodeSnapshot, node: NodeLabels): void {
+  const F = NODE_FAMILIES;
   if (n.cpu) {
     const t = n.cpu.timeMs;
     if (n.cpu.bootTimeUnixSeconds !== undefined) sink.add(F.bootTime, node, [], n.cpu.bootTimeUnixSeconds, t);

@@ -1,9 +1,12 @@
 import { NODE_DEPLOY_STATES } from '../domain/index.js';
 import type { Db } from '../store/db.js';
 import { remoteWriteStates } from '../store/remoteWrite.js';
-import { changeStamp, inferenceLatencyHistograms, latestDeploymentStates, nodeSnapshots, openAnomalyCounts } from '../store/snapshots.js';
+import { changeStamp, inferenceLatencyHistograms, latestDeploymentStates, openAnomalyCounts, readSnapshots } from '../store/snapshots.js';
+import { Mutex, type SqlDb } from '../store/sql.js';
+import { asSql, type SqlOrDb } from '../store/sqliteSql.js';
+import type { Store } from '../store/store.js';
 import { ExpositionWriter, OPENMETRICS_CONTENT_TYPE, renderLabels, seriesText, TEXT_CONTENT_TYPE, type Family } from './exposition.js';
-import { NODE_FAMILY_LIST, nodeLabelPairs, nodeSamples, type NodeLabels, type SampleSink } from './nodeMetrics.js';
+import { NODE_FAMILY_LIST, nodeLabelPairs, readingSamples, runSamples, statusSamples, UNAME_KINDS, unameSample, type NodeLabels, type SampleSink } from './nodeMetrics.js';
 
 /** Inference latency buckets, seconds: the inference dashboard's heatmap bounds (0.1 ms to 10 s). */
 export const INFERENCE_LATENCY_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
@@ -44,7 +47,7 @@ interface CachedNode extends NodeLabels {
 }
 
 /** Per database, the nodes of its last render (only those: removed nodes leave it). */
-const seriesCaches = new WeakMap<Db, Map<string, CachedNode>>();
+const seriesCaches = new WeakMap<SqlDb, Map<string, CachedNode>>();
 
 const sameLabels = (a: readonly string[], b: readonly string[]) => {
   if (a === b) return true;
@@ -53,35 +56,48 @@ const sameLabels = (a: readonly string[], b: readonly string[]) => {
   return true;
 };
 
-/** Extra families a caller adds (the remote-write queue), after the fleet's. */
-export type ExtraSamples = (w: ExpositionWriter) => void;
-
 /** The last body of each format per database, and the change stamp it was rendered at. */
-const rendered = new WeakMap<Db, Map<boolean, { stamp: string; body: string }>>();
+const rendered = new WeakMap<SqlDb, Map<boolean, { stamp: string; body: Buffer }>>();
+/** One render at a time per database: a render walks (and rewrites) the kept series of its nodes. */
+const renders = new WeakMap<SqlDb, Mutex>();
+
+/** What renderMetrics reads: a Store of either kind, its SQL port, or a SQLite Db (tests, benches). */
+export type MetricsSource = Store | SqlOrDb;
 
 /**
  * GET /metrics: every node's newest samples with node_exporter's names, then edgefleet's own
- * series. The body is a function of the database alone, so while nothing was written since the
- * last scrape (changeStamp), the same bytes are served again: a second Prometheus (an HA pair),
- * or a scrape interval shorter than the round's, costs two queries, not a render.
+ * series, as the UTF-8 body. On either store. The body is a function of the database alone, so
+ * while nothing was written since the last scrape (changeStamp), the same bytes are served
+ * again: a second Prometheus (an HA pair), or a scrape interval shorter than the round's, costs
+ * a query or two, not a render.
  */
-export function renderMetrics(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }): { contentType: string; body: string } {
+export async function renderMetrics(source: MetricsSource, o: { openMetrics: boolean }): Promise<{ contentType: string; body: Buffer }> {
   const contentType = o.openMetrics ? OPENMETRICS_CONTENT_TYPE : TEXT_CONTENT_TYPE;
-  if (o.extra) return { contentType, body: renderFresh(db, o) };
-  let byFormat = rendered.get(db);
-  if (!byFormat) rendered.set(db, (byFormat = new Map()));
-  // Read before rendering: a write that lands meanwhile changes the stamp, so the next scrape renders again.
-  const stamp = changeStamp(db);
-  const hit = byFormat.get(o.openMetrics);
-  if (hit?.stamp === stamp) return { contentType, body: hit.body };
-  const body = renderFresh(db, o);
-  byFormat.set(o.openMetrics, { stamp, body });
-  return { contentType, body };
+  const sql = 'kind' in source && 'sql' in source ? source.sql : asSql(source as SqlOrDb);
+  let mutex = renders.get(sql);
+  if (!mutex) renders.set(sql, (mutex = new Mutex()));
+  const release = await mutex.lock();
+  try {
+    let byFormat = rendered.get(sql);
+    if (!byFormat) rendered.set(sql, (byFormat = new Map()));
+    // Read before rendering: a write that lands meanwhile changes the stamp, so the next scrape renders again.
+    const stamp = await changeStamp(sql);
+    const hit = byFormat.get(o.openMetrics);
+    if (hit?.stamp === stamp) return { contentType, body: hit.body };
+    const body = await renderFresh(sql, o.openMetrics);
+    byFormat.set(o.openMetrics, { stamp, body });
+    return { contentType, body };
+  } finally {
+    release();
+  }
 }
 
-/** One query per table (each a seek per node); each series' text kept from the last render where it is the same. */
-function renderFresh(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }): string {
-  const w = new ExpositionWriter(o.openMetrics);
+/** The better-sqlite3 Db under a SQLite port, for what is not on the port yet (the remote-write queue's state). */
+const sqliteDbOf = (sql: SqlDb): Db | undefined => (sql.dialect === 'sqlite' ? (sql as unknown as { db: Db }).db : undefined);
+
+/** Table by table (a seek per node each); each series' text kept from the last render where it is the same. */
+async function renderFresh(sql: SqlDb, openMetrics: boolean): Promise<Buffer> {
+  const w = new ExpositionWriter(openMetrics);
   for (const fam of NODE_FAMILY_LIST) w.declare(fam);
   for (const fam of Object.values(FLEET_FAMILIES)) w.declare(fam);
   const sink: SampleSink = {
@@ -98,7 +114,7 @@ function renderFresh(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }):
       w.sample(fam, s.bytes, value, ts);
     },
   };
-  const previous = seriesCaches.get(db);
+  const previous = seriesCaches.get(sql);
   const nodes = new Map<string, CachedNode>();
   const labelsOf = (instance: string, groups: readonly string[] = []) => {
     let l = nodes.get(instance);
@@ -112,10 +128,38 @@ function renderFresh(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }):
     }
     return l;
   };
-  for (const n of nodeSnapshots(db)) nodeSamples(sink, n, labelsOf(n.instance, n.groups));
+  const byId = new Map<number, CachedNode>();
+  /** Per node, the time of each of UNAME_KINDS it has. */
+  const seen = new Map<number, (number | undefined)[]>();
+  await readSnapshots(sql, {
+    nodes(list) {
+      for (const n of list) {
+        const l = labelsOf(n.instance, n.groups);
+        byId.set(n.id, l);
+        statusSamples(sink, n, l);
+      }
+    },
+    part(n, part) {
+      const l = byId.get(n.id)!;
+      runSamples(sink, part, l);
+      readingSamples(sink, part, l);
+      UNAME_KINDS.forEach((k, i) => {
+        const t = part[k]?.timeMs;
+        if (t !== undefined) {
+          let times = seen.get(n.id);
+          if (!times) seen.set(n.id, (times = []));
+          times[i] = t;
+        }
+      });
+    },
+  });
+  for (const [id, l] of byId) {
+    const t = seen.get(id)?.find((x) => x !== undefined);
+    if (t !== undefined) unameSample(sink, l.pairs[1]!, l, t);
+  }
 
   const leMs = INFERENCE_LATENCY_BUCKETS_SECONDS.map((s) => s * 1000);
-  for (const h of inferenceLatencyHistograms(db, leMs)) {
+  for (const h of await inferenceLatencyHistograms(sql, leMs)) {
     const node = labelsOf(h.instance);
     const own = ['model', h.model, 'tag', h.tag];
     INFERENCE_LATENCY_BUCKETS_SECONDS.forEach((le, i) => sink.add(FLEET_FAMILIES.inferenceLatency, node, [...own, 'le', String(le)], h.counts[i]!, undefined, '_bucket'));
@@ -123,13 +167,15 @@ function renderFresh(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }):
     sink.add(FLEET_FAMILIES.inferenceLatency, node, own, h.sumMs / 1000, undefined, '_sum');
     sink.add(FLEET_FAMILIES.inferenceLatency, node, own, h.count, undefined, '_count');
   }
-  for (const a of openAnomalyCounts(db)) sink.add(FLEET_FAMILIES.anomaliesOpen, labelsOf(a.instance), ['series', a.series, 'detector', a.detector, 'kind', a.kind], a.count, undefined);
-  for (const d of latestDeploymentStates(db)) {
+  for (const a of await openAnomalyCounts(sql)) sink.add(FLEET_FAMILIES.anomaliesOpen, labelsOf(a.instance), ['series', a.series, 'detector', a.detector, 'kind', a.kind], a.count, undefined);
+  for (const d of await latestDeploymentStates(sql)) {
     const node = labelsOf(d.instance);
     // A state set, as kube-state-metrics writes one: every state, 1 for the current.
     for (const s of NODE_DEPLOY_STATES) sink.add(FLEET_FAMILIES.deploymentState, node, ['model', d.model, 'tag', d.tag, 'state', s], s === d.state ? 1 : 0, undefined);
   }
-  for (const e of remoteWriteStates(db)) {
+  // The remote-write queue is in the SQLite store only (docs/postgres.md): on PostgreSQL its families stay empty.
+  const db = sqliteDbOf(sql);
+  for (const e of db ? remoteWriteStates(db) : []) {
     const l = renderLabels(['endpoint', e.endpoint]);
     w.add(FLEET_FAMILIES.rwQueueSamples, l, e.queuedSamples);
     w.add(FLEET_FAMILIES.rwQueueRequests, l, e.queuedRequests);
@@ -139,9 +185,8 @@ function renderFresh(db: Db, o: { openMetrics: boolean; extra?: ExtraSamples }):
     w.add(FLEET_FAMILIES.rwFailed, l, e.failedRequests);
     if (e.lastSuccessUnixMs !== null) w.add(FLEET_FAMILIES.rwLastSuccess, l, e.lastSuccessUnixMs / 1000);
   }
-  o.extra?.(w);
   // Series a node no longer has (a removed interface) leave the cache with it.
   for (const n of nodes.values()) n.series.length = n.next;
-  seriesCaches.set(db, nodes);
+  seriesCaches.set(sql, nodes);
   return w.render();
 }
