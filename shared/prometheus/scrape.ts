@@ -1,6 +1,5 @@
 import { NODE_DEPLOY_STATES } from '../domain/index.js';
-import type { Db } from '../store/db.js';
-import { remoteWriteStates } from '../store/remoteWrite.js';
+import { remoteWriteStatesOf } from '../store/remoteWrite.js';
 import { changeStamp, inferenceLatencyHistograms, latestDeploymentStates, openAnomalyCounts, readSnapshots } from '../store/snapshots.js';
 import { Mutex, type SqlDb } from '../store/sql.js';
 import { asSql, type SqlOrDb } from '../store/sqliteSql.js';
@@ -92,9 +91,6 @@ export async function renderMetrics(source: MetricsSource, o: { openMetrics: boo
   }
 }
 
-/** The better-sqlite3 Db under a SQLite port, for what is not on the port yet (the remote-write queue's state). */
-const sqliteDbOf = (sql: SqlDb): Db | undefined => (sql.dialect === 'sqlite' ? (sql as unknown as { db: Db }).db : undefined);
-
 /** Table by table (a seek per node each); each series' text kept from the last render where it is the same. */
 async function renderFresh(sql: SqlDb, openMetrics: boolean): Promise<Buffer> {
   const w = new ExpositionWriter(openMetrics);
@@ -173,9 +169,7 @@ async function renderFresh(sql: SqlDb, openMetrics: boolean): Promise<Buffer> {
     // A state set, as kube-state-metrics writes one: every state, 1 for the current.
     for (const s of NODE_DEPLOY_STATES) sink.add(FLEET_FAMILIES.deploymentState, node, ['model', d.model, 'tag', d.tag, 'state', s], s === d.state ? 1 : 0, undefined);
   }
-  // The remote-write queue is in the SQLite store only (docs/postgres.md): on PostgreSQL its families stay empty.
-  const db = sqliteDbOf(sql);
-  for (const e of db ? remoteWriteStates(db) : []) {
+  for (const e of await remoteWriteStatesOf(sql)) {
     const l = renderLabels(['endpoint', e.endpoint]);
     w.add(FLEET_FAMILIES.rwQueueSamples, l, e.queuedSamples);
     w.add(FLEET_FAMILIES.rwQueueRequests, l, e.queuedRequests);
