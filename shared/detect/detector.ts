@@ -36,7 +36,8 @@
  * 8. A time-of-day profile (24 UTC bins of the recent median) adds to the score of a sample far
  *    from what this series does at this hour; with `recordProfileSigma` > 0 (a quiet hub), a new
  *    extreme scores only when the value is also that many of its hour's σ from the hour's mean,
- *    or clears the old range by `recordQuietNoise` σ of the sample-to-sample noise (a jump).
+ *    or clears the old range by `recordQuietNoise` σ of the sample-to-sample noise (a jump), or is
+ *    `recordYoungSigma` long-run σ from the long-run mean.
  *    Before the profile has its days, a new extreme must also be `recordYoungSigma` long-run σ
  *    from the long-run mean (`likelihood-v5`): a young series' range is still growing.
  * 9. A profile alarm (`likelihood-v5`): the recent median `profileAlarmSigma` of its hour's σ from
@@ -584,6 +585,8 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
         // …unless it is a jump (a quiet hub, once the hours are known; a young series' range is
         // still narrow, and its daily swing leaves it by many noise σ).
         if (ordinaryRecord && profileReady && config.recordQuietNoise > 0 && excess >= config.recordQuietNoise * noise) ordinaryRecord = false;
+        // …or as far from the long-run mean as a young series' record must be: what was far before the profile stays far.
+        if (ordinaryRecord && profileReady && young > 0 && Math.abs(value - state.vs[0]) / Math.max(spread, 1e-12) >= young) ordinaryRecord = false;
       }
     }
   }
