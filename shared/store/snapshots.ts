@@ -67,11 +67,23 @@ export async function readSnapshots(sqlOrDb: SqlOrDb, visit: SnapshotVisitor): P
   const J = pg ? 'JOIN' : 'CROSS JOIN';
   // Series names in byte order on both (SQLite's BINARY; a PostgreSQL database may sort by locale).
   const C = pg ? ' COLLATE "C"' : '';
-  /** The newest rows of `table` per node, by node and then `key`. */
+  /**
+   * The newest rows of `table` per node, by node and then `key`. SQLite: the node's newest time
+   * as the seek key of its rows (a correlated subquery, once per node), nodes scanned by id and
+   * the rows by their primary key, so the order needs no sort. PostgreSQL: the newest times
+   * first, materialized, then the rows (its planner seeks each per node that way).
+   */
   const latest = (table: string, columns: string, key: string, join = '') =>
-    sql.rows(`WITH newest AS MATERIALIZED (SELECT n.id, (SELECT MAX(time) FROM ${table} WHERE node_id = n.id) AS time FROM nodes n WHERE n.removed_unix_seconds IS NULL)
-      SELECT t.node_id AS id, t.time AS time, ${columns} FROM newest ${J} ${table} t ON t.node_id = newest.id AND t.time = newest.time ${join}
-      ORDER BY t.node_id${key ? `, ${key}${C}` : ''}`);
+    sql.rows(
+      pg
+        ? `WITH newest AS MATERIALIZED (SELECT n.id, (SELECT MAX(time) FROM ${table} WHERE node_id = n.id) AS time FROM nodes n WHERE n.removed_unix_seconds IS NULL)
+           SELECT t.node_id AS id, t.time AS time, ${columns} FROM newest JOIN ${table} t ON t.node_id = newest.id AND t.time = newest.time ${join}
+           ORDER BY t.node_id${key ? `, ${key}${C}` : ''}`
+        : `SELECT t.node_id AS id, t.time AS time, ${columns} FROM nodes n
+           CROSS JOIN ${table} t ON t.node_id = n.id AND t.time = (SELECT MAX(time) FROM ${table} WHERE node_id = n.id)
+           ${join.startsWith('WHERE ') ? `WHERE n.removed_unix_seconds IS NULL AND (${join.slice(6)})` : `${join} WHERE n.removed_unix_seconds IS NULL`}
+           ORDER BY n.id${key ? `, ${key}` : ''}`,
+    );
 
   const nodes: SnapshotNode[] = [];
   const byId = new Map<number, SnapshotNode>();
@@ -104,7 +116,7 @@ export async function readSnapshots(sqlOrDb: SqlOrDb, visit: SnapshotVisitor): P
   perNode(
     await sql.rows(`SELECT t.node_id, t.time, t.kind, t.success, t.duration_ms FROM nodes n
       ${J} collector_runs t ON t.node_id = n.id AND (t.time, t.round_id) = (SELECT time, round_id FROM collector_runs WHERE node_id = n.id ORDER BY time DESC, round_id DESC LIMIT 1)
-      WHERE n.removed_unix_seconds IS NULL ORDER BY t.node_id, t.kind${C}`),
+      WHERE n.removed_unix_seconds IS NULL ORDER BY n.id, t.kind${C}`),
     (n, rows, from, to) => {
       const kinds: NonNullable<NodeSnapshot['runs']>['kinds'] = [];
       for (let i = from; i < to; i++) {
