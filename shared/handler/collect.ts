@@ -36,12 +36,15 @@ async function collectShards(ctx: EdgefleetContext, store: Store, event: unknown
  * write would hand Prometheus two values at one timestamp, which it refuses (a 400 for the whole
  * request). With remote write configured, a round that would start in the second of the last
  * one waits for the next second (at most a second, and only at intervals of about a second).
+ * Many hubs on one PostgreSQL: only this hub's rounds count (their series are its own).
  */
 async function notInTheSameSecond(ctx: EdgefleetContext): Promise<void> {
   const p = ctx.config.prometheus;
   if (!Array.isArray(p.remoteWrite) || p.remoteWrite.length === 0) return;
   const store = await ctx.store();
-  const last = (await store.sql.get<{ t: number | null }>('SELECT MAX(last_seen_unix_seconds) AS t FROM nodes'))?.t ?? null;
+  // This hub's own rounds (hub NULL: an unsharded one): other hubs' series are not this one's.
+  // Newest first by rounds_time: the first match is a few rows in.
+  const last = (await store.sql.get<{ t: number }>('SELECT time AS t FROM rounds WHERE hub = ? OR hub IS NULL ORDER BY time DESC LIMIT 1', [HUB_ID]))?.t ?? null;
   if (last !== null && last >= Math.floor(Date.now() / 1000)) await new Promise((r) => setTimeout(r, Math.min(1100, (last + 1) * 1000 - Date.now() + 5)));
 }
 
