@@ -20,8 +20,9 @@
  * The data sits three days back (whole UTC days), so retention of one day removes all of it.
  * The issue's size is 1,000 nodes × 24 h (BENCH_HOURS=24); the default is 2 h on this machine.
  */
+import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { loadavg, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { NodeSpec } from '../shared/domain/index.js';
 import { openDb, sqliteStore, type NodeReadings, type RoundWrite, type Store } from '../shared/store/index.js';
@@ -29,7 +30,7 @@ import type { Db } from '../shared/store/db.js';
 import { ensurePartitions } from '../shared/store/pgPartitions.js';
 import { ROLLUP_LEVELS, ROLLUP_SERIES } from '../shared/store/rollups.js';
 import { openPgStore, type PgStore } from '../shared/store/pgStore.js';
-import { startPostgres, type TestPostgres } from '../test/harness/postgres.js';
+import { PG_BIN, startPostgres, type TestPostgres } from '../test/harness/postgres.js';
 
 const NODES = Number(process.env.BENCH_NODES ?? 1000);
 const HOURS = Number(process.env.BENCH_HOURS ?? 2);
@@ -154,11 +155,15 @@ export function rollupFillStatements(level: '1m' | '1h' | '6h', sqlite: boolean)
   });
 }
 
+type Statements = readonly [sql: string, params: Record<string, number>][];
+
 export interface Target {
   name: string;
   store: Store;
   /** Statements, each with its @named integer parameters, run in one transaction. */
-  run: (statements: readonly [sql: string, params: Record<string, number>][]) => Promise<void>;
+  run: (statements: Statements) => Promise<void>;
+  /** The fill's hours, a transaction each, run elsewhere than this process's event loop (else `run` an hour at a time). */
+  runHours?: (hours: readonly Statements[]) => Promise<void>;
   /** fillStatements in this store's SQL. */
   rawFill: string[];
   /** Statements at the end of each filled hour's transaction, and a call when the fill is done: what the server's background work would have done by then. */
@@ -181,13 +186,19 @@ export const fillRaw = (x: Target, from: number, to: number) => x.run(x.rawFill.
 export async function fillHours(x: Target, from: number, to: number, log: (msg: string) => void = () => {}): Promise<void> {
   const sqlite = x.store.kind === 'sqlite';
   const [m1, h1, h6] = (['1m', '1h', '6h'] as const).map((l) => rollupFillStatements(l, sqlite));
+  const hours: Statements[] = [];
   for (let h = from; h < to; h += 3600) {
     const hour = { from: h, to: Math.min(to, h + 3600) };
-    // One transaction, one call: each call waits its turn beside the other store's fill.
     const statements = [...x.rawFill, ...m1!, ...h1!, ...(x.afterFillHour ?? [])].map((sql): [string, Record<string, number>] => [sql, hour]);
     if (hour.to % 21600 === 0) statements.push([h6![0]!, { from: hour.to - 21600, to: hour.to }]);
-    await x.run(statements);
-    if ((h - from) % (6 * 3600) === 0) log(`fill ${((h - from) / 3600 + 1).toFixed(0)} h of ${((to - from) / 3600).toFixed(1)}`);
+    hours.push(statements);
+  }
+  if (x.runHours) await x.runHours(hours);
+  else {
+    for (const [i, statements] of hours.entries()) {
+      await x.run(statements);
+      if (i % 6 === 0) log(`fill ${i + 1} h of ${hours.length}`);
+    }
   }
   const mark = 'INSERT INTO rollup_state (level, done_until_unix_seconds) VALUES (@level, @until) ON CONFLICT (level) DO UPDATE SET done_until_unix_seconds = excluded.done_until_unix_seconds';
   const marks = ROLLUP_LEVELS.map(({ level, bucketSeconds }): [string, Record<string, number>] => [mark.replace('@level', `'${level}'`), { until: Math.floor(to / bucketSeconds) * bucketSeconds }]);
@@ -309,21 +320,49 @@ export function sqliteTarget(db: Db, path: string, panelSql: PanelSql = NO_PANEL
   };
 }
 
-/** The bench's PostgreSQL side; `server` for its CPU time (0 without). */
+/** The statements with their parameters written in (integers only), `;`-separated. */
+const literal = (statements: Statements) => statements.map(([q, p]) => q.replace(/@(\w+)/g, (_, k: string) => String(Math.trunc(p[k]!)))).join(';\n');
+
+async function ensurePartitionsFor(store: PgStore, statements: Statements) {
+  const times = statements.flatMap(([, p]) => (p.from === undefined ? [] : [p.from, p.to ?? p.from]));
+  if (times.length) await ensurePartitions(store.pg, Math.min(...times), Math.max(...times));
+}
+
+/** psql (as the harness runs it: the cluster's owner on its socket) reading `script` on stdin; rejects on an error, with psql's words. */
+function psqlScript(server: TestPostgres, script: string): Promise<void> {
+  const args = ['-h', server.dir, '-p', String(server.port), '-U', 'edgefleet', '-d', 'edgefleet', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-o', '/dev/null'];
+  const [cmd, argv] = userInfo().uid === 0 ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, 'psql'), ...args]] : [join(PG_BIN, 'psql'), args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d.slice(0, 4000)));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`psql fill exited ${code}: ${err.trim()}`))));
+    child.stdin.end(script);
+  });
+}
+
+/** The bench's PostgreSQL side; `server` for its CPU time (0 without) and the fill by psql. */
 export function pgTarget(store: PgStore, panelSql: PanelSql = NO_PANEL, server?: TestPostgres): Target {
   return {
     name: 'postgres',
     store,
     rawFill: fillStatements('SELECT generate_series(@from::bigint, @to::bigint - 1, 10) AS t'),
-    // One simple query for the whole transaction, the integers written in: one round trip, so
-    // the server works on it while this process runs the SQLite side's statements.
+    // One simple query for the whole transaction, the integers written in.
     run: async (statements) => {
-      const times = statements.flatMap(([, p]) => (p.from === undefined ? [] : [p.from, p.to ?? p.from]));
-      if (times.length) await ensurePartitions(store.pg, Math.min(...times), Math.max(...times));
-      const sql = statements.map(([q, p]) => q.replace(/@(\w+)/g, (_, k: string) => String(Math.trunc(p[k]!)))).join(';\n');
+      await ensurePartitionsFor(store, statements);
       // Several statements in one Query message are one transaction (PostgreSQL's simple query protocol).
-      await store.pg.pool.query(sql);
+      await store.pg.pool.query(literal(statements));
     },
+    // With the server at hand, the fill's hours as one psql script: it runs on its own while this
+    // process runs the SQLite side's fill (through the pool, each hour's answer, and every hop of
+    // the pool's, waited for a SQLite statement to end).
+    runHours: server
+      ? async (hours) => {
+          await ensurePartitionsFor(store, hours.flat());
+          await psqlScript(server, hours.map((h) => `BEGIN;\n${literal(h)};\nCOMMIT;\n`).join(''));
+        }
+      : undefined,
     // autovacuum's work on a table that only grows, which a fill at this pace outruns: its BRIN
     // ranges summarized (unsummarized ones match every query, and the rollup job's hour would
     // read the whole day's partition), and its statistics.
@@ -356,11 +395,11 @@ export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Re
   let pg = NOT_RUN;
   try {
     // The fill's hour is one query whose answer waits while this process runs a SQLite statement:
-    // deadlines past the 60 s default (the pool's query_timeout counts until the answer is read).
-    const store = (await openPgStore(server.url, { statementTimeoutMs: 20 * 60_000 })) as PgStore;
+    // deadlines past the defaults (a pool's connect, query_timeout, count until the answer is read).
+    const store = (await openPgStore(server.url, { statementTimeoutMs: 20 * 60_000, connectTimeoutMs: 20 * 60_000 })) as PgStore;
     const targets = [...(STORES.includes('sqlite') ? [sqliteTarget(db, path, panelSql)] : []), ...(STORES.includes('postgres') ? [pgTarget(store, panelSql, server)] : [])];
-    // Both fills at once (not measured): SQLite's in this process, PostgreSQL's in its server, on
-    // the machine's two cores; the SQLite side yields between statements so PostgreSQL's are sent on.
+    // Both fills at once (not measured): SQLite's in this process, PostgreSQL's by a psql script
+    // in its server, on the machine's two cores.
     // What takes round trips first, one store after the other (a PostgreSQL transaction waiting on
     // this process while it runs a SQLite statement would wait for every one): the nodes, the partitions.
     const specs: NodeSpec[] = nodeNames().map((name) => ({ name, host: name, port: 22, connection: 'ssh', groups: [], vars: {} }));
