@@ -222,7 +222,8 @@ describe('detector', () => {
       let rng = 3;
       const u = () => (rng = (rng * 16807) % 2147483647) / 2147483647;
       const out: number[] = [];
-      for (let i = 0; i < 288 * 7; i++) out.push(detect(st, squareDay(i, 6) + (u() - 0.5) * 0.1, { ...DEFAULT_DETECTOR_CONFIG, profileBins }, timed ? T0 + 300 * i : undefined).score);
+      // The profile's bonus alone (likelihood-v6: without the drift alarm, which sees this day: below).
+      for (let i = 0; i < 288 * 7; i++) out.push(detect(st, squareDay(i, 6) + (u() - 0.5) * 0.1, { ...DETECTORS['likelihood-v6'], profileBins }, timed ? T0 + 300 * i : undefined).score);
       return { out, st };
     };
     const off = run(0);
@@ -241,6 +242,31 @@ describe('detector', () => {
     // 24 bins × (mean, deviation, count); through JSON it is the same state.
     assert.equal(on.st.prof.length, 72);
     assert.ok(isDetectorState(JSON.parse(JSON.stringify(on.st))));
+  });
+  // The same week. From 08:00 on day 6 the recent median sits at 0 where its own hour bin has 10
+  // (≫ 3 σ: each deviation enters clipped at 3), so the drift average climbs as 3 (1 − (11/12)^t)
+  // and reaches 2 after t = ln 3 / ln(12/11) ≈ 12.6 samples, 13 — plus the recent median's lag
+  // of one or two: one alarm, about 09:05–09:15, where likelihood-v6 has none.
+  it('profile drift (likelihood-v7): a missing daily rise alarms once, about an hour in; regular days as likelihood-v6', () => {
+    const T0 = 1_700_006_400 - (1_700_006_400 % 86400);
+    const run = (config: Readonly<DetectorConfig>) => {
+      const st = newDetectorState();
+      let rng = 3;
+      const u = () => (rng = (rng * 16807) % 2147483647) / 2147483647;
+      const out: number[] = [];
+      for (let i = 0; i < 288 * 7; i++) if (detect(st, squareDay(i, 6) + (u() - 0.5) * 0.1, config, T0 + 300 * i).flagged) out.push(i);
+      return { out, st };
+    };
+    const v7 = run(DETECTORS['likelihood-v7']);
+    const v6 = run(DETECTORS['likelihood-v6']).out;
+    const from = 6 * 288 + 96; // day 6, 08:00
+    const day6 = (i: number) => i >= from && i < from + 144;
+    assert.deepEqual(v6.filter(day6), [], 'likelihood-v6 does not alarm on the missing rise');
+    const alarms = v7.out.filter(day6).map((i) => i - from);
+    assert.equal(alarms.length, 1, `alarms: ${alarms}`);
+    assert.ok(alarms[0]! >= 13 && alarms[0]! <= 15, `alarm ${alarms[0]} steps after 08:00`);
+    assert.deepEqual(v7.out.filter((i) => !day6(i)), v6.filter((i) => !day6(i)), 'the drift adds nothing on regular days');
+    assert.ok(isDetectorState(JSON.parse(JSON.stringify(v7.st))));
   });
   // A daily square wave (10 from 08:00 to 20:00 UTC, 0 otherwise) with uniform ±2 noise, 5-minute
   // steps; on day 6 the high ends at 14:00 instead of 20:00. Nothing is new to the window: the
@@ -306,6 +332,12 @@ describe('detector', () => {
     const v6 = run(DETECTORS['likelihood-v6']).filter((i) => i >= last + 14 * 12);
     assert.ok(v5.length >= 1, 'likelihood-v5 alarms on the last early end');
     assert.deepEqual(v6, [], 'likelihood-v6: an early end like the cuts before it');
+    // likelihood-v7's drift does see it: an hour's burst lifts the drift average to 3 (1 − (11/12)^12)
+    // ≈ 1.9 at most, under its bar of 2, while the early end holds for six hours: one alarm, about
+    // an hour in (13 samples and the recent median's lag, as for the missing rise).
+    const v7 = run(DETECTORS['likelihood-v7']).filter((i) => i >= last + 14 * 12).map((i) => i - last - 14 * 12);
+    assert.equal(v7.length, 1, `likelihood-v7 alarms: ${v7}`);
+    assert.ok(v7[0]! >= 13 && v7[0]! <= 15, `likelihood-v7: alarm ${v7[0]} steps after 14:00`);
   });
   it('affine changes of the values (× 1000 + 5, × 0.001 − 40, a sign flip) leave the scores as they were', () => {
     const v = series[0]!.values;
@@ -323,6 +355,26 @@ describe('detector', () => {
     let flags = 0;
     for (let i = 0; i < 20000; i++) if (detect(st, 20 + rand(), DEFAULT_DETECTOR_CONFIG, 1_700_000_000 + 300 * i).flagged) flags++;
     assert.ok(flags <= 3, `${flags} alarms`);
+  });
+  // AR(1) noise with an e-folding time of 20 steps (100 min): each hour's level wanders by about
+  // its σ from day to day, and stays there for an hour — a drift average of 2 σ comes by itself.
+  // Over six series of 69 days the RMS bar keeps the drift to about one alarm a series more than
+  // likelihood-v6 raises (measured 23 → 31); without it, 119.
+  it('AR(1) noise (φ = 0.95) with times, 6 × 20,000 steps: the profile drift adds about one alarm a series', () => {
+    const flags = (config: Readonly<DetectorConfig>) => [3, 5, 11, 17, 23, 29].reduce((sum, seed) => sum + flagsOf(config, seed), 0);
+    const flagsOf = (config: Readonly<DetectorConfig>, seed: number) => {
+      const rand = gaussianSource(seed);
+      const st = newDetectorState();
+      let x = 0;
+      let n = 0;
+      for (let i = 0; i < 20000; i++) if (detect(st, (x = 0.95 * x + rand()), config, 1_700_000_000 + 300 * i).flagged) n++;
+      return n;
+    };
+    const v6 = flags(DETECTORS['likelihood-v6']);
+    const v7 = flags(DETECTORS['likelihood-v7']);
+    assert.ok(v7 <= v6 + 12, `likelihood-v7 ${v7} alarms, likelihood-v6 ${v6}`);
+    const bare = flags({ ...DETECTORS['likelihood-v7'], profileDriftNoise: 0 });
+    assert.ok(bare >= v6 + 60, `without the RMS bar the drift alarms on the wander: ${bare}`);
   });
   it('ignores non-finite values; a foreign state is rejected', () => {
     const st = newDetectorState();
@@ -348,6 +400,10 @@ describe('detector', () => {
     const { pk: _pk, ...v5 } = newDetectorState();
     assert.equal(isDetectorState({ ...v5, v: 6 }), false);
     assert.equal(isDetectorState({ ...newDetectorState(), pk: -1 }), false);
+    // A likelihood-v6 state (v 7, no drift) starts over.
+    const { drift: _d, driftAway: _da, driftPeak: _dp, ...v6 } = newDetectorState();
+    assert.equal(isDetectorState({ ...v6, v: 7 }), false);
+    assert.equal(isDetectorState({ ...newDetectorState(), drift: NaN }), false);
   });
   it('eval:nab on the fixture prints one line per profile and the summary line last', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench/nab.ts', '--data', FIXTURE], { encoding: 'utf8' });
@@ -499,20 +555,20 @@ describe('detectAnomalies over the store', () => {
     await detectAnomalies({ db, nowUnixSeconds: T0 + 4300, backlogSeconds: 10_000, stepSeconds: 0, detector: 'likelihood-v4', config: DETECTORS['likelihood-v4'] });
     const v4 = (await listAnomalies(db)).filter((x) => x.detector !== 'rule' && x.series === 'temperature.celsius');
     assert.deepEqual(v4.map((x) => [x.detector, x.startUnixSeconds]), [['likelihood-v4', T0 + 4100]]);
-    // The hub switches to the default (likelihood-v6): the stored v4 states are not read, so each series learns
+    // The hub switches to the default (likelihood-v7): the stored v4 states are not read, so each series learns
     // again from its next sample (430): the same jump 70 samples later is still inside the 150 it learns from.
     for (let i = 430; i < 520; i++) write(db, 'a', T0 + i * 10, (i >= 500 && i < 505 ? 75 : 45) + noise(), 50);
     const run = await detectAnomalies({ db, nowUnixSeconds: T0 + 5200, stepSeconds: 0 });
     assert.equal(run.samples, 90 * 4, 'read on from the cursor: nothing read twice');
-    assert.deepEqual((await listAnomalies(db)).filter((x) => x.detector === 'likelihood-v6'), []);
+    assert.deepEqual((await listAnomalies(db)).filter((x) => x.detector === 'likelihood-v7'), []);
     const node = listNodes(db).find((n) => n.name === 'a')!;
     const states = [...(await anomalyStore(db).detectorStates(node.id)).values()];
     // Each state has seen the 90 samples since the switch, not the 520 since the start.
-    assert.deepEqual(states.map((s) => [s.detector, isSeriesState(s.state(), 0) && (s.state() as { detector: DetectorState }).detector.n]), Array(4).fill(['likelihood-v6', 90]));
+    assert.deepEqual(states.map((s) => [s.detector, isSeriesState(s.state(), 0) && (s.state() as { detector: DetectorState }).detector.n]), Array(4).fill(['likelihood-v7', 90]));
     // From edgefleet.yaml or the environment; a detector that does not exist is refused with the names that do.
-    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.detector, 'likelihood-v6');
+    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.detector, 'likelihood-v7');
     assert.equal(loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v4' }, cwd: '/nonexistent' }).detect.detector, 'likelihood-v4');
-    assert.throws(() => loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v9' }, cwd: '/nonexistent' }), /detect\.detector.*likelihood-v6, likelihood-v5, likelihood-v4/);
+    assert.throws(() => loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v9' }, cwd: '/nonexistent' }), /detect\.detector.*likelihood-v7, likelihood-v6, likelihood-v5, likelihood-v4/);
     db.close();
   });
   it('steps: the detector scores 5-minute means; runs split anywhere give the same episodes', async () => {

@@ -185,7 +185,7 @@ export const SCHEMA = {
     openOnLoopback: bool(true),
   },
   detect: {
-    /** The online detector (docs/anomalies.md): `likelihood-v6`, `likelihood-v5` (no peak gate on the profile alarm) or `likelihood-v4` (no profile alarm); a change restarts every series' learning. */
+    /** The online detector (docs/anomalies.md): `likelihood-v7`, `likelihood-v6` (no profile drift), `likelihood-v5` (nor a peak gate on the profile alarm) or `likelihood-v4` (no profile alarm); a change restarts every series' learning. */
     detector: oneOf(DETECTOR_NAME, Object.keys(DETECTORS) as (keyof typeof DETECTORS)[]),
     /** detectAnomalies scores the mean of each step of this many seconds per series (the detector was tuned on 5-minute data); 0: every raw sample. */
     stepSeconds: int(DEFAULT_STEP_SECONDS, 0, 86_400, 'seconds'),

@@ -46,6 +46,14 @@
  *    `likelihood-v6`: only when it is also at least `profileAlarmRecord` × the largest deviation
  *    this series has had lately (a peak that fades over `profileAlarmMemorySamples`) — in a spiky
  *    series 8 σ of the hour is an ordinary day, in a regular one it is not.
+ * 10. A profile drift (`likelihood-v7`; HTM's idea of judging an average of recent deviations,
+ *    not one): the recent median's signed deviation from its own hour's mean, in that hour's σ,
+ *    clipped at ±`profileDriftClipSigma`, averaged over about `profileDriftSamples` samples
+ *    (exponentially); when that average reaches ±`profileDriftSigma` it scores 1, once per
+ *    excursion, under the same peak gate as 9, and only at `profileDriftNoise` × the average's own
+ *    running RMS (a series that wanders for hours drifts that far by itself). An hour that runs
+ *    2–3 σ off all along — a day's high at half its height, a holiday — where no single sample is
+ *    8 σ away; the clip keeps a spike or two from making an average.
  *
  * O(window) per sample (an incrementally sorted window of ≤ 96 numbers).
  */
@@ -127,9 +135,23 @@ export interface DetectorConfig {
    * to a new high (0: off).
    */
   recordQuietNoise: number;
+  /**
+   * Profile drift, `likelihood-v7` (0: off, as in `likelihood-v6`): the samples over which the
+   * signed deviation from the sample's own time-of-day bin (in its σ, clipped) is averaged (the
+   * exponential weight of a new one is 1 / this).
+   */
+  profileDriftSamples: number;
+  /** Each deviation enters the average clipped to ± this many σ of its bin: one spike is not a drift. */
+  profileDriftClipSigma: number;
+  /** The average at ± this many σ scores 1, once per excursion (and only ≥ `profileAlarmRecord` × its own fading peak). */
+  profileDriftSigma: number;
+  /** Days of history before the drift is asked (a younger profile's σ is still settling). A quiet hub (`recordProfileSigma` > 0) has no drift. */
+  profileDriftDays: number;
+  /** …and at least this many times its own running RMS (memory 1/`likelihoodAlpha`): a series that wanders for hours drifts by itself. */
+  profileDriftNoise: number;
 }
 
-export const DETECTOR_NAME = 'likelihood-v6';
+export const DETECTOR_NAME = 'likelihood-v7';
 
 /** Measured on the NAB development folder (see docs/anomalies.md); the threshold sits on a plateau of the standard profile. */
 export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
@@ -159,6 +181,11 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   profileAlarmRecord: 0.75,
   profileAlarmMemorySamples: 8640,
   recordQuietNoise: 2.5,
+  profileDriftSamples: 12,
+  profileDriftClipSigma: 3,
+  profileDriftSigma: 2,
+  profileDriftDays: 4,
+  profileDriftNoise: 3,
 };
 
 /**
@@ -166,9 +193,10 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
  * stored under: a series whose stored state is another detector's starts learning again.
  */
 export const DETECTORS = {
-  'likelihood-v6': DEFAULT_DETECTOR_CONFIG,
-  'likelihood-v5': { ...DEFAULT_DETECTOR_CONFIG, profileAlarmRecord: 0 },
-  'likelihood-v4': { ...DEFAULT_DETECTOR_CONFIG, recordYoungSigma: 0, profileAlarmSigma: 0, profileAlarmRecord: 0 },
+  'likelihood-v7': DEFAULT_DETECTOR_CONFIG,
+  'likelihood-v6': { ...DEFAULT_DETECTOR_CONFIG, profileDriftSamples: 0 },
+  'likelihood-v5': { ...DEFAULT_DETECTOR_CONFIG, profileDriftSamples: 0, profileAlarmRecord: 0 },
+  'likelihood-v4': { ...DEFAULT_DETECTOR_CONFIG, profileDriftSamples: 0, recordYoungSigma: 0, profileAlarmSigma: 0, profileAlarmRecord: 0 },
 } as const satisfies Record<string, Readonly<DetectorConfig>>;
 export type DetectorName = keyof typeof DETECTORS;
 
@@ -182,7 +210,7 @@ export function contextSetBits(config: Readonly<DetectorConfig>): number {
 
 /** Everything the detector remembers about one series: plain numbers, JSON as it is. */
 export interface DetectorState {
-  v: 7;
+  v: 8;
   /** Samples seen. */
   n: number;
   /** The last values (at most `windowSamples + shiftSamples − 1`), a ring: the oldest at `head` once full. */
@@ -214,10 +242,16 @@ export interface DetectorState {
   away: boolean;
   /** The largest profile deviation lately (fading; 0 before the profile is asked): the profile alarm's bar in a series that strays often. */
   pk: number;
+  /** Profile drift: the running average of the clipped signed deviation, whether it is past its bar (has fired for this excursion), and its fading peak |average|. */
+  drift: number;
+  driftAway: boolean;
+  driftPeak: number;
+  /** The running mean square of `drift` (its spread on this series). */
+  driftVar: number;
 }
 
 export function newDetectorState(): DetectorState {
-  return { v: 7, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [], vs: [0, 0], prof: [], t0: null, away: false, pk: 0 };
+  return { v: 8, n: 0, window: [], head: 0, min: null, max: null, stats: [0, 0, 0, 0], quiet: 0, peak: 0, ctx: [], seen: [], band: -1, stay: 0, longest: [], vs: [0, 0], prof: [], t0: null, away: false, pk: 0, drift: 0, driftAway: false, driftPeak: 0, driftVar: 0 };
 }
 
 /** A stored state that is not one of ours (another version, hand-edited) starts over rather than failing. */
@@ -225,7 +259,7 @@ export function isDetectorState(x: unknown): x is DetectorState {
   if (typeof x !== 'object' || x === null) return false;
   const s = x as Partial<DetectorState>;
   return (
-    s.v === 7 &&
+    s.v === 8 &&
     typeof s.n === 'number' &&
     Array.isArray(s.window) &&
     s.window.every((v) => typeof v === 'number' && Number.isFinite(v)) &&
@@ -257,7 +291,16 @@ export function isDetectorState(x: unknown): x is DetectorState {
     typeof s.away === 'boolean' &&
     typeof s.pk === 'number' &&
     Number.isFinite(s.pk) &&
-    s.pk >= 0
+    s.pk >= 0 &&
+    typeof s.drift === 'number' &&
+    Number.isFinite(s.drift) &&
+    typeof s.driftAway === 'boolean' &&
+    typeof s.driftPeak === 'number' &&
+    Number.isFinite(s.driftPeak) &&
+    s.driftPeak >= 0 &&
+    typeof s.driftVar === 'number' &&
+    Number.isFinite(s.driftVar) &&
+    s.driftVar >= 0
   );
 }
 
@@ -274,10 +317,10 @@ export interface Detection {
 
 /**
  * What made a sample anomalous, in the order they are applied: the level-shift or the new-extreme
- * likelihood (1.–4.), the profile's bonus (8.) or alarm (9.), a record stay (7.), contextual
+ * likelihood (1.–4.), the profile's bonus (8.), alarm (9.) or drift (10.), a record stay (7.), contextual
  * novelty (6.) lifting the score over the cut. The first that reaches the threshold is named.
  */
-export const DETECTION_CAUSES = ['shift', 'extreme', 'profile', 'alarm', 'stay', 'context'] as const;
+export const DETECTION_CAUSES = ['shift', 'extreme', 'profile', 'alarm', 'drift', 'stay', 'context'] as const;
 export type DetectionCause = (typeof DETECTION_CAUSES)[number];
 
 const scratch = new Float64Array(1024);
@@ -533,6 +576,8 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
   let shift = 0;
   let extreme = 0;
   let seasonal = 0;
+  // The recent median's signed deviation from its own bin (not the nearest of three), in the bin's σ; null: no profile yet.
+  let ownDeviation: number | null = null;
   // Quiet hub: a new extreme that is ordinary for the time of day (or comes before the profile is ready) does not score.
   let ordinaryRecord = false;
   let bin = -1;
@@ -568,6 +613,8 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
         seasonal = state.prof[3 * b + 2]! >= 3 ? Math.min(seasonal, Math.abs(recent - state.prof[3 * b]!) / dev) : 0;
         if (seasonal === 0) break;
       }
+      const dev = Math.max(state.prof[3 * bin + 1]! * 1.2533, floor);
+      ownDeviation = state.prof[3 * bin + 2]! >= 3 ? (recent - state.prof[3 * bin]!) / dev : 0;
     }
     const excess = Math.max(0, value - state.max, state.min - value);
     if (excess > 0) {
@@ -617,6 +664,24 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
     }
     state.away = away;
     if (config.profileAlarmRecord > 0 && live && seasonal > 0 && Number.isFinite(seasonal)) state.pk = Math.max(seasonal, state.pk * Math.exp(-1 / config.profileAlarmMemorySamples));
+  }
+  // A profile drift: once, where the average of the recent deviations first gets that far (v7).
+  // Not on a quiet hub (recordProfileSigma > 0): over three steady weeks it would double its episodes.
+  if (config.profileDriftSamples > 0 && config.recordProfileSigma === 0 && ownDeviation !== null && Number.isFinite(ownDeviation)) {
+    const clip = config.profileDriftClipSigma;
+    state.drift += (Math.max(-clip, Math.min(clip, ownDeviation)) - state.drift) / config.profileDriftSamples;
+    const drift = Math.abs(state.drift);
+    const away = drift >= config.profileDriftSigma;
+    // Against the average's own spread too: a series that wanders for hours (AR(1) noise, a random walk) drifts that far by itself.
+    const ok = drift >= config.profileAlarmRecord * state.driftPeak && drift >= config.profileDriftNoise * Math.sqrt(state.driftVar);
+    if (live && away && !state.driftAway && ok && timeUnixSeconds! - state.t0! >= config.profileDriftDays * 86400) {
+      cause ??= 'drift';
+      score = 1;
+    }
+    const d2 = state.drift * state.drift;
+    state.driftVar = state.driftVar === 0 ? d2 : state.driftVar + Math.max(config.likelihoodAlpha, 1 / state.n) * (d2 - state.driftVar);
+    state.driftAway = away;
+    if (config.profileAlarmRecord > 0 && live) state.driftPeak = Math.max(drift, state.driftPeak * Math.exp(-1 / config.profileAlarmMemorySamples));
   }
   if (bin >= 0) {
     const prof = state.prof;
