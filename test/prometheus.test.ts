@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { FakeNode, fakeState } from './harness/fakeProc.js';
+import { fakeFleet, fakeState, tickFleet } from './harness/fakeProc.js';
 import { startHub, type HubProcess } from './harness/hub.js';
 import { freePort } from './harness/ports.js';
 import { checkCpuBusy, checkMemAvailable, checkNetworkRates, rawSamples } from './harness/promChecks.js';
@@ -36,22 +36,13 @@ const nodeId = (name: string) => (db.prepare('SELECT id FROM nodes WHERE name = 
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgefleet-prom-'));
-  const fakes = NODES.map((n) => new FakeNode(join(dir, n.name)));
-  let k = 0;
-  fakes.forEach((f, i) => f.set(fakeState(i, k)));
-  const lines: string[] = [];
-  NODES.forEach((n, i) => lines.push(`${n.name} ansible_connection=local edgefleet_proc_root=${fakes[i]!.procRoot} edgefleet_sys_root=${fakes[i]!.sysRoot}`));
-  for (const g of ['lab', 'pis', 'x86s']) lines.push(`[${g}]`, ...NODES.filter((n) => n.groups.includes(g)).map((n) => n.name));
-  writeFileSync(join(dir, 'hosts.ini'), lines.join('\n') + '\n');
+  const { fakes, inventory } = fakeFleet(dir, NODES);
 
   const port = await freePort();
-  hub = await startHub({ cwd: dir, port, args: ['-i', join(dir, 'hosts.ini'), '--db', join(dir, 'e.db'), '--interval', '1.5'], env: { EDGEFLEET_LOG_LEVEL: 'warn' } });
+  hub = await startHub({ cwd: dir, port, args: ['-i', inventory, '--db', join(dir, 'e.db'), '--interval', '1.5'], env: { EDGEFLEET_LOG_LEVEL: 'warn' } });
   prom = await startPrometheus({ dir: join(dir, 'prom'), scrape: { job: 'edgefleet', target: `127.0.0.1:${port}`, intervalMs: 500 } });
   // Counters move on every 400 ms, out of step with the hub's 1 s rounds (each file is swapped whole).
-  ticker = setInterval(() => {
-    k++;
-    fakes.forEach((f, i) => f.set(fakeState(i, k)));
-  }, 400);
+  ticker = tickFleet(fakes, 400);
   db = new Database(join(dir, 'e.db'), { readonly: true, fileMustExist: true });
   // Until Prometheus holds ROUNDS rounds of every node (rounds before its first scrape it never sees).
   await until(

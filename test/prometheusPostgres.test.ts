@@ -8,13 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDb, type Db, type Store } from '../shared/store/index.js';
 import { openPgStore } from '../shared/store/pgStore.js';
-import { FakeNode, fakeState } from './harness/fakeProc.js';
+import { fakeFleet, tickFleet } from './harness/fakeProc.js';
 import { startHub, type HubProcess } from './harness/hub.js';
 import { freePort } from './harness/ports.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from './harness/postgres.js';
@@ -58,21 +58,12 @@ describe('GET /metrics of a hub on PostgreSQL, scraped by Prometheus 2.42', { sk
     dir = mkdtempSync(join(tmpdir(), 'edgefleet-prom-pg-'));
     pg = await startPostgres();
     const url = pg.createDatabase('prom');
-    const fakes = NODES.map((n) => new FakeNode(join(dir, n.name)));
-    let k = 0;
-    fakes.forEach((f, i) => f.set(fakeState(i, k)));
-    const lines: string[] = [];
-    NODES.forEach((n, i) => lines.push(`${n.name} ansible_connection=local edgefleet_proc_root=${fakes[i]!.procRoot} edgefleet_sys_root=${fakes[i]!.sysRoot}`));
-    for (const g of ['lab', 'pis', 'x86s']) lines.push(`[${g}]`, ...NODES.filter((n) => n.groups.includes(g)).map((n) => n.name));
-    writeFileSync(join(dir, 'hosts.ini'), lines.join('\n') + '\n');
+    const { fakes, inventory } = fakeFleet(dir, NODES);
 
     const port = await freePort();
-    hub = await startHub({ cwd: dir, port, args: ['-i', join(dir, 'hosts.ini'), '--db', url, '--interval', '1.5'], env: { EDGEFLEET_LOG_LEVEL: 'warn' } });
+    hub = await startHub({ cwd: dir, port, args: ['-i', inventory, '--db', url, '--interval', '1.5'], env: { EDGEFLEET_LOG_LEVEL: 'warn' } });
     prom = await startPrometheus({ dir: join(dir, 'prom'), scrape: { job: 'edgefleet', target: `127.0.0.1:${port}`, intervalMs: 500 } });
-    ticker = setInterval(() => {
-      k++;
-      fakes.forEach((f, i) => f.set(fakeState(i, k)));
-    }, 400);
+    ticker = tickFleet(fakes, 400);
     store = await openPgStore(url);
     await until(
       `${ROUNDS} rounds scraped`,

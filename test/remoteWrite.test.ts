@@ -20,7 +20,7 @@ import snappy from 'snappy';
 import { encodeIdRow, encodeQueueRow, mergeIdRows, mergeQueueRows, roundColumnsOf, splitBatch } from '../shared/prometheus/backlog.js';
 import { decodeWriteRequest, encodeLabels, encodeSeriesRequest, encodeWriteRequest, type EncodedSeries, type TimeSeries } from '../shared/prometheus/writeRequest.js';
 import { openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
-import { FakeNode, fakeState } from './harness/fakeProc.js';
+import { fakeFleet, tickFleet } from './harness/fakeProc.js';
 import { startHub, type HubProcess } from './harness/hub.js';
 import { freePort } from './harness/ports.js';
 import { checkCpuBusy, checkMemAvailable, checkNetworkRates, rawSamples } from './harness/promChecks.js';
@@ -58,11 +58,7 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'edgefleet-rw-'));
-    const fakes = NODES.map((n) => new FakeNode(join(dir, n)));
-    let k = 0;
-    fakes.forEach((f, i) => f.set(fakeState(i, k)));
-    const lines = NODES.map((n, i) => `${n} ansible_connection=local edgefleet_proc_root=${fakes[i]!.procRoot} edgefleet_sys_root=${fakes[i]!.sysRoot}`);
-    writeFileSync(join(dir, 'hosts.ini'), ['[edge]', ...lines].join('\n') + '\n');
+    const { fakes } = fakeFleet(dir, NODES.map((name) => ({ name, groups: ['edge'] })));
     prom = await startPrometheus({ dir: join(dir, 'prom'), remoteWriteReceiver: true });
     hubPort = await freePort();
     writeFileSync(
@@ -82,10 +78,7 @@ describe('remote write to Prometheus 2.42, through an outage and a hub crash', (
       ].join('\n') + '\n',
     );
     await startTheHub();
-    ticker = setInterval(() => {
-      k++;
-      fakes.forEach((f, i) => f.set(fakeState(i, k)));
-    }, 400);
+    ticker = tickFleet(fakes, 400);
     db = new Database(join(dir, 'e.db'), { readonly: true, fileMustExist: true });
     await waitFor('7 rounds in Prometheus', 40_000, async () => (await roundsIn()) >= 7);
   });

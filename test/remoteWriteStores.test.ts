@@ -21,7 +21,7 @@ import { remoteWriteStatesOf, resolveSeries, seriesLabels } from '../shared/stor
 import { openPg, type PgDb } from '../shared/store/pg.js';
 import { pgSql } from '../shared/store/pgSql.js';
 import type { Store } from '../shared/store/store.js';
-import { FakeNode, fakeState } from './harness/fakeProc.js';
+import { fakeFleet, tickFleet } from './harness/fakeProc.js';
 import { startHub, type HubProcess } from './harness/hub.js';
 import { freePort } from './harness/ports.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from './harness/postgres.js';
@@ -214,11 +214,7 @@ describe('two hubs on one PostgreSQL remote-write their shards, through an outag
     pg = await startPostgres();
     pgdb = await openPg(pg.url);
     hubDir = mkdtempSync(join(tmpdir(), 'edgefleet-rw-pg-hubs-'));
-    const fakes = NODES.map((n) => new FakeNode(join(hubDir, n)));
-    let k = 0;
-    fakes.forEach((f, i) => f.set(fakeState(i, k)));
-    const lines = NODES.map((n, i) => `${n} ansible_connection=local edgefleet_proc_root=${fakes[i]!.procRoot} edgefleet_sys_root=${fakes[i]!.sysRoot}`);
-    writeFileSync(join(hubDir, 'hosts.ini'), ['[edge]', ...lines].join('\n') + '\n');
+    const { fakes } = fakeFleet(hubDir, NODES.map((name) => ({ name, groups: ['edge'] })));
     for (let i = 0; i < 2; i++) {
       ports.push(await freePort());
       writeFileSync(
@@ -242,10 +238,7 @@ describe('two hubs on one PostgreSQL remote-write their shards, through an outag
     }
     await startOne(0);
     await startOne(1);
-    ticker = setInterval(() => {
-      k++;
-      fakes.forEach((f, i) => f.set(fakeState(i, k)));
-    }, 400);
+    ticker = tickFleet(fakes, 400);
     await waitFor('5 rounds of every node in Prometheus', 40_000, async () => {
       const r = await prom.query('min(count_over_time(node_memory_MemAvailable_bytes{job="pglab"}[1h])) and count(node_memory_MemAvailable_bytes{job="pglab"}) == 4');
       return r.length > 0 && Number(r[0]!.value![1]) >= 5;

@@ -95,3 +95,26 @@ export function fakeState(seed: number, k: number): FakeNodeState {
     hwmon: [['coretemp', [['Package id 0', 50_000 + k * 50], ['Core 0', 48_000 + seed * 10]]]],
   };
 }
+
+/**
+ * A fleet of fake nodes under `dir`, each at round 0 and reached with `ansible_connection=local`,
+ * and the inventory naming them (`dir`/hosts.ini: the hosts, then one section per group).
+ */
+export function fakeFleet(dir: string, nodes: readonly { name: string; groups: readonly string[] }[]): { fakes: FakeNode[]; inventory: string } {
+  const fakes = nodes.map((n) => new FakeNode(join(dir, n.name)));
+  fakes.forEach((f, i) => f.set(fakeState(i, 0)));
+  const lines = nodes.map((n, i) => `${n.name} ansible_connection=local edgefleet_proc_root=${fakes[i]!.procRoot} edgefleet_sys_root=${fakes[i]!.sysRoot}`);
+  for (const g of [...new Set(nodes.flatMap((n) => n.groups))].sort()) lines.push(`[${g}]`, ...nodes.filter((n) => n.groups.includes(g)).map((n) => n.name));
+  const inventory = join(dir, 'hosts.ini');
+  writeFileSync(inventory, lines.join('\n') + '\n');
+  return { fakes, inventory };
+}
+
+/** Moves every fake on by a round each `everyMs` (out of step with the hub's rounds, each file swapped whole); clearInterval stops it. */
+export function tickFleet(fakes: readonly FakeNode[], everyMs: number): NodeJS.Timeout {
+  let k = 0;
+  return setInterval(() => {
+    k++;
+    fakes.forEach((f, i) => f.set(fakeState(i, k)));
+  }, everyMs);
+}
