@@ -19,7 +19,7 @@ import { flushRemoteWrite, queueRound, remoteWriteEndpoints } from '../shared/pr
 import snappy from 'snappy';
 import { encodeIdRow, encodeQueueRow, mergeIdRows, mergeQueueRows, roundColumnsOf, splitBatch } from '../shared/prometheus/backlog.js';
 import { decodeWriteRequest, encodeLabels, encodeSeriesRequest, encodeWriteRequest, type EncodedSeries, type TimeSeries } from '../shared/prometheus/writeRequest.js';
-import { openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
+import { openDb, remoteWriteStatesOf, type Db } from '../shared/store/index.js';
 import { fakeFleet, tickFleet } from './harness/fakeProc.js';
 import { startHub, type HubProcess } from './harness/hub.js';
 import { freePort } from './harness/ports.js';
@@ -223,7 +223,7 @@ describe('remote write, in process, against scripted receivers', () => {
       assert.equal(s!.droppedSamples, 1);
       assert.match(log.lines.join('\n'), /error remote write rejected, request dropped \(not retried\).*HTTP 400: out of order sample/);
       assert.doesNotMatch(log.lines.join('\n'), /sekrit/);
-      const [state] = remoteWriteStates(d);
+      const [state] = (await remoteWriteStatesOf(d));
       assert.deepEqual([state!.queuedSamples, state!.sentSamples, state!.droppedSamples], [0, 1, 1]);
     } finally {
       await r.close();
@@ -261,7 +261,7 @@ describe('remote write, in process, against scripted receivers', () => {
       await queue(d, [name], [series('x', [1])]);
       const [s] = await flushRemoteWrite({ db: d, config, log: capture(), deadlineMs: Date.now() + 1200 });
       assert.ok(['backoff', 'deadline'].includes(s!.stopped ?? ''), JSON.stringify(s));
-      const [state] = remoteWriteStates(d);
+      const [state] = (await remoteWriteStatesOf(d));
       assert.equal(state!.queuedSamples, 1);
       assert.ok(state!.retryAtUnixMs > Date.now() - 100 && state!.attempts >= 2, JSON.stringify(state));
       const n = r.attempts();
@@ -296,7 +296,7 @@ describe('remote write, in process, against scripted receivers', () => {
         [['old2', 'n0', [3, 5]], ['old2', 'n1', [4, 6]]],
         [['old2', 'n0', [7]], ['old2', 'n1', [8]]],
       ]);
-      assert.deepEqual([s!.sentSamples, s!.droppedSamples, remoteWriteStates(d)[0]!.queuedSamples], [8, 0, 0]);
+      assert.deepEqual([s!.sentSamples, s!.droppedSamples, (await remoteWriteStatesOf(d))[0]!.queuedSamples], [8, 0, 0]);
       assert.equal((d.prepare('SELECT COUNT(*) AS n FROM remote_write_queue').get() as { n: number }).n, 0, 'sent rows are deleted');
     } finally {
       await r.close();
@@ -309,11 +309,11 @@ describe('remote write, in process, against scripted receivers', () => {
     assert.equal(first.droppedSamples, 0);
     const second = await queue(d, ['a', 'b'], [series('r2', [4, 5, 6])], 5);
     assert.deepEqual([second.droppedSamples, second.droppedRequests, second.droppedFor.sort(), second.queuedSamples], [3, 1, ['a', 'b'], 3]);
-    const states = remoteWriteStates(d);
+    const states = (await remoteWriteStatesOf(d));
     assert.deepEqual(states.map((s) => [s.endpoint, s.queuedSamples, s.droppedSamples]), [['a', 3, 3], ['b', 3, 3]]);
     // An endpoint dropped from the configuration is forgotten, and no longer holds rows back.
     await queue(d, ['a'], [], 5);
-    assert.deepEqual(remoteWriteStates(d).map((s) => s.endpoint), ['a']);
+    assert.deepEqual((await remoteWriteStatesOf(d)).map((s) => s.endpoint), ['a']);
   });
 
   it('encodes the WriteRequest protobufjs decodes back, the same bytes as encoding it whole', () => {

@@ -19,7 +19,7 @@ import { DEFAULT_CONFIG, type Config } from '../shared/config/config.js';
 import type { Logger } from '../shared/domain/index.js';
 import { flushRemoteWrite, queueRound, remoteWriteEndpoints } from '../shared/prometheus/remoteWrite.js';
 import { decodeWriteRequest, encodeLabels, type EncodedSeries } from '../shared/prometheus/writeRequest.js';
-import { openDb, remoteWriteStates, type Db } from '../shared/store/index.js';
+import { openDb, remoteWriteStatesOf, type Db } from '../shared/store/index.js';
 import { startPrometheus, type Prometheus } from './harness/prometheus.js';
 
 const SERIES = 300;
@@ -111,7 +111,7 @@ describe('a merged backlog, several requests in flight, to Prometheus 2.42', () 
     const log = capture();
     const [summary] = await flushRemoteWrite({ db, config, log, deadlineMs: Date.now() + 20_000 });
     await p.close();
-    return { seen: p.seen, maxInFlight: p.maxInFlight(), summary: summary!, log, state: remoteWriteStates(db)[0]! };
+    return { seen: p.seen, maxInFlight: p.maxInFlight(), summary: summary!, log, state: (await remoteWriteStatesOf(db))[0]! };
   };
 
   /** What Prometheus holds for the job: instance → [timestamp ms, value][]. */

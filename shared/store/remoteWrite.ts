@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { Db } from './db.js';
 import { placeholders, type SqlDb } from './sql.js';
 import { asSql, type SqlOrDb } from './sqliteSql.js';
 
@@ -445,9 +444,4 @@ function statesOf(rows: (EndpointState & { batchJson?: string | null })[]): Endp
 /** Each endpoint's counts and queue depth, on either store. */
 export async function remoteWriteStatesOf(db: SqlOrDb): Promise<EndpointState[]> {
   return statesOf(await asSql(db).all(STATES_SQL));
-}
-
-/** The same, synchronously on SQLite: for GET /metrics (shared/prometheus/scrape.ts), which renders synchronously. */
-export function remoteWriteStates(db: Db): EndpointState[] {
-  return statesOf(db.prepare(STATES_SQL).all() as (EndpointState & { batchJson?: string | null })[]);
 }
