@@ -267,6 +267,9 @@ describe('detector', () => {
     assert.ok(alarms[0]! >= 13 && alarms[0]! <= 15, `alarm ${alarms[0]} steps after 08:00`);
     assert.deepEqual(v7.out.filter((i) => !day6(i)), v6.filter((i) => !day6(i)), 'the drift adds nothing on regular days');
     assert.ok(isDetectorState(JSON.parse(JSON.stringify(v7.st))));
+    // likelihood-v8 (the default, a quiet hub) keeps the drift: the same one alarm; v7's quiet hub had none.
+    assert.deepEqual(run(DETECTORS['likelihood-v8']).out.filter(day6), v7.out.filter(day6));
+    assert.deepEqual(run({ ...DETECTORS['likelihood-v7'], recordProfileSigma: 5 }).out.filter(day6), [], 'likelihood-v7 on a quiet hub: no drift');
   });
   // A daily square wave (10 from 08:00 to 20:00 UTC, 0 otherwise) with uniform ±2 noise, 5-minute
   // steps; on day 6 the high ends at 14:00 instead of 20:00. Nothing is new to the window: the
@@ -555,20 +558,20 @@ describe('detectAnomalies over the store', () => {
     await detectAnomalies({ db, nowUnixSeconds: T0 + 4300, backlogSeconds: 10_000, stepSeconds: 0, detector: 'likelihood-v4', config: DETECTORS['likelihood-v4'] });
     const v4 = (await listAnomalies(db)).filter((x) => x.detector !== 'rule' && x.series === 'temperature.celsius');
     assert.deepEqual(v4.map((x) => [x.detector, x.startUnixSeconds]), [['likelihood-v4', T0 + 4100]]);
-    // The hub switches to the default (likelihood-v7): the stored v4 states are not read, so each series learns
+    // The hub switches to the default (likelihood-v8): the stored v4 states are not read, so each series learns
     // again from its next sample (430): the same jump 70 samples later is still inside the 150 it learns from.
     for (let i = 430; i < 520; i++) write(db, 'a', T0 + i * 10, (i >= 500 && i < 505 ? 75 : 45) + noise(), 50);
     const run = await detectAnomalies({ db, nowUnixSeconds: T0 + 5200, stepSeconds: 0 });
     assert.equal(run.samples, 90 * 4, 'read on from the cursor: nothing read twice');
-    assert.deepEqual((await listAnomalies(db)).filter((x) => x.detector === 'likelihood-v7'), []);
+    assert.deepEqual((await listAnomalies(db)).filter((x) => x.detector === 'likelihood-v8'), []);
     const node = listNodes(db).find((n) => n.name === 'a')!;
     const states = [...(await anomalyStore(db).detectorStates(node.id)).values()];
     // Each state has seen the 90 samples since the switch, not the 520 since the start.
-    assert.deepEqual(states.map((s) => [s.detector, isSeriesState(s.state(), 0) && (s.state() as { detector: DetectorState }).detector.n]), Array(4).fill(['likelihood-v7', 90]));
+    assert.deepEqual(states.map((s) => [s.detector, isSeriesState(s.state(), 0) && (s.state() as { detector: DetectorState }).detector.n]), Array(4).fill(['likelihood-v8', 90]));
     // From edgefleet.yaml or the environment; a detector that does not exist is refused with the names that do.
-    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.detector, 'likelihood-v7');
+    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.detector, 'likelihood-v8');
     assert.equal(loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v4' }, cwd: '/nonexistent' }).detect.detector, 'likelihood-v4');
-    assert.throws(() => loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v9' }, cwd: '/nonexistent' }), /detect\.detector.*likelihood-v7, likelihood-v6, likelihood-v5, likelihood-v4/);
+    assert.throws(() => loadConfig({ env: { EDGEFLEET_DETECT_DETECTOR: 'likelihood-v9' }, cwd: '/nonexistent' }), /detect\.detector.*likelihood-v8, likelihood-v7, likelihood-v6, likelihood-v5, likelihood-v4/);
     db.close();
   });
   it('steps: the detector scores 5-minute means; runs split anywhere give the same episodes', async () => {

@@ -1,7 +1,7 @@
 /**
- * A quiet hub (`detect.recordProfileSigma`, docs/anomalies.md fifth round): a new extreme alarms
- * only when it is also far from what the series does at that hour. What a user notices: a steady
- * fleet stops lighting up, a real step still does.
+ * A quiet hub (`detect.recordProfileSigma`, docs/anomalies.md fifth round; the default since
+ * likelihood-v8): a new extreme alarms only when it is also far from what the series does at that
+ * hour. What a user notices: a steady fleet stops lighting up, a real step still does.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -10,7 +10,9 @@ import { gaussian, prng, steadyNode } from '../bench/steadyFleet.js';
 import { loadConfig } from '../shared/config/config.js';
 import { DEFAULT_DETECTOR_CONFIG, detect, newDetectorState } from '../shared/detect/detector.js';
 
-const QUIET = { ...DEFAULT_DETECTOR_CONFIG, recordProfileSigma: 5 };
+const QUIET = DEFAULT_DETECTOR_CONFIG;
+/** The NAB setting: no quiet gate (`detect.recordProfileSigma: 0`). */
+const NAB = { ...DEFAULT_DETECTOR_CONFIG, recordProfileSigma: 0 };
 const DAY = 288; // 5-minute steps
 const T0 = 1_700_006_400 - (1_700_006_400 % 86400);
 
@@ -38,7 +40,7 @@ describe('quiet hub (detect.recordProfileSigma)', () => {
   it('a steady synthetic fleet-week raises at most one episode per two node-weeks; without it, many', () => {
     const nodes = () => [steadyNode(0), steadyNode(1)];
     const quiet = countEpisodes(nodes(), 7, QUIET);
-    const loud = countEpisodes(nodes(), 7, DEFAULT_DETECTOR_CONFIG);
+    const loud = countEpisodes(nodes(), 7, NAB);
     // The issue's target is ≤ 0.1 per node per day: 1.3 in 2 × 6.5 scored days.
     assert.ok(quiet.episodes <= 1, `${quiet.episodes} episodes on ${quiet.series} steady series`);
     assert.ok(loud.episodes >= 10, `the same fleet without it: ${loud.episodes} episodes (a test that cannot fail proves nothing)`);
@@ -64,7 +66,7 @@ describe('quiet hub (detect.recordProfileSigma)', () => {
     const peak = 6 * DAY + 72;
     const before = Math.max(...base.slice(0, peak));
     const bumped = base.map((v, i) => (i === peak ? before + 1.5 : v));
-    assert.ok(flags(bumped, DEFAULT_DETECTOR_CONFIG).includes(peak), 'the NAB setting alarms on any record clear of the noise');
+    assert.ok(flags(bumped, NAB).includes(peak), 'the NAB setting alarms on any record clear of the noise');
     assert.ok(!flags(bumped).includes(peak), 'the quiet hub does not');
   });
 
@@ -95,12 +97,13 @@ describe('quiet hub (detect.recordProfileSigma)', () => {
       });
     });
     assert.deepEqual(series.map((v) => flags(v)), [[], []]);
-    assert.ok(series.every((v) => flags(v, DEFAULT_DETECTOR_CONFIG).length > 0), 'the NAB setting alarms on their records (a test that cannot fail proves nothing)');
+    assert.ok(series.every((v) => flags(v, NAB).length > 0), 'the NAB setting alarms on their records (a test that cannot fail proves nothing)');
   });
 
-  it('is a hub setting: default off, from the environment, a bad value named', () => {
-    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.recordProfileSigma, 0);
-    assert.equal(loadConfig({ env: { EDGEFLEET_DETECT_RECORD_PROFILE_SIGMA: '5' }, cwd: '/nonexistent' }).detect.recordProfileSigma, 5);
+  it('is a hub setting: default 5 (the detector\'s own), 0 from the environment, a bad value named', () => {
+    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.recordProfileSigma, 5);
+    assert.equal(loadConfig({ env: {}, cwd: '/nonexistent' }).detect.recordProfileSigma, DEFAULT_DETECTOR_CONFIG.recordProfileSigma);
+    assert.equal(loadConfig({ env: { EDGEFLEET_DETECT_RECORD_PROFILE_SIGMA: '0' }, cwd: '/nonexistent' }).detect.recordProfileSigma, 0);
     assert.throws(() => loadConfig({ env: { EDGEFLEET_DETECT_RECORD_PROFILE_SIGMA: '-1' }, cwd: '/nonexistent' }), /detect\.recordProfileSigma.*expected a number from 0 to 100/);
   });
 });

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isScalar, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import type { RegistryOptions } from '../registry/settings.js';
-import { DETECTOR_NAME, DETECTORS } from '../detect/detector.js';
+import { DEFAULT_DETECTOR_CONFIG, DETECTOR_NAME, DETECTORS } from '../detect/detector.js';
 import { DEFAULT_STEP_SECONDS } from '../detect/steps.js';
 import { METRIC_KINDS } from '../domain/readings.js';
 import { bool, ConfigError, custom, envOf, int, Key, keysOf, list, num, oneOf, path, regex, Rejected, resolvePath, s3Bucket, seconds, shard, storeLocation, str, url, type ConfigOf, type Origin, type Section } from './schema.js';
@@ -185,12 +185,12 @@ export const SCHEMA = {
     openOnLoopback: bool(true),
   },
   detect: {
-    /** The online detector (docs/anomalies.md): `likelihood-v7`, `likelihood-v6` (no profile drift), `likelihood-v5` (nor a peak gate on the profile alarm) or `likelihood-v4` (no profile alarm); a change restarts every series' learning. */
+    /** The online detector (docs/anomalies.md): `likelihood-v8`, `likelihood-v7` (no profile drift on a quiet hub), `likelihood-v6` (no profile drift), `likelihood-v5` (nor a peak gate on the profile alarm) or `likelihood-v4` (no profile alarm); a change restarts every series' learning. */
     detector: oneOf(DETECTOR_NAME, Object.keys(DETECTORS) as (keyof typeof DETECTORS)[]),
     /** detectAnomalies scores the mean of each step of this many seconds per series (the detector was tuned on 5-minute data); 0: every raw sample. */
     stepSeconds: int(DEFAULT_STEP_SECONDS, 0, 86_400, 'seconds'),
-    /** Quiet hub: a new extreme alarms only when it is also this many σ from what the series does at that hour (docs/anomalies.md); 0 (default): off. */
-    recordProfileSigma: num(0, { min: 0, max: 100, unit: 'σ of the hour' }),
+    /** Quiet hub: a new extreme alarms only when it is also this many σ from what the series does at that hour (docs/anomalies.md); default 5 (likelihood-v8's), 0: off (the NAB setting). */
+    recordProfileSigma: num(DEFAULT_DETECTOR_CONFIG.recordProfileSigma, { min: 0, max: 100, unit: 'σ of the hour' }),
   },
   /** Prometheus remote write (docs/prometheus.md); GET /metrics needs no configuration. */
   prometheus: {

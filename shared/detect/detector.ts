@@ -54,6 +54,9 @@
  *    running RMS (a series that wanders for hours drifts that far by itself). An hour that runs
  *    2–3 σ off all along — a day's high at half its height, a holiday — where no single sample is
  *    8 σ away; the clip keeps a spike or two from making an average.
+ * `likelihood-v8`: v7 on a quiet hub (8 with `recordProfileSigma` 5), the drift kept (v7 turned it
+ *    off there): what a stable fleet's wander sets no longer alarms, and the drift finds most of
+ *    what the quiet gate loses (docs/anomalies.md, eleventh round).
  *
  * O(window) per sample (an incrementally sorted window of ≤ 96 numbers).
  */
@@ -100,7 +103,7 @@ export interface DetectorConfig {
   /** Added to the score, × (deviation − 3) / 3 capped at 1, when the profile feature is over 3 of its bin's σ. */
   profileWeight: number;
   /**
-   * A quiet hub (0: off, the NAB setting): a new extreme scores only when the value is also this
+   * A quiet hub (`likelihood-v8`'s default 5; 0: off, the NAB setting of v7 and earlier): a new extreme scores only when the value is also this
    * many σ of its time-of-day bin from that bin's mean (the nearest of it and its two
    * neighbours), and not before the profile has `profileDays` of history. The extreme's
    * likelihood still learns every record. Needs the samples' times.
@@ -145,13 +148,18 @@ export interface DetectorConfig {
   profileDriftClipSigma: number;
   /** The average at ± this many σ scores 1, once per excursion (and only ≥ `profileAlarmRecord` × its own fading peak). */
   profileDriftSigma: number;
-  /** Days of history before the drift is asked (a younger profile's σ is still settling). A quiet hub (`recordProfileSigma` > 0) has no drift. */
+  /** Days of history before the drift is asked (a younger profile's σ is still settling). */
   profileDriftDays: number;
+  /**
+   * The drift on a quiet hub too (`likelihood-v8`; 0: as `likelihood-v7`, whose quiet hub
+   * (`recordProfileSigma` > 0) had no drift).
+   */
+  profileDriftOnQuietHub: number;
   /** …and at least this many times its own running RMS (memory 1/`likelihoodAlpha`): a series that wanders for hours drifts by itself. */
   profileDriftNoise: number;
 }
 
-export const DETECTOR_NAME = 'likelihood-v7';
+export const DETECTOR_NAME = 'likelihood-v8';
 
 /** Measured on the NAB development folder (see docs/anomalies.md); the threshold sits on a plateau of the standard profile. */
 export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
@@ -175,7 +183,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   profileDays: 3,
   profileAlpha: 0.01,
   profileWeight: 0.3,
-  recordProfileSigma: 0,
+  recordProfileSigma: 5,
   recordYoungSigma: 5,
   profileAlarmSigma: 8,
   profileAlarmRecord: 0.75,
@@ -186,6 +194,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
   profileDriftSigma: 2,
   profileDriftDays: 4,
   profileDriftNoise: 3,
+  profileDriftOnQuietHub: 1,
 };
 
 /**
@@ -193,10 +202,12 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = {
  * stored under: a series whose stored state is another detector's starts learning again.
  */
 export const DETECTORS = {
-  'likelihood-v7': DEFAULT_DETECTOR_CONFIG,
-  'likelihood-v6': { ...DEFAULT_DETECTOR_CONFIG, profileDriftSamples: 0 },
-  'likelihood-v5': { ...DEFAULT_DETECTOR_CONFIG, profileDriftSamples: 0, profileAlarmRecord: 0 },
-  'likelihood-v4': { ...DEFAULT_DETECTOR_CONFIG, profileDriftSamples: 0, recordYoungSigma: 0, profileAlarmSigma: 0, profileAlarmRecord: 0 },
+  'likelihood-v8': DEFAULT_DETECTOR_CONFIG,
+  // The NAB setting (no quiet gate), as each was the default; on a hub `detect.recordProfileSigma` applies to all.
+  'likelihood-v7': { ...DEFAULT_DETECTOR_CONFIG, recordProfileSigma: 0, profileDriftOnQuietHub: 0 },
+  'likelihood-v6': { ...DEFAULT_DETECTOR_CONFIG, recordProfileSigma: 0, profileDriftSamples: 0 },
+  'likelihood-v5': { ...DEFAULT_DETECTOR_CONFIG, recordProfileSigma: 0, profileDriftSamples: 0, profileAlarmRecord: 0 },
+  'likelihood-v4': { ...DEFAULT_DETECTOR_CONFIG, recordProfileSigma: 0, profileDriftSamples: 0, recordYoungSigma: 0, profileAlarmSigma: 0, profileAlarmRecord: 0 },
 } as const satisfies Record<string, Readonly<DetectorConfig>>;
 export type DetectorName = keyof typeof DETECTORS;
 
@@ -666,8 +677,9 @@ export function detect(state: DetectorState, value: number, config: Readonly<Det
     if (config.profileAlarmRecord > 0 && live && seasonal > 0 && Number.isFinite(seasonal)) state.pk = Math.max(seasonal, state.pk * Math.exp(-1 / config.profileAlarmMemorySamples));
   }
   // A profile drift: once, where the average of the recent deviations first gets that far (v7).
-  // Not on a quiet hub (recordProfileSigma > 0): over three steady weeks it would double its episodes.
-  if (config.profileDriftSamples > 0 && config.recordProfileSigma === 0 && ownDeviation !== null && Number.isFinite(ownDeviation)) {
+  // likelihood-v7 kept it off a quiet hub (three steady weeks: 0.057 → 0.138 episodes per node per
+  // day); v8 keeps it there (the steady week stays at 0.026, NAB 66.6 → 75.2: docs/anomalies.md).
+  if (config.profileDriftSamples > 0 && (config.recordProfileSigma === 0 || config.profileDriftOnQuietHub > 0) && ownDeviation !== null && Number.isFinite(ownDeviation)) {
     const clip = config.profileDriftClipSigma;
     state.drift += (Math.max(-clip, Math.min(clip, ownDeviation)) - state.drift) / config.profileDriftSamples;
     const drift = Math.abs(state.drift);
