@@ -21,7 +21,7 @@
  * The issue's size is 1,000 nodes × 24 h (BENCH_HOURS=24); the default is 2 h on this machine.
  */
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { loadavg, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { NodeSpec } from '../shared/domain/index.js';
@@ -86,6 +86,8 @@ interface Result {
   p95_24hMs: number;
   bytesPerSample: number;
   retentionMs: number | undefined;
+  /** PostgreSQL: where the retention's time went, beside the filesystem's own truncate. */
+  retentionDetail?: string;
   rows: number;
 }
 
@@ -173,6 +175,8 @@ export interface Target {
   panel: (node: number, from: number, to: number, rollup: boolean) => Promise<unknown>;
   /** CPU seconds of the database server so far (0: in this process). */
   serverCpuSeconds: () => number;
+  /** After the retention: its parts, and an anchor for them (`bytes`: the raw tables' size before it). */
+  retentionDetail?: (bytes: number) => Promise<string>;
 }
 
 /** The raw rows roundOf writes for [from, to), one transaction. */
@@ -270,6 +274,7 @@ async function runOn(x: Target, { fillSeconds, fillRows }: Filled): Promise<Resu
     await store.applyRetention({ rawDays: 1, rollup1mDays: 0, rollup1hDays: 0, rollup6hDays: 0 }, Math.floor(Date.now() / 1000));
     retentionMs = performance.now() - d0;
   }
+  const retentionDetail = await x.retentionDetail?.(bytes);
   return {
     samplesPerSecond: rows / seconds,
     hubCpuUsPerSample: ((cpu.user + cpu.system) / rows),
@@ -281,6 +286,7 @@ async function runOn(x: Target, { fillSeconds, fillRows }: Filled): Promise<Resu
     p95_24hMs: quantile(p24, 0.95),
     bytesPerSample: bytes / (rows + fillRows),
     retentionMs,
+    retentionDetail,
     rows,
   };
 }
@@ -380,7 +386,31 @@ export function pgTarget(store: PgStore, panelSql: PanelSql = NO_PANEL, server?:
     },
     panel: async (node, from, to, rollup) => store.pg.query(dollars(panelSql(rollup)), [node, from, to]),
     serverCpuSeconds: () => server?.cpuSeconds() ?? 0,
+    retentionDetail: server
+      ? async (bytes) => {
+          const { detachMs, dropMs, tables } = store.lastRetention;
+          const perGiB = truncateMsPerGiB(server.dir);
+          return `detach (the parents locked) ${detachMs!.toFixed(0)} ms, then the drop of the ${tables} detached tables ${dropMs!.toFixed(0)} ms (nothing shared locked); the filesystem's own truncate of a just-written file ${perGiB.toFixed(0)} ms per GiB, ${((perGiB * bytes) / 2 ** 30).toFixed(0)} ms for the raw tables' ${(bytes / 2 ** 30).toFixed(1)} GiB`;
+        }
+      : undefined,
   };
+}
+
+/** The anchor of a partition drop: ftruncate to 0 of a just-written, fsynced 2 GiB file in `dir` (the kernel freeing its pages and extents), per GiB. */
+function truncateMsPerGiB(dir: string): number {
+  const path = join(dir, 'truncate-anchor.bin');
+  const chunk = Buffer.alloc(16 * 2 ** 20, 1);
+  const fd = openSync(path, 'w');
+  try {
+    for (let i = 0; i < 128; i++) writeSync(fd, chunk);
+    fsyncSync(fd);
+    const t0 = performance.now();
+    ftruncateSync(fd, 0);
+    return (performance.now() - t0) / 2;
+  } finally {
+    closeSync(fd);
+    unlinkSync(path);
+  }
 }
 
 export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Result }> {
@@ -422,7 +452,7 @@ export async function benchIngest(dir: string): Promise<{ sqlite: Result; pg: Re
   const line = (name: string, r: Result) =>
     `${name}: ingest ${r.samplesPerSecond.toFixed(0)} samples/s (${r.rows} rows; CPU per sample: this process ${r.hubCpuUsPerSample.toFixed(2)} µs` +
     (r.serverCpuUsPerSample ? `, server ${r.serverCpuUsPerSample.toFixed(2)} µs` : '') +
-    `), rollups ${r.rollupSeconds.toFixed(0)} s, panel p95 1 h ${r.p95_1hMs.toFixed(1)} ms, 24 h ${r.p95_24hMs.toFixed(1)} ms, ${r.bytesPerSample.toFixed(1)} bytes/sample, retention of the data ${ms(r.retentionMs)}`;
+    `), rollups ${r.rollupSeconds.toFixed(0)} s, panel p95 1 h ${r.p95_1hMs.toFixed(1)} ms, 24 h ${r.p95_24hMs.toFixed(1)} ms, ${r.bytesPerSample.toFixed(1)} bytes/sample, retention of the data ${ms(r.retentionMs)}${r.retentionDetail ? ` (${r.retentionDetail})` : ''}`;
   const fill = (name: string, r: Result) => `${name}: fill (not measured) ${r.fillRows} rows in ${r.fillSeconds.toFixed(0)} s, rollups included, both stores at once`;
   console.log(
     `${NODES} nodes × ${HOURS} h of 10-second rounds, ${SAMPLES_PER_NODE} samples per node and round, both stores; ` +

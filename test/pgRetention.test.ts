@@ -1,8 +1,9 @@
 /**
- * PostgreSQL retention drops every table's expired days in one transaction
+ * PostgreSQL retention detaches every table's expired days in one transaction, then drops them
  * (pgPartitions.ts dropExpiredPartitions), on a real PostgreSQL 15. A writer in the middle of
  * a round — holding one table and about to write another — must neither deadlock with it nor
- * lose its round, and every expired day still goes.
+ * lose its round, and every expired day still goes; so do the tables a retention that died
+ * between its two steps left detached.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -68,6 +69,26 @@ describe('PostgreSQL retention, all tables at once', { skip: postgresAvailable()
     // A write to an old day after the drop makes its partition again (the cache forgot it).
     await s.writeRound({ timeUnixSeconds: OLD, startedUnixMs: 0, kinds: ['cpu'], readings: [reading(OLD)], counters: [], runs: [], outcomes: [] });
     assert.equal(Number((await s.pg.query<{ n: number }>('SELECT COUNT(*)::bigint AS n FROM cpu WHERE time = $1', [OLD]))[0]!.n), 1);
+    await s.close();
+  });
+
+  it('drops what a retention that died after its detach left behind, and only that', async () => {
+    const s = (await openPgStore(pg!.createDatabase('retention_leftover'))) as PgStore;
+    await s.syncNodes([spec], OLD);
+    const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10).replace(/-/g, '');
+    for (const t of [OLD, NOW]) await s.writeRound({ timeUnixSeconds: t, startedUnixMs: 0, kinds: ['cpu', 'memory'], readings: [reading(t)], counters: [], runs: [], outcomes: [] });
+    // The first step of a retention, and then nothing: the old day's cpu partition detached, not dropped.
+    await s.pg.query(`ALTER TABLE cpu DETACH PARTITION cpu_p${day(OLD)}`);
+    // A table of the user's own whose name only looks like one stays.
+    await s.pg.query('CREATE TABLE my_cpu_p20200101 (x int)');
+    // Every other partition of the expired days, attached (made ahead for every partitioned table).
+    const expired = Number((await s.pg.query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname ~ '_p[0-9]{8}$' AND c.relname NOT LIKE 'inference_%' AND substring(c.relname from '_p([0-9]{8})$') < '${day(NOW - 3 * DAY)}'`))[0]!.n);
+    const deleted = await s.applyRetention({ rawDays: 3, rollup1mDays: 3, rollup1hDays: 0, rollup6hDays: 0 }, NOW);
+    assert.equal(deleted.memory, 1, "memory's old day, attached, dropped as usual");
+    const names = (await s.pg.query<{ relname: string }>(`SELECT relname FROM pg_class WHERE relkind = 'r' AND relname IN ('cpu_p${day(OLD)}', 'memory_p${day(OLD)}', 'my_cpu_p20200101', 'cpu_p${day(NOW)}')`)).map((r) => r.relname).sort();
+    assert.deepEqual(names, [`cpu_p${day(NOW)}`, 'my_cpu_p20200101']);
+    assert.equal(s.lastRetention.tables, expired + 1, `the ${expired} partitions detached, and the cpu leftover`);
+    assert.ok(s.lastRetention.detachMs! >= 0 && s.lastRetention.dropMs! >= 0);
     await s.close();
   });
 });

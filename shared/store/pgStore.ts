@@ -12,7 +12,7 @@ import { emptyLatest, maxOf, type LatestReadings } from './latest.js';
 import { nodeRowOf, redactVars, type NodeRow, type SyncSummary } from './nodes.js';
 import { openPg, pgSchemaVersion, type PgClient, type PgDb, type PgOptions } from './pg.js';
 import { PARTITIONED_TABLES } from './pgDialect.js';
-import { dropExpiredPartitions, ensurePartitions } from './pgPartitions.js';
+import { dropExpiredPartitions, ensurePartitions, type RetentionTimings } from './pgPartitions.js';
 import { copyOrUpsert, RoundCache, roundRows, runsBulk } from './pgRound.js';
 import { RAW_TABLES, type RetentionDays } from './retention.js';
 import { LATE_SECONDS, ROLLUP_LEVELS, ROLLUP_SERIES, type RollupSummary } from './rollups.js';
@@ -30,6 +30,8 @@ export class PgStore implements Store {
 
   /** Node ids and the sensor and mount rows known to be stored (pgRound.ts). */
   readonly #cache = new RoundCache();
+  /** Where the last applyRetention's partition drop spent its time (bench:store prints it). */
+  lastRetention: RetentionTimings = {};
 
   constructor(readonly pg: PgDb) {
     this.sql = pgSql(pg);
@@ -273,15 +275,16 @@ export class PgStore implements Store {
    * others are deleted by rows in batches as on SQLite.
    */
   async applyRetention(days: RetentionDays, nowUnixSeconds: number): Promise<Record<string, number>> {
+    // The partitioned tables' expired days: detached in one transaction, then dropped (pgPartitions.ts).
     const deleted: Record<string, number> = {};
     const plan: [string, number][] = [...RAW_TABLES.map((t) => [t, days.rawDays] as [string, number]), ['rollup_1m', days.rollup1mDays], ['rollup_1h', days.rollup1hDays], ['rollup_6h', days.rollup6hDays]];
-    // The partitioned tables' expired days all in one transaction (pgPartitions.ts dropExpiredPartitions).
     const drops = new Map<string, number>();
     for (const [table, keepDays] of plan) {
       deleted[table] = 0;
       if (keepDays > 0 && (PARTITIONED_TABLES as readonly string[]).includes(table)) drops.set(table, nowUnixSeconds - keepDays * 86400);
     }
-    for (const [table, n] of await dropExpiredPartitions(this.pg, drops)) deleted[table] = n;
+    this.lastRetention = {};
+    for (const [table, n] of await dropExpiredPartitions(this.pg, drops, this.lastRetention)) deleted[table] = n;
     for (const [table, keepDays] of plan) {
       if (!(keepDays > 0) || drops.has(table)) continue;
       // The tables that are not partitioned (the rollups above a minute) by rows.
