@@ -706,4 +706,9 @@ export const MIGRATIONS: readonly string[] = [
     labels BLOB NOT NULL
   );
   `,
+  // 19: nothing on SQLite. On PostgreSQL (pgDialect.ts PG_OVERRIDES) every partition's BRIN index
+  // on time summarizes its new ranges as they fill (autosummarize), not only when a vacuum comes.
+  `
+  SELECT 19;
+  `,
 ];

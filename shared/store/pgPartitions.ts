@@ -5,7 +5,7 @@
  * an advisory lock so two hubs never race on the DDL. Retention drops whole partitions.
  */
 import type { PgDb } from './pg.js';
-import { PARTITIONED_TABLES } from './pgDialect.js';
+import { PARTITIONED_TABLES, UNSUMMARIZED_BRIN } from './pgDialect.js';
 
 const DAY = 86400;
 const ADVISORY_PARTITIONS = 720_020_002;
@@ -45,11 +45,17 @@ export async function ensurePartitions(db: PgDb, fromUnixSeconds: number, toUnix
   if (missing.length === 0) return 0;
   await db.tx(async (c) => {
     await c.query('SELECT pg_advisory_xact_lock($1)', [ADVISORY_PARTITIONS]);
+    const made: string[] = [];
     for (const d of missing) {
       for (const t of PARTITIONED_TABLES) {
         await c.query(`CREATE TABLE IF NOT EXISTS ${partitionName(t, d)} PARTITION OF ${t} FOR VALUES FROM (${d}) TO (${d + DAY})`);
+        made.push(partitionName(t, d));
       }
     }
+    // Their BRIN indexes summarize as they fill (migration 19 did the partitions before it): a
+    // partitioned index's own options cannot be changed, and a new partition takes the parent's.
+    const brin = (await c.query<{ name: string }>(`${UNSUMMARIZED_BRIN} AND t.relname = ANY($1)`, [made])).rows;
+    if (brin.length) await c.query(brin.map((b) => `ALTER INDEX "${b.name}" SET (autosummarize = on)`).join('; '));
   });
   for (const d of missing) db.partitionDays.add(d);
   return missing.length;
