@@ -155,6 +155,24 @@ for (const k of kinds) {
       assert.deepEqual(await one('SELECT flags, source FROM rpi_throttled'), [{ flags: 0x50005, source: 'sysfs' }]);
       const latest = (await s.latestReadings()).get('jetson-01')!;
       assert.deepEqual([latest.gpuLoadPercent, latest.powerWatts, latest.maxCelsius], [99.9, 7.62, -12.25]);
+      // Its minute's rollups: one row per series with a value (min = avg = max, count 1), none for a NULL one
+      // (the rates, emc_freq_hertz, core_throttles_new); labels and values as written above.
+      await s.updateRollups(T0 + 180);
+      const minute = Math.floor(T0 / 60) * 60;
+      const rolled = await one(`SELECT series, label, min, avg, max, count FROM rollup_1m WHERE time = ${minute} ORDER BY series, label`);
+      const row = (series: string, label: string, v: number) => ({ series, label, min: v, avg: v, max: v, count: 1 });
+      assert.deepEqual(rolled, [
+        row('clocks.cpu_freq_hertz', '0', 1.2e9),
+        row('clocks.rpi_throttled_now', '', 0x50005 & 15),
+        row('gpu.freq_hertz', '17000000.ga10b', 1.3e9),
+        row('gpu.load_percent', '17000000.ga10b', 99.9),
+        row('power.rail_watts', 'VDD_IN', 7.62),
+        row('power.watts', '', 7.62),
+        row('storage.total_bytes', '/mnt/données', 2 ** 40),
+        row('storage.used_bytes', '/mnt/données', 2 ** 33 + 7),
+        row('storage.used_percent', '/mnt/données', 0.5),
+        row('temperature.celsius', 'hwmon0/température Ω', -12.25),
+      ]);
       await s.close();
     });
 

@@ -410,27 +410,41 @@ async function syncNodesIn(c: PgClient, specs: readonly NodeSpec[], now: number,
   return summary;
 }
 
-// As rollups.ts: raw samples into 1-minute buckets, each coarser level from the one below.
+// As rollups.ts: raw samples into 1-minute buckets, each coarser level from the one below — but
+// each raw table read once per chunk, not once per series (SQLite seeks each node's range per
+// series; PostgreSQL scans the chunk's BRIN ranges, so eight cpu series were eight scans): every
+// series of a table and label aggregated in one GROUP BY, then a join with the series turns the
+// columns into rows. A series with no value in a group, or outside its `where`, has count 0 and
+// is left out, as the per-series statement's IS NOT NULL did (test/storeBoth: the same rollups).
 function pgRawStatements(target: string, bucket: number): string[] {
-  return ROLLUP_SERIES.map(
-    (s) => `INSERT INTO ${target} (node_id, series, time, label, min, avg, max, count)
-      SELECT node_id, '${s.series}', (time / ${bucket}) * ${bucket}, ${s.label}, MIN(${s.value}), AVG(${s.value}), MAX(${s.value}), COUNT(${s.value})
-      FROM ${s.table}
-      WHERE time >= $1 AND time < $2 AND (${s.value}) IS NOT NULL ${s.where ? `AND ${s.where}` : ''}
-      GROUP BY node_id, ${s.label === "''" ? '' : `${s.label}, `}time / ${bucket}
-      ON CONFLICT (node_id, series, time, label) DO UPDATE SET min = excluded.min, avg = excluded.avg, max = excluded.max, count = excluded.count`,
-  );
+  const groups = new Map<string, (typeof ROLLUP_SERIES)[number][]>();
+  for (const s of ROLLUP_SERIES) groups.set(`${s.table} ${s.label}`, [...(groups.get(`${s.table} ${s.label}`) ?? []), s]);
+  return [...groups.values()].map((series) => {
+    const { table, label } = series[0]!;
+    const v = (x: (typeof series)[number]) => (x.where ? `CASE WHEN ${x.where} THEN (${x.value}) END` : `(${x.value})`);
+    const aggs = series.map((x, k) => `MIN(${v(x)}) AS min${k}, AVG(${v(x)}) AS avg${k}, MAX(${v(x)}) AS max${k}, COUNT(${v(x)}) AS n${k}`).join(', ');
+    const pick = (col: string) => `CASE s.k ${series.map((_, k) => `WHEN ${k} THEN a.${col}${k}`).join(' ')} END`;
+    return `INSERT INTO ${target} (node_id, series, time, label, min, avg, max, count)
+      SELECT a.node_id, s.series, a.b, a.label, ${pick('min')}, ${pick('avg')}, ${pick('max')}, ${pick('n')}
+      FROM (SELECT node_id, (time / ${bucket}) * ${bucket} AS b, ${label} AS label, ${aggs}
+            FROM ${table} WHERE time >= $1 AND time < $2
+            GROUP BY node_id, ${label === "''" ? '' : `${label}, `}time / ${bucket}) a
+      CROSS JOIN (VALUES ${series.map((x, k) => `(${k}, '${x.series}')`).join(', ')}) s (k, series)
+      WHERE ${pick('n')} > 0
+      ON CONFLICT (node_id, series, time, label) DO UPDATE SET min = excluded.min, avg = excluded.avg, max = excluded.max, count = excluded.count`;
+  });
 }
 
+// One statement for every series: the level below holds only rolled-up series, each grouped apart.
 function pgRollupStatements(source: string, target: string, bucket: number): string[] {
-  return ROLLUP_SERIES.map(
-    (s) => `INSERT INTO ${target} (node_id, series, time, label, min, avg, max, count)
+  return [
+    `INSERT INTO ${target} (node_id, series, time, label, min, avg, max, count)
       SELECT node_id, series, (time / ${bucket}) * ${bucket}, label, MIN(min), SUM(avg * count) / SUM(count), MAX(max), SUM(count)
       FROM ${source}
-      WHERE series = '${s.series}' AND time >= $1 AND time < $2
+      WHERE series = ANY(ARRAY[${ROLLUP_SERIES.map((x) => `'${x.series}'`).join(', ')}]) AND time >= $1 AND time < $2
       GROUP BY node_id, series, label, time / ${bucket}
       ON CONFLICT (node_id, series, time, label) DO UPDATE SET min = excluded.min, avg = excluded.avg, max = excluded.max, count = excluded.count`,
-  );
+  ];
 }
 
 /** Open (and migrate) a PostgreSQL store. */
