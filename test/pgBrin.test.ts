@@ -5,22 +5,16 @@
  * the whole day's tail until a vacuum came by. Real PostgreSQL 15.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { MIGRATIONS } from '../shared/store/migrations.js';
 import { PARTITIONED_TABLES } from '../shared/store/pgDialect.js';
 import { openPgStore, type PgStore } from '../shared/store/pgStore.js';
-import { postgresAvailable, startPostgres, type TestPostgres } from './harness/postgres.js';
+import { postgresAvailable, postgresPerFile } from './harness/postgres.js';
 
 const DAY = 86400;
 const spec = { name: 'a', host: 'a', port: 22, connection: 'ssh' as const, groups: [], vars: {} };
 
-let pg: TestPostgres | undefined;
-before(async () => {
-  if (postgresAvailable()) pg = await startPostgres();
-});
-after(async () => {
-  await pg?.close();
-});
+const pg = postgresPerFile();
 
 /** Every BRIN index of a partition: its name and whether it summarizes as it fills. */
 async function brin(s: PgStore): Promise<{ name: string; auto: boolean }[]> {
@@ -35,7 +29,7 @@ async function brin(s: PgStore): Promise<{ name: string; auto: boolean }[]> {
 
 describe('PostgreSQL BRIN autosummarize', { skip: postgresAvailable() ? false : 'no PostgreSQL 15 here' }, () => {
   it('new, upgraded from 18, and every partition made later: each BRIN index summarizes as it fills', async () => {
-    const url = pg!.createDatabase('brin_auto');
+    const url = pg().createDatabase('brin_auto');
     let s = (await openPgStore(url)) as PgStore;
     await s.syncNodes([spec], Math.floor(Date.now() / 1000));
     const fresh = await brin(s);

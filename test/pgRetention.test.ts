@@ -6,23 +6,17 @@
  * between its two steps left detached.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { NodeReadings } from '../shared/store/index.js';
 import { openPgStore, type PgStore } from '../shared/store/pgStore.js';
-import { postgresAvailable, startPostgres, type TestPostgres } from './harness/postgres.js';
+import { postgresAvailable, postgresPerFile } from './harness/postgres.js';
 
 const DAY = 86400;
 const NOW = Math.floor(Date.now() / 1000);
 const OLD = Math.floor(NOW / DAY) * DAY - 10 * DAY; // a UTC midnight ten days back
 const spec = { name: 'a', host: 'a', port: 22, connection: 'ssh' as const, groups: [], vars: {} };
 
-let pg: TestPostgres | undefined;
-before(async () => {
-  if (postgresAvailable()) pg = await startPostgres();
-});
-after(async () => {
-  await pg?.close();
-});
+const pg = postgresPerFile();
 
 const reading = (t: number): NodeReadings => ({
   node: 'a',
@@ -33,7 +27,7 @@ const reading = (t: number): NodeReadings => ({
 
 describe('PostgreSQL retention, all tables at once', { skip: postgresAvailable() ? false : 'no PostgreSQL 15 here' }, () => {
   it('drops two expired days of every table in one go, beside a writer holding memory and then writing cpu: no deadlock, nothing lost', async () => {
-    const s = (await openPgStore(pg!.createDatabase('retention_once'))) as PgStore;
+    const s = (await openPgStore(pg().createDatabase('retention_once'))) as PgStore;
     await s.syncNodes([spec], OLD);
     // Two old days, 6 rounds each, and one recent round.
     for (const day of [OLD, OLD + DAY]) for (let i = 0; i < 6; i++) await s.writeRound({ timeUnixSeconds: day + i * 600, startedUnixMs: 0, kinds: ['cpu', 'memory'], readings: [reading(day + i * 600)], counters: [], runs: [], outcomes: [] });
@@ -73,7 +67,7 @@ describe('PostgreSQL retention, all tables at once', { skip: postgresAvailable()
   });
 
   it('drops what a retention that died after its detach left behind, and only that', async () => {
-    const s = (await openPgStore(pg!.createDatabase('retention_leftover'))) as PgStore;
+    const s = (await openPgStore(pg().createDatabase('retention_leftover'))) as PgStore;
     await s.syncNodes([spec], OLD);
     const day = (t: number) => new Date(t * 1000).toISOString().slice(0, 10).replace(/-/g, '');
     for (const t of [OLD, NOW]) await s.writeRound({ timeUnixSeconds: t, startedUnixMs: 0, kinds: ['cpu', 'memory'], readings: [reading(t)], counters: [], runs: [], outcomes: [] });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { NodeSpec } from '../shared/domain/index.js';
 import { MIGRATIONS } from '../shared/store/migrations.js';
 import { openDb, type NodeReadings, type RoundWrite, type Store } from '../shared/store/index.js';
@@ -17,24 +17,18 @@ import { openPgStore } from '../shared/store/pgStore.js';
 import { PARTITIONED_TABLES } from '../shared/store/pgDialect.js';
 import { sqliteStore } from '../shared/store/sqliteStore.js';
 import { runCli } from './harness/cli.js';
-import { postgresAvailable, startPostgres, type TestPostgres } from './harness/postgres.js';
+import { postgresAvailable, postgresPerFile } from './harness/postgres.js';
 
 const T0 = 1_790_000_000 - (1_790_000_000 % 86400); // a UTC midnight
 const spec = (name: string, extra: Partial<NodeSpec> = {}): NodeSpec => ({ name, groups: ['pis'], vars: { ansible_host: name }, connection: 'ssh', host: name, port: 22, ...extra });
 
-let pg: TestPostgres | undefined;
+const pg = postgresPerFile();
 let dbs = 0;
-before(async () => {
-  if (postgresAvailable()) pg = await startPostgres();
-});
-after(async () => {
-  await pg?.close();
-});
 
 /** Each case gets a fresh store of each kind. */
 const kinds: { name: string; open: () => Promise<Store> }[] = [
   { name: 'sqlite', open: async () => sqliteStore(openDb(':memory:')) },
-  { name: 'postgres', open: async () => openPgStore(pg!.createDatabase(`case_${++dbs}`)) },
+  { name: 'postgres', open: async () => openPgStore(pg().createDatabase(`case_${++dbs}`)) },
 ];
 
 /** 10-second rounds over `seconds`: memory used % a known function of time, one temperature per node. */
@@ -282,7 +276,7 @@ for (const k of kinds) {
 
 describe('PostgreSQL schema', { skip: postgresAvailable() ? false : 'no PostgreSQL 15 here' }, () => {
   it('is created from the one migration list, with the time-series tables partitioned by day, created ahead', async () => {
-    const db = await openPg(pg!.createDatabase('schema_new'));
+    const db = await openPg(pg().createDatabase('schema_new'));
     assert.equal(await pgSchemaVersion(db), MIGRATIONS.length);
     const parents = await db.query<{ relname: string }>("SELECT relname FROM pg_class WHERE relkind = 'p' ORDER BY relname");
     assert.deepEqual(parents.map((r) => r.relname), [...PARTITIONED_TABLES].sort());
@@ -295,7 +289,7 @@ describe('PostgreSQL schema', { skip: postgresAvailable() ? false : 'no PostgreS
   });
 
   it('upgrades a live database in place, rolls a failed migration back whole, refuses a newer schema', async () => {
-    const url = pg!.createDatabase('schema_upgrade');
+    const url = pg().createDatabase('schema_upgrade');
     const s = await openPgStore(url);
     await s.syncNodes([spec('pi-01')], 100);
     await s.close();
@@ -312,7 +306,7 @@ describe('PostgreSQL schema', { skip: postgresAvailable() ? false : 'no PostgreS
   });
 
   it('says what is wrong with a database it cannot use, without the password', async () => {
-    await assert.rejects(openPg(`postgres://edgefleet:s3cret@127.0.0.1:${pg!.port}/no_such_db`), (e: Error) => /does not exist/.test(e.message) && !e.message.includes('s3cret'));
+    await assert.rejects(openPg(`postgres://edgefleet:s3cret@127.0.0.1:${pg().port}/no_such_db`), (e: Error) => /does not exist/.test(e.message) && !e.message.includes('s3cret'));
     await assert.rejects(openPg('postgres://edgefleet:s3cret@127.0.0.1:1/edgefleet', { connectTimeoutMs: 2000 }), (e: Error) => /cannot reach PostgreSQL/.test(e.message) && !e.message.includes('s3cret'));
   });
 });
@@ -322,11 +316,11 @@ describe('edgefleet init --store', { skip: postgresAvailable() ? false : 'no Pos
     const cwd = mkdtempSync(join(tmpdir(), 'edgefleet-init-pg-'));
     try {
       writeFileSync(join(cwd, 'hosts.ini'), '[pis]\npi-01 ansible_host=10.0.0.1\npi-02 ansible_host=10.0.0.2\n');
-      const url = pg!.createDatabase('cli_init');
+      const url = pg().createDatabase('cli_init');
       const r = await runCli(['init', '-i', 'hosts.ini', '--store', url], { cwd, timeoutMs: 60_000 });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`database postgres://.*/cli_init ready \\(schema ${MIGRATIONS.length}\\); nodes: 2 added`));
-      assert.equal(pg!.psql('SELECT string_agg(name, \',\' ORDER BY name) FROM nodes', 'cli_init'), 'pi-01,pi-02');
+      assert.equal(pg().psql('SELECT string_agg(name, \',\' ORDER BY name) FROM nodes', 'cli_init'), 'pi-01,pi-02');
       assert.equal(existsSync(join(cwd, 'data')), false, 'no SQLite file made beside');
       const bad = await runCli(['init', '-i', 'hosts.ini', '--store', 'postgres://edgefleet:s3cret@127.0.0.1:99999/x'], { cwd });
       assert.equal(bad.code, 1);

@@ -20,7 +20,7 @@ import { loadConfig } from '../shared/config/config.js';
 import { closeResources, storeFor } from '../shared/handler/resources.js';
 import { openPg } from '../shared/store/pg.js';
 import { runCli } from './harness/cli.js';
-import { postgresAvailable, startPostgres, type TestPostgres } from './harness/postgres.js';
+import { postgresAvailable, postgresPerFile } from './harness/postgres.js';
 
 const SERIES = [50, 50, 88.5, 90.5, 84, 50];
 const RPI = join(import.meta.dirname, 'fixtures', 'machines', 'rpi4', 'proc');
@@ -33,13 +33,7 @@ const get = async (name: string, path: string, query?: Record<string, string>) =
   return { status: r.statusCode as number, body: JSON.parse(r.body) };
 };
 
-let pg: TestPostgres | undefined;
-before(async () => {
-  if (postgresAvailable()) pg = await startPostgres();
-});
-after(async () => {
-  await pg?.close();
-});
+const pg = postgresPerFile();
 
 for (const kind of ['postgres', 'sqlite'] as const) {
   describe(`collection, detection and the read routes: ${kind}`, { skip: kind === 'postgres' && !postgresAvailable() ? 'no PostgreSQL 15 here' : false }, () => {
@@ -50,7 +44,7 @@ for (const kind of ['postgres', 'sqlite'] as const) {
 
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), `edgefleet-watch-${kind}-`));
-      db = kind === 'postgres' ? pg!.createDatabase('watch') : join(dir, 'edgefleet.db');
+      db = kind === 'postgres' ? pg().createDatabase('watch') : join(dir, 'edgefleet.db');
       const lines: string[] = [];
       for (const node of ['hot', 'cool']) {
         const root = join(dir, node);

@@ -10,6 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { freePort } from './ports.js';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -182,3 +183,22 @@ function serverCpuSeconds(postmaster: number | undefined): number {
   }
   return ticks / 100;
 }
+
+/**
+ * One PostgreSQL for a test file, started before its tests and stopped after them (nothing where
+ * none is installed: gate the suites on postgresAvailable()). Returns the running server.
+ */
+export function postgresPerFile(opts: TestPostgresOptions = {}): () => TestPostgres {
+  let pg: TestPostgres | undefined;
+  before(async () => {
+    if (postgresAvailable()) pg = await startPostgres(opts);
+  });
+  after(async () => {
+    await pg?.close();
+  });
+  return () => {
+    if (!pg) throw new Error('no PostgreSQL 15 here: gate the suite on postgresAvailable()');
+    return pg;
+  };
+}
+
