@@ -55,7 +55,7 @@ function partitionInPlace(table: string, key: readonly string[], version: number
   `;
 }
 
-/** The BRIN indexes of partitions that do not summarize as they fill (`name`), optionally only of the tables in $1. */
+/** The BRIN indexes of partitions that do not summarize as they fill (`name`); a caller may add `AND …` on `t`, the partition. */
 export const UNSUMMARIZED_BRIN = `SELECT ci.relname AS name FROM pg_index i
       JOIN pg_class ci ON ci.oid = i.indexrelid JOIN pg_am a ON a.oid = ci.relam JOIN pg_class t ON t.oid = i.indrelid
     WHERE a.amname = 'brin' AND ci.relkind = 'i' AND t.relispartition
