@@ -67,13 +67,8 @@ export interface MergedIds {
  * time it already has (or before it) is left out and counted: Prometheus would refuse the request.
  */
 export function mergeIdRows(rows: readonly MergeRow[]): MergedIds {
-  let total = 0;
-  for (const r of rows) total += r.samples;
-  const groupOf = new Uint32Array(total);
-  const valueIn = new Float64Array(total);
-  const timeIn = new Float64Array(total);
-  const count = new Uint32Array(total + 1);
-  const lastTime = new Float64Array(total);
+  const acc = new GroupedSamples(rows);
+  const total = acc.total;
   const ids = new Uint32Array(total);
   // Ids are handed out densely: a table indexed by id when that is small, else a Map.
   let maxId = 0;
@@ -83,9 +78,6 @@ export function mergeIdRows(rows: readonly MergeRow[]): MergedIds {
   }
   const dense = maxId < 4 * total + 65_536 ? new Int32Array(maxId + 1).fill(-1) : undefined;
   const byId = dense ? undefined : new Map<number, number>();
-  let groups = 0;
-  let k = 0;
-  let duplicates = 0;
   for (const row of rows) {
     const raw = row.payload;
     const n = raw.readUInt32LE(0);
@@ -99,38 +91,82 @@ export function mergeIdRows(rows: readonly MergeRow[]): MergedIds {
       const id = rowIds[i]!;
       let g = dense ? dense[id]! : byId!.get(id);
       if (g === undefined || g < 0) {
-        g = groups++;
+        g = acc.newGroup();
         if (dense) dense[id] = g;
         else byId!.set(id, g);
         ids[g] = id;
-        lastTime[g] = -Infinity;
       }
-      const t = cols[n + i]!;
-      if (t <= lastTime[g]!) {
-        duplicates++;
-        continue;
-      }
-      lastTime[g] = t;
-      groupOf[k] = g;
-      valueIn[k] = cols[i]!;
-      timeIn[k] = t;
-      count[g + 1]!++;
-      k++;
+      acc.add(g, cols[i]!, cols[n + i]!);
     }
   }
-  const start = new Uint32Array(groups + 1);
-  for (let g = 0; g < groups; g++) start[g + 1] = start[g]! + count[g + 1]!;
-  if (groups === k) return { ids: ids.slice(0, groups), start, values: valueIn.subarray(0, k), timestampsMs: timeIn.subarray(0, k), duplicates };
-  // A counting sort by series, stable: each series' samples stay in queue order.
-  const next = start.slice(0, groups);
-  const values = new Float64Array(k);
-  const timestampsMs = new Float64Array(k);
-  for (let i = 0; i < k; i++) {
-    const at = next[groupOf[i]!]!++;
-    values[at] = valueIn[i]!;
-    timestampsMs[at] = timeIn[i]!;
+  return { ids: ids.slice(0, acc.groups), ...acc.sorted() };
+}
+
+/**
+ * What both merges share once a sample's series is found (each finds it its own way): the samples
+ * by series group in queue order, a series' sample at a time it already has (or before) left out
+ * and counted, and at the end a stable counting sort by group.
+ */
+class GroupedSamples {
+  readonly groupOf: Uint32Array;
+  readonly valueIn: Float64Array;
+  readonly timeIn: Float64Array;
+  /** count[g + 1]: samples of group g. */
+  readonly count: Uint32Array;
+  readonly lastTime: Float64Array;
+  /** The rows' samples, duplicates included: as many groups as there can be. */
+  readonly total: number;
+  groups = 0;
+  samples = 0;
+  duplicates = 0;
+
+  constructor(rows: readonly MergeRow[]) {
+    let total = 0;
+    for (const r of rows) total += r.samples;
+    this.total = total;
+    this.groupOf = new Uint32Array(total);
+    this.valueIn = new Float64Array(total);
+    this.timeIn = new Float64Array(total);
+    this.count = new Uint32Array(total + 1);
+    this.lastTime = new Float64Array(total);
   }
-  return { ids: ids.slice(0, groups), start, values, timestampsMs, duplicates };
+
+  newGroup(): number {
+    this.lastTime[this.groups] = -Infinity;
+    return this.groups++;
+  }
+
+  add(g: number, value: number, t: number): void {
+    if (t <= this.lastTime[g]!) {
+      this.duplicates++;
+      return;
+    }
+    const k = this.samples++;
+    this.lastTime[g] = t;
+    this.groupOf[k] = g;
+    this.valueIn[k] = value;
+    this.timeIn[k] = t;
+    this.count[g + 1]!++;
+  }
+
+  /** Each group's samples together (`start[g]` to `start[g + 1]`), in queue order. */
+  sorted(): { start: Uint32Array; values: Float64Array; timestampsMs: Float64Array; duplicates: number } {
+    const { groups, samples: k, duplicates } = this;
+    const start = new Uint32Array(groups + 1);
+    for (let g = 0; g < groups; g++) start[g + 1] = start[g]! + this.count[g + 1]!;
+    // One sample per series (one round): already in order. Else a counting sort by series,
+    // stable: each series' samples stay in queue order.
+    if (groups === k) return { start, values: this.valueIn.subarray(0, k), timestampsMs: this.timeIn.subarray(0, k), duplicates };
+    const next = start.slice(0, groups);
+    const values = new Float64Array(k);
+    const timestampsMs = new Float64Array(k);
+    for (let i = 0; i < k; i++) {
+      const at = next[this.groupOf[i]!]!++;
+      values[at] = this.valueIn[i]!;
+      timestampsMs[at] = this.timeIn[i]!;
+    }
+    return { start, values, timestampsMs, duplicates };
+  }
 }
 
 /** Series `from` to `to - 1` of a round, one sample each, as a request is encoded from. */
@@ -186,13 +222,7 @@ export interface MergeRow {
  * go after the merge).
  */
 export function mergeQueueRows(rows: readonly MergeRow[]): MergedBatch {
-  let total = 0;
-  for (const r of rows) total += r.samples;
-  const groupOf = new Uint32Array(total);
-  const valueIn = new Float64Array(total);
-  const timeIn = new Float64Array(total);
-  const count = new Uint32Array(total + 1);
-  const lastTime = new Float64Array(total);
+  const acc = new GroupedSamples(rows);
   const labels: Buffer[] = [];
   let byLabels: Map<string, number> | undefined;
   const lookup = (raw: Buffer, s: number, e: number) => {
@@ -203,8 +233,6 @@ export function mergeQueueRows(rows: readonly MergeRow[]): MergedBatch {
     return byLabels.get(raw.toString('latin1', s, e));
   };
   const firstRound = rows[0]?.round ?? null;
-  let k = 0;
-  let duplicates = 0;
   for (let r = 0; r < rows.length; r++) {
     const raw = uncompressBlock(rows[r]!.payload);
     const n = raw.readUInt32LE(0);
@@ -222,40 +250,15 @@ export function mergeQueueRows(rows: readonly MergeRow[]): MergedBatch {
       else if (guess >= 0 && guess < groups && labels[guess]!.length === e - s && raw.compare(labels[guess]!, 0, e - s, s, e) === 0) g = guess;
       else g = lookup(raw, s, e);
       if (g === undefined) {
-        g = groups;
+        g = acc.newGroup();
         labels.push(raw.subarray(s, e));
         byLabels?.set(raw.toString('latin1', s, e), g);
-        lastTime[g] = -Infinity;
       }
       guess = g + 1;
-      const t = raw.readDoubleLE(HEADER_BYTES + 8 * (n + i));
-      if (t <= lastTime[g]!) {
-        duplicates++;
-        continue;
-      }
-      lastTime[g] = t;
-      groupOf[k] = g;
-      valueIn[k] = raw.readDoubleLE(HEADER_BYTES + 8 * i);
-      timeIn[k] = t;
-      count[g + 1]!++;
-      k++;
+      acc.add(g, raw.readDoubleLE(HEADER_BYTES + 8 * i), raw.readDoubleLE(HEADER_BYTES + 8 * (n + i)));
     }
   }
-  const groups = labels.length;
-  const start = new Uint32Array(groups + 1);
-  for (let g = 0; g < groups; g++) start[g + 1] = start[g]! + count[g + 1]!;
-  // One sample per series (one round): already in order. Else a counting sort by series,
-  // stable: each series' samples stay in queue order.
-  if (groups === k) return { labels, start, values: valueIn.subarray(0, k), timestampsMs: timeIn.subarray(0, k), duplicates };
-  const next = start.slice(0, groups);
-  const values = new Float64Array(k);
-  const timestampsMs = new Float64Array(k);
-  for (let i = 0; i < k; i++) {
-    const at = next[groupOf[i]!]!++;
-    values[at] = valueIn[i]!;
-    timestampsMs[at] = timeIn[i]!;
-  }
-  return { labels, start, values, timestampsMs, duplicates };
+  return { labels, ...acc.sorted() };
 }
 
 /** A request of a batch: series `from` to `to - 1`, their samples, and whether one has more than one. */
