@@ -12,18 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { fakeFleet, fakeState, tickFleet } from './harness/fakeProc.js';
-import { startHub, type HubProcess } from './harness/hub.js';
-import { freePort } from './harness/ports.js';
+import { fakeState } from './harness/fakeProc.js';
+import type { HubProcess } from './harness/hub.js';
 import { checkCpuBusy, checkMemAvailable, checkNetworkRates, rawSamples } from './harness/promChecks.js';
-import { startPrometheus, type Prometheus } from './harness/prometheus.js';
-import { until } from './harness/until.js';
+import type { Prometheus } from './harness/prometheus.js';
+import { SCRAPED_NODES, startScrapedFleet } from './harness/scrapedFleet.js';
 
-const NODES = [
-  { name: 'pi-a', groups: ['pis'] },
-  { name: 'pi-b', groups: ['lab', 'pis'] },
-  { name: 'x86-c', groups: ['x86s'] },
-];
 const ROUNDS = 7;
 
 let dir: string;
@@ -36,24 +30,8 @@ const nodeId = (name: string) => (db.prepare('SELECT id FROM nodes WHERE name = 
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'edgefleet-prom-'));
-  const { fakes, inventory } = fakeFleet(dir, NODES);
-
-  const port = await freePort();
-  hub = await startHub({ cwd: dir, port, args: ['-i', inventory, '--db', join(dir, 'e.db'), '--interval', '1.5'], env: { EDGEFLEET_LOG_LEVEL: 'warn' } });
-  prom = await startPrometheus({ dir: join(dir, 'prom'), scrape: { job: 'edgefleet', target: `127.0.0.1:${port}`, intervalMs: 500 } });
-  // Counters move on every 400 ms, out of step with the hub's 1 s rounds (each file is swapped whole).
-  ticker = tickFleet(fakes, 400);
+  ({ hub, prom, ticker } = await startScrapedFleet(dir, join(dir, 'e.db'), ROUNDS, 40_000));
   db = new Database(join(dir, 'e.db'), { readonly: true, fileMustExist: true });
-  // Until Prometheus holds ROUNDS rounds of every node (rounds before its first scrape it never sees).
-  await until(
-    `${ROUNDS} rounds scraped`,
-    40_000,
-    async () => {
-      const r = await prom!.query('min(count_over_time(node_network_receive_bytes_total{device="eth0"}[10m])) and count(node_network_receive_bytes_total{device="eth0"}) == 3');
-      return r.length > 0 && Number(r[0]!.value![1]) >= ROUNDS;
-    },
-    { everyMs: 250, detail: () => `${hub!.stderr()}\n${prom!.log()}` },
-  );
 });
 
 after(async () => {
@@ -101,12 +79,12 @@ describe('GET /metrics scraped by Prometheus 2.42', () => {
     const uname = await prom!.query('node_uname_info');
     assert.deepEqual(
       uname.map((r) => [r.metric.instance, r.metric.groups, r.metric.job, r.metric.nodename]).sort(),
-      NODES.map((n) => [n.name, `,${n.groups.join(',')},`, 'edgefleet', n.name]),
+      SCRAPED_NODES.map((n) => [n.name, `,${n.groups.join(',')},`, 'edgefleet', n.name]),
     );
     assert.deepEqual((await prom!.query('edgefleet_node_up')).map((r) => r.value![1]), ['1', '1', '1']);
   });
 
-  for (const node of NODES) {
+  for (const node of SCRAPED_NODES) {
     it(`${node.name}: rate(node_network_receive_bytes_total[…]) is the rate edgefleet stored, round by round`, async () => {
       const checked = await checkNetworkRates(prom!, db, node.name);
       assert.ok(checked >= ROUNDS - 3, `only ${checked} rounds compared`);

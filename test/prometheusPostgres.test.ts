@@ -14,19 +14,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDb, type Db, type Store } from '../shared/store/index.js';
 import { openPgStore } from '../shared/store/pgStore.js';
-import { fakeFleet, tickFleet } from './harness/fakeProc.js';
-import { startHub, type HubProcess } from './harness/hub.js';
-import { freePort } from './harness/ports.js';
+import type { HubProcess } from './harness/hub.js';
 import { postgresAvailable, startPostgres, type TestPostgres } from './harness/postgres.js';
 import { checkCpuBusy, checkMemAvailable, checkNetworkRates } from './harness/promChecks.js';
-import { startPrometheus, type Prometheus } from './harness/prometheus.js';
-import { until } from './harness/until.js';
+import type { Prometheus } from './harness/prometheus.js';
+import { SCRAPED_NODES, startScrapedFleet } from './harness/scrapedFleet.js';
 
-const NODES = [
-  { name: 'pi-a', groups: ['pis'] },
-  { name: 'pi-b', groups: ['lab', 'pis'] },
-  { name: 'x86-c', groups: ['x86s'] },
-];
 const ROUNDS = 7;
 
 let dir: string;
@@ -58,22 +51,8 @@ describe('GET /metrics of a hub on PostgreSQL, scraped by Prometheus 2.42', { sk
     dir = mkdtempSync(join(tmpdir(), 'edgefleet-prom-pg-'));
     pg = await startPostgres();
     const url = pg.createDatabase('prom');
-    const { fakes, inventory } = fakeFleet(dir, NODES);
-
-    const port = await freePort();
-    hub = await startHub({ cwd: dir, port, args: ['-i', inventory, '--db', url, '--interval', '1.5'], env: { EDGEFLEET_LOG_LEVEL: 'warn' } });
-    prom = await startPrometheus({ dir: join(dir, 'prom'), scrape: { job: 'edgefleet', target: `127.0.0.1:${port}`, intervalMs: 500 } });
-    ticker = tickFleet(fakes, 400);
+    ({ hub, prom, ticker } = await startScrapedFleet(dir, url, ROUNDS, 60_000));
     store = await openPgStore(url);
-    await until(
-      `${ROUNDS} rounds scraped`,
-      60_000,
-      async () => {
-        const r = await prom!.query('min(count_over_time(node_network_receive_bytes_total{device="eth0"}[10m])) and count(node_network_receive_bytes_total{device="eth0"}) == 3');
-        return r.length > 0 && Number(r[0]!.value![1]) >= ROUNDS;
-      },
-      { everyMs: 250, detail: () => `${hub!.stderr()}\n${prom!.log()}` },
-    );
   });
 
   after(async () => {
@@ -97,12 +76,12 @@ describe('GET /metrics of a hub on PostgreSQL, scraped by Prometheus 2.42', { sk
     const uname = await prom!.query('node_uname_info');
     assert.deepEqual(
       uname.map((r) => [r.metric.instance, r.metric.groups, r.metric.nodename]).sort(),
-      NODES.map((n) => [n.name, `,${n.groups.join(',')},`, n.name]),
+      SCRAPED_NODES.map((n) => [n.name, `,${n.groups.join(',')},`, n.name]),
     );
     assert.deepEqual((await prom!.query('edgefleet_node_up')).map((r) => r.value![1]), ['1', '1', '1']);
   });
 
-  for (const node of NODES) {
+  for (const node of SCRAPED_NODES) {
     it(`${node.name}: network rate, CPU busy and MemAvailable from Prometheus are what PostgreSQL holds for the same rounds`, async () => {
       const db = await storedRows();
       try {
